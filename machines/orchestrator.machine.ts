@@ -1,0 +1,285 @@
+/**
+ * The orchestrator: spawns the cohorts (and through them one shopper per persona, actor id =
+ * persona id) and owns three parallel regions the inspector shows:
+ *  - cycle:   waiting → planning → (startingOffers) → executing → settling → waiting … done
+ *  - control: running ⇄ paused, stopping → stopped
+ *  - breaker: closed ⇄ open (opens when a cycle's failures exceed floor(agents × percent / 100))
+ * Time enters as events: the driver in src/simulation sends NEXT_CYCLE when a cycle is due.
+ */
+import { and, assign, enqueueActions, fromPromise, or, raise, setup, stateIn, type ActorRefFrom } from 'xstate';
+import { cycleInfo, HOUR_MS, type CycleInfo } from '../src/model/calendar.ts';
+import { emptyTotals, mergeTotals } from '../src/model/totals.ts';
+import type { CycleTotals, Persona } from '../src/model/types.ts';
+import { activeAgentCount, breakerThreshold, breakerTrips } from '../src/model/warmup.ts';
+import { cohortMachine, type CohortReport } from './cohort.machine.ts';
+
+export interface OrchestratorInput {
+  runId: string;
+  seed: number;
+  personas: Persona[];
+  totalCycles: number;
+  startMs: number;
+  warmupCycles: number;
+  breakerPercent: number;
+  cohortSize: number;
+  offerCycleDays: number;
+}
+
+export interface OfferEngineState {
+  current_offer_cycle: number;
+  cycle_started_at: string | null;
+  cycle_ends_at: string | null;
+  offers_assigned: number;
+  last_error: string | null;
+}
+
+export interface OrchestratorContext {
+  runId: string;
+  seed: number;
+  totalAgents: number;
+  totalCycles: number;
+  startMs: number;
+  warmupCycles: number;
+  breakerPercent: number;
+  threshold: number;
+  offerCycleDays: number;
+  cohorts: ActorRefFrom<typeof cohortMachine>[];
+  /** Cycles completed so far. */
+  cyclesCompleted: number;
+  current: CycleInfo | null;
+  activeCount: number;
+  pendingCohorts: number;
+  cycleTotals: CycleTotals;
+  lastCycle: { cycle: number; active: number; totals: CycleTotals } | null;
+  totals: CycleTotals;
+  breakerTrips: number;
+  offer: OfferEngineState;
+  digest: string;
+}
+
+export type OrchestratorEvent =
+  | { type: 'NEXT_CYCLE' }
+  | { type: 'PAUSE' }
+  | { type: 'RESUME' }
+  | { type: 'STOP' }
+  | { type: 'BREAKER_TRIP' }
+  | CohortReport;
+
+export const GENESIS_DIGEST = 'sha256:0000000000000000000000000000000000000000000000000000000000000000';
+
+function offerCycleDue(ctx: OrchestratorContext): boolean {
+  const info = ctx.current;
+  if (!info) return false;
+  if (ctx.offer.cycle_ends_at === null) return true;
+  return info.atMs >= Date.parse(ctx.offer.cycle_ends_at);
+}
+
+export const orchestratorMachine = setup({
+  types: {
+    context: {} as OrchestratorContext,
+    input: {} as OrchestratorInput,
+    events: {} as OrchestratorEvent,
+  },
+  actors: {
+    cohort: cohortMachine,
+    startOfferCycle: fromPromise<{ offers_assigned: number }, { offer_cycle: number; starts_at: string; ends_at: string }>(async () => {
+      throw new Error('orchestrator actor "startOfferCycle" was not provided');
+    }),
+    settleCycle: fromPromise<{ digest: string }, { cycle: number; previousDigest: string; totals: CycleTotals }>(async () => {
+      throw new Error('orchestrator actor "settleCycle" was not provided');
+    }),
+  },
+  guards: {
+    hasCyclesLeft: ({ context }) => context.cyclesCompleted < context.totalCycles,
+    isRunning: stateIn({ control: 'running' }),
+    breakerClosed: stateIn({ breaker: 'closed' }),
+    offerCycleDue: ({ context }) => offerCycleDue(context),
+    isLastCohort: ({ context }) => context.pendingCohorts === 1,
+    failuresExceedThreshold: ({ context }) => breakerTrips(context.cycleTotals.failed, context.threshold),
+    allCyclesDone: ({ context }) => context.cyclesCompleted >= context.totalCycles,
+  },
+  actions: {
+    planCycle: assign(({ context }) => {
+      const cycle = context.cyclesCompleted + 1;
+      return {
+        current: cycleInfo(context.startMs, cycle),
+        activeCount: activeAgentCount(cycle, context.totalAgents, context.warmupCycles),
+        pendingCohorts: context.cohorts.length,
+        cycleTotals: emptyTotals(),
+      };
+    }),
+    dispatchCycle: enqueueActions(({ context, enqueue }) => {
+      const event = { type: 'RUN_CYCLE' as const, info: context.current as CycleInfo, activeCount: context.activeCount };
+      for (const cohort of context.cohorts) enqueue.sendTo(cohort, event);
+    }),
+    foldCohort: assign(({ context, event }) => {
+      if (event.type !== 'COHORT_DONE') return {};
+      return { cycleTotals: mergeTotals(context.cycleTotals, event.totals), pendingCohorts: context.pendingCohorts - 1 };
+    }),
+    countTrip: assign(({ context }) => ({ breakerTrips: context.breakerTrips + 1 })),
+  },
+}).createMachine({
+  id: 'orchestrator',
+  description: 'Owns the simulated clock, the warm-up ramp, the offer engine, pause/resume and the circuit breaker.',
+  type: 'parallel',
+  context: ({ input, spawn }) => {
+    const cohorts: ActorRefFrom<typeof cohortMachine>[] = [];
+    for (let base = 0; base < input.personas.length; base += input.cohortSize) {
+      cohorts.push(
+        spawn('cohort', {
+          id: `cohort-${String(base / input.cohortSize).padStart(4, '0')}`,
+          input: { runId: input.runId, seed: input.seed, baseIndex: base, personas: input.personas.slice(base, base + input.cohortSize) },
+        }),
+      );
+    }
+    return {
+      runId: input.runId,
+      seed: input.seed,
+      totalAgents: input.personas.length,
+      totalCycles: input.totalCycles,
+      startMs: input.startMs,
+      warmupCycles: input.warmupCycles,
+      breakerPercent: input.breakerPercent,
+      threshold: breakerThreshold(input.personas.length, input.breakerPercent),
+      offerCycleDays: input.offerCycleDays,
+      cohorts,
+      cyclesCompleted: 0,
+      current: null,
+      activeCount: 0,
+      pendingCohorts: 0,
+      cycleTotals: emptyTotals(),
+      lastCycle: null,
+      totals: emptyTotals(),
+      breakerTrips: 0,
+      offer: { current_offer_cycle: 0, cycle_started_at: null, cycle_ends_at: null, offers_assigned: 0, last_error: null },
+      digest: GENESIS_DIGEST,
+    };
+  },
+  states: {
+    cycle: {
+      description: 'One cycle = one simulated hour.',
+      initial: 'waiting',
+      states: {
+        waiting: {
+          description: 'Between cycles: the driver sends NEXT_CYCLE when the next one is due (at once with --fast). Checkpoints are taken here, with nothing in flight.',
+          always: [{ guard: 'allCyclesDone', target: 'done' }],
+          on: {
+            NEXT_CYCLE: {
+              guard: and(['hasCyclesLeft', 'isRunning', 'breakerClosed']),
+              target: 'planning',
+              actions: 'planCycle',
+            },
+          },
+        },
+        planning: {
+          description: 'Works out the cycle: simulated time, active agents (warm-up ramp), whether a new offer cycle starts.',
+          always: [{ guard: 'offerCycleDue', target: 'startingOffers' }, { target: 'executing' }],
+        },
+        startingOffers: {
+          description: 'A new offer cycle (every N simulated days): the store assigns offers (coupons) to the agents.',
+          invoke: {
+            src: 'startOfferCycle',
+            input: ({ context }) => {
+              const info = context.current as CycleInfo;
+              const n = context.offer.current_offer_cycle + 1;
+              return { offer_cycle: n, starts_at: info.at, ends_at: new Date(info.atMs + context.offerCycleDays * 24 * HOUR_MS).toISOString() };
+            },
+            onDone: {
+              target: 'executing',
+              actions: assign(({ context, event }) => {
+                const info = context.current as CycleInfo;
+                return {
+                  offer: {
+                    current_offer_cycle: context.offer.current_offer_cycle + 1,
+                    cycle_started_at: info.at,
+                    cycle_ends_at: new Date(info.atMs + context.offerCycleDays * 24 * HOUR_MS).toISOString(),
+                    offers_assigned: context.offer.offers_assigned + event.output.offers_assigned,
+                    last_error: null,
+                  },
+                };
+              }),
+            },
+            onError: {
+              target: 'executing',
+              actions: assign(({ context, event }) => {
+                const info = context.current as CycleInfo;
+                return {
+                  offer: {
+                    ...context.offer,
+                    current_offer_cycle: context.offer.current_offer_cycle + 1,
+                    cycle_started_at: info.at,
+                    cycle_ends_at: new Date(info.atMs + context.offerCycleDays * 24 * HOUR_MS).toISOString(),
+                    last_error: event.error instanceof Error ? event.error.message : String(event.error),
+                  },
+                };
+              }),
+            },
+          },
+        },
+        executing: {
+          description: 'All active agents shop concurrently; an agent failure never stops the others.',
+          entry: 'dispatchCycle',
+          on: {
+            COHORT_DONE: [{ guard: 'isLastCohort', target: 'settling', actions: 'foldCohort' }, { actions: 'foldCohort' }],
+          },
+        },
+        settling: {
+          description: 'Seals the cycle: folds its totals into the run, extends the event-log digest, checks the breaker.',
+          invoke: {
+            src: 'settleCycle',
+            input: ({ context }) => ({ cycle: (context.current as CycleInfo).cycle, previousDigest: context.digest, totals: context.cycleTotals }),
+            onDone: [
+              {
+                guard: 'failuresExceedThreshold',
+                target: 'waiting',
+                actions: [
+                  assign(({ context, event }) => settle(context, event.output.digest)),
+                  raise({ type: 'BREAKER_TRIP' }),
+                ],
+              },
+              { target: 'waiting', actions: assign(({ context, event }) => settle(context, event.output.digest)) },
+            ],
+          },
+        },
+        done: {
+          description: 'All cycles of the run are complete.',
+        },
+      },
+    },
+    control: {
+      description: 'Pause freezes the simulated clock: the running cycle finishes, no new one starts.',
+      initial: 'running',
+      states: {
+        running: { on: { PAUSE: 'paused', STOP: 'stopping' } },
+        paused: { on: { RESUME: 'running', STOP: 'stopping' } },
+        stopping: {
+          description: 'A graceful stop was asked for: the running cycle finishes, then the run stops.',
+          always: [{ guard: or([stateIn({ cycle: 'waiting' }), stateIn({ cycle: 'done' })]), target: 'stopped' }],
+        },
+        stopped: { description: 'Stopped; the driver writes the final checkpoint.' },
+      },
+    },
+    breaker: {
+      description: 'Circuit breaker: opens when more than floor(agents × percent / 100) agents fail in one cycle.',
+      initial: 'closed',
+      states: {
+        closed: { on: { BREAKER_TRIP: { target: 'open', actions: 'countTrip' } } },
+        open: {
+          description: 'The run is paused until a manual RESUME, which closes the breaker.',
+          on: { RESUME: 'closed' },
+        },
+      },
+    },
+  },
+});
+
+function settle(context: OrchestratorContext, digest: string): Partial<OrchestratorContext> {
+  const totals = mergeTotals({ ...context.totals, failureSamples: [] }, { ...context.cycleTotals, failureSamples: [] });
+  const cycle = (context.current as CycleInfo).cycle;
+  return {
+    cyclesCompleted: cycle,
+    digest,
+    totals,
+    lastCycle: { cycle, active: context.activeCount, totals: context.cycleTotals },
+  };
+}

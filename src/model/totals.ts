@@ -1,0 +1,50 @@
+/** Folding shopper results into cycle totals (cohort) and cycle totals into run totals (orchestrator). */
+import type { CycleTotals, ShopperCycleResult } from './types.ts';
+
+export const MAX_FAILURE_SAMPLES = 20;
+
+export function emptyTotals(): CycleTotals {
+  return { agents: 0, sessions: 0, idleBrowses: 0, carts: 0, couponsApplied: 0, checkouts: 0, abandoned: 0, failed: 0, events: 0, calls: 0, revenueCents: 0, failureSamples: [] };
+}
+
+/** Mutates and returns `t`. */
+export function foldResult(t: CycleTotals, r: ShopperCycleResult): CycleTotals {
+  t.agents += 1;
+  t.events += r.events;
+  t.calls += r.calls;
+  if (r.outcome !== 'skip') t.sessions += 1;
+  if (r.outcome === 'browse') t.idleBrowses += 1;
+  else if (r.outcome === 'checkout') t.checkouts += 1;
+  else if (r.outcome === 'abandon') t.abandoned += 1;
+  else if (r.outcome === 'failed') {
+    t.failed += 1;
+    if (r.failure && t.failureSamples.length < MAX_FAILURE_SAMPLES) {
+      t.failureSamples.push({ agentIndex: r.agentIndex, step: r.failure.step, message: r.failure.message.slice(0, 200) });
+    }
+  }
+  if (r.carted) t.carts += 1;
+  if (r.couponApplied) t.couponsApplied += 1;
+  t.revenueCents += r.revenueCents;
+  return t;
+}
+
+/** Mutates and returns `into`. Failure samples keep the lowest agent indexes, so the result is order-independent. */
+export function mergeTotals(into: CycleTotals, t: CycleTotals): CycleTotals {
+  into.agents += t.agents;
+  into.sessions += t.sessions;
+  into.idleBrowses += t.idleBrowses;
+  into.carts += t.carts;
+  into.couponsApplied += t.couponsApplied;
+  into.checkouts += t.checkouts;
+  into.abandoned += t.abandoned;
+  into.failed += t.failed;
+  into.events += t.events;
+  into.calls += t.calls;
+  into.revenueCents += t.revenueCents;
+  if (t.failureSamples.length > 0) {
+    into.failureSamples = [...into.failureSamples, ...t.failureSamples]
+      .sort((a, b) => a.agentIndex - b.agentIndex)
+      .slice(0, MAX_FAILURE_SAMPLES);
+  }
+  return into;
+}

@@ -1,0 +1,208 @@
+/**
+ * The contracts between the pure core (machines/, src/model/) and the edges (src/store,
+ * src/db, src/monitor). Money is integer cents; simulated times are ISO-8601 UTC strings.
+ */
+import type { RngState } from './rng.ts';
+
+export interface Persona {
+  id: string;
+  name: string;
+  segment: string;
+  /** Base chance of shopping in a cycle, before hour and day affinities (0..1). */
+  shopping_frequency: number;
+  /** 24 values (0..1), index = simulated hour of day (UTC). */
+  hour_affinity: number[];
+  weekday_affinity: number;
+  weekend_affinity: number;
+  /** Chance that a cycle in which the agent does not shop is still spent browsing (0..1). */
+  browse_propensity: number;
+  /** 0 = buys anything, 1 = only cheap things and hard to convert. */
+  price_sensitivity: number;
+  /** Chance of applying an available coupon (0..1). */
+  coupon_affinity: number;
+  /** Base chance of abandoning a cart at checkout (0..1). */
+  abandonment_tendency: number;
+  basket_size: { min: number; max: number };
+  preferred_categories: string[];
+  /** Spending limit per session, in cents. */
+  budget_cents: number;
+}
+
+export interface Product {
+  id: string;
+  sku: string;
+  name: string;
+  category: string;
+  price_cents: number;
+  stock: number;
+  rating: number;
+}
+
+export interface CartLine {
+  product_id: string;
+  quantity: number;
+  unit_price_cents: number;
+}
+
+export interface Cart {
+  user_id: string;
+  items: CartLine[];
+  coupon_code: string | null;
+  subtotal_cents: number;
+  discount_cents: number;
+  total_cents: number;
+}
+
+export interface Offer {
+  offer_id: string;
+  code: string;
+  description: string;
+  discount_percent: number;
+  min_spend_cents: number;
+  offer_cycle: number;
+  valid_from: string;
+  valid_until: string;
+}
+
+export interface Order {
+  order_id: string;
+  user_id: string;
+  total_cents: number;
+  discount_cents: number;
+  items_count: number;
+  coupon_code: string | null;
+}
+
+/** Who is calling, for what cycle, and which call of the agent's cycle this is. */
+export interface CallContext {
+  agentId: string;
+  agentIndex: number;
+  cycle: number;
+  /** Simulated time of the call (ISO). The store uses it for coupon validity. */
+  at: string;
+  /** 1-based number of this call within the agent's cycle; stable across runs. */
+  callSeq: number;
+}
+
+export interface ProductQuery {
+  category?: string;
+  search?: string;
+  page: number;
+  pageSize: number;
+}
+
+export interface OfferCycleRequest {
+  offer_cycle: number;
+  starts_at: string;
+  ends_at: string;
+  /** Agents that may receive offers (all agents of the run). */
+  user_ids: string[];
+}
+
+/**
+ * What a shopper can ask of a store. Implemented by the deterministic mock store
+ * (src/store/mock-store.ts) and the HTTP client (src/store/). Methods reject with a
+ * StoreCallError: `kind: 'rejected'` for a business refusal (4xx: invalid coupon, empty cart),
+ * `kind: 'failed'` for a 5xx, a timeout or a network error.
+ */
+export interface StoreApi {
+  listProducts(ctx: CallContext, query: ProductQuery): Promise<Product[]>;
+  getProduct(ctx: CallContext, productId: string): Promise<Product>;
+  getCart(ctx: CallContext): Promise<Cart>;
+  addToCart(ctx: CallContext, productId: string, quantity: number): Promise<Cart>;
+  removeFromCart(ctx: CallContext, productId: string): Promise<Cart>;
+  clearCart(ctx: CallContext): Promise<void>;
+  listOffers(ctx: CallContext): Promise<Offer[]>;
+  applyCoupon(ctx: CallContext, code: string): Promise<Cart>;
+  checkout(ctx: CallContext, idempotencyKey: string): Promise<Order>;
+  startOfferCycle(request: OfferCycleRequest): Promise<{ offers_assigned: number }>;
+}
+
+export type SessionKind = 'browse' | 'shop';
+export type SessionStatus = 'completed' | 'abandoned' | 'failed';
+
+export interface SessionEvent {
+  /** 1-based, per agent per cycle. */
+  seq: number;
+  type: string;
+  /** Simulated time (ISO). */
+  at: string;
+  payload: Record<string, unknown>;
+}
+
+/** One agent's cycle, written in one transaction (session row + all events + final status). */
+export interface SessionRecord {
+  runId: string;
+  sessionId: string;
+  agentId: string;
+  agentIndex: number;
+  cycle: number;
+  kind: SessionKind;
+  status: SessionStatus;
+  simStart: string;
+  simEnd: string;
+  notes: string | null;
+  events: SessionEvent[];
+  order: { orderId: string; totalCents: number; itemsCount: number } | null;
+}
+
+export interface RunMeta {
+  runId: string;
+  seed: number;
+  config: Record<string, unknown>;
+  isReplay: boolean;
+  resumedFrom: string | null;
+  startedAt: string;
+  personas: Persona[];
+  products: Product[];
+}
+
+/**
+ * Where sessions go. `commitSession` is one transaction; it rejects when nothing of the
+ * agent-cycle was written. Implemented by the mock recorder and the PostgreSQL sink (src/db).
+ */
+export interface Recorder {
+  beginRun(meta: RunMeta): Promise<void>;
+  commitSession(record: SessionRecord): Promise<void>;
+  /** Called on resume before the first cycle: drop what a crashed run wrote after `cycle`. */
+  prepareResume(runId: string, lastCompletedCycle: number): Promise<{ orphanedSessions: number; discardedSessions: number }>;
+  endRun(runId: string, summary: Record<string, unknown>): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** What a shopper tells its cohort at the end of its cycle. */
+export type CycleOutcome = 'skip' | 'browse' | 'checkout' | 'abandon' | 'failed';
+
+export interface ShopperCycleResult {
+  agentIndex: number;
+  outcome: CycleOutcome;
+  events: number;
+  calls: number;
+  revenueCents: number;
+  couponApplied: boolean;
+  carted: boolean;
+  failure: { step: string; message: string } | null;
+}
+
+/** Totals folded over the agents of a cycle (cohort → orchestrator). */
+export interface CycleTotals {
+  agents: number;
+  sessions: number;
+  idleBrowses: number;
+  carts: number;
+  couponsApplied: number;
+  checkouts: number;
+  abandoned: number;
+  failed: number;
+  events: number;
+  calls: number;
+  revenueCents: number;
+  /** Up to a few failure messages, for the breaker banner. */
+  failureSamples: { agentIndex: number; step: string; message: string }[];
+}
+
+export interface ShopperInput {
+  agentIndex: number;
+  persona: Persona;
+  rng: RngState;
+}

@@ -1,0 +1,113 @@
+/**
+ * The store calls of each shopper step, over any StoreApi (mock or HTTP). The shopper
+ * machine invokes these as actors (src/simulation/shopper-actors.ts); the plain-loop
+ * baseline awaits the same functions. Each step numbers its calls from `firstCall`,
+ * so the n-th call of an agent's cycle has the same number in every run.
+ */
+import type { Cart, CallContext, Offer, Order, Product, StoreApi } from '../model/types.ts';
+import { PAGE_SIZE } from '../model/shopper-logic.ts';
+import { StoreCallError } from './store-error.ts';
+
+export interface StepBase {
+  agentId: string;
+  agentIndex: number;
+  cycle: number;
+  at: string;
+  /** Calls made before this step in the agent's cycle. */
+  callsBefore: number;
+}
+
+function ctxFor(base: StepBase, n: number): CallContext {
+  return { agentId: base.agentId, agentIndex: base.agentIndex, cycle: base.cycle, at: base.at, callSeq: base.callsBefore + n };
+}
+
+function annotate(err: unknown, calls: number): never {
+  if (err instanceof StoreCallError) {
+    err.calls = calls;
+    throw err;
+  }
+  const e = new StoreCallError('failed', err instanceof Error ? err.message : String(err), { calls, cause: err });
+  throw e;
+}
+
+export interface BrowseInput extends StepBase {
+  category: string;
+  page: number;
+  viewDraws: number[];
+}
+
+/** List a category page, then open the detail page of one listed product per view draw. */
+export async function browseStep(store: StoreApi, input: BrowseInput): Promise<{ products: Product[]; viewed: Product[]; calls: number }> {
+  let calls = 0;
+  try {
+    calls++;
+    const products = await store.listProducts(ctxFor(input, calls), { category: input.category, page: input.page, pageSize: PAGE_SIZE });
+    const viewed: Product[] = [];
+    if (products.length > 0) {
+      for (const draw of input.viewDraws) {
+        const pick = products[Math.floor(draw * products.length)] as Product;
+        calls++;
+        viewed.push(await store.getProduct(ctxFor(input, calls), pick.id));
+      }
+    }
+    return { products, viewed, calls };
+  } catch (err) {
+    return annotate(err, calls);
+  }
+}
+
+export interface CartInput extends StepBase {
+  items: { productId: string; quantity: number }[];
+}
+
+export async function addToCartStep(store: StoreApi, input: CartInput): Promise<{ cart: Cart; calls: number }> {
+  let calls = 0;
+  try {
+    let cart: Cart | null = null;
+    for (const item of input.items) {
+      calls++;
+      cart = await store.addToCart(ctxFor(input, calls), item.productId, item.quantity);
+    }
+    if (!cart) throw new StoreCallError('failed', 'no items to add', { calls });
+    return { cart, calls };
+  } catch (err) {
+    return annotate(err, calls);
+  }
+}
+
+export async function offersStep(store: StoreApi, input: StepBase): Promise<Offer[]> {
+  try {
+    return await store.listOffers(ctxFor(input, 1));
+  } catch (err) {
+    return annotate(err, 1);
+  }
+}
+
+export type CouponOutcome = { applied: true; cart: Cart } | { applied: false; reason: string };
+
+/** Apply a coupon; a refusal (invalid, expired, minimum spend) is an outcome, not a failure. */
+export async function couponStep(store: StoreApi, input: StepBase & { code: string }): Promise<CouponOutcome> {
+  try {
+    return { applied: true, cart: await store.applyCoupon(ctxFor(input, 1), input.code) };
+  } catch (err) {
+    if (err instanceof StoreCallError && err.kind === 'rejected') return { applied: false, reason: err.message };
+    return annotate(err, 1);
+  }
+}
+
+export async function checkoutStep(store: StoreApi, input: StepBase & { idempotencyKey: string }): Promise<Order> {
+  try {
+    return await store.checkout(ctxFor(input, 1), input.idempotencyKey);
+  } catch (err) {
+    return annotate(err, 1);
+  }
+}
+
+/** Best effort: the failure path clears the cart; a failure to clear is ignored (the store's orphan clean-up catches it). */
+export async function clearCartStep(store: StoreApi, input: StepBase): Promise<void> {
+  try {
+    await store.clearCart(ctxFor(input, 1));
+  } catch {
+    // ignored on purpose
+  }
+}
