@@ -1,0 +1,55 @@
+/** `shopsim personas generate` and `shopsim products generate`: seeded data files. */
+import { writeFileSync, renameSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Command } from 'commander';
+import { inputError } from '../errors.ts';
+import { generateProducts } from '../model/catalog.ts';
+import { generatePersonas } from '../model/personas.ts';
+
+function positiveInt(flag: string, raw: string, max: number): number {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > max) throw inputError(`${flag}: expected an integer from 1 to ${max}, got ${JSON.stringify(raw)}`);
+  return n;
+}
+
+function seedOf(raw: string): number {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) throw inputError(`--seed: expected an integer >= 0, got ${JSON.stringify(raw)}`);
+  return n;
+}
+
+function emit(data: unknown, out: string | undefined): void {
+  const text = `${JSON.stringify(data, null, 1)}\n`;
+  if (!out) {
+    process.stdout.write(text);
+    return;
+  }
+  mkdirSync(dirname(out), { recursive: true });
+  const tmp = `${out}.${process.pid}.tmp`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, out);
+  process.stderr.write(`wrote ${out}\n`);
+}
+
+export function registerGenerateCommands(program: Command): void {
+  const personas = program.command('personas').description('persona files');
+  personas
+    .command('generate')
+    .description('write a seeded persona file (JSON) to stdout or --out')
+    .option('--count <n>', 'number of personas', '372')
+    .option('--seed <n>', 'generator seed', '42')
+    .option('--out <file>', 'write to this file instead of stdout')
+    .action((o: { count: string; seed: string; out?: string }) => {
+      emit(generatePersonas(positiveInt('--count', o.count, 10_000_000), seedOf(o.seed)), o.out);
+    });
+  const products = program.command('products').description('product catalog files');
+  products
+    .command('generate')
+    .description('write a seeded product catalog (JSON) to stdout or --out')
+    .option('--count <n>', 'number of products', '240')
+    .option('--seed <n>', 'generator seed', '42')
+    .option('--out <file>', 'write to this file instead of stdout')
+    .action((o: { count: string; seed: string; out?: string }) => {
+      emit(generateProducts(positiveInt('--count', o.count, 1_000_000), seedOf(o.seed)), o.out);
+    });
+}

@@ -1,0 +1,152 @@
+/**
+ * `shopsim run`: argv → config → simulation. Thin on purpose: everything it does is
+ * available to a library user through createSimulation.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Command } from 'commander';
+import { OPTION_SPECS, publicConfig, resolveConfig, totalCycles, type RunConfig } from '../config.ts';
+import { isShopsimError, oneLine } from '../errors.ts';
+import { renderSummary } from '../monitor/summary.ts';
+import { openBackends } from '../simulation/backends.ts';
+import { createSimulation, type CycleReport, type RunSummary, type SimulationConfig } from '../simulation/create-simulation.ts';
+import { loadPersonas, loadProducts, selectAgents } from '../simulation/load-data.ts';
+
+export interface RunIo {
+  env: Record<string, string | undefined>;
+  stdout: NodeJS.WriteStream | { write(s: string): boolean; isTTY?: boolean };
+  stderr: NodeJS.WriteStream | { write(s: string): boolean; isTTY?: boolean };
+}
+
+export function newRunId(now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
+  return `run-${stamp}-${randomBytes(3).toString('hex')}`;
+}
+
+export function registerRunCommand(program: Command, io: RunIo): void {
+  const cmd = program.command('run').description('run a simulation (see docs/cli.md)');
+  for (const spec of OPTION_SPECS) {
+    const flag = spec.kind === 'bool' ? (spec.key === 'color' ? '--no-color' : spec.flag) : spec.key === 'inspect' ? `${spec.flag} [port]` : `${spec.flag} <value>`;
+    const env = spec.env ? ` [env: ${spec.env.join(', ')}]` : '';
+    cmd.option(flag, `${spec.description}${env}`);
+  }
+  cmd.option('--config <file>', 'YAML config file (the seed\'s config/simulation.yaml shape)');
+  cmd.action(async (_opts: Record<string, unknown>, command: Command) => {
+    const opts = command.opts<Record<string, unknown>>();
+    const flags: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(opts)) {
+      if (command.getOptionValueSource(k) === 'cli') flags[k] = v;
+    }
+    if (flags['inspect'] === true) flags['inspect'] = 8080;
+    const configFile = flags['config'] as string | undefined;
+    delete flags['config'];
+    process.exitCode = await runCommand(flags as Partial<Record<keyof RunConfig, unknown>>, configFile, io);
+  });
+}
+
+/** Returns the process exit code: 0 done, 2 bad input, 3 breaker open, 130/143 signals, 1 crash. */
+export async function runCommand(flags: Partial<Record<keyof RunConfig, unknown>>, configFile: string | undefined, io: RunIo): Promise<number> {
+  let resolved;
+  let personas;
+  let products;
+  let cycles: number;
+  try {
+    resolved = resolveConfig(flags, io.env, configFile);
+    cycles = totalCycles(resolved.config, resolved.sources);
+    personas = selectAgents(loadPersonas(resolved.config.personas), resolved.config.agents, resolved.config.personas);
+    products = loadProducts(resolved.config.products);
+  } catch (err) {
+    io.stderr.write(`shopsim: ${oneLine(err)}\n`);
+    return isShopsimError(err) ? err.exitCode : 2;
+  }
+  const config = resolved.config;
+  let backends;
+  try {
+    backends = await openBackends(config, personas, products);
+  } catch (err) {
+    io.stderr.write(`shopsim: ${oneLine(err)}\n`);
+    return isShopsimError(err) ? err.exitCode : 2;
+  }
+  const simConfig: SimulationConfig = {
+    runId: newRunId(),
+    seed: config.seed,
+    cycles,
+    startMs: Date.parse(config.start),
+    timeScale: config.timeScale,
+    fast: config.fast,
+    warmupCycles: config.warmupCycles,
+    breakerPercent: config.breakerPercent,
+    breakerAction: config.breakerAction,
+    cohortSize: config.cohortSize,
+    offerCycleDays: config.offerCycleDays,
+    checkpointInterval: config.checkpointInterval,
+  };
+  const sim = createSimulation(simConfig, {
+    personas,
+    products,
+    store: backends.store,
+    recorder: backends.recorder,
+    ...(backends.metrics ? { metrics: backends.metrics } : {}),
+  });
+
+  let signal: NodeJS.Signals | null = null;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (signal) {
+      io.stderr.write(`shopsim: second ${sig}: exiting now\n`);
+      process.exit(sig === 'SIGINT' ? 130 : 143);
+    }
+    signal = sig;
+    io.stderr.write(`shopsim: ${sig}: finishing the running cycle, then stopping (press again to force)\n`);
+    sim.stop();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  sim.events.on('cycle', (r: CycleReport) => {
+    io.stderr.write(
+      `cycle=${r.cycle} sim=${r.simulatedTime} active=${r.active} sessions=${r.totals.sessions} checkouts=${r.totals.checkouts} ` +
+        `abandoned=${r.totals.abandoned} failures=${r.totals.failed}/${r.threshold} events=${r.totals.events} duration_s=${r.durationSeconds.toFixed(3)} lag_s=${r.lagSeconds.toFixed(3)}\n`,
+    );
+  });
+  sim.events.on('breaker-open', () => {
+    const s = sim.stats();
+    io.stderr.write(`shopsim: circuit breaker OPEN: ${s.breaker.lastCycleFailures} agents failed in cycle ${s.cyclesCompleted} (threshold ${s.breaker.threshold})\n`);
+  });
+
+  let summary: RunSummary;
+  try {
+    await backends.recorder.beginRun({
+      runId: simConfig.runId,
+      seed: config.seed,
+      config: publicConfig(config, cycles),
+      isReplay: false,
+      resumedFrom: null,
+      startedAt: new Date().toISOString(),
+      personas,
+      products,
+    });
+    summary = await sim.run();
+    await backends.recorder.endRun(simConfig.runId, summary);
+  } catch (err) {
+    io.stderr.write(`shopsim: run failed: ${oneLine(err)}\n`);
+    await backends.close().catch(() => {});
+    return isShopsimError(err) ? err.exitCode : 1;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  await backends.close();
+  summary['store'] = backends.describe.store;
+  summary['database'] = backends.describe.database;
+  if (config.json) io.stdout.write(`${JSON.stringify(summary)}\n`);
+  else io.stdout.write(`${renderSummary(summary, { color: config.color && io.stdout.isTTY === true })}\n`);
+
+  if (summary.exit_reason === 'breaker') {
+    io.stderr.write(
+      `shopsim: stopped because the circuit breaker opened (more than ${summary.breaker.threshold} agent failures in one cycle). ` +
+        `Fix the cause, then continue with: shopsim run --resume\n`,
+    );
+    return 3;
+  }
+  if (signal) return signal === 'SIGINT' ? 130 : 143;
+  return 0;
+}

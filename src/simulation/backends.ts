@@ -1,0 +1,51 @@
+/**
+ * Chooses the edges of a run: the store (mock or HTTP) and the recorder (mock or PostgreSQL).
+ * Everything the run opens here is closed by `close()`.
+ */
+import { ShopsimError } from '../errors.ts';
+import type { RunConfig } from '../config.ts';
+import type { Persona, Product, Recorder, StoreApi } from '../model/types.ts';
+import { createMockStore, type MockStore } from '../store/mock-store.ts';
+import { createMockRecorder } from './mock-recorder.ts';
+
+export interface Backends {
+  store: StoreApi;
+  recorder: Recorder;
+  /** The deterministic mock store, when --mock-api (its state goes into checkpoints). */
+  mockStore: MockStore | null;
+  /** Human description of where the run writes and which store it calls (no secrets). */
+  describe: { store: string; database: string };
+  metrics?: () => Record<string, unknown>;
+  close(): Promise<void>;
+}
+
+export async function openBackends(config: RunConfig, personas: Persona[], products: Product[]): Promise<Backends> {
+  const closers: (() => Promise<void>)[] = [];
+  let store: StoreApi;
+  let mockStore: MockStore | null = null;
+  let storeDescription: string;
+  if (config.mockApi) {
+    mockStore = createMockStore({ seed: config.seed, products, agentIds: personas.map((p) => p.id), failRate: config.mockFailRate });
+    store = mockStore;
+    storeDescription = 'mock (in-process, deterministic)';
+  } else {
+    throw new ShopsimError('E_UNSUPPORTED', 'the real store client is not available yet: add --mock-api (the in-process deterministic store)', { exitCode: 2 });
+  }
+  let recorder: Recorder;
+  let dbDescription: string;
+  if (config.mockDb) {
+    recorder = createMockRecorder();
+    dbDescription = 'none (--mock-db)';
+  } else {
+    throw new ShopsimError('E_UNSUPPORTED', 'the database writer is not available yet: add --mock-db (write nothing)', { exitCode: 2 });
+  }
+  return {
+    store,
+    recorder,
+    mockStore,
+    describe: { store: storeDescription, database: dbDescription },
+    async close() {
+      for (const close of closers.reverse()) await close();
+    },
+  };
+}
