@@ -1,0 +1,112 @@
+/**
+ * Latency per endpoint and overall in HdrHistograms (microsecond resolution, 3 significant
+ * digits), twice: from when the call was due to be sent per the rate limiter (the intended
+ * start: coordinated-omission corrected) and from when it was actually sent. Errors are
+ * counted per endpoint; a failed call's latency is recorded too (a timeout is a slow call).
+ */
+import { build, type Histogram } from 'hdr-histogram-js';
+
+export interface LatencySummary {
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+  mean: number;
+  count: number;
+}
+
+export interface EndpointLatency {
+  count: number;
+  /** Calls that failed (5xx, timeout, network, 429 retries exhausted). */
+  errors: number;
+  /** Calls the store refused (4xx business rules). */
+  rejected: number;
+  latency_ms: LatencySummary;
+  latency_ms_from_due: LatencySummary;
+}
+
+export interface LatencyReport {
+  count: number;
+  errors: number;
+  rejected: number;
+  latency_ms: LatencySummary;
+  latency_ms_from_due: LatencySummary;
+  endpoints: Record<string, EndpointLatency>;
+}
+
+interface Pair {
+  sent: Histogram;
+  due: Histogram;
+  count: number;
+  errors: number;
+  rejected: number;
+}
+
+function histogram(): Histogram {
+  // 1 µs .. 1 h; autoResize keeps a pathological value from throwing.
+  return build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3, autoResize: true });
+}
+
+function pair(): Pair {
+  return { sent: histogram(), due: histogram(), count: 0, errors: 0, rejected: 0 };
+}
+
+const round = (us: number) => Math.round(us) / 1000;
+
+function summarize(h: Histogram): LatencySummary {
+  if (h.totalCount === 0) return { p50: 0, p95: 0, p99: 0, max: 0, mean: 0, count: 0 };
+  return {
+    p50: round(h.getValueAtPercentile(50)),
+    p95: round(h.getValueAtPercentile(95)),
+    p99: round(h.getValueAtPercentile(99)),
+    max: round(h.maxValue),
+    mean: round(h.mean),
+    count: h.totalCount,
+  };
+}
+
+export type CallOutcome = 'ok' | 'rejected' | 'failed';
+
+export interface LatencyTracker {
+  /** Milliseconds (fractions allowed), measured from the intended start and from the send. */
+  record(endpoint: string, fromSentMs: number, fromDueMs: number, outcome: CallOutcome): void;
+  report(): LatencyReport;
+  reset(): void;
+}
+
+export function createLatencyTracker(): LatencyTracker {
+  let overall = pair();
+  let byEndpoint = new Map<string, Pair>();
+
+  function add(p: Pair, sentUs: number, dueUs: number, outcome: CallOutcome): void {
+    p.sent.recordValue(sentUs);
+    p.due.recordValue(dueUs);
+    p.count++;
+    if (outcome === 'failed') p.errors++;
+    else if (outcome === 'rejected') p.rejected++;
+  }
+
+  return {
+    record(endpoint, fromSentMs, fromDueMs, outcome) {
+      const sentUs = Math.max(1, Math.round(fromSentMs * 1000));
+      const dueUs = Math.max(sentUs, Math.round(fromDueMs * 1000));
+      let p = byEndpoint.get(endpoint);
+      if (!p) byEndpoint.set(endpoint, (p = pair()));
+      add(p, sentUs, dueUs, outcome);
+      add(overall, sentUs, dueUs, outcome);
+    },
+
+    report() {
+      const endpoints: Record<string, EndpointLatency> = {};
+      for (const [name, p] of [...byEndpoint].sort(([a], [b]) => a.localeCompare(b))) {
+        endpoints[name] = { count: p.count, errors: p.errors, rejected: p.rejected, latency_ms: summarize(p.sent), latency_ms_from_due: summarize(p.due) };
+      }
+      return { count: overall.count, errors: overall.errors, rejected: overall.rejected, latency_ms: summarize(overall.sent), latency_ms_from_due: summarize(overall.due), endpoints };
+    },
+
+    reset() {
+      overall = pair();
+      byEndpoint = new Map();
+    },
+  };
+}

@@ -1,0 +1,124 @@
+import { describe, expect, it } from 'vitest';
+import { createRateLimiter, defaultBurst } from '../../src/store/rate-limiter.ts';
+import { createFakeClock } from './fake-clock.ts';
+
+/** Starts `n` acquires at once and records when each is released (fake ms). */
+function flood(limiter: ReturnType<typeof createRateLimiter>, clock: ReturnType<typeof createFakeClock>, n: number) {
+  const released: number[] = [];
+  const due: number[] = [];
+  for (let i = 0; i < n; i++) {
+    void limiter.acquire().then((g) => {
+      released.push(clock.now());
+      due.push(g.dueAt);
+    });
+  }
+  return { released, due };
+}
+
+function maxInWindow(times: number[], windowMs: number): number {
+  const t = [...times].sort((a, b) => a - b);
+  let best = 0;
+  let j = 0;
+  for (let i = 0; i < t.length; i++) {
+    while ((t[i] as number) - (t[j] as number) >= windowMs) j++;
+    best = Math.max(best, i - j + 1);
+  }
+  return best;
+}
+
+describe('createRateLimiter', () => {
+  it('defaults the capacity to at least 2', () => {
+    expect(defaultBurst(50)).toBe(2);
+    expect(defaultBurst(1000)).toBe(20);
+    expect(createRateLimiter({ rate: 10 }).burst).toBe(2);
+  });
+
+  it('never releases more than the capacity at once, then paces at the rate', async () => {
+    const clock = createFakeClock();
+    const limiter = createRateLimiter({ rate: 50, burst: 5, clock });
+    const { released } = flood(limiter, clock, 100);
+    await clock.advance(0);
+    expect(released.length).toBe(5);
+    await clock.advance(19);
+    expect(released.length).toBe(5);
+    await clock.advance(1);
+    expect(released.length).toBe(6);
+    await clock.advance(10_000);
+    expect(released.length).toBe(100);
+    // any 1 s window: at most rate + capacity
+    expect(maxInWindow(released, 1000)).toBeLessThanOrEqual(55);
+  });
+
+  it.each([
+    [50, 1, 0],
+    [50, 1, 3],
+    [50, 2, 3],
+    [1000, 20, 2],
+  ])('long-run rate equals the setting (rate %d, capacity %d, timers %d ms late)', async (rate, burst, late) => {
+    const clock = createFakeClock(late);
+    const limiter = createRateLimiter({ rate, burst, clock });
+    const n = rate * 30;
+    const { due, released } = flood(limiter, clock, n + burst);
+    await clock.advance(30_000 + late + 1);
+    // slots are spaced exactly 1/rate apart after the initial burst
+    const last = due[due.length - 1] as number;
+    expect(due.length).toBe(n + burst);
+    expect(Math.abs(last - 30_000)).toBeLessThanOrEqual(1000 / rate);
+    // late timers delay a release but never shift the schedule
+    for (let i = 0; i < released.length; i++) expect((released[i] as number) - (due[i] as number)).toBeLessThanOrEqual(late + 1);
+    expect(maxInWindow(due, 1000)).toBeLessThanOrEqual(rate + burst);
+  });
+
+  it('does not bank tokens beyond the capacity while idle', async () => {
+    const clock = createFakeClock();
+    const limiter = createRateLimiter({ rate: 10, burst: 3, clock });
+    await clock.advance(60_000);
+    const { released } = flood(limiter, clock, 10);
+    await clock.advance(0);
+    expect(released.length).toBe(3);
+  });
+
+  it('gives no slot before a blockUntil gate, then at most the capacity at once', async () => {
+    const clock = createFakeClock();
+    const limiter = createRateLimiter({ rate: 100, burst: 4, clock });
+    limiter.blockUntil(2000);
+    const { released } = flood(limiter, clock, 20);
+    await clock.advance(1999);
+    expect(released.length).toBe(0);
+    await clock.advance(1);
+    expect(released.length).toBe(4);
+    await clock.advance(1000);
+    expect(released.length).toBe(20);
+    expect(Math.min(...released)).toBe(2000);
+  });
+
+  it('with rate 0 it does not limit, but still honours the gate', async () => {
+    const clock = createFakeClock();
+    const limiter = createRateLimiter({ rate: 0, clock });
+    const a = flood(limiter, clock, 1000);
+    await clock.advance(0);
+    expect(a.released.length).toBe(1000);
+    limiter.blockUntil(500);
+    const b = flood(limiter, clock, 10);
+    await clock.advance(499);
+    expect(b.released.length).toBe(0);
+    await clock.advance(1);
+    expect(b.released.length).toBe(10);
+  });
+
+  it('rejects a queued acquire when its signal aborts', async () => {
+    const clock = createFakeClock();
+    const limiter = createRateLimiter({ rate: 1, burst: 1, clock });
+    await limiter.acquire();
+    const ac = new AbortController();
+    const p = limiter.acquire(ac.signal);
+    ac.abort(new Error('gone'));
+    await expect(p).rejects.toThrow('gone');
+    expect(limiter.pending).toBe(0);
+  });
+
+  it('rejects bad settings with a message naming the option', () => {
+    expect(() => createRateLimiter({ rate: -1 })).toThrow('Expected `rate` to be a finite number >= 0, got -1');
+    expect(() => createRateLimiter({ rate: 5, burst: 0 })).toThrow('`burst`');
+  });
+});
