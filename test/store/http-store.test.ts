@@ -1,0 +1,213 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { MockAgent } from 'undici';
+import { createHttpStore, parseRetryAfter, type HttpStore } from '../../src/store/http-store.ts';
+import { StoreCallError } from '../../src/store/store-error.ts';
+import type { CallContext } from '../../src/model/types.ts';
+
+const ORIGIN = 'http://store.test';
+const ctx = (n = 1): CallContext => ({ agentId: 'agent_0001', agentIndex: 0, cycle: 3, at: '2024-01-01T10:00:00.000Z', callSeq: n });
+const cart = { user_id: 'agent_0001', items: [], coupon_code: null, subtotal_cents: 0, discount_cents: 0, total_cents: 0 };
+const order = { order_id: 'ord_1', user_id: 'agent_0001', total_cents: 1000, discount_cents: 0, items_count: 1, coupon_code: null };
+
+let stores: HttpStore[] = [];
+let agents: MockAgent[] = [];
+afterEach(async () => {
+  for (const s of stores) await s.close();
+  for (const a of agents) await a.close();
+  stores = [];
+  agents = [];
+});
+
+function setup(opts: Parameters<typeof createHttpStore>[0] extends infer O ? Partial<O> : never = {}) {
+  const agent = new MockAgent();
+  agent.disableNetConnect();
+  agents.push(agent);
+  const store = createHttpStore({ baseUrl: ORIGIN, dispatcher: agent, rateLimit: 0, ...opts });
+  stores.push(store);
+  return { agent, pool: agent.get(ORIGIN), store };
+}
+
+async function rejection(p: Promise<unknown>): Promise<StoreCallError> {
+  try {
+    await p;
+  } catch (err) {
+    expect(err).toBeInstanceOf(StoreCallError);
+    return err as StoreCallError;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('parseRetryAfter', () => {
+  it('reads delta-seconds and HTTP dates', () => {
+    expect(parseRetryAfter('2', 0)).toBe(2000);
+    const now = Date.parse('2024-01-01T00:00:00Z');
+    expect(parseRetryAfter('Mon, 01 Jan 2024 00:00:03 GMT', now)).toBe(3000);
+    expect(parseRetryAfter('Mon, 01 Jan 2023 00:00:03 GMT', now)).toBe(0);
+    expect(parseRetryAfter('soon', now)).toBeNull();
+    expect(parseRetryAfter(undefined, now)).toBeNull();
+  });
+});
+
+describe('createHttpStore', () => {
+  it('sends the user, the simulated time and the idempotency key, and parses the order', async () => {
+    const { pool, store } = setup();
+    let seen: Record<string, string> = {};
+    pool.intercept({ path: '/checkout', method: 'POST' }).reply(201, (opts) => {
+      seen = opts.headers as Record<string, string>;
+      return order;
+    });
+    await expect(store.checkout(ctx(), 'key-1')).resolves.toEqual(order);
+    expect(seen['x-user-id']).toBe('agent_0001');
+    expect(seen['x-sim-time']).toBe('2024-01-01T10:00:00.000Z');
+    expect(seen['idempotency-key']).toBe('key-1');
+  });
+
+  it('maps a 4xx to rejected with the server code', async () => {
+    const { pool, store } = setup();
+    pool.intercept({ path: '/cart/coupon', method: 'POST' }).reply(422, { error: { code: 'COUPON_EXPIRED', message: 'expired' } });
+    const err = await rejection(store.applyCoupon(ctx(), 'X'));
+    expect(err.kind).toBe('rejected');
+    expect(err.errorCode).toBe('COUPON_EXPIRED');
+    expect(err.status).toBe(422);
+    expect(store.metrics().http_errors).toEqual({ 422: 1 });
+    expect(store.metrics().endpoints['POST /cart/coupon']?.rejected).toBe(1);
+  });
+
+  it('maps a 5xx to failed', async () => {
+    const { pool, store } = setup();
+    pool.intercept({ path: '/cart', method: 'GET' }).reply(503, { error: { code: 'INJECTED_FAILURE', message: 'boom' } });
+    const err = await rejection(store.getCart(ctx()));
+    expect(err.kind).toBe('failed');
+    expect(err.errorCode).toBe('INJECTED_FAILURE');
+    const m = store.metrics();
+    expect(m.http_errors).toEqual({ 503: 1 });
+    expect(m.errors).toBe(1);
+    expect(m.endpoints['GET /cart']?.errors).toBe(1);
+  });
+
+  it('turns a timeout into failed', async () => {
+    const { pool, store } = setup({ requestTimeoutMs: 100 });
+    pool.intercept({ path: '/cart', method: 'GET' }).reply(200, cart).delay(1000);
+    const t0 = performance.now();
+    const err = await rejection(store.getCart(ctx()));
+    expect(performance.now() - t0).toBeLessThan(900);
+    expect(err.kind).toBe('failed');
+    expect(err.errorCode).toBe('TIMEOUT');
+    expect(store.metrics().timeouts).toBe(1);
+  });
+
+  it('turns a network error into failed', async () => {
+    const { pool, store } = setup();
+    pool.intercept({ path: '/cart', method: 'GET' }).replyWithError(new Error('socket hang up'));
+    const err = await rejection(store.getCart(ctx()));
+    expect(err.kind).toBe('failed');
+    expect(store.metrics().network_errors).toBe(1);
+  });
+
+  it('honours Retry-After on 429: no request to the store before that time, then retries', async () => {
+    const { pool, store } = setup({ rateLimit: 100 });
+    const times: number[] = [];
+    pool
+      .intercept({ path: '/cart', method: 'GET' })
+      .reply(() => {
+        times.push(performance.now());
+        return { statusCode: 429, data: { error: { code: 'RATE_LIMITED', message: 'slow down' } }, responseOptions: { headers: { 'retry-after': '1' } } };
+      });
+    pool
+      .intercept({ path: '/cart', method: 'GET' })
+      .reply(() => {
+        times.push(performance.now());
+        return { statusCode: 200, data: cart };
+      })
+      .times(5);
+    // a second agent's call is queued behind the gate too
+    const first = store.getCart(ctx(1));
+    await new Promise((r) => setTimeout(r, 50));
+    const others = [store.getCart(ctx(2)), store.getCart(ctx(3))];
+    await expect(first).resolves.toEqual(cart);
+    await Promise.all(others);
+    expect(times.length).toBe(4);
+    for (const t of times.slice(1)) expect(t - (times[0] as number)).toBeGreaterThanOrEqual(995);
+    const m = store.metrics();
+    expect(m.retries_429).toBe(1);
+    expect(m.requests).toBe(4);
+    expect(m.http_errors).toEqual({ 429: 1 });
+    // latency from the intended start includes the Retry-After wait
+    expect(m.endpoints['GET /cart']?.latency_ms_from_due.max).toBeGreaterThanOrEqual(995);
+  });
+
+  it('honours a Retry-After HTTP date', async () => {
+    const wall = Date.parse('2024-01-01T00:00:00Z');
+    const { pool, store } = setup({ wallNow: () => wall });
+    const times: number[] = [];
+    pool.intercept({ path: '/offers', method: 'GET' }).reply(() => {
+      times.push(performance.now());
+      return { statusCode: 429, data: '', responseOptions: { headers: { 'retry-after': 'Mon, 01 Jan 2024 00:00:01 GMT' } } };
+    });
+    pool.intercept({ path: '/offers', method: 'GET' }).reply(() => {
+      times.push(performance.now());
+      return { statusCode: 200, data: { offer_cycle: 1, offers: [] } };
+    });
+    await expect(store.listOffers(ctx())).resolves.toEqual([]);
+    expect((times[1] as number) - (times[0] as number)).toBeGreaterThanOrEqual(995);
+  });
+
+  it('gives up after the bounded number of 429 retries', async () => {
+    const { pool, store } = setup({ maxRetries429: 2, defaultRetryAfterMs: 10 });
+    pool.intercept({ path: '/cart', method: 'GET' }).reply(429, { error: { code: 'RATE_LIMITED', message: 'no' } }).times(3);
+    const err = await rejection(store.getCart(ctx()));
+    expect(err.kind).toBe('failed');
+    expect(err.status).toBe(429);
+    const m = store.metrics();
+    expect(m.retries_429).toBe(2);
+    expect(m.requests).toBe(3);
+  });
+
+  it('retries a checkout with the same Idempotency-Key: the store makes one order', async () => {
+    const { pool, store } = setup({ defaultRetryAfterMs: 10 });
+    const orders = new Map<string, typeof order>();
+    let created = 0;
+    const keys: string[] = [];
+    pool
+      .intercept({ path: '/checkout', method: 'POST' })
+      .reply((opts) => {
+        const key = (opts.headers as Record<string, string>)['idempotency-key'] as string;
+        keys.push(key);
+        // the first attempt is committed, but its answer is lost behind a 429
+        if (!orders.has(key)) {
+          orders.set(key, { ...order, order_id: `ord_${++created}` });
+          return { statusCode: 429, data: '' };
+        }
+        return { statusCode: 200, data: orders.get(key) };
+      })
+      .times(2);
+    const o = await store.checkout(ctx(), 'agent_0001:3:checkout');
+    expect(o.order_id).toBe('ord_1');
+    expect(created).toBe(1);
+    expect(keys).toEqual(['agent_0001:3:checkout', 'agent_0001:3:checkout']);
+  });
+
+  it('reports latency per endpoint and overall, from send and from due', async () => {
+    const { pool, store } = setup({ rateLimit: 20, burst: 1 });
+    pool.intercept({ path: /\/products\/.*/, method: 'GET' }).reply(200, { id: 'p' }).times(5);
+    await Promise.all([1, 2, 3, 4, 5].map((n) => store.getProduct(ctx(n), `prod_${n}`)));
+    const m = store.metrics();
+    expect(m.calls).toBe(5);
+    expect(m.endpoints['GET /products/:id']?.count).toBe(5);
+    // the fifth call was due 200 ms after the first: its wait is not latency from send…
+    expect(m.latency_ms.max).toBeLessThan(100);
+    // …nor from due (each call was sent at its slot)
+    expect(m.latency_ms_from_due.max).toBeLessThan(100);
+    expect(m.rate_limit).toEqual({ rate: 20, burst: 1 });
+    expect(JSON.parse(JSON.stringify(m))).toEqual(m);
+  });
+
+  it('counts queueing for a connection in the latency from due', async () => {
+    const { pool, store } = setup({ connections: 1 });
+    pool.intercept({ path: '/cart', method: 'GET' }).reply(200, cart).delay(100).times(3);
+    await Promise.all([1, 2, 3].map((n) => store.getCart(ctx(n))));
+    const m = store.metrics();
+    expect(m.latency_ms.max).toBeLessThan(190);
+    expect(m.latency_ms_from_due.max).toBeGreaterThanOrEqual(290);
+  });
+});
