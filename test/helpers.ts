@@ -1,0 +1,94 @@
+/** Shared test fixtures: personas, catalog, stores with injected faults, a shopper harness. */
+import { assign, createActor, setup, type ActorRefFrom } from 'xstate';
+import { shopperMachine, type ShopperReport } from '../machines/shopper.machine.ts';
+import { cycleInfo } from '../src/model/calendar.ts';
+import { generateProducts } from '../src/model/catalog.ts';
+import { generatePersonas } from '../src/model/personas.ts';
+import { seedRng } from '../src/model/rng.ts';
+import type { Persona, Recorder, SessionRecord, ShopperCycleResult, StoreApi } from '../src/model/types.ts';
+import { EventLog } from '../src/simulation/event-log.ts';
+import { provideShopper } from '../src/simulation/machines.ts';
+import { createMockRecorder } from '../src/simulation/mock-recorder.ts';
+import { createMockStore } from '../src/store/mock-store.ts';
+import { StoreCallError } from '../src/store/store-error.ts';
+
+export const START_MS = Date.parse('2024-01-01T00:00:00Z'); // a Monday
+export const products = generateProducts(240, 42);
+export const personas372 = generatePersonas(372, 42);
+
+export function persona(overrides: Partial<Persona> = {}): Persona {
+  return {
+    ...(personas372[0] as Persona),
+    id: 'agent_test',
+    shopping_frequency: 1,
+    hour_affinity: new Array(24).fill(1),
+    weekday_affinity: 1,
+    weekend_affinity: 1,
+    browse_propensity: 0,
+    price_sensitivity: 0,
+    coupon_affinity: 0,
+    abandonment_tendency: 0,
+    basket_size: { min: 2, max: 2 },
+    preferred_categories: ['books'],
+    budget_cents: 10_000_000,
+    ...overrides,
+  };
+}
+
+/** A mock store whose named method fails (5xx-like) or is rejected (4xx-like). */
+export function faultyStore(base: StoreApi, faults: Partial<Record<keyof StoreApi, 'failed' | 'rejected'>>, calls: string[] = []): StoreApi {
+  const wrapped = {} as Record<string, unknown>;
+  for (const key of Object.keys(base) as (keyof StoreApi)[]) {
+    const fn = (base as unknown as Record<string, unknown>)[key];
+    if (typeof fn !== 'function') continue;
+    wrapped[key] = async (...args: unknown[]) => {
+      calls.push(key);
+      const f = faults[key];
+      if (f) throw new StoreCallError(f, `injected ${f} on ${key}`, { status: f === 'failed' ? 503 : 422, code: f === 'failed' ? 'INJECTED' : 'COUPON_INVALID' });
+      return (fn as (...a: unknown[]) => unknown).apply(base, args);
+    };
+  }
+  return wrapped as unknown as StoreApi;
+}
+
+export interface Harness {
+  results: ShopperCycleResult[];
+  records: SessionRecord[];
+  calls: string[];
+  runCycle(cycle: number): Promise<ShopperCycleResult>;
+  shopper(): ActorRefFrom<typeof shopperMachine>;
+}
+
+/** One shopper under a tiny parent that collects its reports. */
+export function shopperHarness(p: Persona, opts: { store?: StoreApi; recorder?: Recorder; faults?: Partial<Record<keyof StoreApi, 'failed' | 'rejected'>>; seed?: number } = {}): Harness {
+  const mock = createMockStore({ seed: 42, products, agentIds: [p.id] });
+  const calls: string[] = [];
+  const store = faultyStore(opts.store ?? mock, opts.faults ?? {}, calls);
+  const records: SessionRecord[] = [];
+  const base = opts.recorder ?? createMockRecorder();
+  const recorder: Recorder = { ...base, commitSession: async (r) => { await base.commitSession(r); records.push(r); } };
+  const shopper = provideShopper({ store, recorder, log: new EventLog(), agentIds: [p.id] });
+  const results: ShopperCycleResult[] = [];
+  const parent = setup({
+    types: { context: {} as { ref: ActorRefFrom<typeof shopperMachine> }, events: {} as ShopperReport },
+    actors: { shopper },
+  }).createMachine({
+    context: ({ spawn }) => ({ ref: spawn('shopper', { id: p.id, input: { runId: 'test-run', agentIndex: 0, persona: p, rng: seedRng(opts.seed ?? 7) } }) }),
+    on: { SHOPPER_DONE: { actions: assign(({ context, event }) => { results.push(event.result); return context; }) } },
+  });
+  const actor = createActor(parent).start();
+  void mock.startOfferCycle({ offer_cycle: 1, starts_at: new Date(START_MS).toISOString(), ends_at: new Date(START_MS + 7 * 86_400_000).toISOString(), user_ids: [p.id] });
+  return {
+    results,
+    records,
+    calls,
+    shopper: () => actor.getSnapshot().context.ref,
+    async runCycle(cycle: number) {
+      const before = results.length;
+      actor.getSnapshot().context.ref.send({ type: 'CYCLE', info: cycleInfo(START_MS, cycle) });
+      for (let i = 0; i < 1000 && results.length === before; i++) await new Promise((r) => setImmediate(r));
+      if (results.length === before) throw new Error('shopper did not report');
+      return results[results.length - 1] as ShopperCycleResult;
+    },
+  };
+}
