@@ -1,0 +1,170 @@
+/**
+ * openDatabase(options): the one way shopsim reaches PostgreSQL. With a URL, a slonik pool
+ * on that server; without, the embedded PGlite (src/db/embedded.ts) served on a loopback port
+ * and reached through the same slonik code path with a pool of one connection. Either way the
+ * schema is migrated before it returns, and the returned recorder writes through the pool.
+ *
+ * Nothing here keeps session state on a connection (no SET, no named prepared statements, no
+ * session advisory locks), so a transaction-mode pooler (PgBouncer, Supavisor) is fine.
+ */
+import { createPool, sql, type DatabasePool } from 'slonik';
+import { z } from 'zod';
+import { ShopsimError, oneLine } from '../errors.ts';
+import type { Recorder } from '../model/types.ts';
+import { DEFAULT_DATA_DIR, embeddedUrl, findRunningEmbedded, startEmbedded, type EmbeddedServer } from './embedded.ts';
+import { migrate, type MigrateResult } from './migrate.ts';
+import { createPgRecorder } from './pg-recorder.ts';
+import { describeDatabaseUrl, normalizeDatabaseUrl, parseDatabaseUrl, scrubSecrets } from './url.ts';
+
+export interface DatabaseOptions {
+  /** postgres://… (DATABASE_URL / --database-url). Absent: the embedded database. */
+  databaseUrl?: string;
+  /** Where the embedded database lives (--data-dir). Default `data/pglite`. */
+  dataDir?: string;
+  /** Pool size on a real server (DB_POOL_SIZE). Default 50. The embedded database always uses 1. */
+  poolSize?: number;
+  /** Time to wait for a connection, ms. Default 10,000. */
+  connectionTimeoutMs?: number;
+  /** Per-statement limit on the server, ms. Default 60,000. Not sent behind a transaction-mode pooler. */
+  statementTimeoutMs?: number;
+  /** An idle pooled connection is closed after this, ms. Default 30,000. */
+  idleTimeoutMs?: number;
+  /** Apply pending migrations on open. Default true. */
+  migrate?: boolean;
+  /**
+   * When another live process holds the embedded data directory, connect to its socket
+   * server instead of failing (read-only users: `shopsim report`). Default false.
+   */
+  attachToRunning?: boolean;
+  /** Called with errors of idle pooled connections (the database went away), already scrubbed. */
+  onPoolError?: (message: string) => void;
+}
+
+export const DATABASE_DEFAULTS = {
+  dataDir: DEFAULT_DATA_DIR,
+  poolSize: 50,
+  connectionTimeoutMs: 10_000,
+  statementTimeoutMs: 60_000,
+  idleTimeoutMs: 30_000,
+} as const;
+
+export interface Database {
+  pool: DatabasePool;
+  recorder: Recorder;
+  kind: 'embedded' | 'external';
+  /** The migrations applied by this open (empty when the schema was current). */
+  migrations: MigrateResult | null;
+  /** `host:port/database` — never the user or the password. */
+  describe(): string;
+  /** A psql command line for the embedded database while this process serves it; null for an external one. */
+  psqlUrl(): string | null;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the database, checks it answers, and migrates it.
+ * @throws ShopsimError E_DATABASE (exit code 2): unreachable, wrong credentials, bad URL,
+ *   embedded directory in use — one line naming host, port and database only.
+ */
+export async function openDatabase(options: DatabaseOptions = {}): Promise<Database> {
+  const o = { ...DATABASE_DEFAULTS, ...stripUndefined(options) };
+  let embedded: EmbeddedServer | null = null;
+  let url: string;
+  let kind: Database['kind'];
+  if (o.databaseUrl) {
+    url = o.databaseUrl;
+    kind = 'external';
+  } else {
+    const running = o.attachToRunning ? await findRunningEmbedded(o.dataDir) : null;
+    if (running && running.pid !== process.pid) {
+      url = embeddedUrl(running.port);
+    } else {
+      embedded = await startEmbedded(o.dataDir);
+      url = embedded.url;
+    }
+    kind = 'embedded';
+  }
+  const info = parseDatabaseUrl(url);
+  const where = describeDatabaseUrl(url);
+  const poolSize = kind === 'embedded' ? 1 : o.poolSize;
+  if (!Number.isInteger(poolSize) || poolSize < 1) {
+    await embedded?.stop();
+    throw new ShopsimError('E_DATABASE', `Expected DB_POOL_SIZE to be an integer >= 1, got ${String(o.poolSize)}`, { exitCode: 2 });
+  }
+
+  let pool: DatabasePool;
+  try {
+    pool = await createPool(normalizeDatabaseUrl(url), {
+      maximumPoolSize: poolSize,
+      connectionTimeout: o.connectionTimeoutMs,
+      // Startup parameters: PgBouncer rejects unknown ones, so behind a pooler the server's defaults apply.
+      statementTimeout: info.pooler ? 'DISABLE_TIMEOUT' : o.statementTimeoutMs,
+      idleInTransactionSessionTimeout: info.pooler ? 'DISABLE_TIMEOUT' : 60_000,
+      idleTimeout: o.idleTimeoutMs,
+      connectionRetryLimit: 1,
+      // slonik's default DISCARD ALL on every release costs a round trip per commit; we keep no session state.
+      resetConnection: async () => {},
+    });
+  } catch (err) {
+    await embedded?.stop();
+    throw connectError(where, err, url);
+  }
+  pool.on('error', (err) => o.onPoolError?.(`Database ${where}: ${scrubSecrets(oneLine(err), url)}`));
+
+  try {
+    await pool.oneFirst(sql.type(z.object({ ok: z.number() }))`SELECT 1 AS ok`);
+  } catch (err) {
+    await pool.end().catch(() => {});
+    await embedded?.stop();
+    throw connectError(where, err, url);
+  }
+
+  let migrations: MigrateResult | null = null;
+  if (o.migrate !== false) {
+    try {
+      migrations = await migrate(pool);
+    } catch (err) {
+      await pool.end().catch(() => {});
+      await embedded?.stop();
+      throw new ShopsimError('E_DATABASE', `Migrating ${where} failed: ${scrubSecrets(oneLine(err), url)}`, { exitCode: 2 });
+    }
+  }
+
+  let closed: Promise<void> | null = null;
+  const recorder = createPgRecorder(pool);
+  const db: Database = {
+    pool,
+    recorder: { ...recorder, close: () => db.close() },
+    kind,
+    migrations,
+    describe: () => (kind === 'embedded' ? `${where} (embedded, ${embedded?.dataDir ?? o.dataDir})` : where),
+    psqlUrl: () => (kind === 'embedded' ? `psql "${url}"` : null),
+    close() {
+      closed ??= (async () => {
+        await pool.end().catch(() => {});
+        await embedded?.stop();
+      })();
+      return closed;
+    },
+  };
+  return db;
+}
+
+function stripUndefined<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
+
+/** Why a connection failed, in one line with no secret: the driver's reason, scrubbed. */
+function connectError(where: string, err: unknown, url: string): ShopsimError {
+  const reasons: string[] = [];
+  let e: unknown = err;
+  for (let i = 0; i < 4 && e; i++) {
+    const msg = e instanceof Error ? e.message : String(e);
+    const code = (e as { code?: unknown }).code;
+    if (msg && !reasons.includes(msg)) reasons.push(typeof code === 'string' && !msg.includes(code) ? `${msg} (${code})` : msg);
+    e = (e as { cause?: unknown }).cause;
+  }
+  const reason = scrubSecrets(oneLine(reasons.slice(-1)[0] ?? 'unknown error'), url);
+  // No `cause`: the driver's error may carry the connection options, password included.
+  return new ShopsimError('E_DATABASE', `Cannot connect to PostgreSQL at ${where}: ${reason}`, { exitCode: 2 });
+}

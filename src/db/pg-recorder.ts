@@ -1,0 +1,164 @@
+/**
+ * The PostgreSQL recorder: where sessions go when a database is used. Every write goes
+ * through slonik on the given pool and keeps no session state.
+ *
+ * - beginRun: upserts the run, its agents (personas) and products, in bulk (`unnest`).
+ * - commitSession: one transaction per agent-cycle — the session row (with its final
+ *   status), then all its events in one `unnest` statement. Any failure rolls back both and
+ *   rejects; the simulation counts that agent-cycle as failed.
+ * - prepareResume: for a resumed run, deletes what was written for cycles after the last
+ *   checkpointed one (they will run again), marks sessions left `active` as abandoned and
+ *   clears those agents' carts (when the store's cart tables exist).
+ * - endRun: stores ended_at and the summary.
+ */
+import { sql, type DatabasePool, type DatabaseTransactionConnection } from 'slonik';
+import { z } from 'zod';
+import type { Recorder, RunMeta, SessionRecord } from '../model/types.ts';
+import { scrubConfig } from './scrub.ts';
+
+export const ORPHAN_NOTE = 'Auto-abandoned: orphaned from simulation crash';
+const NOTES_MAX = 500;
+
+const idRow = z.object({ id: z.string() });
+const agentRow = z.object({ agent_id: z.string() });
+
+function flags(record: SessionRecord): { carted: boolean; couponApplied: boolean } {
+  let carted = false;
+  let couponApplied = false;
+  for (const e of record.events) {
+    if (e.type === 'cart_item_added') carted = true;
+    else if (e.type === 'coupon_applied') couponApplied = true;
+  }
+  return { carted, couponApplied };
+}
+
+/** Writes one agent-cycle inside the caller's transaction. Exported for the benchmark's baseline. */
+export async function insertSessionRow(tx: DatabaseTransactionConnection, r: SessionRecord): Promise<void> {
+  const f = flags(r);
+  const notes = r.notes === null ? null : r.notes.slice(0, NOTES_MAX);
+  await tx.query(sql.unsafe`
+    INSERT INTO shopping_sessions (
+      id, run_id, agent_id, cycle, kind, status, is_simulated, simulated_start, simulated_end,
+      started_at, ended_at, notes, carted, coupon_applied, order_id, revenue_cents, items_count, event_count
+    ) VALUES (
+      ${r.sessionId}, ${r.runId}, ${r.agentId}, ${r.cycle}, ${r.kind}, ${r.status}, true,
+      ${r.simStart}::timestamptz, ${r.simEnd}::timestamptz, now(), now(), ${notes},
+      ${f.carted}, ${f.couponApplied}, ${r.order?.orderId ?? null}, ${r.order?.totalCents ?? 0},
+      ${r.order?.itemsCount ?? 0}, ${r.events.length}
+    )`);
+}
+
+async function insertEventsBatched(tx: DatabaseTransactionConnection, r: SessionRecord): Promise<void> {
+  if (r.events.length === 0) return;
+  const tuples = r.events.map((e) => [e.seq, e.type, e.at, JSON.stringify(e.payload ?? {})]);
+  await tx.query(sql.unsafe`
+    INSERT INTO shopping_session_events (session_id, seq, run_id, agent_id, cycle, type, payload, simulated_at)
+    SELECT ${r.sessionId}, t.seq, ${r.runId}, ${r.agentId}, ${r.cycle}, t.type, t.payload::jsonb, t.at::timestamptz
+    FROM ${sql.unnest(tuples, ['int4', 'text', 'text', 'text'])} AS t (seq, type, at, payload)`);
+}
+
+export interface PgRecorderOptions {
+  /** Logs one line (e.g. "Cleaned up 3 orphaned sessions"). */
+  log?: (line: string) => void;
+}
+
+export function createPgRecorder(pool: DatabasePool, options: PgRecorderOptions = {}): Recorder {
+  return {
+    async beginRun(meta: RunMeta) {
+      const config = scrubConfig(meta.config) as Record<string, unknown>;
+      await pool.transaction(async (tx) => {
+        await tx.query(sql.unsafe`
+          INSERT INTO runs (id, seed, config, started_at, is_replay, resumed_from)
+          VALUES (${meta.runId}, ${meta.seed}, ${sql.jsonb(config as never)}, ${meta.startedAt}::timestamptz, ${meta.isReplay}, ${meta.resumedFrom})
+          ON CONFLICT (id) DO UPDATE SET
+            config = EXCLUDED.config,
+            is_replay = EXCLUDED.is_replay,
+            resumed_from = EXCLUDED.resumed_from,
+            ended_at = NULL,
+            updated_at = now()`);
+        if (meta.personas.length > 0) {
+          const rows = meta.personas.map((p) => [p.id, p.name, p.segment, JSON.stringify(p)]);
+          await tx.query(sql.unsafe`
+            INSERT INTO agents (id, name, segment, attributes, last_run_id)
+            SELECT t.id, t.name, t.segment, t.attributes::jsonb, ${meta.runId}
+            FROM ${sql.unnest(rows, ['text', 'text', 'text', 'text'])} AS t (id, name, segment, attributes)
+            ON CONFLICT (id) DO UPDATE SET
+              name = EXCLUDED.name, segment = EXCLUDED.segment, attributes = EXCLUDED.attributes,
+              last_run_id = EXCLUDED.last_run_id, updated_at = now()`);
+        }
+        if (meta.products.length > 0) {
+          const rows = meta.products.map((p) => [p.id, p.sku, p.name, p.category, p.price_cents, p.stock, p.rating]);
+          await tx.query(sql.unsafe`
+            INSERT INTO products (id, sku, name, category, price_cents, stock, rating)
+            SELECT * FROM ${sql.unnest(rows, ['text', 'text', 'text', 'text', 'int4', 'int4', 'numeric'])}
+            ON CONFLICT (id) DO UPDATE SET
+              sku = EXCLUDED.sku, name = EXCLUDED.name, category = EXCLUDED.category,
+              price_cents = EXCLUDED.price_cents, stock = EXCLUDED.stock, rating = EXCLUDED.rating, updated_at = now()`);
+        }
+      });
+    },
+
+    async commitSession(record: SessionRecord) {
+      await pool.transaction(async (tx) => {
+        await insertSessionRow(tx, record);
+        await insertEventsBatched(tx, record);
+      }, 0);
+    },
+
+    async prepareResume(runId: string, lastCompletedCycle: number) {
+      return pool.transaction(async (tx) => {
+        // Rows of cycles after the checkpoint are re-run by the resumed simulation: delete them
+        // (their events go by ON DELETE CASCADE) so nothing is duplicated.
+        const discarded = await tx.any(sql.type(idRow)`
+          DELETE FROM shopping_sessions WHERE run_id = ${runId} AND cycle > ${lastCompletedCycle} RETURNING id`);
+        const orphaned = await tx.any(sql.type(agentRow)`
+          UPDATE shopping_sessions
+          SET status = 'abandoned', ended_at = now(), notes = ${ORPHAN_NOTE}
+          WHERE run_id = ${runId} AND status = 'active' AND is_simulated = true
+          RETURNING agent_id`);
+        if (orphaned.length > 0) {
+          await clearCarts(tx, [...new Set(orphaned.map((r) => r.agent_id))]);
+          options.log?.(`Cleaned up ${orphaned.length} orphaned sessions`);
+        }
+        if (discarded.length > 0) options.log?.(`Discarded ${discarded.length} sessions written after cycle ${lastCompletedCycle}`);
+        return { orphanedSessions: orphaned.length, discardedSessions: discarded.length };
+      });
+    },
+
+    async endRun(runId: string, summary: Record<string, unknown>) {
+      await pool.query(sql.unsafe`
+        UPDATE runs SET ended_at = now(), summary = ${sql.jsonb(scrubConfig(summary) as never)}, updated_at = now()
+        WHERE id = ${runId}`);
+    },
+
+    async close() {
+      await pool.end();
+    },
+  };
+}
+
+const columnRow = z.object({ table_name: z.string(), column_name: z.string() });
+
+/**
+ * Clears the carts of the given agents in the reference store's tables, if they exist in this
+ * database (migration 002 adds them; a database written only by the simulation has none).
+ * Works with carts keyed by `user_id` directly, or through `carts.id` → `<table>.cart_id`.
+ */
+export async function clearCarts(tx: DatabaseTransactionConnection, agentIds: string[]): Promise<void> {
+  if (agentIds.length === 0) return;
+  const cols = await tx.any(sql.type(columnRow)`
+    SELECT table_name::text AS table_name, column_name::text AS column_name FROM information_schema.columns
+    WHERE table_schema = ANY (current_schemas(false))
+      AND table_name IN ('carts', 'cart_items', 'cart_coupons')
+      AND column_name IN ('user_id', 'cart_id', 'id')`);
+  const has = (t: string, c: string) => cols.some((r) => r.table_name === t && r.column_name === c);
+  const ids = sql.array(agentIds, 'text');
+  for (const table of ['cart_items', 'cart_coupons']) {
+    if (has(table, 'user_id')) {
+      await tx.query(sql.unsafe`DELETE FROM ${sql.identifier([table])} WHERE user_id = ANY (${ids})`);
+    } else if (has(table, 'cart_id') && has('carts', 'id') && has('carts', 'user_id')) {
+      await tx.query(sql.unsafe`
+        DELETE FROM ${sql.identifier([table])} WHERE cart_id IN (SELECT id FROM carts WHERE user_id = ANY (${ids}))`);
+    }
+  }
+}
