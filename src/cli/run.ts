@@ -10,6 +10,10 @@ import { renderSummary } from '../monitor/summary.ts';
 import { openBackends } from '../simulation/backends.ts';
 import { createSimulation, type CycleReport, type RunSummary, type SimulationConfig } from '../simulation/create-simulation.ts';
 import { loadPersonas, loadProducts, selectAgents } from '../simulation/load-data.ts';
+import { restoreStateOf, validateCheckpoint } from '../checkpoint/load.ts';
+import { planResume, type ResumePlan } from '../checkpoint/resume.ts';
+import { createCheckpointer } from '../checkpoint/save.ts';
+import type { RestoreState } from '../simulation/create-simulation.ts';
 
 export interface RunIo {
   env: Record<string, string | undefined>;
@@ -49,11 +53,23 @@ export async function runCommand(flags: Partial<Record<keyof RunConfig, unknown>
   let personas;
   let products;
   let cycles: number;
+  let resume: ResumePlan | null = null;
+  let restore: RestoreState | undefined;
   try {
     resolved = resolveConfig(flags, io.env, configFile);
+    // --resume / --resume-from: settings not given again come from the checkpoint (src/checkpoint/resume.ts).
+    resume = planResume(resolved);
+    if (resume) {
+      for (const w of resume.warnings) io.stderr.write(`shopsim: ${w}\n`);
+      resolved = { ...resolved, config: resume.config };
+    }
     cycles = totalCycles(resolved.config, resolved.sources);
     personas = selectAgents(loadPersonas(resolved.config.personas), resolved.config.agents, resolved.config.personas);
     products = loadProducts(resolved.config.products);
+    if (resume) {
+      validateCheckpoint(resume.file, resume.checkpoint, { personas, products });
+      restore = restoreStateOf(resume.file, resume.checkpoint, personas);
+    }
   } catch (err) {
     io.stderr.write(`shopsim: ${oneLine(err)}\n`);
     return isShopsimError(err) ? err.exitCode : 2;
@@ -66,8 +82,9 @@ export async function runCommand(flags: Partial<Record<keyof RunConfig, unknown>
     io.stderr.write(`shopsim: ${oneLine(err)}\n`);
     return isShopsimError(err) ? err.exitCode : 2;
   }
+  if (resume?.checkpoint.mock_store_state && backends.mockStore) backends.mockStore.importState(resume.checkpoint.mock_store_state);
   const simConfig: SimulationConfig = {
-    runId: newRunId(),
+    runId: resume ? resume.checkpoint.simulation_state.run_id : newRunId(),
     seed: config.seed,
     cycles,
     startMs: Date.parse(config.start),
@@ -86,6 +103,20 @@ export async function runCommand(flags: Partial<Record<keyof RunConfig, unknown>
     store: backends.store,
     recorder: backends.recorder,
     ...(backends.metrics ? { metrics: backends.metrics } : {}),
+    ...(restore ? { restore } : {}),
+    checkpointer: createCheckpointer({
+      dir: config.checkpointDir,
+      keep: config.keepCheckpoints,
+      publicConfig: publicConfig(config, cycles),
+      personas,
+      products,
+      mockStore: backends.mockStore,
+      isReplay: resume !== null,
+      resumedFrom: resume?.file ?? null,
+    }),
+  });
+  sim.events.on('checkpoint', (c: { path: string; trigger: string; cycle: number }) => {
+    io.stderr.write(`shopsim: checkpoint written: ${c.path} (cycle ${c.cycle}, ${c.trigger})\n`);
   });
 
   let signal: NodeJS.Signals | null = null;
@@ -118,12 +149,13 @@ export async function runCommand(flags: Partial<Record<keyof RunConfig, unknown>
       runId: simConfig.runId,
       seed: config.seed,
       config: publicConfig(config, cycles),
-      isReplay: false,
-      resumedFrom: null,
+      isReplay: resume !== null,
+      resumedFrom: resume?.file ?? null,
       startedAt: new Date().toISOString(),
       personas,
       products,
     });
+    if (resume) await backends.recorder.prepareResume(simConfig.runId, resume.checkpoint.simulation_state.current_cycle);
     summary = await sim.run();
     await backends.recorder.endRun(simConfig.runId, summary);
   } catch (err) {

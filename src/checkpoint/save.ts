@@ -1,0 +1,149 @@
+/**
+ * Writing checkpoints: serialize at a cycle boundary, write atomically, apply retention.
+ * `createCheckpointer(options)` returns the `checkpointer` createSimulation calls.
+ */
+import { mkdirSync, readdirSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { ShopsimError } from '../errors.ts';
+import type { Persona, Product } from '../model/types.ts';
+import type { CheckpointTrigger, Simulation } from '../simulation/create-simulation.ts';
+import type { MockStore } from '../store/mock-store.ts';
+import { atomicWriteFile } from './atomic-write.ts';
+import {
+  agentStatesOf,
+  CHECKPOINT_VERSION,
+  checkpointFileName,
+  findActiveInvocation,
+  parseCheckpointFileName,
+  personasHash,
+  productsHash,
+  stripPersonas,
+  type PersistedNode,
+} from './format.ts';
+
+/** The first field of the bulky tail: everything before it is the header (see readCheckpointHeader). */
+export const TAIL_MARKER = ',"agent_states":';
+
+export interface CheckpointerOptions {
+  dir: string;
+  /** Keep the newest N checkpoints of this run (default 5). */
+  keep?: number;
+  /** simulation_config: the public configuration (publicConfig in src/config.ts), no secrets. */
+  publicConfig: Record<string, unknown>;
+  personas: Persona[];
+  products: Product[];
+  mockStore: MockStore | null;
+  isReplay: boolean;
+  resumedFrom: string | null;
+  /** Write .json.gz instead of .json. */
+  gzip?: boolean;
+  now?: () => Date;
+}
+
+export interface SerializedCheckpoint {
+  text: string;
+  cycle: number;
+  runId: string;
+}
+
+/**
+ * The checkpoint of `sim` as JSON text. Throws E_CHECKPOINT when the simulation is not at a
+ * cycle boundary or the snapshot holds an active invoked call (a restore would run it again).
+ */
+export function serializeCheckpoint(sim: Simulation, trigger: CheckpointTrigger | string, options: CheckpointerOptions): SerializedCheckpoint {
+  if (!sim.atCycleBoundary()) {
+    throw new ShopsimError('E_CHECKPOINT', 'refusing to write a checkpoint mid-cycle: store calls or writes are in flight');
+  }
+  const live = sim.persistedSnapshot() as PersistedNode;
+  const active = findActiveInvocation(live);
+  if (active) throw new ShopsimError('E_CHECKPOINT', `refusing to write a checkpoint: invoked actor ${active} is still active`);
+  const stats = sim.stats();
+  const cycle = stats.cyclesCompleted;
+  const t = stats.totals;
+  const header = {
+    version: CHECKPOINT_VERSION,
+    created_at: (options.now?.() ?? new Date()).toISOString(),
+    simulation_config: options.publicConfig,
+    simulation_state: {
+      run_id: stats.runId,
+      current_cycle: cycle,
+      total_cycles: stats.totalCycles,
+      simulated_datetime: stats.simulatedTime,
+      real_elapsed_seconds: Math.round(stats.realElapsedSeconds * 1000) / 1000,
+      is_replay: options.isReplay,
+      resumed_from: options.resumedFrom,
+      trigger,
+    },
+    statistics: {
+      cycles_completed: cycle,
+      sessions_created: t.sessions,
+      checkouts_completed: t.checkouts,
+      sessions_abandoned: t.abandoned,
+      sessions_failed: t.failed,
+      idle_browses: t.idleBrowses,
+      carts_created: t.carts,
+      coupons_applied: t.couponsApplied,
+      events_created: t.events,
+      offers_assigned: stats.offer.offers_assigned,
+      requests: t.calls,
+      revenue_cents: t.revenueCents,
+      breaker_trips: stats.breaker.trips,
+      breaker_state: stats.breaker.state,
+    },
+    agent_count: options.personas.length,
+    personas_hash: personasHash(options.personas),
+    products_hash: productsHash(options.products),
+    digest: stats.digest,
+    offer_engine_state: stats.offer,
+  };
+  const head = JSON.stringify(header);
+  const text =
+    head.slice(0, -1) +
+    TAIL_MARKER +
+    JSON.stringify(agentStatesOf(live)) +
+    ',"mock_store_state":' +
+    JSON.stringify(options.mockStore ? options.mockStore.exportState() : null) +
+    ',"xstate_snapshot":' +
+    JSON.stringify(stripPersonas(live)) +
+    '}';
+  return { text, cycle, runId: stats.runId };
+}
+
+/** Deletes all but the newest `keep` checkpoints of `runId` in `dir`; never the one just written. */
+export function applyRetention(dir: string, runId: string, keep: number, justWritten: string): string[] {
+  const mine = readdirSync(dir)
+    .map((name) => ({ name, parsed: parseCheckpointFileName(name) }))
+    .filter((f) => f.parsed?.runId === runId)
+    .sort((a, b) => (b.parsed?.cycle ?? 0) - (a.parsed?.cycle ?? 0));
+  const removed: string[] = [];
+  let kept = 0;
+  for (const f of mine) {
+    const path = join(dir, f.name);
+    if (path === justWritten || kept < keep) {
+      kept++;
+      continue;
+    }
+    try {
+      unlinkSync(path);
+      removed.push(path);
+    } catch {}
+  }
+  return removed;
+}
+
+export function createCheckpointer(options: CheckpointerOptions): (sim: Simulation, trigger: CheckpointTrigger) => Promise<string | null> {
+  const keep = options.keep ?? 5;
+  return async (sim, trigger) => {
+    const { text, cycle, runId } = serializeCheckpoint(sim, trigger, options);
+    mkdirSync(options.dir, { recursive: true });
+    const path = join(options.dir, checkpointFileName(runId, cycle, options.gzip === true));
+    try {
+      atomicWriteFile(path, options.gzip ? gzipSync(text, { level: 1 }) : text);
+    } catch (err) {
+      throw new ShopsimError('E_CHECKPOINT', `${path}: cannot write the checkpoint (${(err as NodeJS.ErrnoException).code ?? String(err)})`, { cause: err });
+    }
+    applyRetention(options.dir, runId, keep, path);
+    return path;
+  };
+}
