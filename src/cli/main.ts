@@ -14,7 +14,10 @@ export function buildProgram(): Command {
     .version('0.1.0')
     .exitOverride()
     .showHelpAfterError(false)
-    .configureOutput({ writeErr: (s) => process.stderr.write(s.startsWith('error:') ? `shopsim: ${s}` : s) });
+    .configureOutput({
+      // Usage errors are one line: "shopsim: error: unknown option '--agnets' (Did you mean --agents?)".
+      writeErr: (s) => process.stderr.write(s.startsWith('error:') ? `shopsim: ${s.trim().replace(/\s*\n\s*/g, ' ')}\n` : s),
+    });
   const io = { env: process.env, stdout: process.stdout, stderr: process.stderr };
   registerRunCommand(program, io);
   registerGenerateCommands(program);
