@@ -7,8 +7,9 @@ import type { Command } from 'commander';
 import { OPTION_SPECS, publicConfig, resolveConfig, totalCycles, type RunConfig } from '../config.ts';
 import { isShopsimError, oneLine } from '../errors.ts';
 import { renderSummary } from '../monitor/summary.ts';
+import { openRunMonitoring } from '../monitor/run-monitoring.ts';
 import { openBackends } from '../simulation/backends.ts';
-import { createSimulation, type CycleReport, type RunSummary, type SimulationConfig } from '../simulation/create-simulation.ts';
+import { createSimulation, type RunSummary, type SimulationConfig } from '../simulation/create-simulation.ts';
 import { loadPersonas, loadProducts, selectAgents } from '../simulation/load-data.ts';
 import { restoreStateOf, validateCheckpoint } from '../checkpoint/load.ts';
 import { planResume, type ResumePlan } from '../checkpoint/resume.ts';
@@ -83,6 +84,19 @@ export async function runCommand(flags: Partial<Record<keyof RunConfig, unknown>
     return isShopsimError(err) ? err.exitCode : 2;
   }
   if (resume?.checkpoint.mock_store_state && backends.mockStore) backends.mockStore.importState(resume.checkpoint.mock_store_state);
+  // Logs, dashboard or plain lines, signals, inspector (src/monitor/run-monitoring.ts).
+  let monitoring;
+  try {
+    monitoring = await openRunMonitoring({
+      config,
+      io: { stdout: io.stdout, stderr: io.stderr, ...(io.stdout === process.stdout ? { stdin: process.stdin } : {}) },
+      agentIds: personas.map((p) => p.id),
+    });
+  } catch (err) {
+    io.stderr.write(`shopsim: ${oneLine(err)}\n`);
+    await backends.close().catch(() => {});
+    return isShopsimError(err) ? err.exitCode : 2;
+  }
   const simConfig: SimulationConfig = {
     runId: resume ? resume.checkpoint.simulation_state.run_id : newRunId(),
     seed: config.seed,
@@ -92,7 +106,7 @@ export async function runCommand(flags: Partial<Record<keyof RunConfig, unknown>
     fast: config.fast,
     warmupCycles: config.warmupCycles,
     breakerPercent: config.breakerPercent,
-    breakerAction: config.breakerAction,
+    breakerAction: monitoring.breakerAction,
     cohortSize: config.cohortSize,
     offerCycleDays: config.offerCycleDays,
     checkpointInterval: config.checkpointInterval,
@@ -103,6 +117,7 @@ export async function runCommand(flags: Partial<Record<keyof RunConfig, unknown>
     store: backends.store,
     recorder: backends.recorder,
     ...(backends.metrics ? { metrics: backends.metrics } : {}),
+    ...(monitoring.inspect ? { inspect: monitoring.inspect } : {}),
     ...(restore ? { restore } : {}),
     checkpointer: createCheckpointer({
       dir: config.checkpointDir,
@@ -119,29 +134,7 @@ export async function runCommand(flags: Partial<Record<keyof RunConfig, unknown>
     io.stderr.write(`shopsim: checkpoint written: ${c.path} (cycle ${c.cycle}, ${c.trigger})\n`);
   });
 
-  let signal: NodeJS.Signals | null = null;
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (signal) {
-      io.stderr.write(`shopsim: second ${sig}: exiting now\n`);
-      process.exit(sig === 'SIGINT' ? 130 : 143);
-    }
-    signal = sig;
-    io.stderr.write(`shopsim: ${sig}: finishing the running cycle, then stopping (press again to force)\n`);
-    sim.stop();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-
-  sim.events.on('cycle', (r: CycleReport) => {
-    io.stderr.write(
-      `cycle=${r.cycle} sim=${r.simulatedTime} active=${r.active} sessions=${r.totals.sessions} checkouts=${r.totals.checkouts} ` +
-        `abandoned=${r.totals.abandoned} failures=${r.totals.failed}/${r.threshold} events=${r.totals.events} duration_s=${r.durationSeconds.toFixed(3)} lag_s=${r.lagSeconds.toFixed(3)}\n`,
-    );
-  });
-  sim.events.on('breaker-open', () => {
-    const s = sim.stats();
-    io.stderr.write(`shopsim: circuit breaker OPEN: ${s.breaker.lastCycleFailures} agents failed in cycle ${s.cyclesCompleted} (threshold ${s.breaker.threshold})\n`);
-  });
+  const monitor = monitoring.attach(sim);
 
   let summary: RunSummary;
   try {
@@ -159,16 +152,20 @@ export async function runCommand(flags: Partial<Record<keyof RunConfig, unknown>
     summary = await sim.run();
     await backends.recorder.endRun(simConfig.runId, summary);
   } catch (err) {
+    monitor.detach();
+    monitoring.logger.error({ event: 'run-failed', err }, 'run failed');
     io.stderr.write(`shopsim: run failed: ${oneLine(err)}\n`);
+    await monitoring.close();
     await backends.close().catch(() => {});
     return isShopsimError(err) ? err.exitCode : 1;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    monitor.detach();
   }
   await backends.close();
   summary['store'] = backends.describe.store;
   summary['database'] = backends.describe.database;
+  monitoring.logger.info({ event: 'summary', summary }, 'run finished');
+  await monitoring.close();
   if (config.json) io.stdout.write(`${JSON.stringify(summary)}\n`);
   else io.stdout.write(`${renderSummary(summary, { color: config.color && io.stdout.isTTY === true })}\n`);
 
@@ -179,6 +176,7 @@ export async function runCommand(flags: Partial<Record<keyof RunConfig, unknown>
     );
     return 3;
   }
-  if (signal) return signal === 'SIGINT' ? 130 : 143;
+  const requested = monitor.requestedExitCode();
+  if (requested !== null) return requested;
   return 0;
 }

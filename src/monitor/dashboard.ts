@@ -1,0 +1,211 @@
+/**
+ * The live dashboard as a string: a pure function of the run's stats (plus memory, notices
+ * and the breaker banner). Only src/cli and src/monitor/attach.ts write it to a terminal.
+ * It fits 80×24 and uses colour only when asked to.
+ */
+import Table from 'cli-table3';
+import type { SimulationStats } from '../simulation/create-simulation.ts';
+import { formatMemory, memoryWarning, type MemoryReading } from './memory.ts';
+
+export interface DashboardView {
+  stats: SimulationStats;
+  memory: MemoryReading | null;
+  /** RSS warning threshold, MB (the warning line shows above it). */
+  memoryWarningMb?: number;
+  /** Warm-up ramp length, to say "warm-up" while it runs. */
+  warmupCycles?: number;
+  /** Whether keys work (a TTY with raw mode): shows the key header. */
+  keys?: boolean;
+  /** Last few messages (checkpoint written, stats line, signals…), newest last. */
+  notices?: string[];
+  /** Overrides the status shown (e.g. "QUITTING" once q was pressed). */
+  statusOverride?: string | null;
+}
+
+export interface DashboardOptions {
+  width?: number;
+  color?: boolean;
+}
+
+const ESC = '\u001b[';
+const paint = (on: boolean, code: string, s: string) => (on ? `${ESC}${code}m${s}${ESC}0m` : s);
+
+/** Strips ANSI escapes (to measure what a terminal shows). */
+export function visibleText(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/\u001b\[[0-9;?]*[A-Za-z]/g, '');
+}
+
+function n(x: number | undefined | null): string {
+  return typeof x === 'number' && Number.isFinite(x) ? x.toLocaleString('en-US') : '–';
+}
+
+function hms(seconds: number): string {
+  const s = Math.max(0, Math.floor(seconds));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  return `${String(h).padStart(2, '0')}:${String(m).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}`;
+}
+
+function simTime(iso: string): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  const day = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'][d.getUTCDay()];
+  return `${iso.slice(0, 10)} ${iso.slice(11, 16)} ${day}`;
+}
+
+/** Keeps the end of a long value (paths): "…/checkpoints/run-…-c0012.json". */
+function tail(s: string, max: number): string {
+  return s.length <= max ? s : `…${s.slice(s.length - max + 1)}`;
+}
+
+function head(s: string, max: number): string {
+  return s.length <= max ? s : `${s.slice(0, max - 1)}…`;
+}
+
+export const STATUS_LABELS: Record<SimulationStats['status'], string> = {
+  starting: 'STARTING',
+  running: 'RUNNING',
+  paused: 'PAUSED',
+  breaker_open: 'BREAKER OPEN',
+  stopping: 'STOPPING',
+  stopped: 'STOPPED',
+  completed: 'COMPLETED',
+  failed: 'FAILED',
+};
+
+function statusColor(status: SimulationStats['status']): string {
+  if (status === 'running' || status === 'completed') return '32;1';
+  if (status === 'breaker_open' || status === 'failed') return '31;1';
+  return '33;1';
+}
+
+interface HttpMetrics {
+  requests?: number;
+  requestsPerSecond?: number;
+  latency?: { p50?: number; p95?: number; p99?: number };
+  httpErrors?: number;
+  retries429?: number;
+}
+
+/** The HTTP figures another part of the run puts into stats.metrics (absent with --mock-api). */
+export function httpMetrics(metrics: Record<string, unknown>): HttpMetrics {
+  const num = (k: string) => (typeof metrics[k] === 'number' ? (metrics[k] as number) : undefined);
+  const lat = metrics['latency_ms'];
+  const out: HttpMetrics = {};
+  const requests = num('requests');
+  if (requests !== undefined) out.requests = requests;
+  const rps = num('requests_per_second');
+  if (rps !== undefined) out.requestsPerSecond = rps;
+  if (lat && typeof lat === 'object') out.latency = lat as HttpMetrics['latency'] & object;
+  const errs = num('http_errors');
+  if (errs !== undefined) out.httpErrors = errs;
+  const r429 = num('retries_429');
+  if (r429 !== undefined) out.retries429 = r429;
+  return out;
+}
+
+function ms(x: number | undefined): string {
+  return typeof x === 'number' && Number.isFinite(x) ? (x >= 100 ? String(Math.round(x)) : String(Math.round(x * 10) / 10)) : '–';
+}
+
+/** The most frequent failure messages of the last cycle: "12× checkout: store returned 503". */
+export function topFailures(stats: SimulationStats, limit = 3): string[] {
+  const samples = stats.lastCycle?.totals.failureSamples ?? [];
+  const counts = new Map<string, number>();
+  for (const f of samples) {
+    const key = `${f.step}: ${f.message}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return [...counts.entries()]
+    .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+    .slice(0, limit)
+    .map(([msg, count]) => `${count}× ${msg}`);
+}
+
+/** The breaker-open banner lines (also printed on stderr without a terminal). */
+export function breakerBanner(stats: SimulationStats, resumeHint: string): string[] {
+  const failed = stats.breaker.lastCycleFailures;
+  const lines = [
+    `CIRCUIT BREAKER OPEN: ${n(failed)} agents failed in cycle ${n(stats.lastCycle?.cycle ?? stats.cyclesCompleted)} ` +
+      `(threshold ${n(stats.breaker.threshold)} = ${stats.breaker.percent}% of ${n(stats.totalAgents)})`,
+  ];
+  const top = topFailures(stats);
+  if (top.length > 0) {
+    lines.push(`Most frequent errors (of ${n(stats.lastCycle?.totals.failureSamples.length ?? 0)} sampled):`);
+    for (const t of top) lines.push(`  ${t}`);
+  }
+  lines.push(resumeHint);
+  return lines;
+}
+
+export const KEYS_HEADER = 'p pause  r resume  c checkpoint  s stats  q quit';
+
+/**
+ * Renders the dashboard. `width` is the terminal's columns (80 by default; the layout is
+ * never wider than `width` and at most 100 columns).
+ */
+export function renderDashboard(view: DashboardView, options: DashboardOptions = {}): string {
+  const width = Math.max(60, Math.min(100, options.width ?? 80));
+  const color = options.color === true;
+  const s = view.stats;
+  const http = httpMetrics(s.metrics);
+  const lines: string[] = [];
+
+  const statusText = view.statusOverride ?? STATUS_LABELS[s.status];
+  const title = `shopsim ${s.runId}${s.isReplay ? ' (resumed)' : ''}`;
+  const left = `${paint(color, '1', head(title, width - statusText.length - 4))}`;
+  const pad = Math.max(1, width - visibleText(left).length - statusText.length);
+  lines.push(`${left}${' '.repeat(pad)}${paint(color, statusColor(s.status), statusText)}`);
+  lines.push(view.keys ? paint(color, '2', `keys: ${KEYS_HEADER}`) : paint(color, '2', 'no keyboard: signals USR1 checkpoint, USR2 pause/resume, INT/TERM stop'));
+
+  // Four columns: label, value, label, value. 5 borders + widths = width.
+  const labelW = 14;
+  const valueW = Math.floor((width - 5 - 2 * labelW) / 2);
+  const valueW2 = width - 5 - 2 * labelW - valueW;
+  const wide = labelW + valueW2 + valueW; // content width of a value spanning three columns
+  const t = new Table({
+    colWidths: [labelW, valueW, labelW, valueW2],
+    wordWrap: false,
+    style: { compact: true, 'padding-left': 1, 'padding-right': 1, head: [], border: color ? ['grey'] : [] },
+  });
+
+  const active = s.activeAgents;
+  const total = s.totalAgents;
+  const warming = (view.warmupCycles ?? 0) > 0 && s.cyclesCompleted < (view.warmupCycles ?? 0);
+  const pct = total > 0 ? Math.round((active / total) * 100) : 0;
+  const agents = `${n(active)} / ${n(total)} (${pct}%${warming ? ' warm-up' : ''})`;
+  const failedCell = s.totals.failed > 0 ? paint(color, '31', n(s.totals.failed)) : n(s.totals.failed);
+  const errors = http.httpErrors ?? s.totals.failed;
+  const memory = view.memory ? formatMemory(view.memory) : '–';
+  const breakerOpen = s.breaker.state === 'open';
+  const breakerText =
+    `${breakerOpen ? 'OPEN' : 'closed'} · this cycle ${n(s.breaker.lastCycleFailures)} / ${n(s.breaker.threshold)} failures ` +
+    `(${s.breaker.percent}%) · trips ${n(s.breaker.trips)}`;
+
+  t.push(
+    ['Cycles', `${n(s.cyclesCompleted)} / ${n(s.totalCycles)}`, 'Simulated', simTime(s.simulatedTime)],
+    ['Real elapsed', hms(s.realElapsedSeconds), 'Cycle lag', `${s.cycleLagSeconds.toFixed(2)} s (max ${s.cycleLagMaxSeconds.toFixed(2)})`],
+    ['Agents', agents, 'Sessions', n(s.totals.sessions)],
+    ['Checkouts', n(s.totals.checkouts), 'Abandoned', n(s.totals.abandoned)],
+    ['Failed', failedCell, 'Errors', n(errors)],
+    ['Offers', n(s.offer.offers_assigned), 'Events', n(s.totals.events)],
+    ['Memory', { content: head(memory, wide), colSpan: 3 }],
+    ['p50/p95/p99', `${ms(http.latency?.p50)} / ${ms(http.latency?.p95)} / ${ms(http.latency?.p99)} ms`, 'Requests', n(http.requests ?? s.totals.calls)],
+    ['Req/s', http.requestsPerSecond === undefined ? '–' : String(Math.round(http.requestsPerSecond * 10) / 10), 'HTTP errors', `${n(http.httpErrors)} (429s ${n(http.retries429)})`],
+    ['Breaker', { content: paint(color && breakerOpen, '31;1', head(breakerText, wide)), colSpan: 3 }],
+    ['Checkpoint', { content: s.lastCheckpoint ? tail(s.lastCheckpoint, wide) : 'none yet', colSpan: 3 }],
+  );
+  lines.push(...t.toString().split('\n'));
+
+  if (breakerOpen) {
+    const banner = breakerBanner(s, view.keys ? 'Press r to resume, q to quit (a checkpoint is written).' : 'Send SIGUSR2 to resume (kill -USR2 <pid>), SIGTERM to stop.');
+    for (const l of banner.slice(0, 6)) lines.push(paint(color, '31;1', head(l, width)));
+  }
+  const warn = view.memory && view.memoryWarningMb ? memoryWarning(view.memory, view.memoryWarningMb) : null;
+  if (warn) lines.push(paint(color, '33', head(warn, width)));
+  const room = 24 - lines.length;
+  const notices = (view.notices ?? []).slice(-Math.max(0, room));
+  for (const msg of notices) lines.push(head(msg, width));
+  return lines.join('\n');
+}

@@ -1,0 +1,91 @@
+/**
+ * Everything `shopsim run` (and `replay`) needs around a simulation to watch and steer it,
+ * behind one call so the commands stay thin: the logs, the terminal decision (dashboard and
+ * keys, or plain lines), the breaker action that fits it, the Stately inspector, and the
+ * monitor itself once the simulation exists.
+ */
+import type { InspectionEvent } from 'xstate';
+import type { RunConfig } from '../config.ts';
+import { startInspector, type InspectorHandle } from '../inspect/inspector.ts';
+import type { Simulation } from '../simulation/create-simulation.ts';
+import { attachMonitor, type InLike, type MonitorHandle, type OutLike } from './attach.ts';
+import { createRunLogger, type Logger, type RunLogger } from './logger.ts';
+
+export interface RunMonitoringIo {
+  stdout: OutLike;
+  stderr: OutLike;
+  stdin?: InLike;
+}
+
+export interface RunMonitoring {
+  /** Dashboard and keys (stdout is a terminal and not --json). */
+  interactive: boolean;
+  /** The breaker action for SimulationConfig: a terminal always waits for `r`. */
+  breakerAction: 'exit' | 'wait';
+  logger: Logger;
+  /** For SimulationDeps.inspect when --inspect is on. */
+  inspect: ((event: InspectionEvent) => void) | undefined;
+  inspector: InspectorHandle | null;
+  /** Starts the dashboard / lines / signal handling for this simulation. */
+  attach(sim: Simulation): MonitorHandle;
+  /** Flushes the logs and stops the inspector server. */
+  close(): Promise<void>;
+}
+
+export interface RunMonitoringOptions {
+  config: Pick<RunConfig, 'json' | 'debug' | 'refresh' | 'color' | 'memoryWarningMb' | 'breakerAction' | 'inspect' | 'inspectAgents'>;
+  io: RunMonitoringIo;
+  /** Ids of the run's agents, in order (the inspector samples the first few by default). */
+  agentIds: string[];
+  /** Log directory (default data/logs). */
+  logDir?: string;
+}
+
+/** Whether a run shows the live dashboard: stdout is a terminal and --json is off. */
+export function wantsDashboard(stdout: OutLike, json: boolean): boolean {
+  return stdout.isTTY === true && !json;
+}
+
+export async function openRunMonitoring(options: RunMonitoringOptions): Promise<RunMonitoring> {
+  const { config, io } = options;
+  const interactive = wantsDashboard(io.stdout, config.json);
+  const runLogger: RunLogger = createRunLogger({ ...(options.logDir ? { dir: options.logDir } : {}), debug: config.debug });
+  const logger = runLogger.logger;
+  let inspector: InspectorHandle | null = null;
+  if (config.inspect !== null && config.inspect !== undefined) {
+    inspector = await startInspector({ port: config.inspect, agents: config.inspectAgents, agentIds: options.agentIds });
+    const msg =
+      `Stately inspector: open ${inspector.url} in a browser (the page loads the inspector from stately.ai: the browser needs internet). ` +
+      `Streaming the orchestrator, the cohorts and shoppers ${inspector.agents.join(', ')}.`;
+    io.stderr.write(`shopsim: ${msg}\n`);
+    logger.info({ event: 'inspector', url: inspector.url, agents: inspector.agents }, msg);
+  }
+  let monitor: MonitorHandle | null = null;
+  return {
+    interactive,
+    breakerAction: interactive ? 'wait' : config.breakerAction,
+    logger,
+    inspect: inspector?.inspect,
+    inspector,
+    attach(sim) {
+      monitor = attachMonitor(sim, {
+        stdout: io.stdout,
+        stderr: io.stderr,
+        ...(io.stdin ? { stdin: io.stdin } : {}),
+        interactive,
+        refreshSeconds: config.refresh,
+        color: config.color && interactive,
+        memoryWarningMb: config.memoryWarningMb,
+        breakerAction: interactive ? 'wait' : config.breakerAction,
+        logger,
+      });
+      if (inspector) monitor.notify(`Stately inspector: ${inspector.url}`);
+      return monitor;
+    },
+    async close() {
+      monitor?.detach();
+      if (inspector) await inspector.close();
+      runLogger.close();
+    },
+  };
+}
