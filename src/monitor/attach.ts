@@ -308,7 +308,7 @@ export function attachMonitor(sim: Simulation, options: AttachOptions): MonitorH
   };
   const onCheckpoint = (c: { path: string; trigger: string; cycle: number }) => {
     logger?.info({ event: 'checkpoint', ...c }, 'checkpoint written');
-    if (c.trigger === 'interval' && !interactive) return; // quiet in logs-only mode: the log has it
+    if (!interactive) return; // without a terminal, src/cli/run.ts prints each checkpoint line
     notify(`checkpoint (${c.trigger}, cycle ${c.cycle}) written: ${c.path}`);
   };
   const onStarted = (info: { startupSeconds: number }) => {

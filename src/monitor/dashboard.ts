@@ -205,7 +205,12 @@ export function renderDashboard(view: DashboardView, options: DashboardOptions =
   const warn = view.memory && view.memoryWarningMb ? memoryWarning(view.memory, view.memoryWarningMb) : null;
   if (warn) lines.push(paint(color, '33', head(warn, width)));
   const room = 24 - lines.length;
-  const notices = (view.notices ?? []).slice(-Math.max(0, room));
-  for (const msg of notices) lines.push(head(msg, width));
+  // Notices wrap (a checkpoint path matters in full); the newest that fit are shown.
+  const wrapped: string[] = [];
+  for (const msg of view.notices ?? []) {
+    wrapped.push(msg.slice(0, width));
+    for (let i = width; i < msg.length; i += width - 2) wrapped.push(`  ${msg.slice(i, i + width - 2)}`);
+  }
+  if (room > 0) lines.push(...wrapped.slice(-room));
   return lines.join('\n');
 }
