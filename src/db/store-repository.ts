@@ -1,0 +1,292 @@
+/**
+ * The reference store's StoreBackend on PostgreSQL (migration 002_store.sql; products from
+ * 001_core). Each request is one transaction on one connection — nothing inside a transaction
+ * waits on another connection (the embedded database has a pool of one). Checkout locks the
+ * cart's product rows in id order (no deadlocks between concurrent checkouts), checks and
+ * decrements stock, writes the order and its items, redeems the coupon and empties the cart;
+ * its idempotency row is inserted first, so a concurrent retry with the same key waits and then
+ * returns the same order.
+ */
+import { randomUUID } from 'node:crypto';
+import { sql, type DatabasePool, type DatabaseTransactionConnection } from 'slonik';
+import { z } from 'zod';
+import type { Cart, Offer, OfferCycleRequest, Order, Product } from '../model/types.ts';
+import { cartView, couponWindowError, type AssignedOffer, type BackendStats, type StoreBackend } from '../server/backend.ts';
+import { StoreRuleError } from '../server/store-rule-error.ts';
+
+type Tx = DatabaseTransactionConnection;
+
+const productRow = z.object({
+  id: z.string(),
+  sku: z.string(),
+  name: z.string(),
+  category: z.string(),
+  price_cents: z.number(),
+  stock: z.number(),
+  rating: z.coerce.number(),
+  total: z.number().optional(),
+});
+const lineRow = z.object({ product_id: z.string(), quantity: z.number(), unit_price_cents: z.number() });
+const couponRow = z.object({ code: z.string(), discount_percent: z.number(), min_spend_cents: z.number() });
+const offerRow = z.object({
+  offer_id: z.string(),
+  code: z.string(),
+  description: z.string(),
+  discount_percent: z.number(),
+  min_spend_cents: z.number(),
+  offer_cycle: z.number(),
+  valid_from_ms: z.number(),
+  valid_until_ms: z.number(),
+  redeemed: z.boolean().optional(),
+});
+const orderRow = z.object({
+  id: z.string(),
+  user_id: z.string(),
+  total_cents: z.number(),
+  discount_cents: z.number(),
+  items_count: z.number(),
+  coupon_code: z.string().nullable(),
+});
+const countRow = z.object({ n: z.number() });
+const idRow = z.object({ id: z.string() });
+const stockRow = z.object({ id: z.string(), stock: z.number() });
+const statsRow = z.object({ orders: z.number(), order_items: z.number(), revenue_cents: z.number(), carts_with_items: z.number(), offer_cycle: z.number().nullable() });
+const keyRow = z.object({ order_id: z.string().nullable() });
+
+const PRODUCT_COLUMNS = sql.fragment`id, sku, name, category, price_cents, stock, rating::float8 AS rating`;
+
+function toProduct(r: z.infer<typeof productRow>): Product {
+  return { id: r.id, sku: r.sku, name: r.name, category: r.category, price_cents: r.price_cents, stock: r.stock, rating: r.rating };
+}
+
+function toOffer(r: z.infer<typeof offerRow>): Offer {
+  return {
+    offer_id: r.offer_id,
+    code: r.code,
+    description: r.description,
+    discount_percent: r.discount_percent,
+    min_spend_cents: r.min_spend_cents,
+    offer_cycle: r.offer_cycle,
+    valid_from: new Date(r.valid_from_ms).toISOString(),
+    valid_until: new Date(r.valid_until_ms).toISOString(),
+  };
+}
+
+function toOrder(r: z.infer<typeof orderRow>): Order {
+  return { order_id: r.id, user_id: r.user_id, total_cents: r.total_cents, discount_cents: r.discount_cents, items_count: r.items_count, coupon_code: r.coupon_code };
+}
+
+async function cartOf(q: Tx | DatabasePool, userId: string): Promise<Cart> {
+  const lines = await q.any(sql.type(lineRow)`
+    SELECT product_id, quantity, unit_price_cents FROM cart_items WHERE user_id = ${userId} ORDER BY added_at, product_id`);
+  const coupon = await q.maybeOne(sql.type(couponRow)`SELECT code, discount_percent, min_spend_cents FROM cart_coupons WHERE user_id = ${userId}`);
+  return cartView(userId, [...lines], coupon);
+}
+
+/** The offer behind a code for this user, checked against the rules; throws StoreRuleError. */
+async function checkCoupon(tx: Tx, userId: string, code: string, at: string, subtotal: number): Promise<z.infer<typeof offerRow>> {
+  const offer = await tx.maybeOne(sql.type(offerRow)`
+    SELECT o.offer_id, o.code, o.description, o.discount_percent, o.min_spend_cents, o.offer_cycle,
+           (extract(epoch FROM o.valid_from) * 1000)::float8 AS valid_from_ms,
+           (extract(epoch FROM o.valid_until) * 1000)::float8 AS valid_until_ms,
+           (a.redeemed_at IS NOT NULL) AS redeemed
+    FROM offer_assignments a JOIN offers o ON o.offer_id = a.offer_id
+    WHERE a.user_id = ${userId} AND a.code = ${code}`);
+  if (!offer) throw new StoreRuleError(422, 'COUPON_INVALID', `coupon ${code} is not valid for this user`, 'code');
+  if (offer.redeemed) throw new StoreRuleError(422, 'COUPON_USED', `coupon ${code} was already used`, 'code');
+  const w = couponWindowError({ code, valid_from: new Date(offer.valid_from_ms).toISOString(), valid_until: new Date(offer.valid_until_ms).toISOString() }, at);
+  if (w) throw new StoreRuleError(422, w.code, w.message, 'code');
+  if (subtotal < offer.min_spend_cents) throw new StoreRuleError(422, 'COUPON_MIN_SPEND', `coupon ${code} needs a minimum spend of ${offer.min_spend_cents} cents, the cart has ${subtotal}`, 'code');
+  return offer;
+}
+
+/** Inserts the products that are not in the table yet (an existing store keeps its stock). */
+export async function seedProducts(pool: DatabasePool, products: Product[]): Promise<number> {
+  if (products.length === 0) return 0;
+  const rows = products.map((p) => [p.id, p.sku, p.name, p.category, p.price_cents, p.stock, p.rating]);
+  const inserted = await pool.any(sql.type(idRow)`
+    INSERT INTO products (id, sku, name, category, price_cents, stock, rating)
+    SELECT * FROM ${sql.unnest(rows, ['text', 'text', 'text', 'text', 'int4', 'int4', 'numeric'])}
+    ON CONFLICT (id) DO NOTHING
+    RETURNING id`);
+  return inserted.length;
+}
+
+export function createPgStoreBackend(pool: DatabasePool): StoreBackend {
+  return {
+    kind: 'postgres',
+
+    async listProducts(q) {
+      const where = [sql.fragment`TRUE`];
+      if (q.category) where.push(sql.fragment`category = ${q.category}`);
+      if (q.search) where.push(sql.fragment`position(lower(${q.search}) IN lower(name)) > 0`);
+      const cond = sql.join(where, sql.fragment` AND `);
+      const rows = await pool.any(sql.type(productRow)`
+        SELECT ${PRODUCT_COLUMNS}, (count(*) OVER ())::int AS total FROM products WHERE ${cond}
+        ORDER BY id LIMIT ${q.pageSize} OFFSET ${(q.page - 1) * q.pageSize}`);
+      let total = rows[0]?.total;
+      if (total === undefined) total = (await pool.one(sql.type(countRow)`SELECT count(*)::int AS n FROM products WHERE ${cond}`)).n;
+      return { items: rows.map(toProduct), total };
+    },
+
+    async getProduct(productId) {
+      const r = await pool.maybeOne(sql.type(productRow)`SELECT ${PRODUCT_COLUMNS} FROM products WHERE id = ${productId}`);
+      return r ? toProduct(r) : null;
+    },
+
+    getCart: (userId) => cartOf(pool, userId),
+
+    addToCart(userId, productId, quantity) {
+      return pool.transaction(async (tx) => {
+        const p = await tx.maybeOne(sql.type(stockRow)`SELECT id, stock FROM products WHERE id = ${productId}`);
+        if (!p) throw new StoreRuleError(404, 'PRODUCT_NOT_FOUND', `product ${productId} not found`, 'product_id');
+        await tx.query(sql.unsafe`INSERT INTO carts (user_id) VALUES (${userId}) ON CONFLICT (user_id) DO UPDATE SET updated_at = now()`);
+        const line = await tx.one(sql.type(z.object({ quantity: z.number() }))`
+          INSERT INTO cart_items (user_id, product_id, quantity, unit_price_cents)
+          SELECT ${userId}, id, ${quantity}, price_cents FROM products WHERE id = ${productId}
+          ON CONFLICT (user_id, product_id) DO UPDATE SET quantity = cart_items.quantity + EXCLUDED.quantity
+          RETURNING quantity`);
+        if (line.quantity > p.stock) throw new StoreRuleError(409, 'INSUFFICIENT_STOCK', `product ${productId}: ${line.quantity} wanted, ${p.stock} in stock`, 'quantity');
+        return cartOf(tx, userId);
+      });
+    },
+
+    removeFromCart(userId, productId) {
+      return pool.transaction(async (tx) => {
+        await tx.query(sql.unsafe`DELETE FROM cart_items WHERE user_id = ${userId} AND product_id = ${productId}`);
+        return cartOf(tx, userId);
+      });
+    },
+
+    async clearCart(userId) {
+      await pool.transaction(async (tx) => {
+        await tx.query(sql.unsafe`DELETE FROM cart_items WHERE user_id = ${userId}`);
+        await tx.query(sql.unsafe`DELETE FROM cart_coupons WHERE user_id = ${userId}`);
+      });
+    },
+
+    async listOffers(userId) {
+      return pool.transaction(async (tx) => {
+        const cycle = await tx.maybeOne(sql.type(z.object({ offer_cycle: z.number() }))`
+          SELECT offer_cycle FROM offer_cycles ORDER BY started_at DESC, offer_cycle DESC LIMIT 1`);
+        if (!cycle) return { offer_cycle: null, offers: [] };
+        const rows = await tx.any(sql.type(offerRow)`
+          SELECT o.offer_id, o.code, o.description, o.discount_percent, o.min_spend_cents, o.offer_cycle,
+                 (extract(epoch FROM o.valid_from) * 1000)::float8 AS valid_from_ms,
+                 (extract(epoch FROM o.valid_until) * 1000)::float8 AS valid_until_ms
+          FROM offer_assignments a JOIN offers o ON o.offer_id = a.offer_id
+          WHERE a.offer_cycle = ${cycle.offer_cycle} AND a.user_id = ${userId} AND a.redeemed_at IS NULL
+          ORDER BY o.offer_id`);
+        return { offer_cycle: cycle.offer_cycle, offers: rows.map(toOffer) };
+      });
+    },
+
+    applyCoupon(userId, code, at) {
+      return pool.transaction(async (tx) => {
+        await tx.query(sql.unsafe`INSERT INTO carts (user_id) VALUES (${userId}) ON CONFLICT (user_id) DO NOTHING`);
+        const cart = await cartOf(tx, userId);
+        const offer = await checkCoupon(tx, userId, code, at, cart.subtotal_cents);
+        await tx.query(sql.unsafe`
+          INSERT INTO cart_coupons (user_id, code, discount_percent, min_spend_cents)
+          VALUES (${userId}, ${code}, ${offer.discount_percent}, ${offer.min_spend_cents})
+          ON CONFLICT (user_id) DO UPDATE SET code = EXCLUDED.code, discount_percent = EXCLUDED.discount_percent,
+            min_spend_cents = EXCLUDED.min_spend_cents, applied_at = now()`);
+        return cartOf(tx, userId);
+      });
+    },
+
+    checkout(userId, idempotencyKey, at) {
+      return pool.transaction(async (tx) => {
+        const fresh = await tx.maybeOne(sql.type(z.object({ user_id: z.string() }))`
+          INSERT INTO idempotency_keys (user_id, key) VALUES (${userId}, ${idempotencyKey})
+          ON CONFLICT (user_id, key) DO NOTHING RETURNING user_id`);
+        if (!fresh) {
+          const k = await tx.one(sql.type(keyRow)`SELECT order_id FROM idempotency_keys WHERE user_id = ${userId} AND key = ${idempotencyKey}`);
+          const o = k.order_id ? await tx.maybeOne(sql.type(orderRow)`SELECT id, user_id, total_cents::int AS total_cents, discount_cents::int AS discount_cents, items_count, coupon_code FROM orders WHERE id = ${k.order_id}`) : null;
+          if (!o) throw new StoreRuleError(409, 'IDEMPOTENCY_CONFLICT', `Idempotency-Key ${idempotencyKey} is held by a checkout that did not finish`, 'Idempotency-Key');
+          return { order: toOrder(o), replayed: true };
+        }
+        const lines = await tx.any(sql.type(lineRow)`
+          SELECT product_id, quantity, unit_price_cents FROM cart_items WHERE user_id = ${userId} ORDER BY product_id FOR UPDATE`);
+        if (lines.length === 0) throw new StoreRuleError(409, 'CART_EMPTY', 'cannot check out an empty cart');
+        const coupon = await tx.maybeOne(sql.type(couponRow)`SELECT code, discount_percent, min_spend_cents FROM cart_coupons WHERE user_id = ${userId}`);
+        const view = cartView(userId, [...lines], coupon);
+        if (coupon) await checkCoupon(tx, userId, coupon.code, at, view.subtotal_cents);
+        const ids = lines.map((l) => l.product_id);
+        const stock = await tx.any(sql.type(stockRow)`SELECT id, stock FROM products WHERE id = ANY (${sql.array(ids, 'text')}) ORDER BY id FOR UPDATE`);
+        const have = new Map(stock.map((s) => [s.id, s.stock]));
+        for (const l of lines) {
+          const s = have.get(l.product_id) ?? 0;
+          if (l.quantity > s) throw new StoreRuleError(409, 'INSUFFICIENT_STOCK', `product ${l.product_id}: ${l.quantity} in the cart, ${s} in stock`, 'items');
+        }
+        const qty = lines.map((l) => [l.product_id, l.quantity, l.unit_price_cents]);
+        await tx.query(sql.unsafe`
+          UPDATE products p SET stock = p.stock - t.quantity, updated_at = now()
+          FROM ${sql.unnest(qty, ['text', 'int4', 'int4'])} AS t (product_id, quantity, unit_price_cents)
+          WHERE p.id = t.product_id`);
+        const order: Order = {
+          order_id: `ord_${randomUUID()}`,
+          user_id: userId,
+          total_cents: view.total_cents,
+          discount_cents: view.discount_cents,
+          items_count: lines.reduce((n, l) => n + l.quantity, 0),
+          coupon_code: view.coupon_code,
+        };
+        await tx.query(sql.unsafe`
+          INSERT INTO orders (id, user_id, subtotal_cents, discount_cents, total_cents, items_count, coupon_code, simulated_at)
+          VALUES (${order.order_id}, ${userId}, ${view.subtotal_cents}, ${order.discount_cents}, ${order.total_cents}, ${order.items_count}, ${order.coupon_code}, ${at}::timestamptz)`);
+        await tx.query(sql.unsafe`
+          INSERT INTO order_items (order_id, product_id, quantity, unit_price_cents)
+          SELECT ${order.order_id}, t.product_id, t.quantity, t.unit_price_cents
+          FROM ${sql.unnest(qty, ['text', 'int4', 'int4'])} AS t (product_id, quantity, unit_price_cents)`);
+        if (coupon) {
+          await tx.query(sql.unsafe`
+            UPDATE offer_assignments SET redeemed_at = now(), order_id = ${order.order_id}
+            WHERE user_id = ${userId} AND code = ${coupon.code}`);
+        }
+        await tx.query(sql.unsafe`DELETE FROM cart_items WHERE user_id = ${userId}`);
+        await tx.query(sql.unsafe`DELETE FROM cart_coupons WHERE user_id = ${userId}`);
+        await tx.query(sql.unsafe`UPDATE idempotency_keys SET order_id = ${order.order_id} WHERE user_id = ${userId} AND key = ${idempotencyKey}`);
+        return { order, replayed: false };
+      });
+    },
+
+    startOfferCycle(req: OfferCycleRequest, offers: AssignedOffer[]) {
+      return pool.transaction(async (tx) => {
+        // Restarting a cycle (a resumed or repeated run) assigns its offers afresh, like the mock store.
+        await tx.query(sql.unsafe`DELETE FROM offer_cycles WHERE offer_cycle = ${req.offer_cycle}`);
+        await tx.query(sql.unsafe`
+          INSERT INTO offer_cycles (offer_cycle, starts_at, ends_at) VALUES (${req.offer_cycle}, ${req.starts_at}::timestamptz, ${req.ends_at}::timestamptz)`);
+        if (offers.length > 0) {
+          const rows = offers.map((o) => [o.offer_id, o.offer_cycle, o.code, o.description, o.discount_percent, o.min_spend_cents, o.valid_from, o.valid_until]);
+          await tx.query(sql.unsafe`
+            INSERT INTO offers (offer_id, offer_cycle, code, description, discount_percent, min_spend_cents, valid_from, valid_until)
+            SELECT t.offer_id, t.offer_cycle, t.code, t.description, t.discount_percent, t.min_spend_cents, t.valid_from::timestamptz, t.valid_until::timestamptz
+            FROM ${sql.unnest(rows, ['text', 'int4', 'text', 'text', 'int4', 'int4', 'text', 'text'])}
+              AS t (offer_id, offer_cycle, code, description, discount_percent, min_spend_cents, valid_from, valid_until)
+            ON CONFLICT (offer_id) DO UPDATE SET offer_cycle = EXCLUDED.offer_cycle, code = EXCLUDED.code, description = EXCLUDED.description,
+              discount_percent = EXCLUDED.discount_percent, min_spend_cents = EXCLUDED.min_spend_cents,
+              valid_from = EXCLUDED.valid_from, valid_until = EXCLUDED.valid_until`);
+          const assign = offers.map((o) => [o.user_id, o.code, o.offer_id, o.offer_cycle]);
+          await tx.query(sql.unsafe`
+            INSERT INTO offer_assignments (user_id, code, offer_id, offer_cycle)
+            SELECT * FROM ${sql.unnest(assign, ['text', 'text', 'text', 'int4'])}
+            ON CONFLICT (user_id, code) DO UPDATE SET offer_id = EXCLUDED.offer_id, offer_cycle = EXCLUDED.offer_cycle, redeemed_at = NULL, order_id = NULL`);
+        }
+        await tx.query(sql.unsafe`DELETE FROM cart_coupons`);
+        return { offers_assigned: offers.length };
+      });
+    },
+
+    async stats(): Promise<BackendStats> {
+      return pool.one(sql.type(statsRow)`
+        SELECT (SELECT count(*) FROM orders)::int AS orders,
+               (SELECT count(*) FROM order_items)::int AS order_items,
+               (SELECT coalesce(sum(total_cents), 0) FROM orders)::float8 AS revenue_cents,
+               (SELECT count(DISTINCT user_id) FROM cart_items)::int AS carts_with_items,
+               (SELECT offer_cycle FROM offer_cycles ORDER BY started_at DESC, offer_cycle DESC LIMIT 1) AS offer_cycle`);
+    },
+
+    async close() {},
+  };
+}
