@@ -1,0 +1,165 @@
+/**
+ * buildReport(pool, runId?): the funnel of one run, as data. The CLI (src/cli/report.ts)
+ * renders it; `--json` prints it as is. Numbers come from the shopping_sessions rows, whose
+ * funnel columns (carted, coupon_applied, revenue_cents, event_count) the recorder fills from
+ * the same SessionRecord the simulation's totals are folded from, so they agree with the
+ * run's JSON summary.
+ */
+import { sql, type DatabasePool } from 'slonik';
+import { z } from 'zod';
+import { ShopsimError } from '../errors.ts';
+
+export interface RunInfo {
+  id: string;
+  seed: number;
+  started_at: string;
+  ended_at: string | null;
+  is_replay: boolean;
+  resumed_from: string | null;
+  summary: Record<string, unknown> | null;
+}
+
+export interface Funnel {
+  sessions: number;
+  browse_only: number;
+  shop_sessions: number;
+  carts: number;
+  coupons_applied: number;
+  checkouts: number;
+  abandoned: number;
+  failed: number;
+  /** Sessions still `active` (only after a crash, until a resume cleans them up). */
+  active: number;
+  events: number;
+  agents: number;
+}
+
+export interface Rates {
+  /** checkouts / sessions */
+  conversion_rate: number;
+  /** checkouts / carts */
+  cart_conversion_rate: number;
+  /** abandoned / (checkouts + abandoned): of the shopping sessions that reached a decision, how many walked away */
+  abandonment_rate: number;
+  /** failed / sessions */
+  failure_rate: number;
+}
+
+export interface Bucket {
+  sessions: number;
+  checkouts: number;
+  conversion_rate: number;
+  revenue_cents: number;
+}
+
+export interface Report {
+  run: RunInfo;
+  funnel: Funnel;
+  rates: Rates;
+  revenue: { revenue_cents: number; orders: number; average_order_cents: number };
+  /** 24 rows, hour of simulated session start (UTC). */
+  by_hour: (Bucket & { hour: number })[];
+  /** 7 rows, Monday first. */
+  by_weekday: (Bucket & { weekday: string; isodow: number })[];
+}
+
+const WEEKDAYS = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'];
+
+const runRow = z.object({
+  id: z.string(),
+  seed: z.coerce.number(),
+  started_at: z.number(),
+  ended_at: z.number().nullable(),
+  is_replay: z.boolean(),
+  resumed_from: z.string().nullable(),
+  summary: z.record(z.unknown()).nullable(),
+});
+
+const funnelRow = z.object({
+  sessions: z.number(),
+  browse_only: z.number(),
+  shop_sessions: z.number(),
+  carts: z.number(),
+  coupons_applied: z.number(),
+  checkouts: z.number(),
+  abandoned: z.number(),
+  failed: z.number(),
+  active: z.number(),
+  events: z.number(),
+  agents: z.number(),
+  revenue_cents: z.number(),
+});
+
+const bucketRow = z.object({ k: z.number(), sessions: z.number(), checkouts: z.number(), revenue_cents: z.number() });
+
+const ratio = (a: number, b: number) => (b > 0 ? Math.round((a / b) * 10_000) / 10_000 : 0);
+
+/**
+ * The report of `runId`, or of the newest run (by start time) when omitted.
+ * @throws ShopsimError E_INPUT when the database holds no such run (or no run at all).
+ */
+export async function buildReport(pool: DatabasePool, runId?: string): Promise<Report> {
+  const r = runId
+    ? await pool.maybeOne(sql.type(runRow)`
+        SELECT id, seed, started_at, ended_at, is_replay, resumed_from, summary FROM runs WHERE id = ${runId}`)
+    : await pool.maybeOne(sql.type(runRow)`
+        SELECT id, seed, started_at, ended_at, is_replay, resumed_from, summary FROM runs
+        ORDER BY started_at DESC, updated_at DESC LIMIT 1`);
+  if (!r) {
+    throw new ShopsimError('E_INPUT', runId ? `No run "${runId}" in the database` : 'No runs in the database yet: run `shopsim run` first', { exitCode: 2 });
+  }
+  const f = await pool.one(sql.type(funnelRow)`
+    SELECT
+      count(*)::int AS sessions,
+      count(*) FILTER (WHERE kind = 'browse' AND status = 'completed')::int AS browse_only,
+      count(*) FILTER (WHERE kind = 'shop')::int AS shop_sessions,
+      count(*) FILTER (WHERE carted)::int AS carts,
+      count(*) FILTER (WHERE coupon_applied)::int AS coupons_applied,
+      count(*) FILTER (WHERE kind = 'shop' AND status = 'completed')::int AS checkouts,
+      count(*) FILTER (WHERE status = 'abandoned')::int AS abandoned,
+      count(*) FILTER (WHERE status = 'failed')::int AS failed,
+      count(*) FILTER (WHERE status = 'active')::int AS active,
+      coalesce(sum(event_count), 0)::float8 AS events,
+      count(DISTINCT agent_id)::int AS agents,
+      coalesce(sum(revenue_cents) FILTER (WHERE status = 'completed'), 0)::float8 AS revenue_cents
+    FROM shopping_sessions WHERE run_id = ${r.id}`);
+
+  const bucketQuery = (part: 'hour' | 'isodow') => sql.type(bucketRow)`
+    SELECT extract(${part === 'hour' ? sql.fragment`hour` : sql.fragment`isodow`} FROM simulated_start AT TIME ZONE 'UTC')::int AS k,
+      count(*)::int AS sessions,
+      count(*) FILTER (WHERE kind = 'shop' AND status = 'completed')::int AS checkouts,
+      coalesce(sum(revenue_cents) FILTER (WHERE status = 'completed'), 0)::float8 AS revenue_cents
+    FROM shopping_sessions WHERE run_id = ${r.id}
+    GROUP BY 1 ORDER BY 1`;
+  const hours = await pool.any(bucketQuery('hour'));
+  const days = await pool.any(bucketQuery('isodow'));
+  const bucket = (rows: readonly z.infer<typeof bucketRow>[], k: number): Bucket => {
+    const row = rows.find((x) => x.k === k);
+    const sessions = row?.sessions ?? 0;
+    const checkouts = row?.checkouts ?? 0;
+    return { sessions, checkouts, conversion_rate: ratio(checkouts, sessions), revenue_cents: row?.revenue_cents ?? 0 };
+  };
+
+  const { revenue_cents, ...funnel } = f;
+  return {
+    run: {
+      id: r.id,
+      seed: r.seed,
+      started_at: new Date(r.started_at).toISOString(),
+      ended_at: r.ended_at === null ? null : new Date(r.ended_at).toISOString(),
+      is_replay: r.is_replay,
+      resumed_from: r.resumed_from,
+      summary: r.summary,
+    },
+    funnel,
+    rates: {
+      conversion_rate: ratio(f.checkouts, f.sessions),
+      cart_conversion_rate: ratio(f.checkouts, f.carts),
+      abandonment_rate: ratio(f.abandoned, f.checkouts + f.abandoned),
+      failure_rate: ratio(f.failed, f.sessions),
+    },
+    revenue: { revenue_cents, orders: f.checkouts, average_order_cents: f.checkouts > 0 ? Math.round(revenue_cents / f.checkouts) : 0 },
+    by_hour: Array.from({ length: 24 }, (_, hour) => ({ hour, ...bucket(hours, hour) })),
+    by_weekday: WEEKDAYS.map((weekday, i) => ({ weekday, isodow: i + 1, ...bucket(days, i + 1) })),
+  };
+}
