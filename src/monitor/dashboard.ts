@@ -152,7 +152,8 @@ export function renderDashboard(view: DashboardView, options: DashboardOptions =
   const http = httpMetrics(s.metrics);
   const lines: string[] = [];
 
-  const statusText = view.statusOverride ?? STATUS_LABELS[s.status];
+  const warming = (view.warmupCycles ?? 0) > 0 && s.cyclesCompleted < (view.warmupCycles ?? 0);
+  const statusText = (view.statusOverride ?? STATUS_LABELS[s.status]) + (warming && s.status === 'running' ? ` · WARM-UP ${s.cyclesCompleted}/${view.warmupCycles}` : '');
   const title = `shopsim ${s.runId}${s.isReplay ? ' (resumed)' : ''}`;
   const left = `${paint(color, '1', head(title, width - statusText.length - 4))}`;
   const pad = Math.max(1, width - visibleText(left).length - statusText.length);
@@ -172,9 +173,8 @@ export function renderDashboard(view: DashboardView, options: DashboardOptions =
 
   const active = s.activeAgents;
   const total = s.totalAgents;
-  const warming = (view.warmupCycles ?? 0) > 0 && s.cyclesCompleted < (view.warmupCycles ?? 0);
   const pct = total > 0 ? Math.round((active / total) * 100) : 0;
-  const agents = `${n(active)} / ${n(total)} (${pct}%${warming ? ' warm-up' : ''})`;
+  const agents = `${n(active)} / ${n(total)} (${pct}%${warming ? ' ramp' : ''})`;
   const failedCell = s.totals.failed > 0 ? paint(color, '31', n(s.totals.failed)) : n(s.totals.failed);
   const errors = http.httpErrors ?? s.totals.failed;
   const memory = view.memory ? formatMemory(view.memory) : '–';

@@ -28,7 +28,7 @@ const SECRET_KEYS = ['password', 'passwd', 'secret', 'token', 'apiKey', 'api_key
 /** `postgres://user:pw@host/db` → `postgres://***@host/db`, anywhere in a string. */
 export function redactSecrets(s: string): string {
   return s
-    .replace(/([a-z][a-z0-9+.-]*:\/\/)[^\s/@:]+(?::[^\s/@]*)?@/gi, '$1***@')
+    .replace(/([a-z][a-z0-9+.-]*:\/\/)[^\s/@:]*(?::[^\s/@]*)?@/gi, '$1***@')
     .replace(/\b(password|passwd|pwd|token|api[_-]?key|secret)=([^\s&;]+)/gi, '$1=***');
 }
 
