@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerGenerateCommands } from './generate.ts';
 import { registerRunCommand } from './run.ts';
+import { registerServeCommand } from './serve.ts';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   const io = { env: process.env, stdout: process.stdout, stderr: process.stderr };
   registerRunCommand(program, io);
   registerGenerateCommands(program);
+  registerServeCommand(program);
   // <register commands>
   for (const c of program.commands) c.exitOverride();
   return program;
