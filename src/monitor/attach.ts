@@ -308,7 +308,6 @@ export function attachMonitor(sim: Simulation, options: AttachOptions): MonitorH
   };
   const onCheckpoint = (c: { path: string; trigger: string; cycle: number }) => {
     logger?.info({ event: 'checkpoint', ...c }, 'checkpoint written');
-    if (!interactive) return; // without a terminal, src/cli/run.ts prints each checkpoint line
     notify(`checkpoint (${c.trigger}, cycle ${c.cycle}) written: ${c.path}`);
   };
   const onStarted = (info: { startupSeconds: number }) => {
