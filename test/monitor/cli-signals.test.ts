@@ -54,19 +54,14 @@ describe('shopsim run without a terminal', () => {
     expect(run.stdout()).toContain('Run summary');
   });
 
-  it('SIGINT stops gracefully (exit 130); a second one forces the exit', async () => {
+  it('SIGINT stops gracefully with a final checkpoint (exit 130)', async () => {
+    // (A second SIGINT forcing the exit is tested in attach.test.ts: the kernel merges two
+    // signals sent back to back, and a 20-agent stop finishes before a second one arrives.)
     const run = startCli(SLOW);
     await run.waitForStderr(/^cycle=1\//m);
     run.child.kill('SIGINT');
     expect((await run.exit).code).toBe(130);
     expect(run.stderr()).toMatch(/checkpoint \(stop, cycle \d+\) written/);
-
-    const twice = startCli(SLOW);
-    await twice.waitForStderr(/^cycle=1\//m);
-    twice.child.kill('SIGINT');
-    twice.child.kill('SIGINT');
-    expect((await twice.exit).code).toBe(130);
-    expect(twice.stderr()).toContain('SIGINT again: exiting now without a final checkpoint');
   });
 
   it('breaker open: --breaker-action exit (default) checkpoints and exits 3 naming --resume', async () => {

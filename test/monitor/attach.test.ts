@@ -1,0 +1,156 @@
+import { EventEmitter } from 'node:events';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { attachMonitor, type MonitorHandle } from '../../src/monitor/attach.ts';
+import type { Simulation, SimulationStats } from '../../src/simulation/create-simulation.ts';
+import { sampleMemory, sampleStats } from './fixtures.ts';
+
+function fakeSim(initial: Partial<SimulationStats> = {}) {
+  let stats = sampleStats(initial);
+  const calls: string[] = [];
+  let resolveCheckpoint: (p: string | null) => void = () => {};
+  const sim = {
+    config: { runId: 'r', warmupCycles: 0 },
+    events: new EventEmitter(),
+    stats: () => stats,
+    pause: () => {
+      calls.push('pause');
+      stats = { ...stats, status: 'paused' };
+    },
+    resume: () => {
+      calls.push('resume');
+      stats = { ...stats, status: 'running' };
+    },
+    stop: () => {
+      calls.push('stop');
+      stats = { ...stats, status: 'stopping' };
+    },
+    checkpointNow: () => {
+      calls.push('checkpoint');
+      return new Promise<string | null>((r) => (resolveCheckpoint = r));
+    },
+  } as unknown as Simulation;
+  return { sim, calls, finishCheckpoint: (p: string | null) => resolveCheckpoint(p), set: (s: Partial<SimulationStats>) => (stats = { ...stats, ...s }) };
+}
+
+function sink(isTTY = false) {
+  const chunks: string[] = [];
+  return { isTTY, columns: 80, write: (s: string) => (chunks.push(s), true), text: () => chunks.join(''), chunks };
+}
+
+function fakeStdin() {
+  const stdin = new EventEmitter() as EventEmitter & { isTTY: boolean; raw: boolean[]; setRawMode(m: boolean): void; resume(): void; pause(): void; paused: boolean };
+  stdin.isTTY = true;
+  stdin.raw = [];
+  stdin.paused = true;
+  stdin.setRawMode = (m) => void stdin.raw.push(m);
+  stdin.resume = () => void (stdin.paused = false);
+  stdin.pause = () => void (stdin.paused = true);
+  return stdin;
+}
+
+const base = { refreshSeconds: 60, color: false, memoryWarningMb: 12_000, breakerAction: 'exit' as const, readMemory: () => sampleMemory };
+let handle: MonitorHandle | null = null;
+afterEach(() => {
+  handle?.detach();
+  handle = null;
+});
+
+describe('attachMonitor without a terminal', () => {
+  it('writes a cycle line and a breaker banner once per trip', () => {
+    const { sim } = fakeSim();
+    const stderr = sink();
+    const stdout = sink();
+    handle = attachMonitor(sim, { ...base, stdout, stderr, interactive: false, signals: false });
+    const s = sampleStats();
+    sim.events.emit('cycle', { cycle: 7, simulatedTime: s.simulatedTime, active: 150, totals: s.lastCycle!.totals, runTotals: s.totals, threshold: 18, breakerOpen: false, lagSeconds: 0, durationSeconds: 0.1, digest: 'd' });
+    expect(stderr.text()).toMatch(/^cycle=7\/24 sim=2024-01-01T07:00:00Z active=150\/372 .* rss_mb=212 /);
+    const open = sampleStats({ status: 'breaker_open', breaker: { state: 'open', threshold: 18, percent: 5, trips: 1, lastCycleFailures: 25 } });
+    sim.events.emit('breaker-open', open);
+    sim.events.emit('breaker-open', open);
+    expect(stderr.text().match(/CIRCUIT BREAKER OPEN/g)).toHaveLength(1);
+    expect(stderr.text()).toContain('continue later with: shopsim run --resume');
+    expect(stdout.text()).toBe('');
+  });
+
+  it('signals: SIGUSR2 toggles pause, SIGUSR1 checkpoints, SIGTERM stops (143), a second SIGINT forces the exit', async () => {
+    const { sim, calls, finishCheckpoint } = fakeSim();
+    const stderr = sink();
+    const exit = vi.fn();
+    handle = attachMonitor(sim, { ...base, stdout: sink(), stderr, interactive: false, exit });
+    process.emit('SIGUSR2' as never);
+    process.emit('SIGUSR2' as never);
+    expect(calls).toEqual(['pause', 'resume']);
+    process.emit('SIGUSR1' as never);
+    finishCheckpoint('data/checkpoints/x.json');
+    await new Promise((r) => setTimeout(r, 0));
+    expect(stderr.text()).toContain('shopsim: checkpoint written: data/checkpoints/x.json');
+    process.emit('SIGTERM' as never);
+    expect(calls.at(-1)).toBe('stop');
+    expect(handle.requestedExitCode()).toBe(143);
+    expect(exit).not.toHaveBeenCalled();
+    process.emit('SIGINT' as never);
+    expect(exit).toHaveBeenCalledWith(130);
+    expect(stderr.text()).toContain('SIGINT again: exiting now without a final checkpoint');
+    handle.detach();
+    expect(process.listenerCount('SIGUSR2')).toBe(0);
+  });
+});
+
+describe('attachMonitor on a terminal', () => {
+  it('draws on the alternate screen, handles p r c s q in raw mode, and restores the terminal', async () => {
+    const { sim, calls, finishCheckpoint, set } = fakeSim();
+    const stdout = sink(true);
+    const stdin = fakeStdin();
+    handle = attachMonitor(sim, { ...base, stdout, stderr: sink(), stdin, interactive: true, signals: false });
+    expect(stdin.raw).toEqual([true]);
+    expect(stdout.chunks[0]).toContain('\u001b[?1049h');
+    expect(stdout.text()).toContain('\u001b[H');
+    expect(stdout.text()).toContain('keys: p pause');
+    stdin.emit('data', 'p');
+    expect(calls).toEqual(['pause']);
+    expect(stdout.chunks.at(-1)).toContain('PAUSED');
+    stdin.emit('data', 'c');
+    finishCheckpoint('data/checkpoints/c.json');
+    await new Promise((r) => setTimeout(r, 0));
+    expect(stdout.chunks.at(-1)).toContain('checkpoint written: data/checkpoints/c.json');
+    stdin.emit('data', 's');
+    expect(stdout.chunks.at(-1)).toMatch(/stats status=paused cycles=7\/24/);
+    set({ status: 'breaker_open', breaker: { state: 'open', threshold: 18, percent: 5, trips: 1, lastCycleFailures: 25 } });
+    handle.redraw();
+    expect(stdout.chunks.at(-1)).toContain('Press r to resume');
+    stdin.emit('data', 'r');
+    expect(calls.at(-1)).toBe('resume');
+    expect(stdout.chunks.at(-1)).toContain('circuit breaker closed, resumed (r)');
+    stdin.emit('data', 'q');
+    expect(calls.at(-1)).toBe('stop');
+    expect(handle.requestedExitCode()).toBe(0);
+    expect(stdout.chunks.at(-1)).toContain('QUITTING');
+    handle.detach();
+    expect(stdin.raw).toEqual([true, false]);
+    expect(stdin.paused).toBe(true);
+    expect(stdout.chunks.at(-1)).toContain('\u001b[?1049l');
+  });
+
+  it('Ctrl-C stops gracefully (130); a second Ctrl-C restores the terminal, then forces the exit', () => {
+    const { sim, calls } = fakeSim();
+    const stdout = sink(true);
+    const stdin = fakeStdin();
+    let rawAtExit: boolean[] = [];
+    const exit = vi.fn(() => void (rawAtExit = [...stdin.raw]));
+    handle = attachMonitor(sim, { ...base, stdout, stderr: sink(), stdin, interactive: true, signals: false, exit });
+    stdin.emit('data', '\u0003');
+    expect(calls).toEqual(['stop']);
+    expect(handle.requestedExitCode()).toBe(130);
+    stdin.emit('data', '\u0003');
+    expect(exit).toHaveBeenCalledWith(130);
+    expect(rawAtExit).toEqual([true, false]);
+  });
+
+  it('restores raw mode when the process exits (crash included)', () => {
+    const { sim } = fakeSim();
+    const stdin = fakeStdin();
+    handle = attachMonitor(sim, { ...base, stdout: sink(true), stderr: sink(), stdin, interactive: true, signals: false });
+    process.emit('uncaughtExceptionMonitor' as never, new Error('boom') as never);
+    expect(stdin.raw).toEqual([true, false]);
+  });
+});
