@@ -3,10 +3,10 @@
  * simulated time; the shopper skips, browses only, or shops: browsing → carting → couponing →
  * deciding → checking out, ending checked out, abandoned or failed, then commits its session
  * (one write) and reports to its cohort. It imports no I/O: every store call and the write
- * are actors provided from src/simulation. No `after:` delays, no clocks, no Math.random:
+ * are effects (actions) provided from src/simulation that answer with STEP_DONE/STEP_FAILED. No `after:` delays, no clocks, no Math.random:
  * randomness is the agent's own generator, whose state is in context.
  */
-import { assign, fromPromise, sendParent, setup } from 'xstate';
+import { assign, sendParent, setup } from 'xstate';
 import type { CycleInfo } from '../src/model/calendar.ts';
 import { Rng, type RngState } from '../src/model/rng.ts';
 import {
@@ -51,12 +51,30 @@ export interface ShopperInput {
   rng: RngState;
 }
 
-export type ShopperEvent = { type: 'CYCLE'; info: CycleInfo };
+/**
+ * CYCLE comes from the cohort. STEP_DONE / STEP_FAILED come back from the store call or
+ * write that the current state started (one at a time, so the state says which it was).
+ */
+export type ShopperEvent =
+  | { type: 'CYCLE'; info: CycleInfo }
+  | { type: 'STEP_DONE'; output: unknown }
+  | { type: 'STEP_FAILED'; error: unknown };
+
+/** What src/ must provide: each starts one store call (or the write) and answers with STEP_DONE or STEP_FAILED. */
+export interface ShopperEffects {
+  browseProducts: BrowseInput;
+  addToCart: CartInput;
+  fetchOffers: StepBase;
+  applyCoupon: StepBase & { code: string };
+  submitCheckout: StepBase & { idempotencyKey: string };
+  clearCart: StepBase;
+  commitSession: SessionRecord;
+}
 
 export type ShopperReport = { type: 'SHOPPER_DONE'; result: ShopperCycleResult };
 
 function notProvided(name: string): never {
-  throw new Error(`shopper actor "${name}" was not provided`);
+  throw new Error(`shopper effect "${name}" was not provided`);
 }
 
 function stepBase(ctx: ShopperContext): StepBase {
@@ -77,8 +95,16 @@ function errorOf(err: unknown): { message: string; name: string; calls: number }
 }
 
 /** Peeks at the decision without advancing the generator (the action that follows draws it for real). */
-function peekDecision(ctx: ShopperContext, info: CycleInfo): 'skip' | 'browse' | 'shop' {
-  return decideCycle(new Rng(ctx.rng), ctx.persona, info);
+function peekDecision(ctx: ShopperContext, event: ShopperEvent): 'skip' | 'browse' | 'shop' {
+  return event.type === 'CYCLE' ? decideCycle(new Rng(ctx.rng), ctx.persona, event.info) : 'skip';
+}
+
+function outputOf<T>(event: ShopperEvent): T {
+  return (event as { output: T }).output;
+}
+
+function sessionOf(ctx: ShopperContext): Session {
+  return ctx.session as Session;
 }
 
 function failWith(step: ShopStep) {
@@ -91,41 +117,63 @@ export const shopperMachine = setup({
     input: {} as ShopperInput,
     events: {} as ShopperEvent,
   },
-  actors: {
-    browseProducts: fromPromise<BrowseOutput, BrowseInput>(async () => notProvided('browseProducts')),
-    addToCart: fromPromise<{ cart: Cart; calls: number }, CartInput>(async () => notProvided('addToCart')),
-    fetchOffers: fromPromise<Offer[], StepBase>(async () => notProvided('fetchOffers')),
-    applyCoupon: fromPromise<CouponOutcome, StepBase & { code: string }>(async () => notProvided('applyCoupon')),
-    submitCheckout: fromPromise<Order, StepBase & { idempotencyKey: string }>(async () => notProvided('submitCheckout')),
-    clearCart: fromPromise<void, StepBase>(async () => notProvided('clearCart')),
-    commitSession: fromPromise<void, SessionRecord>(async () => notProvided('commitSession')),
-  },
-  guards: {
-    decidesToShop: ({ context, event }) => peekDecision(context, event.info) === 'shop',
-    decidesToBrowse: ({ context, event }) => peekDecision(context, event.info) === 'browse',
-    sessionEnded: ({ context }) => context.session?.status != null,
-    choseCoupon: ({ context }) => context.session?.coupon != null,
-  },
   actions: {
+    // Effects: provided by src/simulation with `.provide({ actions })`. Each starts one call
+    // and reports back to this actor; they are the only way out of the machine.
+    browseProducts: (_: unknown, _input: BrowseInput) => notProvided('browseProducts'),
+    addToCart: (_: unknown, _input: CartInput) => notProvided('addToCart'),
+    fetchOffers: (_: unknown, _input: StepBase) => notProvided('fetchOffers'),
+    applyCoupon: (_: unknown, _input: StepBase & { code: string }) => notProvided('applyCoupon'),
+    submitCheckout: (_: unknown, _input: StepBase & { idempotencyKey: string }) => notProvided('submitCheckout'),
+    clearCart: (_: unknown, _input: StepBase) => notProvided('clearCart'),
+    commitSession: (_: unknown, _input: SessionRecord) => notProvided('commitSession'),
+
     recordFailure: assign(({ context, event }, params: { step: ShopStep }) => ({
-      session: afterFailure(context.session as Session, params.step, errorOf((event as unknown as { error?: unknown }).error)),
+      session: afterFailure(sessionOf(context), params.step, errorOf((event as { error?: unknown }).error)),
     })),
     openSession: assign(({ context, event }) => {
+      if (event.type !== 'CYCLE') return {};
       const rng = new Rng(context.rng);
       const decision = decideCycle(rng, context.persona, event.info);
       const session = openSession(rng, context.persona, event.info, decision === 'shop' ? 'shop' : 'browse');
       return { rng: rng.state(), info: event.info, session, shoppingThisCycle: decision === 'shop' };
     }),
     skipCycle: assign(({ context, event }) => {
+      if (event.type !== 'CYCLE') return {};
       const rng = new Rng(context.rng);
       decideCycle(rng, context.persona, event.info);
-      return { rng: rng.state(), info: event.info, session: null, shoppingThisCycle: false, lastCycle: event.info.cycle, lastAction: 'skip' as const };
+      return { rng: rng.state(), info: null, session: null, shoppingThisCycle: false, lastCycle: event.info.cycle, lastAction: 'skip' as const };
     }),
+    recordBrowse: assign(({ context, event }) => {
+      const rng = new Rng(context.rng);
+      const session = afterBrowse(rng, context.persona, sessionOf(context), outputOf<BrowseOutput>(event));
+      return { rng: rng.state(), session };
+    }),
+    recordCart: assign(({ context, event }) => {
+      const out = outputOf<{ cart: Cart; calls: number }>(event);
+      return { session: afterCart(sessionOf(context), out.cart, out.calls) };
+    }),
+    recordOffers: assign(({ context, event }) => {
+      const rng = new Rng(context.rng);
+      const session = afterOffers(rng, context.persona, sessionOf(context), outputOf<Offer[]>(event));
+      return { rng: rng.state(), session };
+    }),
+    recordCoupon: assign(({ context, event }) => {
+      const out = outputOf<CouponOutcome>(event);
+      return { session: out.applied ? afterCouponApplied(sessionOf(context), out.cart) : afterCouponRejected(sessionOf(context), out.reason) };
+    }),
+    decideCheckout: assign(({ context }) => {
+      const rng = new Rng(context.rng);
+      decideCheckout(rng, context.persona, sessionOf(context));
+      return { rng: rng.state() };
+    }),
+    recordOrder: assign(({ context, event }) => ({ session: afterCheckout(sessionOf(context), outputOf<Order>(event)) })),
+    countClearCall: assign(({ context }) => ({ session: { ...sessionOf(context), calls: sessionOf(context).calls + 1 } })),
     reportSkip: sendParent(({ context }): ShopperReport => ({ type: 'SHOPPER_DONE', result: resultOf(context.agentIndex, null) })),
     reportCycle: sendParent(({ context }): ShopperReport => ({ type: 'SHOPPER_DONE', result: resultOf(context.agentIndex, context.session) })),
     reportWriteFailure: sendParent(({ context, event }): ShopperReport => ({
       type: 'SHOPPER_DONE',
-      result: writeFailed(context.agentIndex, context.session as Session, errorOf((event as { error?: unknown }).error).message),
+      result: writeFailed(context.agentIndex, sessionOf(context), errorOf((event as { error?: unknown }).error).message),
     })),
     endCycle: assign(({ context }) => ({
       lastCycle: context.info?.cycle ?? context.lastCycle,
@@ -134,6 +182,12 @@ export const shopperMachine = setup({
       info: null,
     })),
     endCycleFailed: assign(({ context }) => ({ lastCycle: context.info?.cycle ?? context.lastCycle, lastAction: 'failed' as const, session: null, info: null })),
+  },
+  guards: {
+    decidesToShop: ({ context, event }) => peekDecision(context, event) === 'shop',
+    decidesToBrowse: ({ context, event }) => peekDecision(context, event) === 'browse',
+    sessionEnded: ({ context }) => context.session?.status != null,
+    choseCoupon: ({ context }) => context.session?.coupon != null,
   },
 }).createMachine({
   id: 'shopper',
@@ -164,21 +218,13 @@ export const shopperMachine = setup({
     },
     browsing: {
       description: 'Lists a page of a preferred category and opens one or more product pages.',
-      invoke: {
-        src: 'browseProducts',
-        input: ({ context }) => {
-          const s = context.session as Session;
-          return { ...stepBase(context), category: s.category, page: s.page, viewDraws: s.viewDraws };
-        },
-        onDone: {
-          target: 'planning',
-          actions: assign(({ context, event }) => {
-            const rng = new Rng(context.rng);
-            const session = afterBrowse(rng, context.persona, context.session as Session, event.output);
-            return { rng: rng.state(), session };
-          }),
-        },
-        onError: { target: 'failing', actions: failWith('browse') },
+      entry: {
+        type: 'browseProducts',
+        params: ({ context }) => ({ ...stepBase(context), category: sessionOf(context).category, page: sessionOf(context).page, viewDraws: sessionOf(context).viewDraws }),
+      },
+      on: {
+        STEP_DONE: { target: 'planning', actions: 'recordBrowse' },
+        STEP_FAILED: { target: 'failing', actions: { type: 'recordFailure', params: { step: 'browse' } } },
       },
     },
     planning: {
@@ -187,30 +233,18 @@ export const shopperMachine = setup({
     },
     carting: {
       description: 'Adds the planned items (1..n, within budget) to the cart, one call each.',
-      invoke: {
-        src: 'addToCart',
-        input: ({ context }) => ({ ...stepBase(context), items: (context.session as Session).planned }),
-        onDone: {
-          target: 'couponing',
-          actions: assign(({ context, event }) => ({ session: afterCart(context.session as Session, event.output.cart, event.output.calls) })),
-        },
-        onError: { target: 'failing', actions: failWith('add_to_cart') },
+      entry: { type: 'addToCart', params: ({ context }) => ({ ...stepBase(context), items: sessionOf(context).planned }) },
+      on: {
+        STEP_DONE: { target: 'couponing', actions: 'recordCart' },
+        STEP_FAILED: { target: 'failing', actions: { type: 'recordFailure', params: { step: 'add_to_cart' } } },
       },
     },
     couponing: {
       description: 'Views the offers assigned to this shopper in the current offer cycle and maybe picks the best one the cart qualifies for.',
-      invoke: {
-        src: 'fetchOffers',
-        input: ({ context }) => stepBase(context),
-        onDone: {
-          target: 'choosingCoupon',
-          actions: assign(({ context, event }) => {
-            const rng = new Rng(context.rng);
-            const session = afterOffers(rng, context.persona, context.session as Session, event.output);
-            return { rng: rng.state(), session };
-          }),
-        },
-        onError: { target: 'failing', actions: failWith('offers') },
+      entry: { type: 'fetchOffers', params: ({ context }) => stepBase(context) },
+      on: {
+        STEP_DONE: { target: 'choosingCoupon', actions: 'recordOffers' },
+        STEP_FAILED: { target: 'failing', actions: { type: 'recordFailure', params: { step: 'offers' } } },
       },
     },
     choosingCoupon: {
@@ -219,57 +253,42 @@ export const shopperMachine = setup({
     },
     applyingCoupon: {
       description: 'Applies a coupon to the cart; a refused coupon (invalid, expired, minimum spend) is recorded and shopping goes on.',
-      invoke: {
-        src: 'applyCoupon',
-        input: ({ context }) => ({ ...stepBase(context), code: (context.session as Session).coupon as string }),
-        onDone: {
-          target: 'deciding',
-          actions: assign(({ context, event }) => ({
-            session: event.output.applied
-              ? afterCouponApplied(context.session as Session, event.output.cart)
-              : afterCouponRejected(context.session as Session, event.output.reason),
-          })),
-        },
-        onError: { target: 'failing', actions: failWith('coupon') },
+      entry: { type: 'applyCoupon', params: ({ context }) => ({ ...stepBase(context), code: sessionOf(context).coupon as string }) },
+      on: {
+        STEP_DONE: { target: 'deciding', actions: 'recordCoupon' },
+        STEP_FAILED: { target: 'failing', actions: { type: 'recordFailure', params: { step: 'coupon' } } },
       },
     },
     deciding: {
       description: 'Checks out or abandons: abandonment tendency, raised by price sensitivity on a cart near the budget, lowered by a coupon.',
-      entry: assign(({ context }) => {
-        const rng = new Rng(context.rng);
-        decideCheckout(rng, context.persona, context.session as Session);
-        return { rng: rng.state() };
-      }),
+      entry: 'decideCheckout',
       always: [{ guard: 'sessionEnded', target: 'committing' }, { target: 'checkingOut' }],
     },
     checkingOut: {
       description: 'Submits the checkout with an idempotency key (run, agent, cycle), so a retried call never makes a second order.',
-      invoke: {
-        src: 'submitCheckout',
-        input: ({ context }) => ({ ...stepBase(context), idempotencyKey: idempotencyKey(context.runId, context.agentId, (context.info as CycleInfo).cycle) }),
-        onDone: {
-          target: 'committing',
-          actions: assign(({ context, event }) => ({ session: afterCheckout(context.session as Session, event.output) })),
-        },
-        onError: { target: 'failing', actions: failWith('checkout') },
+      entry: {
+        type: 'submitCheckout',
+        params: ({ context }) => ({ ...stepBase(context), idempotencyKey: idempotencyKey(context.runId, context.agentId, (context.info as CycleInfo).cycle) }),
+      },
+      on: {
+        STEP_DONE: { target: 'committing', actions: 'recordOrder' },
+        STEP_FAILED: { target: 'failing', actions: { type: 'recordFailure', params: { step: 'checkout' } } },
       },
     },
     failing: {
       description: 'Failure path: the failed step was recorded as <step>_failed; the cart and coupon are cleared (best effort) and the session ends failed. The agent starts fresh next cycle.',
-      invoke: {
-        src: 'clearCart',
-        input: ({ context }) => stepBase(context),
-        onDone: { target: 'committing', actions: assign(({ context }) => ({ session: { ...(context.session as Session), calls: (context.session as Session).calls + 1 } })) },
-        onError: { target: 'committing', actions: assign(({ context }) => ({ session: { ...(context.session as Session), calls: (context.session as Session).calls + 1 } })) },
+      entry: { type: 'clearCart', params: ({ context }) => stepBase(context) },
+      on: {
+        STEP_DONE: { target: 'committing', actions: 'countClearCall' },
+        STEP_FAILED: { target: 'committing', actions: 'countClearCall' },
       },
     },
     committing: {
       description: 'Writes the session, its events and its final status in one transaction, then reports to the cohort. A failed write rolls the agent-cycle back and counts as a failure.',
-      invoke: {
-        src: 'commitSession',
-        input: ({ context }) => toRecord(context.runId, context.agentId, context.agentIndex, context.session as Session),
-        onDone: { target: 'idle', actions: ['reportCycle', 'endCycle'] },
-        onError: { target: 'idle', actions: ['reportWriteFailure', 'endCycleFailed'] },
+      entry: { type: 'commitSession', params: ({ context }) => toRecord(context.runId, context.agentId, context.agentIndex, sessionOf(context)) },
+      on: {
+        STEP_DONE: { target: 'idle', actions: ['reportCycle', 'endCycle'] },
+        STEP_FAILED: { target: 'idle', actions: ['reportWriteFailure', 'endCycleFailed'] },
       },
     },
   },

@@ -1,8 +1,9 @@
 /**
  * The composition of the pure machines with real or mock edges: every store call and the
- * write become actors here, by the names the machines declare in `setup`.
+ * write are provided here, by the names the machines declare in `setup` (shopper effects as
+ * actions, the orchestrator's offer-cycle and settle steps as promise actors).
  */
-import { fromPromise } from 'xstate';
+import { fromPromise, type AnyActorRef } from 'xstate';
 import { cohortMachine } from '../../machines/cohort.machine.ts';
 import { orchestratorMachine } from '../../machines/orchestrator.machine.ts';
 import { shopperMachine } from '../../machines/shopper.machine.ts';
@@ -19,17 +20,31 @@ export interface MachineDeps {
   onSeal?: (cycle: number, totals: CycleTotals) => void;
 }
 
+/**
+ * Starts one call and reports its outcome to the shopper as STEP_DONE / STEP_FAILED. A plain
+ * action rather than an invoked promise actor: each invoke creates, registers and stops a
+ * child actor, which measured as most of the engine's overhead per store call (docs/architecture.md).
+ */
+function effect<I>(run: (input: I) => Promise<unknown>) {
+  return ({ self }: { self: AnyActorRef }, input: I): void => {
+    run(input).then(
+      (output) => self.send({ type: 'STEP_DONE', output }),
+      (error: unknown) => self.send({ type: 'STEP_FAILED', error }),
+    );
+  };
+}
+
 export function provideShopper(deps: MachineDeps) {
   const { store, recorder, log } = deps;
   return shopperMachine.provide({
-    actors: {
-      browseProducts: fromPromise(({ input }: { input: BrowseInput }) => browseStep(store, input)),
-      addToCart: fromPromise(({ input }: { input: CartInput }) => addToCartStep(store, input)),
-      fetchOffers: fromPromise(({ input }: { input: StepBase }) => offersStep(store, input)),
-      applyCoupon: fromPromise(({ input }: { input: StepBase & { code: string } }) => couponStep(store, input)),
-      submitCheckout: fromPromise(({ input }: { input: StepBase & { idempotencyKey: string } }) => checkoutStep(store, input)),
-      clearCart: fromPromise(({ input }: { input: StepBase }) => clearCartStep(store, input)),
-      commitSession: fromPromise(async ({ input }: { input: SessionRecord }) => {
+    actions: {
+      browseProducts: effect((input: BrowseInput) => browseStep(store, input)),
+      addToCart: effect((input: CartInput) => addToCartStep(store, input)),
+      fetchOffers: effect((input: StepBase) => offersStep(store, input)),
+      applyCoupon: effect((input: StepBase & { code: string }) => couponStep(store, input)),
+      submitCheckout: effect((input: StepBase & { idempotencyKey: string }) => checkoutStep(store, input)),
+      clearCart: effect((input: StepBase) => clearCartStep(store, input)),
+      commitSession: effect(async (input: SessionRecord) => {
         await recorder.commitSession(input);
         log.add(input);
       }),
