@@ -4,8 +4,8 @@
  *
  * - beginRun: upserts the run, its agents (personas) and products, in bulk (`unnest`).
  * - commitSession: one transaction per agent-cycle — the session row (with its final
- *   status), then all its events in one `unnest` statement. Any failure rolls back both and
- *   rejects; the simulation counts that agent-cycle as failed.
+ *   status) and all its events in one statement (see writeSession). Any failure rolls back
+ *   both and rejects; the simulation counts that agent-cycle as failed.
  * - prepareResume: for a resumed run, deletes what was written for cycles after the last
  *   checkpointed one (they will run again), marks sessions left `active` as abandoned and
  *   clears those agents' carts (when the store's cart tables exist).
@@ -32,29 +32,61 @@ function flags(record: SessionRecord): { carted: boolean; couponApplied: boolean
   return { carted, couponApplied };
 }
 
-/** Writes one agent-cycle inside the caller's transaction. Exported for the benchmark's baseline. */
-export async function insertSessionRow(tx: DatabaseTransactionConnection, r: SessionRecord): Promise<void> {
+type Conn = Pick<DatabaseTransactionConnection, 'query'>;
+
+function sessionValues(r: SessionRecord) {
   const f = flags(r);
   const notes = r.notes === null ? null : r.notes.slice(0, NOTES_MAX);
-  await tx.query(sql.unsafe`
-    INSERT INTO shopping_sessions (
-      id, run_id, agent_id, cycle, kind, status, is_simulated, simulated_start, simulated_end,
-      started_at, ended_at, notes, carted, coupon_applied, order_id, revenue_cents, items_count, event_count
-    ) VALUES (
+  return sql.fragment`(
       ${r.sessionId}, ${r.runId}, ${r.agentId}, ${r.cycle}, ${r.kind}, ${r.status}, true,
       ${r.simStart}::timestamptz, ${r.simEnd}::timestamptz, now(), now(), ${notes},
       ${f.carted}, ${f.couponApplied}, ${r.order?.orderId ?? null}, ${r.order?.totalCents ?? 0},
       ${r.order?.itemsCount ?? 0}, ${r.events.length}
-    )`);
+    )`;
 }
 
-async function insertEventsBatched(tx: DatabaseTransactionConnection, r: SessionRecord): Promise<void> {
-  if (r.events.length === 0) return;
-  const tuples = r.events.map((e) => [e.seq, e.type, e.at, JSON.stringify(e.payload ?? {})]);
-  await tx.query(sql.unsafe`
+const SESSION_COLUMNS = sql.fragment`(
+      id, run_id, agent_id, cycle, kind, status, is_simulated, simulated_start, simulated_end,
+      started_at, ended_at, notes, carted, coupon_applied, order_id, revenue_cents, items_count, event_count
+    )`;
+
+function eventTuples(r: SessionRecord) {
+  return sql.unnest(
+    r.events.map((e) => [e.seq, e.type, e.at, JSON.stringify(e.payload ?? {})]),
+    ['int4', 'text', 'text', 'text'],
+  );
+}
+
+/**
+ * Writes one agent-cycle: the session row with its final status and all its events, in ONE
+ * statement (a data-modifying CTE feeding one `unnest` insert). A single statement is atomic —
+ * its own transaction — so a constraint violation in any event undoes the session row too,
+ * and the whole write costs one round trip (with pool.transaction it would cost four).
+ */
+export async function writeSession(conn: Conn, r: SessionRecord): Promise<void> {
+  await conn.query(sql.unsafe`
+    WITH s AS (
+      INSERT INTO shopping_sessions ${SESSION_COLUMNS} VALUES ${sessionValues(r)}
+      RETURNING id
+    )
     INSERT INTO shopping_session_events (session_id, seq, run_id, agent_id, cycle, type, payload, simulated_at)
-    SELECT ${r.sessionId}, t.seq, ${r.runId}, ${r.agentId}, ${r.cycle}, t.type, t.payload::jsonb, t.at::timestamptz
-    FROM ${sql.unnest(tuples, ['int4', 'text', 'text', 'text'])} AS t (seq, type, at, payload)`);
+    SELECT s.id, t.seq, ${r.runId}, ${r.agentId}, ${r.cycle}, t.type, t.payload::jsonb, t.at::timestamptz
+    FROM s, ${eventTuples(r)} AS t (seq, type, at, payload)`);
+}
+
+/**
+ * The per-row baseline of the benchmark (test/bench/db-write.bench.ts): the same rows, but the
+ * session row and then one INSERT per event, inside an explicit transaction. Not used by shopsim.
+ */
+export async function writeSessionPerRow(pool: DatabasePool, r: SessionRecord): Promise<void> {
+  await pool.transaction(async (tx) => {
+    await tx.query(sql.unsafe`INSERT INTO shopping_sessions ${SESSION_COLUMNS} VALUES ${sessionValues(r)}`);
+    for (const e of r.events) {
+      await tx.query(sql.unsafe`
+        INSERT INTO shopping_session_events (session_id, seq, run_id, agent_id, cycle, type, payload, simulated_at)
+        VALUES (${r.sessionId}, ${e.seq}, ${r.runId}, ${r.agentId}, ${r.cycle}, ${e.type}, ${JSON.stringify(e.payload ?? {})}::jsonb, ${e.at}::timestamptz)`);
+    }
+  }, 0);
 }
 
 export interface PgRecorderOptions {
@@ -99,10 +131,7 @@ export function createPgRecorder(pool: DatabasePool, options: PgRecorderOptions 
     },
 
     async commitSession(record: SessionRecord) {
-      await pool.transaction(async (tx) => {
-        await insertSessionRow(tx, record);
-        await insertEventsBatched(tx, record);
-      }, 0);
+      await writeSession(pool, record);
     },
 
     async prepareResume(runId: string, lastCompletedCycle: number) {

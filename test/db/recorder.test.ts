@@ -4,7 +4,7 @@
  * the report.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sql } from 'slonik';
+import { sql, type QuerySqlToken } from 'slonik';
 import { z } from 'zod';
 import type { Database } from '../../src/db/connection.ts';
 import { migrate, migrationFiles } from '../../src/db/migrate.ts';
@@ -17,7 +17,7 @@ const count = z.object({ n: z.number() });
 for (const target of targets()) {
   describe.skipIf(target.skip)(`database layer (${target.name})`, () => {
     let db: Database;
-    const n = async (query: ReturnType<typeof sql.type<typeof count>>) => (await db.pool.one(query)).n;
+    const n = async (query: QuerySqlToken<typeof count>) => (await db.pool.one(query)).n;
     const sessionsOf = (runId: string) => n(sql.type(count)`SELECT count(*)::int AS n FROM shopping_sessions WHERE run_id = ${runId}`);
     const eventsOf = (runId: string) => n(sql.type(count)`SELECT count(*)::int AS n FROM shopping_session_events WHERE run_id = ${runId}`);
 
