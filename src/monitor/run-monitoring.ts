@@ -79,7 +79,7 @@ export async function openRunMonitoring(options: RunMonitoringOptions): Promise<
         breakerAction: interactive ? 'wait' : config.breakerAction,
         logger,
       });
-      if (inspector) monitor.notify(`Stately inspector: ${inspector.url}`);
+      if (inspector && interactive) monitor.notify(`Stately inspector: ${inspector.url}`);
       return monitor;
     },
     async close() {
