@@ -9,6 +9,9 @@
  * 50 req/s, see FINDINGS). In any window of W ms at most `burst + W * rate / 1000` slots
  * fall (never a burst above capacity).
  *
+ * Releases also keep to at most `rate + burst` in any second of real time, so a stalled event
+ * loop that catches up on overdue slots does not flood the store.
+ *
  * `blockUntil(t)` is the shared "blocked until" gate a 429 Retry-After sets: no slot is
  * given before t, and the schedule restarts from t (at most `burst` at once).
  * The clock is injectable so tests run it with a fake one.
@@ -80,6 +83,12 @@ export function createRateLimiter(options: RateLimiterOptions = {}): RateLimiter
   const interval = rate > 0 ? 1000 / rate : 0;
   const tolerance = rate > 0 ? (burst - 1) * interval : 0;
 
+  // Actual release times of the last `rate + burst` grants: a release is held back while that
+  // many went out in the last second, so a stalled event loop catching up on slots that came
+  // due meanwhile never sends more than rate + burst in any 1-s window.
+  const windowSize = rate > 0 && rate + burst <= 1_000_000 ? Math.floor(rate + burst) : 0;
+  const released = new Float64Array(Math.max(1, windowSize)).fill(-Infinity);
+  let relPos = 0;
   let tat = -Infinity; // theoretical arrival time of the next conforming request
   let gate = -Infinity;
   const queue: Waiter[] = [];
@@ -90,6 +99,17 @@ export function createRateLimiter(options: RateLimiterOptions = {}): RateLimiter
 
   function nextSlot(w: Waiter): number {
     return Math.max(w.arrivedAt, tat - tolerance, gate);
+  }
+
+  /** Earliest actual time the 1-s window allows another release. */
+  function windowOpensAt(): number {
+    return windowSize > 0 ? (released[relPos] as number) + 1000 : -Infinity;
+  }
+
+  function noteRelease(now: number): void {
+    if (windowSize === 0) return;
+    released[relPos] = now;
+    relPos = (relPos + 1) % windowSize;
   }
 
   function arm(at: number, now: number): void {
@@ -110,12 +130,14 @@ export function createRateLimiter(options: RateLimiterOptions = {}): RateLimiter
     while (head < queue.length) {
       const w = queue[head] as Waiter;
       const slot = nextSlot(w);
-      if (slot > now) {
-        arm(slot, now);
+      const opens = windowOpensAt();
+      if (slot > now || opens > now) {
+        arm(Math.max(slot, opens), now);
         break;
       }
       head++;
       tat = Math.max(tat, slot) + interval;
+      noteRelease(now);
       if (w.signal && w.onAbort) w.signal.removeEventListener('abort', w.onAbort);
       w.resolve({ dueAt: slot, releasedAt: now });
     }
@@ -144,8 +166,9 @@ export function createRateLimiter(options: RateLimiterOptions = {}): RateLimiter
       } else if (head === queue.length) {
         // Fast path: nobody queued and the bucket has a token.
         const slot = Math.max(now, tat - tolerance, gate);
-        if (slot <= now) {
+        if (slot <= now && windowOpensAt() <= now) {
           tat = Math.max(tat, slot) + interval;
+          noteRelease(now);
           return Promise.resolve({ dueAt: slot, releasedAt: now });
         }
       }

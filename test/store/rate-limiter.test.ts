@@ -122,3 +122,16 @@ describe('createRateLimiter', () => {
     expect(() => createRateLimiter({ rate: 5, burst: 0 })).toThrow('`burst`');
   });
 });
+
+describe('createRateLimiter after a stall', () => {
+  it('catches up on overdue slots but never releases more than rate + capacity in a second', async () => {
+    const clock = createFakeClock(40); // every timer fires 40 ms late: a busy event loop
+    const limiter = createRateLimiter({ rate: 100, burst: 5, clock });
+    const { released } = flood(limiter, clock, 1000 + 5);
+    await clock.advance(15_000);
+    expect(released.length).toBe(1005);
+    expect(maxInWindow(released, 1000)).toBeLessThanOrEqual(105);
+    // the long-run rate is kept: 1005 grants took about 10 s of real time, not 10 s + the stalls
+    expect(Math.max(...released)).toBeLessThan(10_000 + 100);
+  });
+});

@@ -1,0 +1,202 @@
+/**
+ * HTTP benchmark (issue 5), all on loopback, one JSON object per line. The reference store
+ * runs in a child process (`shopsim serve --mock-db --port 0`), so client and server each
+ * have a core.
+ *  - rate accuracy: the client at --rate-limit 50 and 1000 for BENCH_RATE_SECONDS (30) each:
+ *    achieved rate (steady state and whole window) and the most requests in any 1-s window;
+ *  - throughput, limit off: shopsim's client vs autocannon on the same 4-request flow, same store;
+ *  - the seed's target: 372 agents, time-scale 48, 50 req/s, the busiest cycles of a weekday:
+ *    duration of each cycle's store work (the cycle is 75 s).
+ * BENCH_HTTP=rate,throughput,target narrows it.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import autocannon from 'autocannon';
+import { Agent, type Dispatcher } from 'undici';
+import { generateProducts } from '../../src/model/catalog.ts';
+import { generatePersonas } from '../../src/model/personas.ts';
+import { createSimulation, DEFAULT_SIMULATION_CONFIG, type CycleReport } from '../../src/simulation/create-simulation.ts';
+import { createMockRecorder } from '../../src/simulation/mock-recorder.ts';
+import { createHttpStore } from '../../src/store/http-store.ts';
+import type { CallContext } from '../../src/model/types.ts';
+
+const only = process.env['BENCH_HTTP']?.split(',');
+const want = (name: string) => !only || only.includes(name);
+const RATE_SECONDS = Number(process.env['BENCH_RATE_SECONDS'] ?? 30);
+const THROUGHPUT_SECONDS = Number(process.env['BENCH_THROUGHPUT_SECONDS'] ?? 10);
+const emit = (o: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(o)}\n`);
+const r3 = (n: number) => Math.round(n * 1000) / 1000;
+
+async function startStore(extra: string[] = []): Promise<{ url: string; child: ChildProcess; stop(): Promise<void> }> {
+  const child = spawn(process.execPath, ['bin/shopsim.js', 'serve', '--mock-db', '--port', '0', ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise<string>((resolve, reject) => {
+    const rl = createInterface({ input: child.stdout! });
+    rl.once('line', (l) => resolve(l.trim()));
+    child.once('exit', (c) => reject(new Error(`store exited ${c}`)));
+  });
+  return {
+    url,
+    child,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+/** An undici Agent that notes when each request is dispatched. */
+function recordingDispatcher(times: number[]): Dispatcher & { close(): Promise<void> } {
+  const agent = new Agent({ connections: 50, pipelining: 1 });
+  const d = {
+    request(opts: Dispatcher.RequestOptions) {
+      times.push(performance.now());
+      return agent.request(opts);
+    },
+    close: () => agent.close(),
+  };
+  return d as unknown as Dispatcher & { close(): Promise<void> };
+}
+
+function maxInWindow(t: number[], windowMs: number): number {
+  let best = 0;
+  let j = 0;
+  for (let i = 0; i < t.length; i++) {
+    while ((t[i] as number) - (t[j] as number) >= windowMs) j++;
+    best = Math.max(best, i - j + 1);
+  }
+  return best;
+}
+
+const ctxOf = (i: number, n: number): CallContext => ({ agentId: `agent_${String(i).padStart(4, '0')}`, agentIndex: i, cycle: 1, at: '2024-01-01T10:00:00.000Z', callSeq: n });
+
+async function rateAccuracy(url: string, rate: number): Promise<void> {
+  const times: number[] = [];
+  const dispatcher = recordingDispatcher(times);
+  const store = createHttpStore({ baseUrl: url, rateLimit: rate, dispatcher });
+  const deadline = performance.now() + RATE_SECONDS * 1000;
+  const workers = Math.min(200, rate * 2);
+  await Promise.all(
+    Array.from({ length: workers }, async (_, w) => {
+      for (let n = 1; performance.now() < deadline; n++) await store.getProduct(ctxOf(w, n), `prod_${String((n % 240) + 1).padStart(4, '0')}`);
+    }),
+  );
+  const m = store.metrics();
+  await store.close();
+  await dispatcher.close();
+  const inWindow = times.filter((t) => t < deadline);
+  const first = inWindow[0] as number;
+  const last = inWindow[inWindow.length - 1] as number;
+  const burst = store.metrics().rate_limit.burst;
+  const steady = (inWindow.length - burst) / ((last - first) / 1000);
+  const whole = inWindow.length / RATE_SECONDS;
+  const maxWin = maxInWindow(inWindow, 1000);
+  emit({
+    bench: 'http-rate',
+    rate,
+    burst,
+    seconds: RATE_SECONDS,
+    requests: inWindow.length,
+    achieved_rps: r3(steady),
+    achieved_rps_whole_window: r3(whole),
+    error_pct: r3(((steady - rate) / rate) * 100),
+    within_1pct: Math.abs(steady - rate) / rate <= 0.01,
+    max_in_any_1s: maxWin,
+    limit_rate_plus_capacity: rate + burst,
+    window_ok: maxWin <= rate + burst,
+    latency_ms: m.latency_ms,
+    latency_ms_from_due: m.latency_ms_from_due,
+  });
+}
+
+const FLOW = (i: number) => [
+  { method: 'GET', path: '/products?category=books&page=1&page_size=20' },
+  { method: 'GET', path: `/products/prod_${String((i % 240) + 1).padStart(4, '0')}` },
+  { method: 'GET', path: '/cart' },
+  { method: 'GET', path: '/offers' },
+];
+
+async function throughput(url: string): Promise<void> {
+  const connections = 50;
+  const ac = await (autocannon as unknown as (o: Record<string, unknown>) => Promise<{ requests: { total: number; average: number }; errors: number; non2xx: number; duration: number }>)({
+    url,
+    connections,
+    duration: THROUGHPUT_SECONDS,
+    headers: { 'x-user-id': 'agent_0001', 'x-sim-time': '2024-01-01T10:00:00.000Z' },
+    requests: FLOW(7),
+  });
+  const acRps = ac.requests.total / ac.duration;
+  emit({ bench: 'http-throughput', tool: 'autocannon', connections, seconds: r3(ac.duration), requests: ac.requests.total, rps: r3(acRps), errors: ac.errors, non2xx: ac.non2xx });
+
+  const store = createHttpStore({ baseUrl: url, rateLimit: 0, connections });
+  const t0 = performance.now();
+  const deadline = t0 + THROUGHPUT_SECONDS * 1000;
+  await Promise.all(
+    Array.from({ length: connections }, async (_, w) => {
+      const ctx = ctxOf(w, 1);
+      for (let n = 0; performance.now() < deadline; n++) {
+        await store.listProducts(ctx, { category: 'books', page: 1, pageSize: 20 });
+        await store.getProduct(ctx, `prod_${String((n % 240) + 1).padStart(4, '0')}`);
+        await store.getCart(ctx);
+        await store.listOffers(ctx);
+      }
+    }),
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  const m = store.metrics();
+  await store.close();
+  const rps = m.requests / seconds;
+  emit({ bench: 'http-throughput', tool: 'shopsim', connections, seconds: r3(seconds), requests: m.requests, rps: r3(rps), errors: m.errors, latency_ms: m.latency_ms });
+  emit({ bench: 'http-throughput-ratio', shopsim_over_autocannon: r3(rps / acRps), target: 0.7, ok: rps / acRps >= 0.7 });
+}
+
+async function seedTarget(url: string): Promise<void> {
+  const personas = generatePersonas(372, 42);
+  const products = generateProducts(240, 42);
+  const store = createHttpStore({ baseUrl: url, rateLimit: 50 });
+  const cycles = Number(process.env['BENCH_TARGET_CYCLES'] ?? 3);
+  // Weekday 11:00–14:00 UTC: the busiest hours of the personas' hour affinities.
+  const startMs = Date.parse(process.env['BENCH_TARGET_START'] ?? '2024-01-03T11:00:00Z');
+  const sim = createSimulation(
+    { ...DEFAULT_SIMULATION_CONFIG, runId: 'bench-target', fast: true, timeScale: 48, cycles, startMs, breakerAction: 'exit' },
+    { personas, products, store, recorder: createMockRecorder(), metrics: () => ({ ...store.metrics() }) },
+  );
+  const perCycle: { cycle: number; active: number; seconds: number; requests: number }[] = [];
+  let prevRequests = 0;
+  sim.events.on('cycle', (r: CycleReport) => {
+    const req = store.metrics().requests;
+    perCycle.push({ cycle: r.cycle, active: r.active, seconds: r3(r.durationSeconds), requests: req - prevRequests });
+    prevRequests = req;
+  });
+  const summary = await sim.run();
+  await store.close();
+  const busiest = perCycle.reduce((a, b) => (b.requests > a.requests ? b : a));
+  emit({
+    bench: 'http-seed-target',
+    agents: 372,
+    time_scale: 48,
+    rate_limit: 50,
+    cycle_interval_s: 75,
+    cycles: perCycle,
+    busiest_cycle_requests: busiest.requests,
+    busiest_cycle_store_work_s: busiest.seconds,
+    share_of_cycle: r3(busiest.seconds / 75),
+    ok: busiest.seconds < 75 * 0.5,
+    exit_reason: summary.exit_reason,
+    checkouts: summary.checkouts_completed,
+    latency_ms: summary['latency_ms'],
+    latency_ms_from_due: summary['latency_ms_from_due'],
+  });
+}
+
+const server = await startStore();
+try {
+  if (want('rate')) {
+    await rateAccuracy(server.url, 50);
+    await rateAccuracy(server.url, 1000);
+  }
+  if (want('throughput')) await throughput(server.url);
+  if (want('target')) await seedTarget(server.url);
+} finally {
+  await server.stop();
+}
