@@ -6,6 +6,8 @@ import { Command, CommanderError } from 'commander';
 import { registerGenerateCommands } from './generate.ts';
 import { registerRunCommand } from './run.ts';
 import { registerServeCommand } from './serve.ts';
+import { registerDbCommand } from './db.ts';
+import { registerReportCommand } from './report.ts';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -23,6 +25,8 @@ export function buildProgram(): Command {
   registerRunCommand(program, io);
   registerGenerateCommands(program);
   registerServeCommand(program);
+  registerReportCommand(program, io);
+  registerDbCommand(program, io);
   // <register commands>
   for (const c of program.commands) c.exitOverride();
   return program;

@@ -1,0 +1,89 @@
+/**
+ * `shopsim report [--run ID] [--json]`: the funnel of a run (default: the newest) from the
+ * database, as cli-table3 tables or as JSON. The embedded database may be held by a running
+ * simulation: then the report connects to its loopback server.
+ */
+import Table from 'cli-table3';
+import type { Command } from 'commander';
+import { openDatabase } from '../db/connection.ts';
+import { buildReport, type Report } from '../db/report.ts';
+import { addDatabaseOptions, databaseOptionsFrom, type DbFlags, type DbIo } from './db.ts';
+
+const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+const money = (cents: number) => `$${(cents / 100).toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
+const int = (n: number) => n.toLocaleString('en-US');
+
+function table(head: string[], rows: (string | number)[][], align?: ('left' | 'right')[]): string {
+  const t = new Table({ head, style: { head: [], border: [], compact: true }, ...(align ? { colAligns: align } : {}) });
+  for (const r of rows) t.push(r.map(String));
+  return t.toString();
+}
+
+/** The report as text tables (no colour codes). */
+export function renderReport(r: Report): string {
+  const f = r.funnel;
+  const share = (n: number) => (f.sessions > 0 ? pct(n / f.sessions) : '-');
+  const summary = r.run.summary ?? {};
+  const parts = [
+    `Run ${r.run.id}  seed ${r.run.seed}  started ${r.run.started_at}  ${r.run.ended_at ? `ended ${r.run.ended_at}` : 'not ended'}` +
+      `${r.run.is_replay ? `  resumed from ${r.run.resumed_from ?? '?'}` : ''}` +
+      `${typeof summary['exit_reason'] === 'string' ? `  exit: ${summary['exit_reason']}` : ''}`,
+    table(
+      ['Funnel', 'Count', 'Of sessions'],
+      [
+        ['Sessions', int(f.sessions), share(f.sessions)],
+        ['Browse-only', int(f.browse_only), share(f.browse_only)],
+        ['Carts', int(f.carts), share(f.carts)],
+        ['Coupons applied', int(f.coupons_applied), share(f.coupons_applied)],
+        ['Checkouts', int(f.checkouts), share(f.checkouts)],
+        ['Abandoned', int(f.abandoned), share(f.abandoned)],
+        ['Failed', int(f.failed), share(f.failed)],
+        ...(f.active > 0 ? [['Active (orphaned)', int(f.active), share(f.active)]] : []),
+      ],
+      ['left', 'right', 'right'],
+    ),
+    table(
+      ['Rate', 'Value'],
+      [
+        ['Conversion (checkouts / sessions)', pct(r.rates.conversion_rate)],
+        ['Cart conversion (checkouts / carts)', pct(r.rates.cart_conversion_rate)],
+        ['Abandonment (abandoned / decided)', pct(r.rates.abandonment_rate)],
+        ['Failure (failed / sessions)', pct(r.rates.failure_rate)],
+        ['Revenue', money(r.revenue.revenue_cents)],
+        ['Average order', money(r.revenue.average_order_cents)],
+        ['Events', int(f.events)],
+        ['Agents with sessions', int(f.agents)],
+      ],
+      ['left', 'right'],
+    ),
+    table(
+      ['Hour (UTC)', 'Sessions', 'Checkouts', 'Conversion', 'Revenue'],
+      r.by_hour.filter((h) => h.sessions > 0).map((h) => [String(h.hour).padStart(2, '0') + ':00', int(h.sessions), int(h.checkouts), pct(h.conversion_rate), money(h.revenue_cents)]),
+      ['left', 'right', 'right', 'right', 'right'],
+    ),
+    table(
+      ['Weekday', 'Sessions', 'Checkouts', 'Conversion', 'Revenue'],
+      r.by_weekday.map((d) => [d.weekday, int(d.sessions), int(d.checkouts), d.sessions > 0 ? pct(d.conversion_rate) : '-', money(d.revenue_cents)]),
+      ['left', 'right', 'right', 'right', 'right'],
+    ),
+  ];
+  return parts.join('\n');
+}
+
+export function registerReportCommand(program: Command, io?: DbIo): void {
+  const cmd = program
+    .command('report')
+    .description('funnel, rates, revenue and conversion by hour and weekday of a run, from the database')
+    .option('--run <id>', 'the run to report (default: the newest)')
+    .option('--json', 'print the report as one JSON object');
+  addDatabaseOptions(cmd).action(async (flags: DbFlags & { run?: string; json?: boolean }) => {
+    const out = io ?? { env: process.env, stdout: process.stdout, stderr: process.stderr };
+    const db = await openDatabase({ ...databaseOptionsFrom(flags, out.env), poolSize: 2, attachToRunning: true });
+    try {
+      const report = await buildReport(db.pool, flags.run);
+      out.stdout.write(flags.json ? `${JSON.stringify(report)}\n` : `${renderReport(report)}\n`);
+    } finally {
+      await db.close();
+    }
+  });
+}
