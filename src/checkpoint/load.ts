@@ -171,6 +171,13 @@ export function restoreStateOf(file: string, ck: Checkpoint, personas: Persona[]
   } catch (err) {
     throw checkpointError(file, (err as Error).message, err);
   }
+  // A resumed run runs: a checkpoint written on stop, on an open breaker or while paused
+  // records that state, but the user asked to continue (pause and breaker do not touch decisions).
+  const value = ck.xstate_snapshot.value as Record<string, unknown> | null;
+  if (value && typeof value === 'object') {
+    if (value['control'] !== undefined) value['control'] = 'running';
+    if (value['breaker'] !== undefined) value['breaker'] = 'closed';
+  }
   return { snapshot: ck.xstate_snapshot, resumedFrom: file, realElapsedSeconds: ck.simulation_state.real_elapsed_seconds ?? 0 };
 }
 

@@ -130,9 +130,6 @@ export async function runCommand(flags: Partial<Record<keyof RunConfig, unknown>
       resumedFrom: resume?.file ?? null,
     }),
   });
-  sim.events.on('checkpoint', (c: { path: string; trigger: string; cycle: number }) => {
-    io.stderr.write(`shopsim: checkpoint written: ${c.path} (cycle ${c.cycle}, ${c.trigger})\n`);
-  });
 
   const monitor = monitoring.attach(sim);
 
