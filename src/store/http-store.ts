@@ -2,9 +2,10 @@
  * The HTTP store client: StoreApi over undici, against the reference store or any server
  * that implements docs/store-api.yaml.
  *
- * Every call goes: global token bucket (the intended start, `dueAt`) → a p-queue slot
- * (at most `connections` requests in flight on the keep-alive pool) → the "blocked until"
- * gate a 429 set (a request that reaches it re-takes a slot from the bucket) → undici.
+ * Every call gets its intended start from the rate schedule (for latency corrected for
+ * coordinated omission), then a p-queue slot (at most `connections` requests in flight on the
+ * keep-alive pool), then a token from the global bucket — which also holds the "blocked until"
+ * gate a 429 set — and goes out at once through undici.
  * A 429 waits its Retry-After (seconds or HTTP date) and retries, at most `maxRetries429`
  * times; meanwhile no request of this client goes to the origin. 5xx, timeouts and network
  * errors reject with StoreCallError 'failed'; other 4xx with 'rejected' and the server's code.
@@ -150,8 +151,8 @@ export function createHttpStore(options: HttpStoreOptions): HttpStore {
   }
 
   async function send(spec: CallSpec, body: string | undefined): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string; sentAt: number }> {
-    // A 429 may have closed the gate while this request waited for a connection.
-    while (limiter.blockedUntil > clock.now()) await limiter.acquire();
+    // The token is taken with a connection in hand, so what the limiter releases goes out at once.
+    await limiter.acquire();
     const ac = new AbortController();
     const timer = setTimeout(() => ac.abort(new TimeoutSignal(timeoutMs)), timeoutMs);
     const sentAt = clock.now();
@@ -194,8 +195,7 @@ export function createHttpStore(options: HttpStoreOptions): HttpStore {
     let tries429 = 0;
     try {
       for (;;) {
-        const grant = await limiter.acquire();
-        if (firstDue === null) firstDue = grant.dueAt;
+        if (firstDue === null) firstDue = limiter.intendedStart();
         let res: Awaited<ReturnType<typeof send>>;
         try {
           res = (await queue.add(() => send(spec, body))) as Awaited<ReturnType<typeof send>>;

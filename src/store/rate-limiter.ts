@@ -48,6 +48,12 @@ export interface Grant {
 export interface RateLimiter {
   readonly rate: number;
   readonly burst: number;
+  /**
+   * The intended start of a new call per the schedule, without waiting: what the slot would be
+   * if nothing else (busy connections, a slow store) held the caller back. A separate virtual
+   * schedule, for latency corrected for coordinated omission.
+   */
+  intendedStart(): number;
   /** Waits for the next slot. Rejects with the signal's reason if aborted while queued. */
   acquire(signal?: AbortSignal): Promise<Grant>;
   /** No slot before `untilMs` (clock ms). A later gate wins over an earlier one. */
@@ -90,6 +96,7 @@ export function createRateLimiter(options: RateLimiterOptions = {}): RateLimiter
   const released = new Float64Array(Math.max(1, windowSize)).fill(-Infinity);
   let relPos = 0;
   let tat = -Infinity; // theoretical arrival time of the next conforming request
+  let virtualTat = -Infinity;
   let gate = -Infinity;
   const queue: Waiter[] = [];
   let head = 0;
@@ -157,6 +164,13 @@ export function createRateLimiter(options: RateLimiterOptions = {}): RateLimiter
       return queue.length - head;
     },
 
+    intendedStart(): number {
+      const now = clock.now();
+      const slot = Math.max(now, virtualTat - tolerance, gate);
+      virtualTat = Math.max(virtualTat, slot) + interval;
+      return slot;
+    },
+
     acquire(signal?: AbortSignal): Promise<Grant> {
       if (closed) return Promise.reject(new Error('rate limiter closed'));
       if (signal?.aborted) return Promise.reject(signal.reason);
@@ -192,6 +206,7 @@ export function createRateLimiter(options: RateLimiterOptions = {}): RateLimiter
       gate = untilMs;
       // The schedule restarts at the gate: what was owed before it is not sent in one burst.
       if (tat < gate) tat = gate;
+      if (virtualTat < gate) virtualTat = gate;
       if (timer !== null) {
         clock.clearTimer(timer);
         timer = null;
