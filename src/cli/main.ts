@@ -5,6 +5,8 @@
 import { Command, CommanderError } from 'commander';
 import { registerGenerateCommands } from './generate.ts';
 import { registerRunCommand } from './run.ts';
+import { registerCheckpointsCommand } from './checkpoints.ts';
+import { registerReplayCommand } from './replay.ts';
 import { registerServeCommand } from './serve.ts';
 import { registerDbCommand } from './db.ts';
 import { registerReportCommand } from './report.ts';
@@ -27,6 +29,8 @@ export function buildProgram(): Command {
   registerServeCommand(program);
   registerReportCommand(program, io);
   registerDbCommand(program, io);
+  registerCheckpointsCommand(program);
+  registerReplayCommand(program);
   // <register commands>
   for (const c of program.commands) c.exitOverride();
   return program;

@@ -1,0 +1,194 @@
+/**
+ * `shopsim replay CHECKPOINT [--until-cycle N] [--verify] [--json]`: restores a checkpoint and
+ * runs it forward with the deterministic mock store and the mock recorder (nothing is written to
+ * a database, no checkpoint is written). With --verify, the digest after every cycle is compared
+ * with the digest of each later checkpoint of the same run found next to CHECKPOINT.
+ */
+import { dirname } from 'node:path';
+import type { Command } from 'commander';
+import { listCheckpointFiles, readCheckpoint, readCheckpointHeader, restoreStateOf, validateCheckpoint } from '../checkpoint/load.ts';
+import { isShopsimError, oneLine, ShopsimError } from '../errors.ts';
+import { createSimulation, type CycleReport } from '../simulation/create-simulation.ts';
+import { createMockRecorder } from '../simulation/mock-recorder.ts';
+import { loadPersonas, loadProducts, selectAgents } from '../simulation/load-data.ts';
+import { createMockStore } from '../store/mock-store.ts';
+
+export interface ReplayOptions {
+  untilCycle?: number;
+  verify?: boolean;
+  json?: boolean;
+  personas?: string;
+  products?: string;
+}
+
+export interface ReplayIo {
+  stdout: { write(s: string): boolean };
+  stderr: { write(s: string): boolean };
+}
+
+export interface ReplayResult {
+  checkpoint: string;
+  run_id: string;
+  from_cycle: number;
+  to_cycle: number;
+  digest: string;
+  verify: null | {
+    compared: number;
+    identical_through: number | null;
+    diverged_at: number | null;
+    expected: string | null;
+    got: string | null;
+    against: string | null;
+  };
+  summary: Record<string, unknown>;
+}
+
+/** Runs the replay; returns the exit code (0 ok, 1 divergence, 2 bad input). */
+export async function replayCommand(file: string, options: ReplayOptions, io: ReplayIo): Promise<number> {
+  try {
+    const result = await replay(file, options, io);
+    if (options.json) io.stdout.write(`${JSON.stringify(result)}\n`);
+    const v = result.verify;
+    if (v) {
+      if (v.diverged_at !== null) {
+        io.stderr.write(`shopsim: replay diverged at cycle ${v.diverged_at}: expected ${v.expected} (${v.against}), got ${v.got}\n`);
+        if (!options.json) io.stdout.write(`diverged at cycle ${v.diverged_at}\n`);
+        return 1;
+      }
+      const line = v.compared === 0 ? `nothing to verify: no later checkpoint of run ${result.run_id} next to ${file}` : `identical through cycle ${v.identical_through} (${v.compared} checkpoints compared)`;
+      if (options.json) io.stderr.write(`shopsim: ${line}\n`);
+      else io.stdout.write(`${line}\n`);
+    } else if (!options.json) {
+      io.stdout.write(`replayed ${result.run_id} from cycle ${result.from_cycle} to ${result.to_cycle}: digest ${result.digest}\n`);
+    }
+    return 0;
+  } catch (err) {
+    io.stderr.write(`shopsim: ${oneLine(err)}\n`);
+    return isShopsimError(err) ? err.exitCode : 1;
+  }
+}
+
+export async function replay(file: string, options: ReplayOptions, io: ReplayIo): Promise<ReplayResult> {
+  const ck = readCheckpoint(file);
+  const cfg = ck.simulation_config;
+  const runId = ck.simulation_state.run_id;
+  const fromCycle = ck.simulation_state.current_cycle;
+  const personasFile = options.personas ?? String(cfg['personas'] ?? 'data/personas.json');
+  const productsFile = options.products ?? String(cfg['products'] ?? 'data/products.json');
+  const agents = typeof cfg['agents'] === 'number' ? cfg['agents'] : null;
+  let personas;
+  try {
+    personas = selectAgents(loadPersonas(personasFile), agents, personasFile);
+  } catch (err) {
+    throw new ShopsimError('E_CHECKPOINT', `checkpoint ${file}: ${oneLine(err)}`, { cause: err, exitCode: 2 });
+  }
+  const products = loadProducts(productsFile);
+  validateCheckpoint(file, ck, { personas, products });
+  if (cfg['mock_api'] === false) {
+    io.stderr.write(`shopsim: warning: ${file} was written against a real store; replay uses the mock store, so its decisions (and --verify) follow the mock store's answers\n`);
+  }
+  const seed = Number(cfg['seed']);
+  const total = ck.simulation_state.total_cycles ?? Number(cfg['cycles']);
+  const until = options.untilCycle ?? total;
+  if (!Number.isInteger(until) || until <= fromCycle) {
+    throw new ShopsimError('E_INPUT', `--until-cycle ${until}: expected a cycle after the checkpoint's cycle ${fromCycle}`, { exitCode: 2 });
+  }
+  const store = createMockStore({ seed, products, agentIds: personas.map((p) => p.id), failRate: Number(cfg['mock_fail_rate'] ?? 0) });
+  if (ck.mock_store_state) store.importState(ck.mock_store_state);
+  const restore = restoreStateOf(file, ck, personas);
+
+  // Later checkpoints of the same run next to this one: cycle → digest.
+  const expected = new Map<number, { digest: string; path: string }>();
+  if (options.verify) {
+    for (const f of listCheckpointFiles(dirname(file))) {
+      if (f.runId !== runId || f.cycle <= fromCycle || f.cycle > until) continue;
+      try {
+        const h = await readCheckpointHeader(f.path);
+        const prev = expected.get(f.cycle);
+        if (!prev) expected.set(f.cycle, { digest: h.digest, path: f.path });
+      } catch (err) {
+        io.stderr.write(`shopsim: warning: skipping unreadable checkpoint ${f.path}: ${oneLine(err)}\n`);
+      }
+    }
+  }
+
+  const sim = createSimulation(
+    {
+      runId,
+      seed,
+      cycles: until,
+      startMs: Date.parse(String(cfg['start'])),
+      timeScale: Number(cfg['time_scale'] ?? 24),
+      fast: true,
+      warmupCycles: Number(cfg['warmup_cycles'] ?? 0),
+      breakerPercent: Number(cfg['breaker_percent'] ?? 5),
+      breakerAction: 'wait',
+      cohortSize: Number(cfg['cohort_size'] ?? 500),
+      offerCycleDays: Number(cfg['offer_cycle_days'] ?? 7),
+      checkpointInterval: 0,
+    },
+    { personas, products, store, recorder: createMockRecorder(), restore },
+  );
+  let compared = 0;
+  let identicalThrough: number | null = null;
+  let diverged: { cycle: number; expected: string; got: string; path: string } | null = null;
+  sim.events.on('cycle', (r: CycleReport) => {
+    const want = expected.get(r.cycle);
+    if (!want || diverged) return;
+    compared++;
+    if (want.digest === r.digest) identicalThrough = r.cycle;
+    else {
+      diverged = { cycle: r.cycle, expected: want.digest, got: r.digest, path: want.path };
+      sim.stop();
+    }
+  });
+  // The original run went on after an open breaker (it was resumed), so the replay does too.
+  sim.events.on('breaker-open', () => setImmediate(() => sim.resume()));
+  const summary = await sim.run();
+  const d = diverged as { cycle: number; expected: string; got: string; path: string } | null;
+  return {
+    checkpoint: file,
+    run_id: runId,
+    from_cycle: fromCycle,
+    to_cycle: summary.cycles_completed,
+    digest: summary.digest,
+    verify: options.verify
+      ? { compared, identical_through: identicalThrough, diverged_at: d?.cycle ?? null, expected: d?.expected ?? null, got: d?.got ?? null, against: d?.path ?? null }
+      : null,
+    summary: summary as unknown as Record<string, unknown>,
+  };
+}
+
+export function registerReplayCommand(program: Command): void {
+  program
+    .command('replay')
+    .description('restore a checkpoint and run it forward with the mock store (nothing written to a database); --verify compares digests with later checkpoints')
+    .argument('<checkpoint>', 'checkpoint file (.json or .json.gz)')
+    .option('--until-cycle <n>', 'stop after this cycle (default: the run\'s last cycle)')
+    .option('--verify', 'compare the digest with every later checkpoint of the same run on disk; exit 1 on divergence')
+    .option('--json', 'print one JSON result on stdout')
+    .option('--personas <file>', 'persona file (default: the one the checkpoint names)')
+    .option('--products <file>', 'product file (default: the one the checkpoint names)')
+    .action(async (checkpoint: string, opts: Record<string, unknown>) => {
+      let untilCycle: number | undefined;
+      if (opts['untilCycle'] !== undefined) {
+        untilCycle = Number(opts['untilCycle']);
+        if (!Number.isInteger(untilCycle) || untilCycle < 1) {
+          process.stderr.write(`shopsim: --until-cycle: expected an integer >= 1, got ${JSON.stringify(opts['untilCycle'])}\n`);
+          process.exitCode = 2;
+          return;
+        }
+      }
+      process.exitCode = await replayCommand(
+        checkpoint,
+        {
+          ...(untilCycle !== undefined ? { untilCycle } : {}),
+          verify: opts['verify'] === true,
+          json: opts['json'] === true,
+          ...(typeof opts['personas'] === 'string' ? { personas: opts['personas'] } : {}),
+          ...(typeof opts['products'] === 'string' ? { products: opts['products'] } : {}),
+        },
+        { stdout: process.stdout, stderr: process.stderr },
+      );
+    });
+}
