@@ -1,0 +1,119 @@
+/**
+ * Database write throughput: events written per second for the sessions of a 372-agent ×
+ * 24-cycle run, batched (the recorder: one statement per agent-cycle) vs the per-row baseline
+ * (one INSERT per event, in one transaction per agent-cycle), on the embedded PGlite and — when
+ * TEST_DATABASE_URL or DATABASE_URL is set — a real PostgreSQL (in a throwaway schema).
+ * Commits are issued as the simulation issues them: all sessions of a cycle at once.
+ *
+ *   npx tsx test/bench/db-write.bench.ts [agents=372] [cycles=24]
+ *
+ * Prints one JSON object per measurement per line.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createPool, sql } from 'slonik';
+import { openDatabase, type Database } from '../../src/db/connection.ts';
+import { writeSessionPerRow } from '../../src/db/pg-recorder.ts';
+import { generateProducts } from '../../src/model/catalog.ts';
+import { generatePersonas } from '../../src/model/personas.ts';
+import type { Recorder, SessionRecord } from '../../src/model/types.ts';
+import { createSimulation, DEFAULT_SIMULATION_CONFIG } from '../../src/simulation/create-simulation.ts';
+import { createMockStore } from '../../src/store/mock-store.ts';
+
+const agents = Number(process.argv[2] ?? 372);
+const cycles = Number(process.argv[3] ?? 24);
+const serverUrl = process.env['TEST_DATABASE_URL'] || process.env['DATABASE_URL'];
+const poolSize = Number(process.env['DB_POOL_SIZE'] ?? 50);
+
+function emit(o: Record<string, unknown>): void {
+  process.stdout.write(`${JSON.stringify({ bench: 'db-write', ...o })}\n`);
+}
+
+/** Runs the simulation once with a recorder that only captures what it would write. */
+async function captureSessions(): Promise<{ records: SessionRecord[]; personas: ReturnType<typeof generatePersonas>; products: ReturnType<typeof generateProducts> }> {
+  const personas = generatePersonas(agents, 42);
+  const products = generateProducts(240, 42);
+  const records: SessionRecord[] = [];
+  const recorder: Recorder = {
+    async beginRun() {},
+    async commitSession(r) {
+      records.push(structuredClone(r));
+    },
+    async prepareResume() {
+      return { orphanedSessions: 0, discardedSessions: 0 };
+    },
+    async endRun() {},
+    async close() {},
+  };
+  const store = createMockStore({ seed: 42, products, agentIds: personas.map((p) => p.id) });
+  const sim = createSimulation({ ...DEFAULT_SIMULATION_CONFIG, runId: 'bench', cycles, fast: true }, { personas, products, store, recorder });
+  await sim.run();
+  return { records, personas, products };
+}
+
+function forRun(records: SessionRecord[], runId: string): SessionRecord[][] {
+  const byCycle = new Map<number, SessionRecord[]>();
+  for (const r of records) {
+    const copy = { ...r, runId, sessionId: `${runId}:${r.cycle}:${r.agentId}` };
+    let list = byCycle.get(r.cycle);
+    if (!list) byCycle.set(r.cycle, (list = []));
+    list.push(copy);
+  }
+  return [...byCycle.keys()].sort((a, b) => a - b).map((c) => byCycle.get(c) as SessionRecord[]);
+}
+
+async function measure(target: string, db: Database, mode: 'batched' | 'per_row', data: Awaited<ReturnType<typeof captureSessions>>): Promise<number> {
+  const runId = `bench-${mode}-${randomBytes(3).toString('hex')}`;
+  await db.recorder.beginRun({ runId, seed: 42, config: { bench: true }, isReplay: false, resumedFrom: null, startedAt: new Date().toISOString(), personas: data.personas, products: data.products });
+  const cyclesOfRecords = forRun(data.records, runId);
+  const write = mode === 'batched' ? (r: SessionRecord) => db.recorder.commitSession(r) : (r: SessionRecord) => writeSessionPerRow(db.pool, r);
+  const events = data.records.reduce((s, r) => s + r.events.length, 0);
+  const t0 = performance.now();
+  for (const cycle of cyclesOfRecords) await Promise.all(cycle.map(write));
+  const seconds = (performance.now() - t0) / 1000;
+  const eventsPerSecond = Math.round(events / seconds);
+  emit({ target, mode, agents, cycles, sessions: data.records.length, events, pool: db.kind === 'embedded' ? 1 : poolSize, seconds: Math.round(seconds * 1000) / 1000, events_per_s: eventsPerSecond, sessions_per_s: Math.round(data.records.length / seconds) });
+  return eventsPerSecond;
+}
+
+async function bench(target: string, open: () => Promise<Database>, data: Awaited<ReturnType<typeof captureSessions>>): Promise<void> {
+  const t0 = performance.now();
+  const db = await open();
+  emit({ target, mode: 'open', seconds: Math.round((performance.now() - t0)) / 1000, where: db.describe() });
+  try {
+    const batched = await measure(target, db, 'batched', data);
+    const perRow = await measure(target, db, 'per_row', data);
+    emit({ target, mode: 'ratio', batched_events_per_s: batched, per_row_events_per_s: perRow, speedup: Math.round((batched / perRow) * 10) / 10 });
+  } finally {
+    await db.close();
+  }
+}
+
+const data = await captureSessions();
+emit({ mode: 'captured', sessions: data.records.length, events: data.records.reduce((s, r) => s + r.events.length, 0) });
+
+const dir = mkdtempSync(join(tmpdir(), 'shopsim-bench-'));
+try {
+  if (process.env['BENCH_SKIP_EMBEDDED'] !== '1') await bench('embedded', () => openDatabase({ dataDir: dir }), data);
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+if (serverUrl) {
+  const schema = `shopsim_bench_${randomBytes(4).toString('hex')}`;
+  const admin = await createPool(serverUrl, { maximumPoolSize: 1 });
+  await admin.query(sql.unsafe`CREATE SCHEMA ${sql.identifier([schema])}`);
+  try {
+    const u = new URL(serverUrl);
+    // BENCH_PG_OPTIONS, e.g. "-c synchronous_commit=off", to see what the server's commit flush costs.
+    u.searchParams.set('options', `-c search_path=${schema} ${process.env['BENCH_PG_OPTIONS'] ?? ''}`.trim());
+    await bench('postgres', () => openDatabase({ databaseUrl: u.toString(), poolSize }), data);
+  } finally {
+    await admin.query(sql.unsafe`DROP SCHEMA ${sql.identifier([schema])} CASCADE`);
+    await admin.end();
+  }
+} else {
+  emit({ target: 'postgres', mode: 'skipped', reason: 'TEST_DATABASE_URL / DATABASE_URL not set' });
+}
