@@ -17,11 +17,19 @@ export interface CohortInput {
   /** Index of the cohort's first shopper in the run. */
   baseIndex: number;
   personas: Persona[];
+  /** Most shoppers of this cohort in a session at once (the run's --max-concurrent-agents, shared out). */
+  window: number;
 }
 
 export interface CohortContext {
   baseIndex: number;
   shoppers: ActorRefFrom<typeof shopperMachine>[];
+  window: number;
+  /** The running cycle (null between cycles). */
+  info: CycleInfo | null;
+  /** Shoppers of this cohort active in the running cycle, and the next one to start. */
+  active: number;
+  next: number;
   pending: number;
   totals: CycleTotals;
 }
@@ -57,14 +65,22 @@ export const cohortMachine = setup({
     dispatchCycle: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'RUN_CYCLE') return;
       const n = activeIn(context, event.activeCount);
-      enqueue.assign({ pending: n, totals: emptyTotals() });
+      const first = Math.min(n, context.window);
+      enqueue.assign({ info: event.info, active: n, next: first, pending: n, totals: emptyTotals() });
       const cycleEvent = { type: 'CYCLE' as const, info: event.info };
-      for (let i = 0; i < n; i++) enqueue.sendTo(context.shoppers[i] as ActorRefFrom<typeof shopperMachine>, cycleEvent);
+      for (let i = 0; i < first; i++) enqueue.sendTo(context.shoppers[i] as ActorRefFrom<typeof shopperMachine>, cycleEvent);
     }),
     fold: assign(({ context, event }) => {
       if (event.type !== 'SHOPPER_DONE') return {};
       return { totals: foldResult(context.totals, event.result), pending: context.pending - 1 };
     }),
+    /** Keeps the window full: one shopper done, the next one starts. */
+    startNext: enqueueActions(({ context, enqueue }) => {
+      if (context.next >= context.active) return;
+      enqueue.sendTo(context.shoppers[context.next] as ActorRefFrom<typeof shopperMachine>, { type: 'CYCLE', info: context.info as CycleInfo });
+      enqueue.assign({ next: context.next + 1 });
+    }),
+    endCycle: assign({ info: null }),
     reportTotals: sendParent(({ context }): CohortReport => ({ type: 'COHORT_DONE', baseIndex: context.baseIndex, totals: context.totals })),
   },
 }).createMachine({
@@ -78,6 +94,10 @@ export const cohortMachine = setup({
         input: { runId: input.runId, agentIndex: input.baseIndex + i, persona, rng: seedRng(agentSeed(input.seed, input.baseIndex + i)) },
       }),
     ),
+    window: Math.max(1, input.window),
+    info: null,
+    active: 0,
+    next: 0,
     pending: 0,
     totals: emptyTotals(),
   }),
@@ -90,9 +110,9 @@ export const cohortMachine = setup({
       },
     },
     running: {
-      description: 'The active shoppers are shopping; each report is folded into the cohort total.',
+      description: 'The active shoppers are shopping, at most `window` at once; each report is folded into the cohort total and starts the next shopper.',
       on: {
-        SHOPPER_DONE: [{ guard: 'isLastReport', target: 'idle', actions: ['fold', 'reportTotals'] }, { actions: 'fold' }],
+        SHOPPER_DONE: [{ guard: 'isLastReport', target: 'idle', actions: ['fold', 'reportTotals', 'endCycle'] }, { actions: ['fold', 'startNext'] }],
       },
     },
   },

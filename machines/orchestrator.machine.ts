@@ -22,6 +22,8 @@ export interface OrchestratorInput {
   warmupCycles: number;
   breakerPercent: number;
   cohortSize: number;
+  /** Most agents in a session at once across the run (shared out evenly over the cohorts). */
+  maxConcurrentAgents: number;
   offerCycleDays: number;
 }
 
@@ -124,11 +126,12 @@ export const orchestratorMachine = setup({
   type: 'parallel',
   context: ({ input, spawn }) => {
     const cohorts: ActorRefFrom<typeof cohortMachine>[] = [];
+    const window = Math.ceil(input.maxConcurrentAgents / Math.max(1, Math.ceil(input.personas.length / input.cohortSize)));
     for (let base = 0; base < input.personas.length; base += input.cohortSize) {
       cohorts.push(
         spawn('cohort', {
           id: `cohort-${String(base / input.cohortSize).padStart(4, '0')}`,
-          input: { runId: input.runId, seed: input.seed, baseIndex: base, personas: input.personas.slice(base, base + input.cohortSize) },
+          input: { runId: input.runId, seed: input.seed, baseIndex: base, personas: input.personas.slice(base, base + input.cohortSize), window },
         }),
       );
     }

@@ -41,6 +41,7 @@ export interface RunConfig {
   json: boolean;
   debug: boolean;
   cohortSize: number;
+  maxConcurrentAgents: number;
   offerCycleDays: number;
   // checkpoints
   checkpointDir: string;
@@ -86,6 +87,7 @@ export const DEFAULTS: RunConfig = {
   json: false,
   debug: false,
   cohortSize: 500,
+  maxConcurrentAgents: 10_000,
   offerCycleDays: 7,
   checkpointDir: 'data/checkpoints',
   checkpointInterval: 10,
@@ -109,7 +111,7 @@ export const DEFAULTS: RunConfig = {
 };
 
 export const OPTION_SPECS: OptionSpec[] = [
-  { key: 'agents', flag: '--agents', env: ['SIMULATION_AGENTS'], yaml: ['simulation.agents', 'parallelization.max_concurrent_agents'], kind: 'int', min: 1, description: 'number of agents (default: all personas; the first N of the file)' },
+  { key: 'agents', flag: '--agents', env: ['SIMULATION_AGENTS'], yaml: ['simulation.agents'], kind: 'int', min: 1, description: 'number of agents (default: all personas; the first N of the file)' },
   { key: 'personas', flag: '--personas', env: ['PERSONAS_FILE'], yaml: ['simulation.personas'], kind: 'string', description: 'persona file' },
   { key: 'products', flag: '--products', env: ['PRODUCTS_FILE'], yaml: ['simulation.products'], kind: 'string', description: 'product catalog file' },
   { key: 'hours', flag: '--hours', env: ['SIMULATION_HOURS'], yaml: ['simulation.hours'], kind: 'number', min: 0, exclusiveMin: true, description: 'real hours to run (cycles = hours × time-scale)' },
@@ -127,6 +129,7 @@ export const OPTION_SPECS: OptionSpec[] = [
   { key: 'json', flag: '--json', kind: 'bool', description: 'print one JSON summary on stdout' },
   { key: 'debug', flag: '--debug', env: ['DEBUG_LOGS'], kind: 'bool', description: 'debug logging' },
   { key: 'cohortSize', flag: '--cohort-size', env: ['COHORT_SIZE'], yaml: ['parallelization.cohort_size'], kind: 'int', min: 1, description: 'shoppers per cohort actor' },
+  { key: 'maxConcurrentAgents', flag: '--max-concurrent-agents', env: ['MAX_CONCURRENT_AGENTS'], yaml: ['parallelization.max_concurrent_agents'], kind: 'int', min: 1, description: 'most agents in a session at once (all of them up to this many)' },
   { key: 'offerCycleDays', flag: '--offer-cycle-days', env: ['OFFER_CYCLE_DAYS'], yaml: ['offers.cycle_days'], kind: 'number', min: 0, exclusiveMin: true, description: 'simulated days per offer cycle' },
   { key: 'checkpointDir', flag: '--checkpoint-dir', env: ['CHECKPOINT_DIR'], yaml: ['checkpoints.dir'], kind: 'string', description: 'checkpoint directory' },
   { key: 'checkpointInterval', flag: '--checkpoint-interval', env: ['DEFAULT_CHECKPOINT_INTERVAL'], yaml: ['simulation.checkpoint_interval_cycles'], kind: 'int', min: 0, description: 'cycles between checkpoints (0 = only on stop)' },
@@ -310,6 +313,7 @@ export function publicConfig(c: RunConfig, cycles: number): Record<string, unkno
     mock_db: c.mockDb,
     mock_fail_rate: c.mockFailRate,
     cohort_size: c.cohortSize,
+    max_concurrent_agents: c.maxConcurrentAgents,
     offer_cycle_days: c.offerCycleDays,
     rate_limit_rps: c.rateLimit,
     burst: c.burst,

@@ -108,6 +108,7 @@ export async function runCommand(flags: Partial<Record<keyof RunConfig, unknown>
     breakerPercent: config.breakerPercent,
     breakerAction: monitoring.breakerAction,
     cohortSize: config.cohortSize,
+    maxConcurrentAgents: config.maxConcurrentAgents,
     offerCycleDays: config.offerCycleDays,
     checkpointInterval: config.checkpointInterval,
   };

@@ -25,6 +25,8 @@ export interface SimulationConfig {
   /** What to do when the breaker opens: wait for resume() (library default) or end the run. */
   breakerAction: 'wait' | 'exit';
   cohortSize: number;
+  /** Most agents in a session at once (the seed's parallelization.max_concurrent_agents; default 10,000). */
+  maxConcurrentAgents?: number;
   offerCycleDays: number;
   /** Checkpoint every N completed cycles (0 = never). Needs deps.checkpointer. */
   checkpointInterval: number;
@@ -40,6 +42,7 @@ export const DEFAULT_SIMULATION_CONFIG: Omit<SimulationConfig, 'runId'> = {
   breakerPercent: 5,
   breakerAction: 'wait',
   cohortSize: 500,
+  maxConcurrentAgents: 10_000,
   offerCycleDays: 7,
   checkpointInterval: 0,
 };
@@ -314,6 +317,7 @@ export function createSimulation(config: SimulationConfig, deps: SimulationDeps)
               warmupCycles: config.warmupCycles,
               breakerPercent: config.breakerPercent,
               cohortSize: config.cohortSize,
+              maxConcurrentAgents: config.maxConcurrentAgents ?? 10_000,
               offerCycleDays: config.offerCycleDays,
             },
             ...(deps.inspect ? { inspect: deps.inspect } : {}),
