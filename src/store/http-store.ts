@@ -151,16 +151,25 @@ export function createHttpStore(options: HttpStoreOptions): HttpStore {
   }
 
   async function send(spec: CallSpec, body: string | undefined): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string; sentAt: number }> {
-    // The token is taken with a connection in hand, so what the limiter releases goes out at once.
-    await limiter.acquire();
+    // The token is taken with a connection in hand and the request starts inside the release,
+    // so send times keep the limiter's guarantees (no bunching behind busy connections or a
+    // busy event loop).
     const ac = new AbortController();
-    const timer = setTimeout(() => ac.abort(new TimeoutSignal(timeoutMs)), timeoutMs);
-    const sentAt = clock.now();
-    if (requests === 0) firstSent = sentAt;
-    requests++;
-    inFlight++;
+    let timer: NodeJS.Timeout | undefined;
+    let sentAt = 0;
+    let pending!: Promise<Dispatcher.ResponseData>;
+    await limiter.acquire(undefined, () => {
+      timer = setTimeout(() => ac.abort(new TimeoutSignal(timeoutMs)), timeoutMs);
+      sentAt = clock.now();
+      if (requests === 0) firstSent = sentAt;
+      requests++;
+      inFlight++;
+      pending = dispatcher.request({ origin, path: basePath + spec.path, method: spec.method, headers: headersFor(spec), body, signal: ac.signal });
+      // Settled below; keeps an early rejection from being reported as unhandled meanwhile.
+      pending.catch(() => {});
+    });
     try {
-      const res = await dispatcher.request({ origin, path: basePath + spec.path, method: spec.method, headers: headersFor(spec), body, signal: ac.signal });
+      const res = await pending;
       const text = await res.body.text();
       return { status: res.statusCode, headers: res.headers, text, sentAt };
     } catch (err) {

@@ -54,8 +54,13 @@ export interface RateLimiter {
    * schedule, for latency corrected for coordinated omission.
    */
   intendedStart(): number;
-  /** Waits for the next slot. Rejects with the signal's reason if aborted while queued. */
-  acquire(signal?: AbortSignal): Promise<Grant>;
+  /**
+   * Waits for the next slot. Rejects with the signal's reason if aborted while queued.
+   * `onRelease` runs synchronously at the moment of release (before the promise settles):
+   * start the request there and the send times keep the limiter's guarantees exactly, however
+   * late the awaiting code gets to run on a busy event loop.
+   */
+  acquire(signal?: AbortSignal, onRelease?: (grant: Grant) => void): Promise<Grant>;
   /** No slot before `untilMs` (clock ms). A later gate wins over an earlier one. */
   blockUntil(untilMs: number): void;
   readonly blockedUntil: number;
@@ -71,6 +76,7 @@ export function defaultBurst(rate: number): number {
 
 interface Waiter {
   arrivedAt: number;
+  onRelease: ((g: Grant) => void) | undefined;
   resolve: (g: Grant) => void;
   reject: (e: unknown) => void;
   signal: AbortSignal | undefined;
@@ -133,8 +139,9 @@ export function createRateLimiter(options: RateLimiterOptions = {}): RateLimiter
   }
 
   function drain(): void {
-    const now = clock.now();
     while (head < queue.length) {
+      // Read per release: a loop preempted midway must not note stale release times.
+      const now = clock.now();
       const w = queue[head] as Waiter;
       const slot = nextSlot(w);
       const opens = windowOpensAt();
@@ -146,7 +153,16 @@ export function createRateLimiter(options: RateLimiterOptions = {}): RateLimiter
       tat = Math.max(tat, slot) + interval;
       noteRelease(now);
       if (w.signal && w.onAbort) w.signal.removeEventListener('abort', w.onAbort);
-      w.resolve({ dueAt: slot, releasedAt: now });
+      const g = { dueAt: slot, releasedAt: now };
+      if (w.onRelease) {
+        try {
+          w.onRelease(g);
+        } catch (err) {
+          w.reject(err);
+          continue;
+        }
+      }
+      w.resolve(g);
     }
     if (head > 1024 && head * 2 > queue.length) {
       queue.splice(0, head);
@@ -171,23 +187,31 @@ export function createRateLimiter(options: RateLimiterOptions = {}): RateLimiter
       return slot;
     },
 
-    acquire(signal?: AbortSignal): Promise<Grant> {
+    acquire(signal?: AbortSignal, onRelease?: (grant: Grant) => void): Promise<Grant> {
       if (closed) return Promise.reject(new Error('rate limiter closed'));
       if (signal?.aborted) return Promise.reject(signal.reason);
       const now = clock.now();
+      const immediate = (g: Grant): Promise<Grant> => {
+        try {
+          onRelease?.(g);
+        } catch (err) {
+          return Promise.reject(err);
+        }
+        return Promise.resolve(g);
+      };
       if (rate === 0) {
-        if (gate <= now) return Promise.resolve({ dueAt: now, releasedAt: now });
+        if (gate <= now && head === queue.length) return immediate({ dueAt: now, releasedAt: now });
       } else if (head === queue.length) {
         // Fast path: nobody queued and the bucket has a token.
         const slot = Math.max(now, tat - tolerance, gate);
         if (slot <= now && windowOpensAt() <= now) {
           tat = Math.max(tat, slot) + interval;
           noteRelease(now);
-          return Promise.resolve({ dueAt: slot, releasedAt: now });
+          return immediate({ dueAt: slot, releasedAt: now });
         }
       }
       return new Promise<Grant>((resolve, reject) => {
-        const w: Waiter = { arrivedAt: now, resolve, reject, signal, onAbort: undefined };
+        const w: Waiter = { arrivedAt: now, onRelease, resolve, reject, signal, onAbort: undefined };
         if (signal) {
           w.onAbort = () => {
             const i = queue.indexOf(w, head);
