@@ -134,6 +134,9 @@ export function applyRetention(dir: string, runId: string, keep: number, justWri
 
 export function createCheckpointer(options: CheckpointerOptions): (sim: Simulation, trigger: CheckpointTrigger) => Promise<string | null> {
   const keep = options.keep ?? 5;
+  // Hash the inputs now (startup), not inside the first save: ~1 s of JSON + sha256 at 100,000 personas.
+  personasHash(options.personas);
+  productsHash(options.products);
   return async (sim, trigger) => {
     const { text, cycle, runId } = serializeCheckpoint(sim, trigger, options);
     mkdirSync(options.dir, { recursive: true });
