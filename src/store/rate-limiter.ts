@@ -151,18 +151,20 @@ export function createRateLimiter(options: RateLimiterOptions = {}): RateLimiter
       }
       head++;
       tat = Math.max(tat, slot) + interval;
-      noteRelease(now);
       if (w.signal && w.onAbort) w.signal.removeEventListener('abort', w.onAbort);
       const g = { dueAt: slot, releasedAt: now };
+      let failed: unknown = null;
       if (w.onRelease) {
         try {
           w.onRelease(g);
         } catch (err) {
-          w.reject(err);
-          continue;
+          failed = err ?? new Error('onRelease failed');
         }
       }
-      w.resolve(g);
+      // Noted after the send started: the window guard errs on the safe side.
+      noteRelease(clock.now());
+      if (failed !== null) w.reject(failed);
+      else w.resolve(g);
     }
     if (head > 1024 && head * 2 > queue.length) {
       queue.splice(0, head);
@@ -206,8 +208,9 @@ export function createRateLimiter(options: RateLimiterOptions = {}): RateLimiter
         const slot = Math.max(now, tat - tolerance, gate);
         if (slot <= now && windowOpensAt() <= now) {
           tat = Math.max(tat, slot) + interval;
-          noteRelease(now);
-          return immediate({ dueAt: slot, releasedAt: now });
+          const p = immediate({ dueAt: slot, releasedAt: now });
+          noteRelease(clock.now());
+          return p;
         }
       }
       return new Promise<Grant>((resolve, reject) => {
