@@ -409,6 +409,10 @@ export function createSimulation(config: SimulationConfig, deps: SimulationDeps)
             lagNow = Math.max(0, (clock.now() - due) / 1000);
             lagMax = Math.max(lagMax, lagNow);
           }
+          // Let the event loop turn between cycles: with an in-process store a whole run could
+          // otherwise be one long chain of microtasks, and signals, keys and timers would wait.
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          if (!a.getSnapshot().matches({ control: 'running' }) || a.getSnapshot().matches({ breaker: 'open' })) continue;
           cyclesThisProcess++;
           cycleStartedAt = clock.now();
           a.send({ type: 'NEXT_CYCLE' });

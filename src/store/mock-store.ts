@@ -223,7 +223,9 @@ export function createMockStore(options: MockStoreOptions): MockStore {
     exportState(): MockStoreState {
       const cartEntries: [string, CartState][] = [];
       for (const [id, c] of carts) {
-        if (c.lines.length > 0 || c.coupon || c.lastCheckout) cartEntries.push([id, { lines: c.lines, coupon: c.coupon, lastCheckout: null }]);
+        // Only what changes later answers: a cart with lines or a coupon. (Idempotency records
+        // never cross a cycle boundary, where checkpoints are taken.)
+        if (c.lines.length > 0 || c.coupon) cartEntries.push([id, { lines: c.lines, coupon: c.coupon, lastCheckout: null }]);
       }
       return {
         offerCycle,
