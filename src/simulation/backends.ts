@@ -7,6 +7,9 @@ import type { RunConfig } from '../config.ts';
 import type { Persona, Product, Recorder, StoreApi } from '../model/types.ts';
 import { createMockStore, type MockStore } from '../store/mock-store.ts';
 import { openDatabase, type Database } from '../db/connection.ts';
+import { redactUrl } from '../config.ts';
+import { startInProcessStore } from '../server/in-process-store.ts';
+import { createHttpStore } from '../store/http-store.ts';
 import { createMockRecorder } from './mock-recorder.ts';
 
 export interface Backends {
@@ -54,7 +57,28 @@ export async function openBackends(config: RunConfig, personas: Persona[], produ
       store = mockStore;
       storeDescription = 'mock (in-process, deterministic)';
     } else {
-      throw new ShopsimError('E_UNSUPPORTED', 'the real store client is not available yet: add --mock-api (the in-process deterministic store)', { exitCode: 2 });
+      let baseUrl: string;
+      if (config.apiUrl) {
+        baseUrl = checkApiUrl(config.apiUrl);
+        storeDescription = redactUrl(baseUrl);
+      } else {
+        // No --api-url: the bundled reference store, in this process, on a loopback ephemeral
+        // port, sharing the run's database (or in memory with --mock-db).
+        const inproc = await startInProcessStore({ ...(db ? { pool: db.pool } : {}), products, seed: config.seed });
+        closers.push(() => inproc.close());
+        baseUrl = inproc.url;
+        storeDescription = `reference store (in-process, ${inproc.url})`;
+      }
+      const http = createHttpStore({
+        baseUrl,
+        connections: config.connections,
+        requestTimeoutMs: config.requestTimeout * 1000,
+        rateLimit: config.rateLimit,
+        ...(config.burst !== null ? { burst: config.burst } : {}),
+      });
+      closers.push(() => http.close());
+      store = http;
+      metrics = () => ({ ...http.metrics() });
     }
     return {
       store,
@@ -69,4 +93,17 @@ export async function openBackends(config: RunConfig, personas: Persona[], produ
     await closeAll();
     throw err;
   }
+}
+
+function checkApiUrl(url: string): string {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new ShopsimError('E_INPUT', `--api-url: expected an http(s) URL such as http://127.0.0.1:8787, got ${JSON.stringify(redactUrl(url))}`, { exitCode: 2 });
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') {
+    throw new ShopsimError('E_INPUT', `--api-url: expected an http(s) URL, got protocol ${u.protocol}`, { exitCode: 2 });
+  }
+  return url.replace(/\/+$/, '');
 }
