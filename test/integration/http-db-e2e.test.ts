@@ -1,0 +1,49 @@
+/**
+ * End to end over real HTTP: `shopsim run` with no mocks — the bundled reference store
+ * in-process on loopback, writing to the embedded database (and, with TEST_DATABASE_URL, to a
+ * real PostgreSQL in a schema of its own). Orders in the database equal checkouts_completed.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sql } from 'slonik';
+import { z } from 'zod';
+import { shopsim } from '../cli/shopsim.ts';
+import { targets } from '../db/helpers.ts';
+
+const count = z.object({ n: z.number() });
+
+for (const target of targets()) {
+  describe.skipIf(target.skip)(`shopsim run over HTTP on the ${target.name} database`, () => {
+    beforeAll(() => target.setup());
+    afterAll(() => target.teardown());
+
+    it('372 agents × 6 cycles: sessions and orders in the database equal the summary', async () => {
+      const dataDir = mkdtempSync(join(tmpdir(), 'shopsim-e2e-'));
+      const where = target.url() ? ['--database-url', target.url() as string] : ['--data-dir', dataDir];
+      const r = await shopsim(['run', '--agents', '372', '--cycles', '6', '--fast', '--rate-limit', '0', '--json', '--checkpoint-dir', join(dataDir, 'cp'), ...where]);
+      expect(r.stderr).not.toMatch(/run failed/);
+      expect(r.code).toBe(0);
+      const s = JSON.parse(r.stdout);
+      expect(s.exit_reason).toBe('completed');
+      expect(s.checkouts_completed).toBeGreaterThan(0);
+      expect(s.requests).toBeGreaterThan(0);
+      expect(s.latency_ms.p95).toBeGreaterThan(0);
+      expect(s.store).toMatch(/reference store \(in-process, http:\/\/127\.0\.0\.1:\d+\)/);
+      const db = await (target.url() ? target.open() : target.open({ dataDir }));
+      try {
+        const orders = await db.pool.one(sql.type(count)`SELECT count(*)::int AS n FROM orders WHERE id IN (SELECT order_id FROM shopping_sessions WHERE run_id = ${s.run_id})`);
+        const allOrders = await db.pool.one(sql.type(count)`SELECT count(*)::int AS n FROM orders`);
+        const sessions = await db.pool.one(sql.type(count)`SELECT count(*)::int AS n FROM shopping_sessions WHERE run_id = ${s.run_id}`);
+        const events = await db.pool.one(sql.type(count)`SELECT count(*)::int AS n FROM shopping_session_events WHERE run_id = ${s.run_id}`);
+        expect(orders.n).toBe(s.checkouts_completed);
+        if (!target.url()) expect(allOrders.n).toBe(s.checkouts_completed); // a fresh database: no other orders
+        expect(sessions.n).toBe(s.sessions_created);
+        expect(events.n).toBe(s.events_created);
+      } finally {
+        await db.close();
+      }
+    });
+  });
+}
