@@ -10,6 +10,7 @@ import type { OrchestratorContext } from '../../machines/orchestrator.machine.ts
 import { cycleIntervalSeconds, simulatedTimeAfter } from '../model/calendar.ts';
 import type { CycleTotals, Persona, Product, Recorder, StoreApi } from '../model/types.ts';
 import { EventLog } from './event-log.ts';
+import { createGcPolicy } from './gc-policy.ts';
 import { provideOrchestrator, type ProvidedOrchestrator } from './machines.ts';
 
 export interface SimulationConfig {
@@ -192,6 +193,8 @@ export function createSimulation(config: SimulationConfig, deps: SimulationDeps)
   const events = new EventEmitter();
   const agentIds = deps.personas.map((p) => p.id);
   const machine = provideOrchestrator({ store: deps.store, recorder: deps.recorder, log, agentIds });
+  const gcPolicy = createGcPolicy();
+  let gcSeconds = 0;
 
   let actor: ReturnType<typeof createActor<ProvidedOrchestrator>> | null = null;
   let status: RunStatus = 'starting';
@@ -413,6 +416,7 @@ export function createSimulation(config: SimulationConfig, deps: SimulationDeps)
           // otherwise be one long chain of microtasks, and signals, keys and timers would wait.
           await new Promise<void>((resolve) => setImmediate(resolve));
           if (!a.getSnapshot().matches({ control: 'running' }) || a.getSnapshot().matches({ breaker: 'open' })) continue;
+          gcSeconds += gcPolicy.atCycleBoundary();
           cyclesThisProcess++;
           cycleStartedAt = clock.now();
           a.send({ type: 'NEXT_CYCLE' });
@@ -472,6 +476,8 @@ export function createSimulation(config: SimulationConfig, deps: SimulationDeps)
       wall_seconds: Math.round(wallSeconds * 1000) / 1000,
       real_elapsed_seconds: Math.round(s.realElapsedSeconds * 1000) / 1000,
       cycle_lag_max_s: Math.round(lagMax * 1000) / 1000,
+      gc_collections: gcPolicy.collections,
+      gc_seconds: Math.round(gcSeconds * 1000) / 1000,
       is_replay: s.isReplay,
       resumed_from: s.resumedFrom,
       last_checkpoint: lastCheckpoint,

@@ -28,6 +28,7 @@ import { emptyTotals, foldResult, mergeTotals } from '../../src/model/totals.ts'
 import type { CycleTotals, Persona, Recorder, ShopperCycleResult, StoreApi } from '../../src/model/types.ts';
 import { activeAgentCount, breakerThreshold } from '../../src/model/warmup.ts';
 import { EventLog } from '../../src/simulation/event-log.ts';
+import { createGcPolicy } from '../../src/simulation/gc-policy.ts';
 import { agentSeed } from '../../machines/cohort.machine.ts';
 import { GENESIS_DIGEST } from '../../machines/orchestrator.machine.ts';
 import { HOUR_MS } from '../../src/model/calendar.ts';
@@ -125,7 +126,11 @@ export async function runPlainLoop(o: PlainLoopOptions): Promise<{ digest: strin
   let offerEnds: number | null = null;
   let offersAssigned = 0;
   const threshold = breakerThreshold(agents.length, o.breakerPercent);
+  // The same memory discipline as the engine's driver (src/simulation/gc-policy.ts).
+  const gc = createGcPolicy();
   for (let cycle = 1; cycle <= o.cycles; cycle++) {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    gc.atCycleBoundary();
     const info = cycleInfo(o.startMs, cycle);
     if (offerEnds === null || info.atMs >= offerEnds) {
       offerCycle++;
