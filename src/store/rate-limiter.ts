@@ -61,6 +61,12 @@ export interface RateLimiter {
    * late the awaiting code gets to run on a busy event loop.
    */
   acquire(signal?: AbortSignal, onRelease?: (grant: Grant) => void): Promise<Grant>;
+  /**
+   * The fast path of `acquire` without a promise: when nobody is queued and a slot is free now,
+   * runs `onRelease` (synchronously; what it throws propagates) and returns the grant; otherwise
+   * returns null and takes nothing (then `acquire`).
+   */
+  tryAcquire(onRelease?: (grant: Grant) => void): Grant | null;
   /** No slot before `untilMs` (clock ms). A later gate wins over an earlier one. */
   blockUntil(untilMs: number): void;
   readonly blockedUntil: number;
@@ -189,30 +195,39 @@ export function createRateLimiter(options: RateLimiterOptions = {}): RateLimiter
       return slot;
     },
 
+    tryAcquire(onRelease?: (grant: Grant) => void): Grant | null {
+      if (closed || head !== queue.length) return null;
+      const now = clock.now();
+      if (rate === 0) {
+        if (gate > now) return null;
+        const g = { dueAt: now, releasedAt: now };
+        onRelease?.(g);
+        return g;
+      }
+      // Nobody queued: go now if the bucket has a token and the 1-s window allows it.
+      const slot = Math.max(now, tat - tolerance, gate);
+      if (slot > now || windowOpensAt() > now) return null;
+      tat = Math.max(tat, slot) + interval;
+      const g = { dueAt: slot, releasedAt: now };
+      try {
+        onRelease?.(g);
+      } finally {
+        // Noted after the send started: the window guard errs on the safe side.
+        noteRelease(clock.now());
+      }
+      return g;
+    },
+
     acquire(signal?: AbortSignal, onRelease?: (grant: Grant) => void): Promise<Grant> {
       if (closed) return Promise.reject(new Error('rate limiter closed'));
       if (signal?.aborted) return Promise.reject(signal.reason);
-      const now = clock.now();
-      const immediate = (g: Grant): Promise<Grant> => {
-        try {
-          onRelease?.(g);
-        } catch (err) {
-          return Promise.reject(err);
-        }
-        return Promise.resolve(g);
-      };
-      if (rate === 0) {
-        if (gate <= now && head === queue.length) return immediate({ dueAt: now, releasedAt: now });
-      } else if (head === queue.length) {
-        // Fast path: nobody queued and the bucket has a token.
-        const slot = Math.max(now, tat - tolerance, gate);
-        if (slot <= now && windowOpensAt() <= now) {
-          tat = Math.max(tat, slot) + interval;
-          const p = immediate({ dueAt: slot, releasedAt: now });
-          noteRelease(clock.now());
-          return p;
-        }
+      try {
+        const g = limiter.tryAcquire(onRelease);
+        if (g !== null) return Promise.resolve(g);
+      } catch (err) {
+        return Promise.reject(err);
       }
+      const now = clock.now();
       return new Promise<Grant>((resolve, reject) => {
         const w: Waiter = { arrivedAt: now, onRelease, resolve, reject, signal, onAbort: undefined };
         if (signal) {

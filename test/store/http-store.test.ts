@@ -210,4 +210,21 @@ describe('createHttpStore', () => {
     expect(m.latency_ms.max).toBeLessThan(190);
     expect(m.latency_ms_from_due.max).toBeGreaterThanOrEqual(290);
   });
+
+  it('sends in FIFO order when all connections are busy, and fails calls still waiting at close', async () => {
+    const { pool, store } = setup({ connections: 1 });
+    pool.intercept({ path: '/cart', method: 'GET' }).reply(200, cart).delay(50).times(3);
+    const order: number[] = [];
+    const first = Promise.all([1, 2].map((n) => store.getCart(ctx(n)).then(() => order.push(n))));
+    const third = store.getCart(ctx(3));
+    expect(store.metrics().queued).toBe(2);
+    await first;
+    expect(order).toEqual([1, 2]);
+    const fourth = store.getCart(ctx(4));
+    await store.close();
+    const e = await rejection(fourth);
+    expect(e.errorCode).toBe('CLIENT_CLOSED');
+    expect(e.message).toMatch(/^GET \/cart: /);
+    await third.catch(() => {});
+  });
 });

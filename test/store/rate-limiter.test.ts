@@ -134,4 +134,26 @@ describe('createRateLimiter after a stall', () => {
     // the long-run rate is kept: 1005 grants took about 10 s of real time, not 10 s + the stalls
     expect(Math.max(...released)).toBeLessThan(10_000 + 100);
   });
+
+  it('tryAcquire takes a free token synchronously and nothing when it must wait', async () => {
+    const clock = createFakeClock();
+    const limiter = createRateLimiter({ rate: 50, burst: 2, clock });
+    const sent: number[] = [];
+    expect(limiter.tryAcquire(() => sent.push(1))).toEqual({ dueAt: 0, releasedAt: 0 });
+    expect(limiter.tryAcquire(() => sent.push(2))).not.toBeNull();
+    expect(limiter.tryAcquire(() => sent.push(3))).toBeNull();
+    expect(sent).toEqual([1, 2]);
+    // a queued acquire keeps its place: tryAcquire does not overtake it
+    const p = limiter.acquire(undefined, () => sent.push(4));
+    await clock.advance(20);
+    await p;
+    expect(limiter.tryAcquire(() => sent.push(5))).toBeNull();
+    await clock.advance(20);
+    expect(limiter.tryAcquire(() => sent.push(6))).not.toBeNull();
+    expect(sent).toEqual([1, 2, 4, 6]);
+    const open = createRateLimiter({ rate: 0, clock });
+    expect(open.tryAcquire()).not.toBeNull();
+    open.blockUntil(clock.now() + 100);
+    expect(open.tryAcquire()).toBeNull();
+  });
 });
