@@ -4,12 +4,14 @@
  * have a core.
  *  - rate accuracy: the client at --rate-limit 50 and 1000 for BENCH_RATE_SECONDS (30) each:
  *    achieved rate (steady state and whole window) and the most requests in any 1-s window;
- *  - throughput, limit off: shopsim's client vs autocannon on the same 4-request flow, same store;
+ *  - throughput, limit off: shopsim's client vs autocannon on the same 4-request flow, same store,
+ *    same users and headers; CPU per request of each client and of the store;
  *  - the seed's target: 372 agents, time-scale 48, 50 req/s, the busiest cycles of a weekday:
  *    duration of each cycle's store work (the cycle is 75 s).
  * BENCH_HTTP=rate,throughput,target narrows it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
 import { Agent, type Dispatcher } from 'undici';
@@ -49,6 +51,10 @@ async function startStore(extra: string[] = []): Promise<{ url: string; child: C
 function recordingDispatcher(times: number[]): Dispatcher & { close(): Promise<void> } {
   const agent = new Agent({ connections: 50, pipelining: 1 });
   const d = {
+    dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler) {
+      times.push(performance.now());
+      return agent.dispatch(opts, handler);
+    },
     request(opts: Dispatcher.RequestOptions) {
       times.push(performance.now());
       return agent.request(opts);
@@ -116,19 +122,59 @@ const FLOW = (i: number) => [
   { method: 'GET', path: '/offers' },
 ];
 
-async function throughput(url: string): Promise<void> {
+const SIM_TIME = '2024-01-01T10:00:00.000Z';
+const userOf = (i: number) => `agent_${String(i).padStart(4, '0')}`;
+
+/** CPU ms (user + system) of a process so far, from /proc (Linux); null elsewhere. */
+function cpuMsOf(pid: number | undefined): number | null {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // clock ticks (USER_HZ = 100)
+  } catch {
+    return null;
+  }
+}
+
+async function throughput(url: string, serverPid: number | undefined): Promise<void> {
   const connections = 50;
+  // Both sides send the same requests: the same 4 GETs, one user per connection (agent_0000 ..
+  // agent_0049, as shopsim's 50 workers), the headers shopsim sends (accept, x-user-id,
+  // x-sim-time, an x-request-id of the same length — autocannon's is fixed per connection so
+  // its requests stay prebuilt). Per request: shopsim's client and the store's CPU (from /proc).
+  let nextUser = 0;
+  const perReq = (ms: number | null, n: number) => (ms === null ? null : r3((ms * 1000) / n));
+  let s0 = cpuMsOf(serverPid);
+  let c0 = process.cpuUsage();
   const ac = await (autocannon as unknown as (o: Record<string, unknown>) => Promise<{ requests: { total: number; average: number }; errors: number; non2xx: number; duration: number }>)({
     url,
     connections,
     duration: THROUGHPUT_SECONDS,
-    headers: { 'x-user-id': 'agent_0001', 'x-sim-time': '2024-01-01T10:00:00.000Z' },
     requests: FLOW(7),
+    setupClient: (client: { setRequests(r: unknown[]): void }) => {
+      const user = userOf(nextUser++ % connections);
+      const headers = { accept: 'application/json', 'x-user-id': user, 'x-sim-time': SIM_TIME, 'x-request-id': `${user}:1:1` };
+      client.setRequests(FLOW(7).map((r) => ({ ...r, headers })));
+    },
   });
   const acRps = ac.requests.total / ac.duration;
-  emit({ bench: 'http-throughput', tool: 'autocannon', connections, seconds: r3(ac.duration), requests: ac.requests.total, rps: r3(acRps), errors: ac.errors, non2xx: ac.non2xx });
+  const acCpu = process.cpuUsage(c0);
+  const acServer = s0 === null ? null : (cpuMsOf(serverPid) as number) - s0;
+  emit({
+    bench: 'http-throughput',
+    tool: 'autocannon',
+    connections,
+    seconds: r3(ac.duration),
+    requests: ac.requests.total,
+    rps: r3(acRps),
+    errors: ac.errors,
+    non2xx: ac.non2xx,
+    client_cpu_us_per_request: perReq((acCpu.user + acCpu.system) / 1000, ac.requests.total),
+    server_cpu_us_per_request: perReq(acServer, ac.requests.total),
+  });
 
   const store = createHttpStore({ baseUrl: url, rateLimit: 0, connections });
+  s0 = cpuMsOf(serverPid);
+  c0 = process.cpuUsage();
   const t0 = performance.now();
   const deadline = t0 + THROUGHPUT_SECONDS * 1000;
   await Promise.all(
@@ -143,10 +189,23 @@ async function throughput(url: string): Promise<void> {
     }),
   );
   const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(c0);
+  const serverMs = s0 === null ? null : (cpuMsOf(serverPid) as number) - s0;
   const m = store.metrics();
   await store.close();
   const rps = m.requests / seconds;
-  emit({ bench: 'http-throughput', tool: 'shopsim', connections, seconds: r3(seconds), requests: m.requests, rps: r3(rps), errors: m.errors, latency_ms: m.latency_ms });
+  emit({
+    bench: 'http-throughput',
+    tool: 'shopsim',
+    connections,
+    seconds: r3(seconds),
+    requests: m.requests,
+    rps: r3(rps),
+    errors: m.errors,
+    client_cpu_us_per_request: perReq((cpu.user + cpu.system) / 1000, m.requests),
+    server_cpu_us_per_request: perReq(serverMs, m.requests),
+    latency_ms: m.latency_ms,
+  });
   emit({ bench: 'http-throughput-ratio', shopsim_over_autocannon: r3(rps / acRps), target: 0.7, ok: rps / acRps >= 0.7 });
 }
 
@@ -195,7 +254,7 @@ try {
     await rateAccuracy(server.url, 50);
     await rateAccuracy(server.url, 1000);
   }
-  if (want('throughput')) await throughput(server.url);
+  if (want('throughput')) await throughput(server.url, server.child.pid);
   if (want('target')) await seedTarget(server.url);
 } finally {
   await server.stop();
