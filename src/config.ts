@@ -60,6 +60,7 @@ export interface RunConfig {
   databaseUrl: string | null;
   dataDir: string;
   dbPoolSize: number;
+  dbWriteTimeout: number;
   // monitoring
   refresh: number;
   color: boolean;
@@ -103,6 +104,7 @@ export const DEFAULTS: RunConfig = {
   databaseUrl: null,
   dataDir: 'data/pglite',
   dbPoolSize: 50,
+  dbWriteTimeout: 30,
   refresh: 5,
   color: true,
   memoryWarningMb: 12000,
@@ -145,6 +147,7 @@ export const OPTION_SPECS: OptionSpec[] = [
   { key: 'databaseUrl', flag: '--database-url', env: ['DATABASE_URL'], yaml: ['database.url'], kind: 'string', description: 'PostgreSQL URL (default: embedded)' },
   { key: 'dataDir', flag: '--data-dir', env: ['SHOPSIM_DATA_DIR'], yaml: ['database.data_dir'], kind: 'string', description: 'embedded database directory' },
   { key: 'dbPoolSize', flag: '--db-pool-size', env: ['DB_POOL_SIZE'], yaml: ['database.pool_size'], kind: 'int', min: 1, description: 'database pool size' },
+  { key: 'dbWriteTimeout', flag: '--db-write-timeout', env: ['DB_WRITE_TIMEOUT'], yaml: ['database.write_timeout'], kind: 'number', min: 0, exclusiveMin: true, description: 'seconds one agent-cycle commit may take before it counts as failed' },
   { key: 'refresh', flag: '--refresh', env: ['DASHBOARD_REFRESH_SECONDS'], yaml: ['monitoring.dashboard_refresh_seconds'], kind: 'number', min: 0, exclusiveMin: true, description: 'dashboard refresh, seconds' },
   { key: 'color', flag: '--color', kind: 'bool', description: 'colour output (--no-color, NO_COLOR)' },
   { key: 'memoryWarningMb', flag: '--memory-warning-mb', env: ['MEMORY_WARNING_MB'], yaml: ['monitoring.memory_warning_mb'], kind: 'int', min: 1, description: 'RSS warning threshold, MB' },

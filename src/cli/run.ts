@@ -148,7 +148,13 @@ export async function runCommand(flags: Partial<Record<keyof RunConfig, unknown>
     });
     if (resume) await backends.recorder.prepareResume(simConfig.runId, resume.checkpoint.simulation_state.current_cycle);
     summary = await sim.run();
-    await backends.recorder.endRun(simConfig.runId, summary);
+    try {
+      await backends.recorder.endRun(simConfig.runId, summary);
+    } catch (err) {
+      // The run itself is over and its checkpoint written; a database that went away only
+      // loses the run row's end time and summary (written again by a resumed run).
+      io.stderr.write(`shopsim: could not record the end of the run: ${oneLine(err)}\n`);
+    }
   } catch (err) {
     monitor.detach();
     monitoring.logger.error({ event: 'run-failed', err }, 'run failed');

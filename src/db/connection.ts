@@ -29,6 +29,8 @@ export interface DatabaseOptions {
   statementTimeoutMs?: number;
   /** An idle pooled connection is closed after this, ms. Default 30,000. */
   idleTimeoutMs?: number;
+  /** Longest one agent-cycle's commit may take, waiting for a connection included, ms. Default 30,000. */
+  writeTimeoutMs?: number;
   /** Apply pending migrations on open. Default true. */
   migrate?: boolean;
   /**
@@ -46,6 +48,7 @@ export const DATABASE_DEFAULTS = {
   connectionTimeoutMs: 10_000,
   statementTimeoutMs: 60_000,
   idleTimeoutMs: 30_000,
+  writeTimeoutMs: 30_000,
 } as const;
 
 export interface Database {
@@ -131,7 +134,7 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
   }
 
   let closed: Promise<void> | null = null;
-  const recorder = createPgRecorder(pool);
+  const recorder = createPgRecorder(pool, { writeTimeoutMs: o.writeTimeoutMs });
   const db: Database = {
     pool,
     recorder: { ...recorder, close: () => db.close() },
@@ -141,7 +144,11 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
     psqlUrl: () => (kind === 'embedded' ? `psql "${url}"` : null),
     close() {
       closed ??= (async () => {
-        await pool.end().catch(() => {});
+        // A pool whose connections died can leave end() waiting forever (see pg-recorder's
+        // writeTimeoutMs): give it a few seconds, then let the process go on.
+        let t: NodeJS.Timeout | undefined;
+        await Promise.race([pool.end().catch(() => {}), new Promise<void>((r) => (t = setTimeout(r, 5000)))]);
+        clearTimeout(t);
         await embedded?.stop();
       })();
       return closed;

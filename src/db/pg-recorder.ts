@@ -92,9 +92,26 @@ export async function writeSessionPerRow(pool: DatabasePool, r: SessionRecord): 
 export interface PgRecorderOptions {
   /** Logs one line (e.g. "Cleaned up 3 orphaned sessions"). */
   log?: (line: string) => void;
+  /**
+   * Longest a commit may take, waiting for a connection included (default 30 000 ms). slonik 47's
+   * pool leaves queued requests pending forever when its connections die (measured: a proxy
+   * dropped mid-run, 32 of 40 queued queries never settled), so without this bound an outage
+   * would hang the cycle instead of failing its agent-cycles.
+   */
+  writeTimeoutMs?: number;
+}
+
+function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer from the database within ${ms} ms`)), ms);
+  });
+  work.catch(() => {}); // settled late or never: already reported as a timeout
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
 export function createPgRecorder(pool: DatabasePool, options: PgRecorderOptions = {}): Recorder {
+  const writeTimeoutMs = options.writeTimeoutMs ?? 30_000;
   return {
     async beginRun(meta: RunMeta) {
       const config = scrubConfig(meta.config) as Record<string, unknown>;
@@ -131,7 +148,7 @@ export function createPgRecorder(pool: DatabasePool, options: PgRecorderOptions 
     },
 
     async commitSession(record: SessionRecord) {
-      await writeSession(pool, record);
+      await withTimeout(writeSession(pool, record), writeTimeoutMs, `writing session ${record.sessionId}`);
     },
 
     async prepareResume(runId: string, lastCompletedCycle: number) {
@@ -155,9 +172,13 @@ export function createPgRecorder(pool: DatabasePool, options: PgRecorderOptions 
     },
 
     async endRun(runId: string, summary: Record<string, unknown>) {
-      await pool.query(sql.unsafe`
+      await withTimeout(
+        pool.query(sql.unsafe`
         UPDATE runs SET ended_at = now(), summary = ${sql.jsonb(scrubConfig(summary) as never)}, updated_at = now()
-        WHERE id = ${runId}`);
+        WHERE id = ${runId}`),
+        writeTimeoutMs,
+        `recording the end of run ${runId}`,
+      );
     },
 
     async close() {
