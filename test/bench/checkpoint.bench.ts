@@ -19,6 +19,33 @@ import { createSimulation, type SimulationConfig } from '../../src/simulation/cr
 import { createMockRecorder } from '../../src/simulation/mock-recorder.ts';
 import { createMockStore } from '../../src/store/mock-store.ts';
 
+// Restore runs in a fresh process, as `run --resume` does: no live tree of the saving run
+// competing for memory and GC. `--restore FILE AGENTS` prints one JSON object.
+if (process.argv[2] === '--restore') {
+  const file = process.argv[3] as string;
+  const n = Number(process.argv[4]);
+  const ps = generatePersonas(n, 1);
+  const prods = generateProducts(240, 1);
+  const t0 = performance.now();
+  const ck = readCheckpoint(file);
+  const readMs = performance.now() - t0;
+  const tv = performance.now();
+  validateCheckpoint(file, ck, { personas: ps, products: prods });
+  const restore = restoreStateOf(file, ck, ps);
+  const validateMs = performance.now() - tv;
+  const st = createMockStore({ seed: 1, products: prods, agentIds: ps.map((p) => p.id) });
+  if (ck.mock_store_state) st.importState(ck.mock_store_state);
+  const ta = performance.now();
+  const sim = createSimulation(
+    { runId: 'run-bench', seed: 1, cycles: 2, startMs: Date.parse('2024-01-01T08:00:00Z'), timeScale: 24, fast: true, warmupCycles: 0, breakerPercent: 100, breakerAction: 'wait', cohortSize: 500, offerCycleDays: 7, checkpointInterval: 0 },
+    { personas: ps, products: prods, store: st, recorder: createMockRecorder(), restore },
+  );
+  const summary = await sim.run();
+  const actorsMs = performance.now() - ta;
+  process.stdout.write(`${JSON.stringify({ restore_ms: Math.round(performance.now() - t0), read_parse_ms: Math.round(readMs), validate_inject_ms: Math.round(validateMs), actors_ms: Math.round(actorsMs), digest: summary.digest })}\n`);
+  process.exit(0);
+}
+
 const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);
 
 if (sizes.length !== 1) {
@@ -82,17 +109,13 @@ const sim = createSimulation(config, {
 await sim.run();
 const saved = result as unknown as { path: string; runSeconds: number; serializeMs: number; saveMs: number; bytes: number; gzipMs: number; gzipBytes: number; digest: string };
 
-// Restore: everything from the file to a started actor tree (cycles = 2: it starts and is done).
-const tr = performance.now();
-const ck = readCheckpoint(saved.path);
-const readMs = ms(tr);
-validateCheckpoint(saved.path, ck, { personas, products });
-const restore = restoreStateOf(saved.path, ck, personas);
-const restoreStore = createMockStore({ seed: 1, products, agentIds: personas.map((p) => p.id) });
-if (ck.mock_store_state) restoreStore.importState(ck.mock_store_state);
-const restored = createSimulation({ ...config, cycles: 2, checkpointInterval: 0 }, { personas, products, store: restoreStore, recorder: createMockRecorder(), restore });
-const summary = await restored.run();
-const restoreMs = ms(tr);
+// Restore: everything from the file to a started actor tree, in a fresh process.
+const child = spawnSync(process.execPath, ['--import', 'tsx', '--max-old-space-size=6144', fileURLToPath(import.meta.url), '--restore', saved.path, String(agents)], { encoding: 'utf8', maxBuffer: 1 << 20 });
+if (child.status !== 0) throw new Error(`restore process failed: ${child.stderr}`);
+const r = JSON.parse(child.stdout.trim().split('\n').pop() as string) as { restore_ms: number; read_parse_ms: number; validate_inject_ms: number; actors_ms: number; digest: string };
+const restoreMs = r.restore_ms;
+const readMs = r.read_parse_ms;
+const summary = { digest: r.digest };
 
 const line = {
   bench: 'checkpoint',
@@ -106,6 +129,8 @@ const line = {
   gzip_bytes_per_agent: Math.round(saved.gzipBytes / agents),
   restore_ms: restoreMs,
   restore_read_parse_ms: readMs,
+  restore_validate_inject_ms: r.validate_inject_ms,
+  restore_actors_ms: r.actors_ms,
   restored_digest_matches: summary.digest === saved.digest,
   rss_mb: Math.round(process.memoryUsage().rss / 1048576),
   targets: { save_under_3s: saved.saveMs < 3000, restore_under_5s: restoreMs < 5000, under_2kb_per_agent: saved.bytes / agents < 2048 },
