@@ -29,6 +29,10 @@ const CARRIED: [keyof RunConfig, string, boolean][] = [
   ['products', 'products', false],
   ['timeScale', 'time_scale', false],
   ['breakerPercent', 'breaker_percent', false],
+  // The run's modes: `--resume` continues the same kind of run (mock store, no database…).
+  ['mockApi', 'mock_api', false],
+  ['mockDb', 'mock_db', false],
+  ['maxConcurrentAgents', 'max_concurrent_agents', false],
 ];
 
 /** Null when this invocation does not resume. */

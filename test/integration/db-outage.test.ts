@@ -104,7 +104,7 @@ for (const target of targets()) {
       // The database comes back (same address); the run resumes from its last checkpoint.
       const back = await startProxy(upstream, proxy.port);
       try {
-        const resumed = await shopsim(['run', '--resume', '--mock-api', '--json', '--database-url', viaProxy.toString(), '--db-pool-size', '4', '--checkpoint-dir', join(dir, 'cp'), '--fast']);
+        const resumed = await shopsim(['run', '--resume', '--json', '--database-url', viaProxy.toString(), '--db-pool-size', '4', '--checkpoint-dir', join(dir, 'cp'), '--fast']);
         if (resumed.code !== 0) console.error(resumed.stderr.split('\n').slice(-12).join('\n'));
         expect(resumed.stderr).not.toMatch(/run failed/);
         expect(resumed.code).toBe(0);
