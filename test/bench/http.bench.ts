@@ -26,6 +26,7 @@ const only = process.env['BENCH_HTTP']?.split(',');
 const want = (name: string) => !only || only.includes(name);
 const RATE_SECONDS = Number(process.env['BENCH_RATE_SECONDS'] ?? 30);
 const THROUGHPUT_SECONDS = Number(process.env['BENCH_THROUGHPUT_SECONDS'] ?? 10);
+const WARMUP_SECONDS = Number(process.env['BENCH_THROUGHPUT_WARMUP_SECONDS'] ?? 3);
 const emit = (o: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(o)}\n`);
 const r3 = (n: number) => Math.round(n * 1000) / 1000;
 
@@ -143,19 +144,24 @@ async function throughput(url: string, serverPid: number | undefined): Promise<v
   // its requests stay prebuilt). Per request: shopsim's client and the store's CPU (from /proc).
   let nextUser = 0;
   const perReq = (ms: number | null, n: number) => (ms === null ? null : r3((ms * 1000) / n));
+  const runAutocannon = (duration: number) =>
+    (autocannon as unknown as (o: Record<string, unknown>) => Promise<{ requests: { total: number; average: number }; errors: number; non2xx: number; duration: number }>)({
+      url,
+      connections,
+      duration,
+      requests: FLOW(7),
+      setupClient: (client: { setRequests(r: unknown[]): void }) => {
+        const user = userOf(nextUser++ % connections);
+        const headers = { accept: 'application/json', 'x-user-id': user, 'x-sim-time': SIM_TIME, 'x-request-id': `${user}:1:1` };
+        client.setRequests(FLOW(7).map((r) => ({ ...r, headers })));
+      },
+    });
+  // The store is a fresh process: warm it up (JIT, lazily compiled routes) before either side is
+  // measured, or whichever runs first measures a cold store.
+  if (WARMUP_SECONDS > 0) await runAutocannon(WARMUP_SECONDS);
   let s0 = cpuMsOf(serverPid);
   let c0 = process.cpuUsage();
-  const ac = await (autocannon as unknown as (o: Record<string, unknown>) => Promise<{ requests: { total: number; average: number }; errors: number; non2xx: number; duration: number }>)({
-    url,
-    connections,
-    duration: THROUGHPUT_SECONDS,
-    requests: FLOW(7),
-    setupClient: (client: { setRequests(r: unknown[]): void }) => {
-      const user = userOf(nextUser++ % connections);
-      const headers = { accept: 'application/json', 'x-user-id': user, 'x-sim-time': SIM_TIME, 'x-request-id': `${user}:1:1` };
-      client.setRequests(FLOW(7).map((r) => ({ ...r, headers })));
-    },
-  });
+  const ac = await runAutocannon(THROUGHPUT_SECONDS);
   const acRps = ac.requests.total / ac.duration;
   const acCpu = process.cpuUsage(c0);
   const acServer = s0 === null ? null : (cpuMsOf(serverPid) as number) - s0;
@@ -172,27 +178,33 @@ async function throughput(url: string, serverPid: number | undefined): Promise<v
     server_cpu_us_per_request: perReq(acServer, ac.requests.total),
   });
 
-  const store = createHttpStore({ baseUrl: url, rateLimit: 0, connections });
+  const runShopsim = async (duration: number) => {
+    const store = createHttpStore({ baseUrl: url, rateLimit: 0, connections });
+    const t0 = performance.now();
+    const deadline = t0 + duration * 1000;
+    await Promise.all(
+      Array.from({ length: connections }, async (_, w) => {
+        const ctx = ctxOf(w, 1);
+        for (let n = 0; performance.now() < deadline; n++) {
+          await store.listProducts(ctx, { category: 'books', page: 1, pageSize: 20 });
+          await store.getProduct(ctx, `prod_${String((n % 240) + 1).padStart(4, '0')}`);
+          await store.getCart(ctx);
+          await store.listOffers(ctx);
+        }
+      }),
+    );
+    const seconds = (performance.now() - t0) / 1000;
+    const m = store.metrics();
+    await store.close();
+    return { seconds, m };
+  };
+  // The same warm-up for shopsim's client as autocannon had (its code runs JIT-compiled).
+  if (WARMUP_SECONDS > 0) await runShopsim(WARMUP_SECONDS);
   s0 = cpuMsOf(serverPid);
   c0 = process.cpuUsage();
-  const t0 = performance.now();
-  const deadline = t0 + THROUGHPUT_SECONDS * 1000;
-  await Promise.all(
-    Array.from({ length: connections }, async (_, w) => {
-      const ctx = ctxOf(w, 1);
-      for (let n = 0; performance.now() < deadline; n++) {
-        await store.listProducts(ctx, { category: 'books', page: 1, pageSize: 20 });
-        await store.getProduct(ctx, `prod_${String((n % 240) + 1).padStart(4, '0')}`);
-        await store.getCart(ctx);
-        await store.listOffers(ctx);
-      }
-    }),
-  );
-  const seconds = (performance.now() - t0) / 1000;
+  const { seconds, m } = await runShopsim(THROUGHPUT_SECONDS);
   const cpu = process.cpuUsage(c0);
   const serverMs = s0 === null ? null : (cpuMsOf(serverPid) as number) - s0;
-  const m = store.metrics();
-  await store.close();
   const rps = m.requests / seconds;
   emit({
     bench: 'http-throughput',
