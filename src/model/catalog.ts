@@ -3,7 +3,7 @@
  */
 import { Rng, seedRng } from './rng.ts';
 import type { Product } from './types.ts';
-import { validationError, expectInt, expectNumber, expectString, expectRecordArray } from './validate.ts';
+import { checkRecordsWithIds, expectInt, expectNumber, expectString, expectRecordArray } from './validate.ts';
 
 export const CATEGORIES = [
   'electronics',
@@ -73,12 +73,7 @@ export function generateProducts(count: number, seed: number): Product[] {
 /** Validates parsed JSON as a product list; throws one line naming file, record and field. */
 export function validateProducts(data: unknown, file: string): Product[] {
   const records = expectRecordArray(data, file, 'products');
-  const ids = new Set<string>();
-  records.forEach((r, i) => {
-    const at = { file, index: i, id: typeof r['id'] === 'string' ? (r['id'] as string) : undefined };
-    expectString(r, 'id', at);
-    if (ids.has(r['id'] as string)) throw validationError(at, 'id', `must be unique, "${String(r['id'])}" appears twice`);
-    ids.add(r['id'] as string);
+  checkRecordsWithIds(records, file, (r, at) => {
     expectString(r, 'sku', at);
     expectString(r, 'name', at);
     expectString(r, 'category', at);

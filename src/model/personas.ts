@@ -12,6 +12,7 @@ import {
   expectString,
   expectStringArray,
   expectUnitArray,
+  checkRecordsWithIds,
   validationError,
 } from './validate.ts';
 
@@ -107,12 +108,7 @@ export function generatePersonas(count: number, seed: number): Persona[] {
 /** Validates parsed JSON as a persona list; throws one line naming file, record and field. */
 export function validatePersonas(data: unknown, file: string): Persona[] {
   const records = expectRecordArray(data, file, 'personas');
-  const ids = new Set<string>();
-  records.forEach((r, i) => {
-    const at = { file, index: i, id: typeof r['id'] === 'string' ? (r['id'] as string) : undefined };
-    expectString(r, 'id', at);
-    if (ids.has(r['id'] as string)) throw validationError(at, 'id', `must be unique, "${String(r['id'])}" appears twice`);
-    ids.add(r['id'] as string);
+  checkRecordsWithIds(records, file, (r, at) => {
     expectString(r, 'name', at);
     expectString(r, 'segment', at);
     for (const f of ['shopping_frequency', 'weekday_affinity', 'weekend_affinity', 'browse_propensity', 'price_sensitivity', 'coupon_affinity', 'abandonment_tendency']) {

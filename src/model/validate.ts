@@ -75,3 +75,18 @@ export function expectStringArray(r: Record<string, unknown>, field: string, at:
   }
   return v as string[];
 }
+
+/**
+ * Runs `check` on every record with its location, after checking its `id` is a unique
+ * non-empty string (the first field every data file's records share).
+ */
+export function checkRecordsWithIds(records: Record<string, unknown>[], file: string, check: (r: Record<string, unknown>, at: RecordLocation) => void): void {
+  const ids = new Set<string>();
+  records.forEach((r, i) => {
+    const at = { file, index: i, id: typeof r['id'] === 'string' ? (r['id'] as string) : undefined };
+    const id = expectString(r, 'id', at);
+    if (ids.has(id)) throw validationError(at, 'id', `must be unique, "${id}" appears twice`);
+    ids.add(id);
+    check(r, at);
+  });
+}

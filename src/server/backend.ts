@@ -11,7 +11,7 @@
  * - Checkout is idempotent per (user, Idempotency-Key): a replay returns the first order.
  * - A new offer cycle drops coupons applied to carts (their codes belong to the old cycle).
  */
-import { hash32 } from '../model/rng.ts';
+import { offersForAgent } from '../model/offers.ts';
 import type { Cart, Offer, OfferCycleRequest, Order, Product } from '../model/types.ts';
 
 export interface ProductPage {
@@ -50,33 +50,14 @@ export interface StoreBackend {
   close(): Promise<void>;
 }
 
-const OFFER_SALT = 0x0ffe;
 
 /**
  * The offers of a cycle: 0–3 per user, 5–30% off, minimum spend 0–50 €, valid for the whole
  * cycle. Same seed and users, same offers — and the same as the mock store's (by user position).
  */
 export function planOffers(seed: number, req: OfferCycleRequest): AssignedOffer[] {
-  const offers: AssignedOffer[] = [];
-  req.user_ids.forEach((userId, i) => {
-    const n = hash32(seed, req.offer_cycle, i, OFFER_SALT) % 4;
-    for (let k = 0; k < n; k++) {
-      const h = hash32(seed, req.offer_cycle, i, k, OFFER_SALT);
-      const percent = 5 + (h % 6) * 5;
-      offers.push({
-        user_id: userId,
-        offer_id: `off_${req.offer_cycle}_${i}_${k}`,
-        code: `OC${req.offer_cycle}-${userId.toUpperCase()}-${k}`,
-        description: `${percent}% off your order`,
-        discount_percent: percent,
-        min_spend_cents: ((h >>> 8) % 6) * 1000,
-        offer_cycle: req.offer_cycle,
-        valid_from: req.starts_at,
-        valid_until: req.ends_at,
-      });
-    }
-  });
-  return offers;
+  const window = { number: req.offer_cycle, startsAt: req.starts_at, endsAt: req.ends_at };
+  return req.user_ids.flatMap((userId, i) => offersForAgent(seed, window, i, userId).map((o) => ({ user_id: userId, ...o })));
 }
 
 export interface CartLineState {

@@ -5,6 +5,7 @@
  * It has no shared counters: stock is not decremented here (the reference server does that).
  * `exportState`/`importState` carry carts, redeemed coupons and the offer cycle into checkpoints.
  */
+import { offerCount, offersForAgent } from '../model/offers.ts';
 import { hash32, hashUnit } from '../model/rng.ts';
 import type { Cart, CallContext, Offer, OfferCycleRequest, Order, Product, ProductQuery, StoreApi } from '../model/types.ts';
 import { StoreCallError } from './store-error.ts';
@@ -38,7 +39,6 @@ export interface MockStore extends StoreApi {
 }
 
 const FAIL_SALT = 0xfa11;
-const OFFER_SALT = 0x0ffe;
 
 export function createMockStore(options: MockStoreOptions): MockStore {
   const { seed, products } = options;
@@ -84,25 +84,9 @@ export function createMockStore(options: MockStoreOptions): MockStore {
   }
 
   function offersFor(agentIndex: number, agentId: string): Offer[] {
-    if (!offerCycle) return [];
-    const n = hash32(seed, offerCycle.number, agentIndex, OFFER_SALT) % 4;
-    const offers: Offer[] = [];
-    for (let k = 0; k < n; k++) {
-      const h = hash32(seed, offerCycle.number, agentIndex, k, OFFER_SALT);
-      const percent = 5 + (h % 6) * 5;
-      offers.push({
-        offer_id: `off_${offerCycle.number}_${agentIndex}_${k}`,
-        code: `OC${offerCycle.number}-${agentId.toUpperCase()}-${k}`,
-        description: `${percent}% off your order`,
-        discount_percent: percent,
-        min_spend_cents: ((h >>> 8) % 6) * 1000,
-        offer_cycle: offerCycle.number,
-        valid_from: offerCycle.startsAt,
-        valid_until: offerCycle.endsAt,
-      });
-    }
-    return offers;
+    return offerCycle ? offersForAgent(seed, offerCycle, agentIndex, agentId) : [];
   }
+
 
   const store: MockStore = {
     get callCount() {
@@ -215,7 +199,7 @@ export function createMockStore(options: MockStoreOptions): MockStore {
       let assigned = 0;
       for (const id of req.user_ids) {
         const i = indexOf.get(id);
-        if (i !== undefined) assigned += hash32(seed, req.offer_cycle, i, OFFER_SALT) % 4;
+        if (i !== undefined) assigned += offerCount(seed, req.offer_cycle, i);
       }
       return { offers_assigned: assigned };
     },
