@@ -42,7 +42,32 @@ export interface HttpStoreOptions {
   clock?: LimiterClock;
   /** Wall-clock now for Retry-After HTTP dates. Default Date.now. */
   wallNow?: () => number;
+  /**
+   * How StoreApi calls map onto the store's HTTP API. Default: shopsim's contract
+   * (docs/store-api.yaml). A store with other endpoints supplies its own mapping and keeps
+   * this transport — rate limit, keep-alive pool, 429 handling, timeouts, latency metrics
+   * (see src/store/adapter.ts).
+   */
+  routes?: StoreRoutes;
+  /** Reads a refusal's code and message from an error body. Default: `{ error: { code, message } }`. */
+  parseError?: (status: number, body: string) => { code?: string; message?: string };
 }
+
+/** One HTTP request of a store call. `endpoint` names it in the latency metrics. */
+export interface StoreRequest {
+  endpoint: string;
+  method: Dispatcher.HttpMethod;
+  path: string;
+  ctx?: CallContext;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+/** Sends one request through the transport and returns the parsed JSON body (undefined for 204/empty). */
+export type StoreCall = <T>(request: StoreRequest) => Promise<T>;
+
+/** A mapping of the StoreApi onto some HTTP API, over the transport's `call`. */
+export type StoreRoutes = (call: StoreCall) => StoreApi;
 
 export interface HttpMetrics {
   /** HTTP requests sent, 429 retries included. */
@@ -74,14 +99,7 @@ export type HttpStore = StoreApi & {
   close(): Promise<void>;
 };
 
-interface CallSpec {
-  endpoint: string;
-  method: Dispatcher.HttpMethod;
-  path: string;
-  ctx?: CallContext;
-  body?: unknown;
-  headers?: Record<string, string>;
-}
+type CallSpec = StoreRequest;
 
 interface ErrorBody {
   error?: { code?: unknown; message?: unknown; field?: unknown };
@@ -193,7 +211,21 @@ function positiveInt(name: string, value: number): number {
   return value;
 }
 
+/** The error body of shopsim's contract: `{ "error": { "code", "message", "field"? } }`. */
+export function parseContractError(_status: number, text: string): { code?: string; message?: string } {
+  try {
+    const parsed = JSON.parse(text) as ErrorBody;
+    return {
+      ...(typeof parsed.error?.code === 'string' ? { code: parsed.error.code } : {}),
+      ...(typeof parsed.error?.message === 'string' ? { message: parsed.error.message } : {}),
+    };
+  } catch {
+    return {}; // not JSON: the raw text is the message
+  }
+}
+
 export function createHttpStore(options: HttpStoreOptions): HttpStore {
+  const parseError = options.parseError ?? parseContractError;
   const base = new URL(options.baseUrl);
   if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new RangeError(`Expected \`baseUrl\` to be an http(s) URL, got ${options.baseUrl}`);
   const origin = base.origin;
@@ -301,13 +333,9 @@ export function createHttpStore(options: HttpStoreOptions): HttpStore {
   function storeError(spec: CallSpec, status: number, text: string): StoreCallError {
     let code = status >= 500 ? 'STORE_FAILED' : 'REJECTED';
     let message = text.slice(0, 200);
-    try {
-      const parsed = JSON.parse(text) as ErrorBody;
-      if (typeof parsed.error?.code === 'string') code = parsed.error.code;
-      if (typeof parsed.error?.message === 'string') message = parsed.error.message;
-    } catch {
-      // not JSON: keep the raw text
-    }
+    const parsed = parseError(status, text);
+    if (parsed.code) code = parsed.code;
+    if (parsed.message) message = parsed.message;
     const kind = status >= 500 || status === 429 ? 'failed' : 'rejected';
     return new StoreCallError(kind, `${spec.endpoint}: ${status} ${code}: ${message}`, { status, code });
   }
@@ -374,55 +402,8 @@ export function createHttpStore(options: HttpStoreOptions): HttpStore {
     }
   }
 
-  const enc = encodeURIComponent;
-
   const store: HttpStore = {
-    async listProducts(ctx: CallContext, q: ProductQuery): Promise<Product[]> {
-      const params = new URLSearchParams();
-      if (q.category) params.set('category', q.category);
-      if (q.search) params.set('search', q.search);
-      params.set('page', String(q.page));
-      params.set('page_size', String(q.pageSize));
-      const res = await call<{ items: Product[] }>({ endpoint: 'GET /products', method: 'GET', path: `/products?${params}`, ctx });
-      return res.items;
-    },
-
-    getProduct(ctx, productId) {
-      return call<Product>({ endpoint: 'GET /products/:id', method: 'GET', path: `/products/${enc(productId)}`, ctx });
-    },
-
-    getCart(ctx) {
-      return call<Cart>({ endpoint: 'GET /cart', method: 'GET', path: '/cart', ctx });
-    },
-
-    addToCart(ctx, productId, quantity) {
-      return call<Cart>({ endpoint: 'POST /cart/items', method: 'POST', path: '/cart/items', ctx, body: { product_id: productId, quantity } });
-    },
-
-    removeFromCart(ctx, productId) {
-      return call<Cart>({ endpoint: 'DELETE /cart/items/:id', method: 'DELETE', path: `/cart/items/${enc(productId)}`, ctx });
-    },
-
-    async clearCart(ctx) {
-      await call<void>({ endpoint: 'DELETE /cart', method: 'DELETE', path: '/cart', ctx });
-    },
-
-    async listOffers(ctx): Promise<Offer[]> {
-      const res = await call<{ offers: Offer[] }>({ endpoint: 'GET /offers', method: 'GET', path: '/offers', ctx });
-      return res.offers;
-    },
-
-    applyCoupon(ctx, code) {
-      return call<Cart>({ endpoint: 'POST /cart/coupon', method: 'POST', path: '/cart/coupon', ctx, body: { code } });
-    },
-
-    checkout(ctx, idempotencyKey) {
-      return call<Order>({ endpoint: 'POST /checkout', method: 'POST', path: '/checkout', ctx, body: {}, headers: { 'idempotency-key': idempotencyKey } });
-    },
-
-    startOfferCycle(request: OfferCycleRequest) {
-      return call<{ offers_assigned: number }>({ endpoint: 'POST /offer-cycles', method: 'POST', path: '/offer-cycles', body: request });
-    },
+    ...(options.routes ?? contractRoutes)(call),
 
     metrics(): HttpMetrics {
       const r = latency.report();
@@ -471,3 +452,55 @@ export function createHttpStore(options: HttpStoreOptions): HttpStore {
   };
   return store;
 }
+
+const enc = encodeURIComponent;
+
+/** shopsim's store contract (docs/store-api.yaml) as StoreRoutes: the default mapping. */
+export const contractRoutes: StoreRoutes = (call) => ({
+  async listProducts(ctx: CallContext, q: ProductQuery): Promise<Product[]> {
+    const params = new URLSearchParams();
+    if (q.category) params.set('category', q.category);
+    if (q.search) params.set('search', q.search);
+    params.set('page', String(q.page));
+    params.set('page_size', String(q.pageSize));
+    const res = await call<{ items: Product[] }>({ endpoint: 'GET /products', method: 'GET', path: `/products?${params}`, ctx });
+    return res.items;
+  },
+
+  getProduct(ctx, productId) {
+    return call<Product>({ endpoint: 'GET /products/:id', method: 'GET', path: `/products/${enc(productId)}`, ctx });
+  },
+
+  getCart(ctx) {
+    return call<Cart>({ endpoint: 'GET /cart', method: 'GET', path: '/cart', ctx });
+  },
+
+  addToCart(ctx, productId, quantity) {
+    return call<Cart>({ endpoint: 'POST /cart/items', method: 'POST', path: '/cart/items', ctx, body: { product_id: productId, quantity } });
+  },
+
+  removeFromCart(ctx, productId) {
+    return call<Cart>({ endpoint: 'DELETE /cart/items/:id', method: 'DELETE', path: `/cart/items/${enc(productId)}`, ctx });
+  },
+
+  async clearCart(ctx) {
+    await call<void>({ endpoint: 'DELETE /cart', method: 'DELETE', path: '/cart', ctx });
+  },
+
+  async listOffers(ctx): Promise<Offer[]> {
+    const res = await call<{ offers: Offer[] }>({ endpoint: 'GET /offers', method: 'GET', path: '/offers', ctx });
+    return res.offers;
+  },
+
+  applyCoupon(ctx, code) {
+    return call<Cart>({ endpoint: 'POST /cart/coupon', method: 'POST', path: '/cart/coupon', ctx, body: { code } });
+  },
+
+  checkout(ctx, idempotencyKey) {
+    return call<Order>({ endpoint: 'POST /checkout', method: 'POST', path: '/checkout', ctx, body: {}, headers: { 'idempotency-key': idempotencyKey } });
+  },
+
+  startOfferCycle(request: OfferCycleRequest) {
+    return call<{ offers_assigned: number }>({ endpoint: 'POST /offer-cycles', method: 'POST', path: '/offer-cycles', body: request });
+  },
+});
