@@ -2,18 +2,17 @@
  * The PostgreSQL StoreBackend on the embedded database (and on TEST_DATABASE_URL when set):
  * the same rules as the in-memory backend, plus concurrency of checkouts.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { sql } from 'slonik';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase, type Database } from '../../src/db/connection.ts';
+import type { Database } from '../../src/db/connection.ts';
+import { embeddedTarget, postgresTarget, TEST_DATABASE_URL } from '../db/helpers.ts';
 import { createPgStoreBackend, seedProducts } from '../../src/db/store-repository.ts';
 import { generateProducts } from '../../src/model/catalog.ts';
 import { createStoreServer, type StoreServer } from '../../src/server/create-store-server.ts';
 
 const products = generateProducts(40, 42);
-let dir: string;
+// A schema of its own on the real server (stock and orders must not leak between runs).
+const target = TEST_DATABASE_URL ? postgresTarget() : embeddedTarget();
 let db: Database;
 let server: StoreServer;
 const run = `t${Date.now().toString(36)}`;
@@ -21,8 +20,8 @@ const u = (n: number) => `${run}_u${n}`;
 const h = (n: number, extra: Record<string, string> = {}) => ({ 'x-user-id': u(n), 'x-sim-time': '2024-01-02T10:00:00Z', ...extra });
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'shopsim-pgstore-'));
-  db = await openDatabase(process.env['TEST_DATABASE_URL'] ? { databaseUrl: process.env['TEST_DATABASE_URL'] } : { dataDir: dir });
+  await target.setup();
+  db = await target.open();
   await seedProducts(db.pool, products);
   server = createStoreServer({ backend: createPgStoreBackend(db.pool), port: 0 });
 }, 60_000);
@@ -30,7 +29,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await server?.close();
   await db?.close();
-  rmSync(dir, { recursive: true, force: true });
+  await target.teardown();
 });
 
 describe('PostgreSQL store backend', () => {
