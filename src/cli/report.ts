@@ -81,7 +81,9 @@ export function registerReportCommand(program: Command, io?: DbIo): void {
     const db = await openDatabase({ ...databaseOptionsFrom(flags, out.env), poolSize: 2, attachToRunning: true });
     try {
       const report = await buildReport(db.pool, flags.run);
-      out.stdout.write(flags.json ? `${JSON.stringify(report)}\n` : `${renderReport(report)}\n`);
+      // PostgreSQL sums and counts can arrive as BigInt; JSON has numbers.
+      const json = () => JSON.stringify(report, (_k, v: unknown) => (typeof v === "bigint" ? Number(v) : v));
+      out.stdout.write(flags.json ? `${json()}\n` : `${renderReport(report)}\n`);
     } finally {
       await db.close();
     }

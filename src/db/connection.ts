@@ -31,6 +31,8 @@ export interface DatabaseOptions {
   idleTimeoutMs?: number;
   /** Longest one agent-cycle's commit may take, waiting for a connection included, ms. Default 30,000. */
   writeTimeoutMs?: number;
+  /** Group commit: up to this many agent-cycles per statement (0 = off, the default). See pg-recorder. */
+  groupCommit?: number;
   /** Apply pending migrations on open. Default true. */
   migrate?: boolean;
   /**
@@ -134,7 +136,7 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
   }
 
   let closed: Promise<void> | null = null;
-  const recorder = createPgRecorder(pool, { writeTimeoutMs: o.writeTimeoutMs });
+  const recorder = createPgRecorder(pool, { writeTimeoutMs: o.writeTimeoutMs, ...(o.groupCommit ? { groupCommit: o.groupCommit } : {}) });
   const db: Database = {
     pool,
     recorder: { ...recorder, close: () => db.close() },

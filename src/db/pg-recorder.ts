@@ -75,6 +75,28 @@ export async function writeSession(conn: Conn, r: SessionRecord): Promise<void> 
 }
 
 /**
+ * Several agent-cycles in ONE statement (group commit, opt-in: `--db-group-commit`): all the
+ * session rows, then all their events. Atomic as a whole; the recorder retries each
+ * agent-cycle alone when a batch fails, so a bad agent-cycle still fails alone.
+ */
+export async function writeSessions(conn: Conn, records: SessionRecord[]): Promise<void> {
+  const rows: (string | number)[][] = [];
+  for (const r of records) {
+    for (const e of r.events) rows.push([r.sessionId, e.seq, r.runId, r.agentId, r.cycle, e.type, e.at, JSON.stringify(e.payload ?? {})]);
+  }
+  await conn.query(sql.unsafe`
+    WITH s AS (
+      INSERT INTO shopping_sessions ${SESSION_COLUMNS} VALUES ${sql.join(records.map(sessionValues), sql.fragment`, `)}
+      RETURNING id
+    )
+    INSERT INTO shopping_session_events (session_id, seq, run_id, agent_id, cycle, type, payload, simulated_at)
+    SELECT t.session_id, t.seq, t.run_id, t.agent_id, t.cycle, t.type, t.payload::jsonb, t.at::timestamptz
+    FROM ${sql.unnest(rows, ['text', 'int4', 'text', 'text', 'int4', 'text', 'text', 'text'])}
+      AS t (session_id, seq, run_id, agent_id, cycle, type, at, payload)
+    JOIN s ON s.id = t.session_id`);
+}
+
+/**
  * The per-row baseline of the benchmark (test/bench/db-write.bench.ts): the same rows, but the
  * session row and then one INSERT per event, inside an explicit transaction. Not used by shopsim.
  */
@@ -99,6 +121,12 @@ export interface PgRecorderOptions {
    * would hang the cycle instead of failing its agent-cycles.
    */
   writeTimeoutMs?: number;
+  /**
+   * Group commit: agent-cycles that arrive together are written in one statement (up to this
+   * many; 0 = off, one statement per agent-cycle as the seed does). A failed batch is retried
+   * one agent-cycle at a time, so each agent-cycle stays all-or-nothing and a bad one fails alone.
+   */
+  groupCommit?: number;
 }
 
 function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
@@ -112,6 +140,7 @@ function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> 
 
 export function createPgRecorder(pool: DatabasePool, options: PgRecorderOptions = {}): Recorder {
   const writeTimeoutMs = options.writeTimeoutMs ?? 30_000;
+  const write = options.groupCommit && options.groupCommit > 1 ? createGroupWriter(pool, options.groupCommit) : (r: SessionRecord) => writeSession(pool, r);
   return {
     async beginRun(meta: RunMeta) {
       const config = scrubConfig(meta.config) as Record<string, unknown>;
@@ -148,7 +177,7 @@ export function createPgRecorder(pool: DatabasePool, options: PgRecorderOptions 
     },
 
     async commitSession(record: SessionRecord) {
-      await withTimeout(writeSession(pool, record), writeTimeoutMs, `writing session ${record.sessionId}`);
+      await withTimeout(write(record), writeTimeoutMs, `writing session ${record.sessionId}`);
     },
 
     async prepareResume(runId: string, lastCompletedCycle: number) {
@@ -211,4 +240,36 @@ export async function clearCarts(tx: DatabaseTransactionConnection, agentIds: st
         DELETE FROM ${sql.identifier([table])} WHERE cart_id IN (SELECT id FROM carts WHERE user_id = ANY (${ids}))`);
     }
   }
+}
+
+/** Collects the agent-cycles that arrive in the same turn of the event loop into one statement. */
+function createGroupWriter(pool: DatabasePool, maxBatch: number): (r: SessionRecord) => Promise<void> {
+  type Pending = { record: SessionRecord; resolve: () => void; reject: (e: unknown) => void };
+  let queue: Pending[] = [];
+  let scheduled = false;
+  const flush = () => {
+    scheduled = false;
+    while (queue.length > 0) void writeBatch(queue.splice(0, maxBatch));
+  };
+  async function writeBatch(batch: Pending[]): Promise<void> {
+    if (batch.length === 1) {
+      const only = batch[0] as Pending;
+      return writeSession(pool, only.record).then(only.resolve, only.reject);
+    }
+    try {
+      await writeSessions(pool, batch.map((b) => b.record));
+      for (const b of batch) b.resolve();
+    } catch {
+      // One bad agent-cycle must not fail the others: write each alone.
+      await Promise.all(batch.map((b) => writeSession(pool, b.record).then(b.resolve, b.reject)));
+    }
+  }
+  return (record) =>
+    new Promise<void>((resolve, reject) => {
+      queue.push({ record, resolve, reject });
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(flush);
+      }
+    });
 }

@@ -41,7 +41,7 @@ export async function openBackends(config: RunConfig, personas: Persona[], produ
       recorder = createMockRecorder();
       dbDescription = 'none (--mock-db)';
     } else {
-      db = await openDatabase({ databaseUrl: config.databaseUrl ?? undefined, dataDir: config.dataDir, poolSize: config.dbPoolSize, writeTimeoutMs: config.dbWriteTimeout * 1000 });
+      db = await openDatabase({ databaseUrl: config.databaseUrl ?? undefined, dataDir: config.dataDir, poolSize: config.dbPoolSize, writeTimeoutMs: config.dbWriteTimeout * 1000, groupCommit: config.dbGroupCommit });
       const opened = db;
       closers.push(() => opened.close());
       recorder = db.recorder;

@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPool, sql } from 'slonik';
 import { openDatabase, type Database } from '../../src/db/connection.ts';
-import { writeSessionPerRow } from '../../src/db/pg-recorder.ts';
+import { createPgRecorder, writeSessionPerRow } from '../../src/db/pg-recorder.ts';
 import { generateProducts } from '../../src/model/catalog.ts';
 import { generatePersonas } from '../../src/model/personas.ts';
 import type { Recorder, SessionRecord } from '../../src/model/types.ts';
@@ -64,11 +64,17 @@ function forRun(records: SessionRecord[], runId: string): SessionRecord[][] {
   return [...byCycle.keys()].sort((a, b) => a - b).map((c) => byCycle.get(c) as SessionRecord[]);
 }
 
-async function measure(target: string, db: Database, mode: 'batched' | 'per_row', data: Awaited<ReturnType<typeof captureSessions>>): Promise<number> {
+async function measure(target: string, db: Database, mode: 'batched' | 'per_row' | 'group_commit', data: Awaited<ReturnType<typeof captureSessions>>): Promise<number> {
   const runId = `bench-${mode}-${randomBytes(3).toString('hex')}`;
   await db.recorder.beginRun({ runId, seed: 42, config: { bench: true }, isReplay: false, resumedFrom: null, startedAt: new Date().toISOString(), personas: data.personas, products: data.products });
   const cyclesOfRecords = forRun(data.records, runId);
-  const write = mode === 'batched' ? (r: SessionRecord) => db.recorder.commitSession(r) : (r: SessionRecord) => writeSessionPerRow(db.pool, r);
+  const grouped = createPgRecorder(db.pool, { groupCommit: 500 });
+  const write =
+    mode === 'batched'
+      ? (r: SessionRecord) => db.recorder.commitSession(r)
+      : mode === 'group_commit'
+        ? (r: SessionRecord) => grouped.commitSession(r)
+        : (r: SessionRecord) => writeSessionPerRow(db.pool, r);
   const events = data.records.reduce((s, r) => s + r.events.length, 0);
   const t0 = performance.now();
   for (const cycle of cyclesOfRecords) await Promise.all(cycle.map(write));
@@ -85,7 +91,16 @@ async function bench(target: string, open: () => Promise<Database>, data: Awaite
   try {
     const batched = await measure(target, db, 'batched', data);
     const perRow = await measure(target, db, 'per_row', data);
-    emit({ target, mode: 'ratio', batched_events_per_s: batched, per_row_events_per_s: perRow, speedup: Math.round((batched / perRow) * 10) / 10 });
+    const group = await measure(target, db, 'group_commit', data);
+    emit({
+      target,
+      mode: 'ratio',
+      batched_events_per_s: batched,
+      per_row_events_per_s: perRow,
+      speedup: Math.round((batched / perRow) * 10) / 10,
+      group_commit_events_per_s: group,
+      group_commit_speedup: Math.round((group / perRow) * 10) / 10,
+    });
   } finally {
     await db.close();
   }

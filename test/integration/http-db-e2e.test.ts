@@ -44,6 +44,20 @@ for (const target of targets()) {
       } finally {
         await db.close();
       }
+      // The report, from the database, agrees with the run's own summary.
+      const rep = await shopsim(['report', '--run', s.run_id, '--json', ...where]);
+      expect(rep.code).toBe(0);
+      const f = JSON.parse(rep.stdout).funnel;
+      expect(f).toMatchObject({
+        sessions: s.sessions_created,
+        browse_only: s.idle_browses,
+        carts: s.carts_created,
+        coupons_applied: s.coupons_applied,
+        checkouts: s.checkouts_completed,
+        abandoned: s.sessions_abandoned,
+        failed: s.sessions_failed,
+        events: s.events_created,
+      });
     });
   });
 }

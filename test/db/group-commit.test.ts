@@ -1,0 +1,55 @@
+/**
+ * Group commit (`--db-group-commit N`): agent-cycles that arrive together go in one statement;
+ * when a batch fails, each agent-cycle is written alone, so the bad one fails alone and the
+ * others commit — the same guarantee as one transaction per agent-cycle.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sql } from 'slonik';
+import { z } from 'zod';
+import type { Database } from '../../src/db/connection.ts';
+import { createPgRecorder } from '../../src/db/pg-recorder.ts';
+import { runMeta, sessionRecord, targets } from './helpers.ts';
+
+const count = z.object({ n: z.number() });
+
+for (const target of targets()) {
+  describe.skipIf(target.skip)(`group commit (${target.name})`, () => {
+    let db: Database;
+    beforeAll(async () => {
+      await target.setup();
+      db = await target.open();
+    });
+    afterAll(async () => {
+      await db?.close();
+      await target.teardown();
+    });
+    const sessionsOf = async (runId: string) => (await db.pool.one(sql.type(count)`SELECT count(*)::int AS n FROM shopping_sessions WHERE run_id = ${runId}`)).n;
+    const eventsOf = async (runId: string) => (await db.pool.one(sql.type(count)`SELECT count(*)::int AS n FROM shopping_session_events WHERE run_id = ${runId}`)).n;
+
+    it('writes a batch of agent-cycles together, all sessions and all events', async () => {
+      const recorder = createPgRecorder(db.pool, { groupCommit: 16 });
+      const runId = 'run-group';
+      await recorder.beginRun(runMeta(runId, 40));
+      const records = Array.from({ length: 40 }, (_, i) => sessionRecord(runId, i, 1, i % 3 === 0 ? 'checkout' : i % 3 === 1 ? 'abandon' : 'failed'));
+      await Promise.all(records.map((r) => recorder.commitSession(r)));
+      expect(await sessionsOf(runId)).toBe(40);
+      expect(await eventsOf(runId)).toBe(records.reduce((s, r) => s + r.events.length, 0));
+      const notes = await db.pool.oneFirst(sql.type(z.object({ notes: z.string().nullable() }))`SELECT notes FROM shopping_sessions WHERE id = ${records[2]!.sessionId}`);
+      expect(notes).toBe(records[2]!.notes);
+    });
+
+    it('a bad agent-cycle in a batch fails alone; the others commit', async () => {
+      const recorder = createPgRecorder(db.pool, { groupCommit: 64 });
+      const runId = 'run-group-bad';
+      await recorder.beginRun(runMeta(runId, 30));
+      const good = Array.from({ length: 29 }, (_, i) => sessionRecord(runId, i, 1, 'checkout'));
+      const bad = sessionRecord(runId, 29, 1, 'checkout');
+      bad.events[3] = { ...bad.events[3]!, seq: 1 }; // duplicate seq → primary key violation
+      const results = await Promise.allSettled([...good, bad].map((r) => recorder.commitSession(r)));
+      expect(results.filter((r) => r.status === 'rejected')).toHaveLength(1);
+      expect(results[29]!.status).toBe('rejected');
+      expect(await sessionsOf(runId)).toBe(29);
+      expect(await eventsOf(runId)).toBe(good.reduce((s, r) => s + r.events.length, 0));
+    });
+  });
+}
