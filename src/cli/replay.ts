@@ -2,7 +2,9 @@
  * `shopsim replay CHECKPOINT [--until-cycle N] [--verify] [--json]`: restores a checkpoint and
  * runs it forward with the deterministic mock store and the mock recorder (nothing is written to
  * a database, no checkpoint is written). With --verify, the digest after every cycle is compared
- * with the digest of each later checkpoint of the same run found next to CHECKPOINT.
+ * with the digest of each later checkpoint of the same run found next to CHECKPOINT. With
+ * --inspect [port], the replayed machines stream to the Stately inspector (docs/inspector.md);
+ * on a terminal the inspector stays up after the replay until Ctrl-C, so it can be explored.
  */
 import { dirname } from 'node:path';
 import type { Command } from 'commander';
@@ -12,8 +14,15 @@ import { createSimulation, type CycleReport } from '../simulation/create-simulat
 import { createMockRecorder } from '../simulation/mock-recorder.ts';
 import { loadPersonas, loadProducts, selectAgents } from '../simulation/load-data.ts';
 import { createMockStore } from '../store/mock-store.ts';
+import { startInspector, type InspectorHandle } from '../inspect/inspector.ts';
 
 export interface ReplayOptions {
+  /** Stately inspector port (0 = any free port); undefined = no inspector. */
+  inspect?: number;
+  /** --inspect-agents: "ID,ID…", "all", or null for the default sample. */
+  inspectAgents?: string | null;
+  /** Keep the inspector up after the replay: until SIGINT (true; the CLI on a terminal) or until the promise settles. */
+  holdInspector?: boolean | Promise<unknown>;
   untilCycle?: number;
   verify?: boolean;
   json?: boolean;
@@ -112,6 +121,11 @@ export async function replay(file: string, options: ReplayOptions, io: ReplayIo)
     }
   }
 
+  let inspector: InspectorHandle | null = null;
+  if (options.inspect !== undefined) {
+    inspector = await startInspector({ port: options.inspect, agents: options.inspectAgents ?? null, agentIds: personas.map((p) => p.id) });
+    io.stderr.write(`shopsim: Stately inspector: open ${inspector.url} (streaming the orchestrator, the cohorts and shoppers ${inspector.agents.join(', ')})\n`);
+  }
   const sim = createSimulation(
     {
       runId,
@@ -127,7 +141,7 @@ export async function replay(file: string, options: ReplayOptions, io: ReplayIo)
       offerCycleDays: Number(cfg['offer_cycle_days'] ?? 7),
       checkpointInterval: 0,
     },
-    { personas, products, store, recorder: createMockRecorder(), restore },
+    { personas, products, store, recorder: createMockRecorder(), restore, ...(inspector ? { inspect: inspector.inspect } : {}) },
   );
   let compared = 0;
   let identicalThrough: number | null = null;
@@ -145,6 +159,15 @@ export async function replay(file: string, options: ReplayOptions, io: ReplayIo)
   // The original run went on after an open breaker (it was resumed), so the replay does too.
   sim.events.on('breaker-open', () => setImmediate(() => sim.resume()));
   const summary = await sim.run();
+  if (inspector) {
+    if (options.holdInspector === true) {
+      io.stderr.write(`shopsim: replay done; the inspector stays at ${inspector.url} — press Ctrl-C to exit\n`);
+      await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+    } else if (options.holdInspector) {
+      await options.holdInspector;
+    }
+    await inspector.close();
+  }
   const d = diverged as { cycle: number; expected: string; got: string; path: string } | null;
   return {
     checkpoint: file,
@@ -169,6 +192,8 @@ export function registerReplayCommand(program: Command): void {
     .option('--json', 'print one JSON result on stdout')
     .option('--personas <file>', 'persona file (default: the one the checkpoint names)')
     .option('--products <file>', 'product file (default: the one the checkpoint names)')
+    .option('--inspect [port]', 'stream the replay to the Stately inspector on 127.0.0.1 (default port 8080)')
+    .option('--inspect-agents <ids>', 'shoppers to stream: ID,ID…, or all (default: the first 3)')
     .action(async (checkpoint: string, opts: Record<string, unknown>) => {
       let untilCycle: number | undefined;
       if (opts['untilCycle'] !== undefined) {
@@ -179,9 +204,20 @@ export function registerReplayCommand(program: Command): void {
           return;
         }
       }
+      let inspect: number | undefined;
+      if (opts['inspect'] !== undefined) {
+        inspect = opts['inspect'] === true ? 8080 : Number(opts['inspect']);
+        if (!Number.isInteger(inspect) || inspect < 0 || inspect > 65535) {
+          process.stderr.write(`shopsim: --inspect: expected a port from 0 to 65535, got ${JSON.stringify(opts['inspect'])}\n`);
+          process.exitCode = 2;
+          return;
+        }
+      }
       process.exitCode = await replayCommand(
         checkpoint,
         {
+          ...(inspect !== undefined ? { inspect, holdInspector: process.stdout.isTTY === true } : {}),
+          ...(typeof opts['inspectAgents'] === 'string' ? { inspectAgents: opts['inspectAgents'] } : {}),
           ...(untilCycle !== undefined ? { untilCycle } : {}),
           verify: opts['verify'] === true,
           json: opts['json'] === true,
