@@ -31,25 +31,23 @@ function emit(data: unknown, out: string | undefined): void {
   process.stderr.write(`wrote ${out}\n`);
 }
 
+const GENERATORS = [
+  { noun: 'personas', what: 'persona file', count: '372', max: 10_000_000, make: generatePersonas },
+  { noun: 'products', what: 'product catalog', count: '240', max: 1_000_000, make: generateProducts },
+] as const;
+
 export function registerGenerateCommands(program: Command): void {
-  const personas = program.command('personas').description('persona files');
-  personas
-    .command('generate')
-    .description('write a seeded persona file (JSON) to stdout or --out')
-    .option('--count <n>', 'number of personas', '372')
-    .option('--seed <n>', 'generator seed', '42')
-    .option('--out <file>', 'write to this file instead of stdout')
-    .action((o: { count: string; seed: string; out?: string }) => {
-      emit(generatePersonas(positiveInt('--count', o.count, 10_000_000), seedOf(o.seed)), o.out);
-    });
-  const products = program.command('products').description('product catalog files');
-  products
-    .command('generate')
-    .description('write a seeded product catalog (JSON) to stdout or --out')
-    .option('--count <n>', 'number of products', '240')
-    .option('--seed <n>', 'generator seed', '42')
-    .option('--out <file>', 'write to this file instead of stdout')
-    .action((o: { count: string; seed: string; out?: string }) => {
-      emit(generateProducts(positiveInt('--count', o.count, 1_000_000), seedOf(o.seed)), o.out);
-    });
+  for (const g of GENERATORS) {
+    program
+      .command(g.noun)
+      .description(`${g.what}s`)
+      .command('generate')
+      .description(`write a seeded ${g.what} (JSON) to stdout or --out`)
+      .option('--count <n>', `number of ${g.noun}`, g.count)
+      .option('--seed <n>', 'generator seed', '42')
+      .option('--out <file>', 'write to this file instead of stdout')
+      .action((o: { count: string; seed: string; out?: string }) => {
+        emit(g.make(positiveInt('--count', o.count, g.max), seedOf(o.seed)), o.out);
+      });
+  }
 }
