@@ -150,7 +150,7 @@ export const OPTION_SPECS: OptionSpec[] = [
   { key: 'dataDir', flag: '--data-dir', env: ['SHOPSIM_DATA_DIR'], yaml: ['database.data_dir'], kind: 'string', description: 'embedded database directory' },
   { key: 'dbPoolSize', flag: '--db-pool-size', env: ['DB_POOL_SIZE'], yaml: ['database.pool_size'], kind: 'int', min: 1, description: 'database pool size' },
   { key: 'dbWriteTimeout', flag: '--db-write-timeout', env: ['DB_WRITE_TIMEOUT'], yaml: ['database.write_timeout'], kind: 'number', min: 0, exclusiveMin: true, description: 'seconds one agent-cycle commit may take before it counts as failed' },
-  { key: 'dbGroupCommit', flag: '--db-group-commit', env: ['DB_GROUP_COMMIT'], yaml: ['database.group_commit'], kind: 'int', min: 0, description: 'agent-cycles per write statement (0 = one statement per agent-cycle, the seed\'s pattern)' },
+  { key: 'dbGroupCommit', flag: '--db-group-commit', env: ['DB_GROUP_COMMIT'], yaml: ['database.group_commit'], kind: 'int', min: 0, description: 'agent-cycles per write statement (0 = one statement per agent-cycle, the seed\'s pattern; 50 for throughput)' },
   { key: 'refresh', flag: '--refresh', env: ['DASHBOARD_REFRESH_SECONDS'], yaml: ['monitoring.dashboard_refresh_seconds'], kind: 'number', min: 0, exclusiveMin: true, description: 'dashboard refresh, seconds' },
   { key: 'color', flag: '--color', kind: 'bool', description: 'colour output (--no-color, NO_COLOR)' },
   { key: 'memoryWarningMb', flag: '--memory-warning-mb', env: ['MEMORY_WARNING_MB'], yaml: ['monitoring.memory_warning_mb'], kind: 'int', min: 1, description: 'RSS warning threshold, MB' },

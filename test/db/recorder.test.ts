@@ -94,6 +94,21 @@ for (const target of targets()) {
       expect(ev).toEqual({ type: 'checkout_failed', payload: { error: 'store answered 503 Service Unavailable', error_type: 'StoreCallError' } });
     });
 
+    it('deleting sessions, or their whole run, deletes their events too (no foreign key; a statement trigger)', async () => {
+      const runId = 'run-delete';
+      await db.recorder.beginRun(runMeta(runId, 6));
+      const records = Array.from({ length: 6 }, (_, i) => sessionRecord(runId, i, 1, i % 2 ? 'checkout' : 'browse'));
+      await Promise.all(records.map((r) => db.recorder.commitSession(r)));
+      const total = records.reduce((s, r) => s + r.events.length, 0);
+      expect(await eventsOf(runId)).toBe(total);
+      await db.pool.query(sql.unsafe`DELETE FROM shopping_sessions WHERE id = ${records[0]!.sessionId}`);
+      expect(await eventsOf(runId)).toBe(total - records[0]!.events.length);
+      // runs → shopping_sessions is ON DELETE CASCADE; the cascade fires the events trigger.
+      await db.pool.query(sql.unsafe`DELETE FROM runs WHERE id = ${runId}`);
+      expect(await sessionsOf(runId)).toBe(0);
+      expect(await eventsOf(runId)).toBe(0);
+    });
+
     it('prepareResume: abandons orphaned active sessions, clears their carts, drops cycles after the checkpoint; re-commits never duplicate', async () => {
       const runId = 'run-resume';
       const agents = 10;
