@@ -116,8 +116,8 @@ export const DEFAULTS: RunConfig = {
 
 export const OPTION_SPECS: OptionSpec[] = [
   { key: 'agents', flag: '--agents', env: ['SIMULATION_AGENTS'], yaml: ['simulation.agents'], kind: 'int', min: 1, description: 'number of agents (default: all personas; the first N of the file)' },
-  { key: 'personas', flag: '--personas', env: ['PERSONAS_FILE'], yaml: ['simulation.personas'], kind: 'string', description: 'persona file' },
-  { key: 'products', flag: '--products', env: ['PRODUCTS_FILE'], yaml: ['simulation.products'], kind: 'string', description: 'product catalog file' },
+  { key: 'personas', flag: '--personas', env: ['PERSONAS_FILE'], yaml: ['simulation.personas'], kind: 'string', description: 'persona file (the default falls back to the copy shipped with shopsim)' },
+  { key: 'products', flag: '--products', env: ['PRODUCTS_FILE'], yaml: ['simulation.products'], kind: 'string', description: 'product catalog file (the default falls back to the copy shipped with shopsim)' },
   { key: 'hours', flag: '--hours', env: ['SIMULATION_HOURS'], yaml: ['simulation.hours'], kind: 'number', min: 0, exclusiveMin: true, description: 'real hours to run (cycles = hours × time-scale)' },
   { key: 'cycles', flag: '--cycles', env: ['SIMULATION_CYCLES'], yaml: ['simulation.cycles'], kind: 'int', min: 1, description: 'simulated hours (cycles) to run' },
   { key: 'timeScale', flag: '--time-scale', env: ['TIME_SCALE'], yaml: ['simulation.time_scale'], kind: 'number', min: 0, exclusiveMin: true, description: 'simulated hours per real hour' },

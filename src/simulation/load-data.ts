@@ -1,14 +1,42 @@
 /** Reads and validates the persona and product files; one line per problem, exit 2. */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { inputError } from '../errors.ts';
 import { validateProducts } from '../model/catalog.ts';
 import { validatePersonas } from '../model/personas.ts';
 import type { Persona, Product } from '../model/types.ts';
 
+/** The default data files, relative to the working directory; shopsim ships both. */
+const BUNDLED = new Set(['data/personas.json', 'data/products.json']);
+
+/** The nearest directory above this module holding a package.json: shopsim's root, from src/ or dist/src/. */
+function packageRoot(): string | null {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    const up = dirname(dir);
+    if (up === dir) return null;
+    dir = up;
+  }
+}
+
+/**
+ * Where a data file is read from: as given, except that a default path (`data/personas.json`,
+ * `data/products.json`) missing from the working directory falls back to the copy shipped with
+ * shopsim, so `npx shopsim run` works from any directory. A file the user names is never replaced.
+ */
+export function dataFilePath(file: string): string {
+  if (!BUNDLED.has(file) || existsSync(file)) return file;
+  const root = packageRoot();
+  const bundled = root ? join(root, file) : null;
+  return bundled && existsSync(bundled) ? bundled : file;
+}
+
 function readJson(file: string, flag: string): unknown {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readFileSync(dataFilePath(file), 'utf8');
   } catch (err) {
     throw inputError(`${flag} ${file}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'error'})`, err);
   }
