@@ -100,7 +100,7 @@ export async function startServe(o: ServeOptions, productsDefaulted = false): Pr
     const { createPgStoreBackend, seedProducts } = await import('../db/store-repository.ts');
     const db = await openDatabase({ ...(o.databaseUrl ? { databaseUrl: o.databaseUrl } : {}), ...(o.dataDir ? { dataDir: o.dataDir } : {}) });
     await seedProducts(db.pool, products);
-    backend = createPgStoreBackend(db.pool);
+    backend = createPgStoreBackend(db.pool, { catalog: products });
     closeDb = () => db.close();
   }
   const server = createStoreServer({

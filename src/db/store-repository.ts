@@ -112,7 +112,17 @@ export async function seedProducts(pool: DatabasePool, products: Product[]): Pro
   return inserted.length;
 }
 
-export function createPgStoreBackend(pool: DatabasePool): StoreBackend {
+export interface PgStoreBackendOptions {
+  /**
+   * The catalog the store was seeded from: a new offer cycle restocks every product whose stock
+   * fell below its catalog level back up to it (the weekly delivery). Without it, stock only
+   * goes down.
+   */
+  catalog?: Product[];
+}
+
+export function createPgStoreBackend(pool: DatabasePool, options: PgStoreBackendOptions = {}): StoreBackend {
+  const restockRows = (options.catalog ?? []).map((p) => [p.id, p.stock]);
   return {
     kind: 'postgres',
 
@@ -274,7 +284,16 @@ export function createPgStoreBackend(pool: DatabasePool): StoreBackend {
             ON CONFLICT (user_id, code) DO UPDATE SET offer_id = EXCLUDED.offer_id, offer_cycle = EXCLUDED.offer_cycle, redeemed_at = NULL, order_id = NULL`);
         }
         await tx.query(sql.unsafe`DELETE FROM cart_coupons`);
-        return { offers_assigned: offers.length };
+        let restocked = 0;
+        if (restockRows.length > 0) {
+          const rows = await tx.any(sql.type(idRow)`
+            UPDATE products p SET stock = t.stock, updated_at = now()
+            FROM ${sql.unnest(restockRows, ['text', 'int4'])} AS t (id, stock)
+            WHERE p.id = t.id AND p.stock < t.stock
+            RETURNING p.id`);
+          restocked = rows.length;
+        }
+        return { offers_assigned: offers.length, products_restocked: restocked };
       });
     },
 

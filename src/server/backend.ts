@@ -45,7 +45,11 @@ export interface StoreBackend {
   listOffers(userId: string): Promise<{ offer_cycle: number | null; offers: Offer[] }>;
   applyCoupon(userId: string, code: string, at: string): Promise<Cart>;
   checkout(userId: string, idempotencyKey: string, at: string): Promise<{ order: Order; replayed: boolean }>;
-  startOfferCycle(request: OfferCycleRequest, offers: AssignedOffer[]): Promise<{ offers_assigned: number }>;
+  /**
+   * Makes the cycle current with these offers, drops coupons applied to carts, and restocks every
+   * product below its catalog stock level up to it (the weekly delivery).
+   */
+  startOfferCycle(request: OfferCycleRequest, offers: AssignedOffer[]): Promise<{ offers_assigned: number; products_restocked: number }>;
   stats(): Promise<BackendStats>;
   close(): Promise<void>;
 }

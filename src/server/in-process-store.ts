@@ -30,7 +30,7 @@ export async function startInProcessStore(o: InProcessStoreOptions): Promise<InP
   if (o.pool) {
     const { createPgStoreBackend, seedProducts } = await import('../db/store-repository.ts');
     await seedProducts(o.pool, o.products);
-    backend = createPgStoreBackend(o.pool);
+    backend = createPgStoreBackend(o.pool, { catalog: o.products });
   } else {
     backend = createMemoryBackend({ products: o.products });
   }

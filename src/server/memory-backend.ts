@@ -20,6 +20,8 @@ export interface MemoryBackend extends StoreBackend {
 export function createMemoryBackend(options: { products: Product[] }): MemoryBackend {
   const products = options.products.map((p) => ({ ...p }));
   const byId = new Map(products.map((p) => [p.id, p]));
+  /** Catalog stock levels: a new offer cycle restocks every product below its level up to it. */
+  const catalogStock = new Map(options.products.map((p) => [p.id, p.stock]));
   const carts = new Map<string, CartState>();
   const offersByUser = new Map<string, Offer[]>();
   const offerByCode = new Map<string, AssignedOffer>();
@@ -152,7 +154,15 @@ export function createMemoryBackend(options: { products: Product[] }): MemoryBac
         offerByCode.set(key(user_id, o.code), o);
       }
       for (const c of carts.values()) c.coupon = null;
-      return { offers_assigned: offers.length };
+      let restocked = 0;
+      for (const p of products) {
+        const level = catalogStock.get(p.id) ?? p.stock;
+        if (p.stock < level) {
+          p.stock = level;
+          restocked++;
+        }
+      }
+      return { offers_assigned: offers.length, products_restocked: restocked };
     },
 
     async stats(): Promise<BackendStats> {

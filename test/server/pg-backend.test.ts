@@ -124,6 +124,25 @@ describe('PostgreSQL store backend', () => {
     expect(res.every((r) => r.statusCode === 201)).toBe(true);
     expect((await app.inject({ url: `/products/${p.id}` })).json().stock).toBe(1000 - n);
   });
+
+  it('restocks products below their catalog level at a new offer cycle, and only those', async () => {
+    const [low, high] = [products[7]!, products[8]!];
+    await db.pool.query(rawUpdate(low.id, 0));
+    await db.pool.query(rawUpdate(high.id, high.stock + 10));
+    const backend = createPgStoreBackend(db.pool, { catalog: products });
+    const req = { offer_cycle: 9, starts_at: '2024-03-01T00:00:00.000Z', ends_at: '2024-03-08T00:00:00.000Z', user_ids: [] };
+    const first = await backend.startOfferCycle(req, []);
+    expect(first.products_restocked).toBeGreaterThanOrEqual(1);
+    const stock = async (id: string) => (await backend.getProduct(id))?.stock;
+    expect(await stock(low.id)).toBe(low.stock);
+    expect(await stock(high.id)).toBe(high.stock + 10);
+    for (const p of products) expect(await stock(p.id)).toBeGreaterThanOrEqual(p.stock);
+    expect(await backend.startOfferCycle({ ...req, offer_cycle: 10 }, [])).toEqual({ offers_assigned: 0, products_restocked: 0 });
+    // Without a catalog (an external seeding), stock only goes down.
+    await db.pool.query(rawUpdate(low.id, 0));
+    expect((await createPgStoreBackend(db.pool).startOfferCycle({ ...req, offer_cycle: 11 }, [])).products_restocked).toBe(0);
+    expect(await stock(low.id)).toBe(0);
+  });
 });
 
 function sqlCount(table: 'orders') {

@@ -99,11 +99,30 @@ describe('store server: rules', () => {
 
   it('refuses more than the stock', async () => {
     const { app } = make();
-    const res = await app.inject({ method: 'POST', url: '/cart/items', headers: user, payload: { product_id: P.id, quantity: 99 } });
-    if (P.stock < 99) {
-      expect(res.statusCode).toBe(409);
-      expect(res.json().error.code).toBe('INSUFFICIENT_STOCK');
+    // A product whose stock is below the largest quantity one request may ask for (99).
+    const L = products.find((p) => p.stock < 99)!;
+    expect(L).toBeDefined();
+    const res = await app.inject({ method: 'POST', url: '/cart/items', headers: user, payload: { product_id: L.id, quantity: L.stock + 1 } });
+    expect(res.statusCode).toBe(409);
+    expect(res.json().error.code).toBe('INSUFFICIENT_STOCK');
+  });
+
+  it('restocks products below their catalog level at a new offer cycle (the weekly delivery)', async () => {
+    const { app } = make();
+    const [P, Q] = products.filter((p) => p.stock <= 99) as [typeof products[0], typeof products[0]];
+    expect(Q).toBeDefined();
+    expect(await startCycle(app)).toMatchObject({ products_restocked: 0 });
+    for (const [p, quantity] of [[P, P.stock], [Q, 1]] as const) {
+      expect((await app.inject({ method: 'POST', url: '/cart/items', headers: user, payload: { product_id: p.id, quantity } })).statusCode).toBe(200);
     }
+    expect((await app.inject({ method: 'POST', url: '/checkout', headers: { ...user, 'idempotency-key': 'all' } })).statusCode).toBe(201);
+    expect((await app.inject({ url: `/products/${P.id}` })).json().stock).toBe(0);
+    const sold = await app.inject({ method: 'POST', url: '/cart/items', headers: user, payload: { product_id: P.id, quantity: 1 } });
+    expect(sold.json().error.code).toBe('INSUFFICIENT_STOCK');
+    expect(await startCycle(app, 2)).toMatchObject({ products_restocked: 2 });
+    expect((await app.inject({ url: `/products/${P.id}` })).json().stock).toBe(P.stock);
+    expect((await app.inject({ url: `/products/${Q.id}` })).json().stock).toBe(Q.stock);
+    expect(await startCycle(app, 3)).toMatchObject({ products_restocked: 0 });
   });
 
   it('applies coupon rules: invalid, min spend, window, used', async () => {
