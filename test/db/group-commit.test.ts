@@ -38,6 +38,30 @@ for (const target of targets()) {
       expect(notes).toBe(records[2]!.notes);
     });
 
+    it('splits what arrives together into near-even statements of at most N, and one agent-cycle alone is written alone', async () => {
+      const sizes: number[] = [];
+      // The pool as the recorder sees it, recording the size of each statement's batch.
+      const counting = new Proxy(db.pool, {
+        get(pool, key) {
+          if (key !== 'query') return Reflect.get(pool, key);
+          return (q: { values: readonly unknown[] }) => {
+            sizes.push((JSON.parse(String(q.values[0])) as unknown[]).length);
+            return pool.query(q as never);
+          };
+        },
+      });
+      const recorder = createPgRecorder(counting, { groupCommit: 16 });
+      const runId = 'run-group-split';
+      await db.recorder.beginRun(runMeta(runId, 40));
+      await Promise.all(Array.from({ length: 40 }, (_, i) => recorder.commitSession(sessionRecord(runId, i, 1, 'checkout'))));
+      // 40 waiting, N = 16: three statements of ceil(40 / 3) = 14, the last one the rest.
+      expect(sizes.sort((a, b) => a - b)).toEqual([12, 14, 14]);
+      sizes.length = 0;
+      await recorder.commitSession(sessionRecord(runId, 0, 2, 'browse'));
+      expect(sizes).toEqual([1]);
+      expect(await sessionsOf(runId)).toBe(41);
+    });
+
     it('a bad agent-cycle in a batch fails alone; the others commit', async () => {
       const recorder = createPgRecorder(db.pool, { groupCommit: 64 });
       const runId = 'run-group-bad';
