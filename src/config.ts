@@ -62,6 +62,9 @@ export interface RunConfig {
   dbPoolSize: number;
   dbWriteTimeout: number;
   dbGroupCommit: number;
+  dbConnectTimeout: number;
+  dbStatementTimeout: number;
+  dbIdleTimeout: number;
   // monitoring
   refresh: number;
   color: boolean;
@@ -107,6 +110,9 @@ export const DEFAULTS: RunConfig = {
   dbPoolSize: 50,
   dbWriteTimeout: 30,
   dbGroupCommit: 0,
+  dbConnectTimeout: 10,
+  dbStatementTimeout: 60,
+  dbIdleTimeout: 30,
   refresh: 5,
   color: true,
   memoryWarningMb: 12000,
@@ -151,6 +157,9 @@ export const OPTION_SPECS: OptionSpec[] = [
   { key: 'dbPoolSize', flag: '--db-pool-size', env: ['DB_POOL_SIZE'], yaml: ['database.pool_size'], kind: 'int', min: 1, description: 'database pool size' },
   { key: 'dbWriteTimeout', flag: '--db-write-timeout', env: ['DB_WRITE_TIMEOUT'], yaml: ['database.write_timeout'], kind: 'number', min: 0, exclusiveMin: true, description: 'seconds one agent-cycle commit may take before it counts as failed' },
   { key: 'dbGroupCommit', flag: '--db-group-commit', env: ['DB_GROUP_COMMIT'], yaml: ['database.group_commit'], kind: 'int', min: 0, description: 'agent-cycles per write statement (0 = one statement per agent-cycle, the seed\'s pattern; 50 for throughput)' },
+  { key: 'dbConnectTimeout', flag: '--db-connect-timeout', env: ['DB_CONNECT_TIMEOUT', 'DB_POOL_TIMEOUT'], yaml: ['database.connect_timeout', 'database.pool_timeout'], kind: 'number', min: 0, exclusiveMin: true, description: 'seconds to wait for a database connection (the seed\'s pool_timeout)' },
+  { key: 'dbStatementTimeout', flag: '--db-statement-timeout', env: ['DB_STATEMENT_TIMEOUT'], yaml: ['database.statement_timeout'], kind: 'number', min: 0, description: 'seconds a statement may run on the server (0 = no limit; not sent behind a transaction-mode pooler)' },
+  { key: 'dbIdleTimeout', flag: '--db-idle-timeout', env: ['DB_IDLE_TIMEOUT'], yaml: ['database.idle_timeout'], kind: 'number', min: 0, exclusiveMin: true, description: 'seconds before an idle pooled connection is closed' },
   { key: 'refresh', flag: '--refresh', env: ['DASHBOARD_REFRESH_SECONDS'], yaml: ['monitoring.dashboard_refresh_seconds'], kind: 'number', min: 0, exclusiveMin: true, description: 'dashboard refresh, seconds' },
   { key: 'color', flag: '--color', kind: 'bool', description: 'colour output (--no-color, NO_COLOR)' },
   { key: 'memoryWarningMb', flag: '--memory-warning-mb', env: ['MEMORY_WARNING_MB'], yaml: ['monitoring.memory_warning_mb'], kind: 'int', min: 1, description: 'RSS warning threshold, MB' },

@@ -25,7 +25,7 @@ export interface DatabaseOptions {
   poolSize?: number;
   /** Time to wait for a connection, ms. Default 10,000. */
   connectionTimeoutMs?: number;
-  /** Per-statement limit on the server, ms. Default 60,000. Not sent behind a transaction-mode pooler. */
+  /** Per-statement limit on the server, ms (0 = none). Default 60,000. Not sent behind a transaction-mode pooler. */
   statementTimeoutMs?: number;
   /** An idle pooled connection is closed after this, ms. Default 30,000. */
   idleTimeoutMs?: number;
@@ -103,7 +103,7 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
       maximumPoolSize: poolSize,
       connectionTimeout: o.connectionTimeoutMs,
       // Startup parameters: PgBouncer rejects unknown ones, so behind a pooler the server's defaults apply.
-      statementTimeout: info.pooler ? 'DISABLE_TIMEOUT' : o.statementTimeoutMs,
+      statementTimeout: info.pooler || o.statementTimeoutMs === 0 ? 'DISABLE_TIMEOUT' : o.statementTimeoutMs,
       idleInTransactionSessionTimeout: info.pooler ? 'DISABLE_TIMEOUT' : 60_000,
       idleTimeout: o.idleTimeoutMs,
       connectionRetryLimit: 1,

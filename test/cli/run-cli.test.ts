@@ -30,6 +30,8 @@ describe('shopsim run: bad input is one line and exit 2', () => {
     ['wrong env', ['run', ...MOCK], /^shopsim: TIME_SCALE \(environment\): expected a number > 0, got "-1"$/, { TIME_SCALE: '-1' }],
     ['bad persona file', ['run', ...MOCK, '--personas', badPersonas], /^shopsim: .*personas.json: record 0 \(a\): field "name" must be a non-empty string, got nothing$/],
     ['bad start', ['run', ...MOCK, '--start', 'yesterday'], /^shopsim: --start: expected an ISO-8601 date/],
+    ['negative statement timeout', ['run', ...MOCK, '--db-statement-timeout', '-1'], /^shopsim: --db-statement-timeout: expected a number >= 0, got "-1"$/],
+    ['zero connect timeout (seed key)', ['run', ...MOCK], /^shopsim: DB_POOL_TIMEOUT \(environment\): expected a number > 0, got "0"$/, { DB_POOL_TIMEOUT: '0' }],
   ];
   it.each(cases)('%s', async (_name, args, pattern, env) => {
     const r = await shopsim(args, env ?? {});

@@ -1,5 +1,7 @@
 /** openDatabase's failures: one line, exit code 2, host/port/database named, never the password. */
 import { describe, expect, it } from 'vitest';
+import { sql } from 'slonik';
+import { z } from 'zod';
 import { openDatabase } from '../../src/db/connection.ts';
 import { describeDatabaseUrl, normalizeDatabaseUrl, scrubSecrets } from '../../src/db/url.ts';
 import { scrubConfig } from '../../src/db/scrub.ts';
@@ -69,6 +71,18 @@ describe('openDatabase failures', () => {
       expect(err.message).toContain(`${u.hostname}:${u.port || 5432}/shopsim_no_such_db_x`);
       expect(err.message).toMatch(/does not exist/);
       expect(err.message).not.toContain(SECRET);
+    });
+    it('applies the statement timeout (and none when 0) and the connect timeout', async () => {
+      const show = async (statementTimeoutMs: number) => {
+        const db = await openDatabase({ databaseUrl: TEST_DATABASE_URL as string, poolSize: 1, statementTimeoutMs, connectionTimeoutMs: 4000, migrate: false });
+        try {
+          return await db.pool.oneFirst(sql.type(z.object({ statement_timeout: z.string() }))`SHOW statement_timeout`);
+        } finally {
+          await db.close();
+        }
+      };
+      expect(await show(5000)).toBe('5s');
+      expect(await show(0)).toBe('0');
     });
     it('a user that does not exist: refused, password absent', async () => {
       const u = new URL(TEST_DATABASE_URL as string);
