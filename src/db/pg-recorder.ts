@@ -13,7 +13,8 @@
  */
 import { sql, type DatabasePool, type DatabaseTransactionConnection } from 'slonik';
 import { z } from 'zod';
-import type { Recorder, RunMeta, SessionRecord } from '../model/types.ts';
+import type { DbWriteMetrics, Recorder, RunMeta, SessionRecord } from '../model/types.ts';
+import { latencyHistogram, summarizeLatency } from '../store/latency.ts';
 import { scrubConfig } from './scrub.ts';
 
 export const ORPHAN_NOTE = 'Auto-abandoned: orphaned from simulation crash';
@@ -136,7 +137,16 @@ function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> 
 
 export function createPgRecorder(pool: DatabasePool, options: PgRecorderOptions = {}): Recorder {
   const writeTimeoutMs = options.writeTimeoutMs ?? 30_000;
-  const write = options.groupCommit && options.groupCommit > 1 ? createGroupWriter(pool, options.groupCommit) : (r: SessionRecord) => writeSession(pool, r);
+  const counts = { commits: 0, failed: 0, statements: 0, events: 0 };
+  const commitLatency = latencyHistogram();
+  // Every statement that writes agent-cycles goes through here, so `statements` counts them all.
+  const counted: Conn = {
+    query: ((q: Parameters<Conn['query']>[0]) => {
+      counts.statements++;
+      return pool.query(q);
+    }) as Conn['query'],
+  };
+  const write = options.groupCommit && options.groupCommit > 1 ? createGroupWriter(counted, options.groupCommit) : (r: SessionRecord) => writeSession(counted, r);
   return {
     async beginRun(meta: RunMeta) {
       const config = scrubConfig(meta.config) as Record<string, unknown>;
@@ -173,7 +183,21 @@ export function createPgRecorder(pool: DatabasePool, options: PgRecorderOptions 
     },
 
     async commitSession(record: SessionRecord) {
-      await withTimeout(write(record), writeTimeoutMs, `writing session ${record.sessionId}`);
+      const t0 = performance.now();
+      try {
+        await withTimeout(write(record), writeTimeoutMs, `writing session ${record.sessionId}`);
+        counts.commits++;
+        counts.events += record.events.length;
+      } catch (err) {
+        counts.failed++;
+        throw err;
+      } finally {
+        commitLatency.recordValue(Math.max(1, Math.round((performance.now() - t0) * 1000)));
+      }
+    },
+
+    metrics(): DbWriteMetrics {
+      return { ...counts, commit_ms: summarizeLatency(commitLatency) };
     },
 
     async prepareResume(runId: string, lastCompletedCycle: number) {
@@ -244,7 +268,7 @@ export async function clearCarts(tx: DatabaseTransactionConnection, agentIds: st
  * N = 16: 14, 14 and 12), which
  * run concurrently on the pool's connections, so a multi-core server works on several at once.
  */
-function createGroupWriter(pool: DatabasePool, maxBatch: number): (r: SessionRecord) => Promise<void> {
+function createGroupWriter(pool: Conn, maxBatch: number): (r: SessionRecord) => Promise<void> {
   type Pending = { record: SessionRecord; resolve: () => void; reject: (e: unknown) => void };
   const queue: Pending[] = [];
   let scheduled = false;

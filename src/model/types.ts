@@ -168,6 +168,21 @@ export interface Recorder {
   prepareResume(runId: string, lastCompletedCycle: number): Promise<{ orphanedSessions: number; discardedSessions: number }>;
   endRun(runId: string, summary: Record<string, unknown>): Promise<void>;
   close(): Promise<void>;
+  /** Write figures so far (a database recorder: commits, failures, statements, commit latency). */
+  metrics?(): DbWriteMetrics;
+}
+
+/** What a database recorder reports of its writes (summary `db_writes`, dashboard row "DB writes"). */
+export interface DbWriteMetrics {
+  /** Agent-cycles written. */
+  commits: number;
+  /** Agent-cycles whose write failed (rolled back; counted as that agent's failure). */
+  failed: number;
+  /** Statements sent: one per agent-cycle, or one per batch with group commit (plus retries). */
+  statements: number;
+  events: number;
+  /** From commitSession to its answer, waiting for a connection (and a batch) included. */
+  commit_ms: { p50: number; p95: number; p99: number; max: number; mean: number; count: number };
 }
 
 /** What a shopper tells its cohort at the end of its cycle. */

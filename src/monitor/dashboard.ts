@@ -5,6 +5,7 @@
  */
 import Table from 'cli-table3';
 import type { SimulationStats } from '../simulation/create-simulation.ts';
+import type { DbWriteMetrics } from '../model/types.ts';
 import { formatMemory, memoryWarning, type MemoryReading } from './memory.ts';
 
 export interface DashboardView {
@@ -105,6 +106,12 @@ export function httpMetrics(metrics: Record<string, unknown>): HttpMetrics {
   return out;
 }
 
+/** The database recorder's figures in stats.metrics (`db_writes`; absent with --mock-db). */
+export function dbWriteMetrics(metrics: Record<string, unknown>): DbWriteMetrics | null {
+  const m = metrics['db_writes'];
+  return m && typeof m === 'object' && typeof (m as DbWriteMetrics).commits === 'number' ? (m as DbWriteMetrics) : null;
+}
+
 function ms(x: number | undefined): string {
   return typeof x === 'number' && Number.isFinite(x) ? (x >= 100 ? String(Math.round(x)) : String(Math.round(x * 10) / 10)) : '–';
 }
@@ -150,6 +157,7 @@ export function renderDashboard(view: DashboardView, options: DashboardOptions =
   const color = options.color === true;
   const s = view.stats;
   const http = httpMetrics(s.metrics);
+  const db = dbWriteMetrics(s.metrics);
   const lines: string[] = [];
 
   const warming = (view.warmupCycles ?? 0) > 0 && s.cyclesCompleted < (view.warmupCycles ?? 0);
@@ -193,6 +201,9 @@ export function renderDashboard(view: DashboardView, options: DashboardOptions =
     ['Memory', { content: head(memory, wide), colSpan: 3 }],
     ['p50/p95/p99', `${ms(http.latency?.p50)} / ${ms(http.latency?.p95)} / ${ms(http.latency?.p99)} ms`, 'Requests', n(http.requests ?? s.totals.calls)],
     ['Req/s', http.requestsPerSecond === undefined ? '–' : String(Math.round(http.requestsPerSecond * 10) / 10), 'HTTP errors', `${n(http.httpErrors)} (429s ${n(http.retries429)})`],
+    db
+      ? ['DB writes', `${n(db.commits)} ok · ${db.failed > 0 ? paint(color, '31', n(db.failed)) : '0'} failed`, 'Commit ms', `${ms(db.commit_ms.p50)} / ${ms(db.commit_ms.p95)} (p50/p95)`]
+      : ['DB writes', { content: 'none (--mock-db)', colSpan: 3 }],
     ['Breaker', { content: paint(color && breakerOpen, '31;1', head(breakerText, wide)), colSpan: 3 }],
     ['Checkpoint', { content: s.lastCheckpoint ? tail(s.lastCheckpoint, wide) : 'none yet', colSpan: 3 }],
   );

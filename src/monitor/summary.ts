@@ -1,6 +1,7 @@
 /** The end-of-run summary as a cli-table3 table (the JSON form is the RunSummary itself). */
 import Table from 'cli-table3';
 import type { RunSummary } from '../simulation/create-simulation.ts';
+import { dbWriteMetrics } from './dashboard.ts';
 
 function n(x: unknown): string {
   return typeof x === 'number' ? x.toLocaleString('en-US') : String(x ?? '');
@@ -30,6 +31,11 @@ export function renderSummary(s: RunSummary, options: { color?: boolean } = {}):
   ];
   if (lat && typeof lat.p50 === 'number') rows.push(['Latency p50/p95/p99 ms', `${lat.p50} / ${lat.p95} / ${lat.p99}`]);
   if (typeof s['requests_per_second'] === 'number') rows.push(['Requests/s', n(Math.round((s['requests_per_second'] as number) * 10) / 10)]);
+  const db = dbWriteMetrics(s);
+  if (db) {
+    rows.push(['Database writes', `${n(db.commits)} agent-cycles, ${n(db.events)} events, ${n(db.failed)} failed, ${n(db.statements)} statements`]);
+    rows.push(['Commit p50/p95/p99 ms', `${db.commit_ms.p50} / ${db.commit_ms.p95} / ${db.commit_ms.p99}`]);
+  }
   rows.push(['Wall time', `${s.wall_seconds.toFixed(2)} s (max cycle lag ${s.cycle_lag_max_s.toFixed(2)} s)`]);
   if (s.resumed_from) rows.push(['Resumed from', s.resumed_from]);
   if (s.last_checkpoint) rows.push(['Last checkpoint', s.last_checkpoint]);

@@ -81,6 +81,10 @@ export async function openBackends(config: RunConfig, personas: Persona[], produ
       store = http;
       metrics = () => ({ ...http.metrics() });
     }
+    // The database recorder's write figures join the store's (summary key `db_writes`).
+    const httpMetrics = metrics;
+    const dbMetrics = recorder.metrics?.bind(recorder);
+    if (dbMetrics) metrics = () => ({ ...(httpMetrics?.() ?? {}), db_writes: dbMetrics() });
     return {
       store,
       recorder,

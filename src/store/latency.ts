@@ -42,23 +42,27 @@ interface Pair {
   rejected: number;
 }
 
-function histogram(): Histogram {
+/** An HdrHistogram of microseconds, 1 µs .. 1 h (also used for database commits). */
+export function latencyHistogram(): Histogram {
   // 1 µs .. 1 h; autoResize keeps a pathological value from throwing.
   return build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3, autoResize: true });
 }
 
 function pair(): Pair {
-  return { sent: histogram(), due: histogram(), count: 0, errors: 0, rejected: 0 };
+  return { sent: latencyHistogram(), due: latencyHistogram(), count: 0, errors: 0, rejected: 0 };
 }
 
 const round = (us: number) => Math.round(us) / 1000;
 
-function summarize(h: Histogram): LatencySummary {
+/** p50/p95/p99/max/mean in milliseconds (3 decimals) of a latencyHistogram. */
+export function summarizeLatency(h: Histogram): LatencySummary {
   if (h.totalCount === 0) return { p50: 0, p95: 0, p99: 0, max: 0, mean: 0, count: 0 };
+  // A percentile is its bucket's highest equivalent value; never report one above the max seen.
+  const at = (p: number) => round(Math.min(h.getValueAtPercentile(p), h.maxValue));
   return {
-    p50: round(h.getValueAtPercentile(50)),
-    p95: round(h.getValueAtPercentile(95)),
-    p99: round(h.getValueAtPercentile(99)),
+    p50: at(50),
+    p95: at(95),
+    p99: at(99),
     max: round(h.maxValue),
     mean: round(h.mean),
     count: h.totalCount,
@@ -99,9 +103,9 @@ export function createLatencyTracker(): LatencyTracker {
     report() {
       const endpoints: Record<string, EndpointLatency> = {};
       for (const [name, p] of [...byEndpoint].sort(([a], [b]) => a.localeCompare(b))) {
-        endpoints[name] = { count: p.count, errors: p.errors, rejected: p.rejected, latency_ms: summarize(p.sent), latency_ms_from_due: summarize(p.due) };
+        endpoints[name] = { count: p.count, errors: p.errors, rejected: p.rejected, latency_ms: summarizeLatency(p.sent), latency_ms_from_due: summarizeLatency(p.due) };
       }
-      return { count: overall.count, errors: overall.errors, rejected: overall.rejected, latency_ms: summarize(overall.sent), latency_ms_from_due: summarize(overall.due), endpoints };
+      return { count: overall.count, errors: overall.errors, rejected: overall.rejected, latency_ms: summarizeLatency(overall.sent), latency_ms_from_due: summarizeLatency(overall.due), endpoints };
     },
 
     reset() {

@@ -60,6 +60,12 @@ for (const target of targets()) {
       await recorder.commitSession(sessionRecord(runId, 0, 2, 'browse'));
       expect(sizes).toEqual([1]);
       expect(await sessionsOf(runId)).toBe(41);
+      // What the dashboard and the summary (`db_writes`) show: 41 agent-cycles in 4 statements.
+      const m = recorder.metrics!();
+      expect(m).toMatchObject({ commits: 41, failed: 0, statements: 4, events: await eventsOf(runId) });
+      expect(m.commit_ms.count).toBe(41);
+      expect(m.commit_ms.p50).toBeGreaterThan(0);
+      expect(m.commit_ms.p99).toBeLessThanOrEqual(m.commit_ms.max);
     });
 
     it('a bad agent-cycle in a batch fails alone; the others commit', async () => {
@@ -73,6 +79,8 @@ for (const target of targets()) {
       expect(results.filter((r) => r.status === 'rejected')).toHaveLength(1);
       expect(results[29]!.status).toBe('rejected');
       expect(await sessionsOf(runId)).toBe(29);
+      // One failed batch, then each of the 30 alone.
+      expect(recorder.metrics!()).toMatchObject({ commits: 29, failed: 1, statements: 31 });
       expect(await eventsOf(runId)).toBe(good.reduce((s, r) => s + r.events.length, 0));
     });
   });

@@ -31,6 +31,9 @@ for (const target of targets()) {
       expect(s.requests).toBeGreaterThan(0);
       expect(s.latency_ms.p95).toBeGreaterThan(0);
       expect(s.store).toMatch(/reference store \(in-process, http:\/\/127\.0\.0\.1:\d+\)/);
+      // The recorder's own count of what it wrote (dashboard row "DB writes").
+      expect(s.db_writes).toMatchObject({ commits: s.sessions_created, failed: 0, statements: s.sessions_created, events: s.events_created });
+      expect(s.db_writes.commit_ms.count).toBe(s.sessions_created);
       const db = await (target.url() ? target.open() : target.open({ dataDir }));
       try {
         const orders = await db.pool.one(sql.type(count)`SELECT count(*)::int AS n FROM orders WHERE id IN (SELECT order_id FROM shopping_sessions WHERE run_id = ${s.run_id})`);

@@ -39,9 +39,12 @@ describe('renderDashboard', () => {
 
   it('shows every figure the issue asks for', () => {
     const out = renderDashboard({ stats: sampleStats(), memory: sampleMemory, keys: true }, { width: 80 });
-    for (const text of ['RUNNING', 'p pause', 'r resume', 'c checkpoint', 's stats', 'q quit', '7 / 24', '2024-01-01 07:00', '01:02:05', '0.01 s', '150 / 372 (40%)', '640', '268', '99', '569', '4,301', '212 MB RSS', '41.2 / 181 / 412 ms', '3,290', '12.3', '2 (429s 1)', 'closed · this cycle 1 / 18 failures', 'checkpoint-c000005.json']) {
+    for (const text of ['RUNNING', 'p pause', 'r resume', 'c checkpoint', 's stats', 'q quit', '7 / 24', '2024-01-01 07:00', '01:02:05', '0.01 s', '150 / 372 (40%)', '640', '268', '99', '569', '4,301', '212 MB RSS', '41.2 / 181 / 412 ms', '3,290', '12.3', '2 (429s 1)', 'closed · this cycle 1 / 18 failures', 'checkpoint-c000005.json', '2,204 ok · 3 failed', '1.3 / 7.5 (p50/p95)']) {
       expect(out, text).toContain(text);
     }
+    // Without a database (--mock-db) the row says so.
+    const { db_writes: _db, ...noDb } = sampleStats().metrics as Record<string, unknown>;
+    expect(renderDashboard({ stats: sampleStats({ metrics: noDb }), memory: sampleMemory }, { width: 80 })).toContain('none (--mock-db)');
   });
 
   it('marks warm-up and the paused / stopping states', () => {

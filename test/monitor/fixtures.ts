@@ -24,7 +24,8 @@ export function sampleStats(over: Partial<SimulationStats> = {}): SimulationStat
     lastCheckpoint: 'data/checkpoints/run-20240101-000000-abcdef/checkpoint-c000005.json',
     isReplay: false,
     resumedFrom: null,
-    metrics: { requests: 3290, requests_per_second: 12.345, latency_ms: { p50: 41.2, p95: 180.7, p99: 412 }, http_errors: 2, retries_429: 1 },
+    metrics: { requests: 3290, requests_per_second: 12.345, latency_ms: { p50: 41.2, p95: 180.7, p99: 412 }, http_errors: 2, retries_429: 1,
+      db_writes: { commits: 2204, failed: 3, statements: 2207, events: 14778, commit_ms: { p50: 1.25, p95: 7.5, p99: 31, max: 40, mean: 2, count: 2207 } } },
     ...over,
   };
 }
