@@ -6,7 +6,7 @@
 import Table from 'cli-table3';
 import type { Command } from 'commander';
 import { openDatabase } from '../db/connection.ts';
-import { buildReport, type Report } from '../db/report.ts';
+import { buildReport, listRuns, type Report, type RunListing } from '../db/report.ts';
 import { addDatabaseOptions, databaseOptionsFrom, type DbFlags, type DbIo } from './db.ts';
 
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
@@ -70,20 +70,46 @@ export function renderReport(r: Report): string {
   return parts.join('\n');
 }
 
+/** `report --list`: the runs in the database, newest first. */
+export function renderRunList(runs: RunListing[]): string {
+  if (runs.length === 0) return 'No runs in the database yet: run `shopsim run` first';
+  return table(
+    ['Run', 'Started', 'Ended', 'Exit', 'Agents', 'Cycles', 'Sessions', 'Checkouts', 'Revenue'],
+    runs.map((r) => [
+      r.id + (r.is_replay ? ' (resumed)' : ''),
+      r.started_at.slice(0, 19).replace('T', ' '),
+      r.ended_at ? r.ended_at.slice(0, 19).replace('T', ' ') : '-',
+      r.exit_reason ?? (r.ended_at ? '?' : 'running or crashed'),
+      r.agents === null ? '-' : int(r.agents),
+      r.cycles_completed === null ? '-' : int(r.cycles_completed),
+      int(r.sessions),
+      int(r.checkouts),
+      money(r.revenue_cents),
+    ]),
+    ['left', 'left', 'left', 'left', 'right', 'right', 'right', 'right', 'right'],
+  );
+}
+
 export function registerReportCommand(program: Command, io?: DbIo): void {
   const cmd = program
     .command('report')
     .description('funnel, rates, revenue and conversion by hour and weekday of a run, from the database')
     .option('--run <id>', 'the run to report (default: the newest)')
-    .option('--json', 'print the report as one JSON object');
-  addDatabaseOptions(cmd).action(async (flags: DbFlags & { run?: string; json?: boolean }) => {
+    .option('--list', 'list the runs in the database instead (newest first, at most 50)')
+    .option('--json', 'print the report (or the list) as one JSON object');
+  addDatabaseOptions(cmd).action(async (flags: DbFlags & { run?: string; json?: boolean; list?: boolean }) => {
     const out = io ?? { env: process.env, stdout: process.stdout, stderr: process.stderr };
     const db = await openDatabase({ ...databaseOptionsFrom(flags, out.env), poolSize: 2, attachToRunning: true });
     try {
-      const report = await buildReport(db.pool, flags.run);
       // PostgreSQL sums and counts can arrive as BigInt; JSON has numbers.
-      const json = () => JSON.stringify(report, (_k, v: unknown) => (typeof v === "bigint" ? Number(v) : v));
-      out.stdout.write(flags.json ? `${json()}\n` : `${renderReport(report)}\n`);
+      const json = (o: unknown) => JSON.stringify(o, (_k, v: unknown) => (typeof v === 'bigint' ? Number(v) : v));
+      if (flags.list) {
+        const runs = await listRuns(db.pool);
+        out.stdout.write(flags.json ? `${json({ runs })}\n` : `${renderRunList(runs)}\n`);
+        return;
+      }
+      const report = await buildReport(db.pool, flags.run);
+      out.stdout.write(flags.json ? `${json(report)}\n` : `${renderReport(report)}\n`);
     } finally {
       await db.close();
     }

@@ -163,3 +163,63 @@ export async function buildReport(pool: DatabasePool, runId?: string): Promise<R
     by_weekday: WEEKDAYS.map((weekday, i) => ({ weekday, isodow: i + 1, ...bucket(days, i + 1) })),
   };
 }
+
+/** One line of `shopsim report --list`. */
+export interface RunListing {
+  id: string;
+  seed: number;
+  started_at: string;
+  ended_at: string | null;
+  /** From the run's summary (null while it runs, or after a crash). */
+  exit_reason: string | null;
+  agents: number | null;
+  cycles_completed: number | null;
+  is_replay: boolean;
+  /** Counted from the database. */
+  sessions: number;
+  checkouts: number;
+  revenue_cents: number;
+}
+
+const listingRow = z.object({
+  id: z.string(),
+  seed: z.coerce.number(),
+  started_at: z.number(),
+  ended_at: z.number().nullable(),
+  is_replay: z.boolean(),
+  summary: z.record(z.unknown()).nullable(),
+  sessions: z.number(),
+  checkouts: z.number(),
+  revenue_cents: z.number(),
+});
+
+/** The runs in the database, newest first (at most `limit`). */
+export async function listRuns(pool: DatabasePool, limit = 50): Promise<RunListing[]> {
+  const rows = await pool.any(sql.type(listingRow)`
+    SELECT r.id, r.seed, r.started_at, r.ended_at, r.is_replay, r.summary,
+      coalesce(s.sessions, 0)::int AS sessions, coalesce(s.checkouts, 0)::int AS checkouts,
+      coalesce(s.revenue_cents, 0)::float8 AS revenue_cents
+    FROM (SELECT * FROM runs ORDER BY started_at DESC, updated_at DESC LIMIT ${limit}) r
+    LEFT JOIN LATERAL (
+      SELECT count(*) AS sessions,
+        count(*) FILTER (WHERE kind = 'shop' AND status = 'completed') AS checkouts,
+        sum(revenue_cents) FILTER (WHERE status = 'completed') AS revenue_cents
+      FROM shopping_sessions WHERE run_id = r.id
+    ) s ON true
+    ORDER BY r.started_at DESC, r.updated_at DESC`);
+  const num = (v: unknown) => (typeof v === 'number' ? v : null);
+  return rows.map((r) => ({
+    id: r.id,
+    // slonik does not run the zod schema by default: int8 arrives as a BigInt.
+    seed: Number(r.seed),
+    started_at: new Date(r.started_at).toISOString(),
+    ended_at: r.ended_at === null ? null : new Date(r.ended_at).toISOString(),
+    exit_reason: typeof r.summary?.['exit_reason'] === 'string' ? (r.summary['exit_reason'] as string) : null,
+    agents: num(r.summary?.['agents']),
+    cycles_completed: num(r.summary?.['cycles_completed']),
+    is_replay: r.is_replay,
+    sessions: r.sessions,
+    checkouts: r.checkouts,
+    revenue_cents: r.revenue_cents,
+  }));
+}

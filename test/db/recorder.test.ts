@@ -9,7 +9,7 @@ import { z } from 'zod';
 import type { Database } from '../../src/db/connection.ts';
 import { migrate, migrationFiles } from '../../src/db/migrate.ts';
 import { ORPHAN_NOTE } from '../../src/db/pg-recorder.ts';
-import { buildReport } from '../../src/db/report.ts';
+import { buildReport, listRuns } from '../../src/db/report.ts';
 import { runMeta, sessionRecord, targets } from './helpers.ts';
 
 const count = z.object({ n: z.number() });
@@ -154,6 +154,22 @@ for (const target of targets()) {
       expect(dup).toBe(0);
       // A second prepareResume at the end is a no-op.
       expect(await db.recorder.prepareResume(runId, 5)).toEqual({ orphanedSessions: 0, discardedSessions: 0 });
+    });
+
+    it('listRuns (report --list): newest first, counts from the database, exit and size from the summary', async () => {
+      await db.recorder.beginRun({ ...runMeta('run-list-a', 3), startedAt: '2030-01-01T00:00:00.000Z' });
+      await db.recorder.beginRun({ ...runMeta('run-list-b', 3), startedAt: '2030-01-02T00:00:00.000Z' });
+      const records = [sessionRecord('run-list-b', 0, 1, 'checkout'), sessionRecord('run-list-b', 1, 1, 'browse'), sessionRecord('run-list-b', 2, 1, 'abandon')];
+      await Promise.all(records.map((r) => db.recorder.commitSession(r)));
+      await db.recorder.endRun('run-list-b', { exit_reason: 'completed', agents: 3, cycles_completed: 1 });
+      const runs = await listRuns(db.pool);
+      expect(runs.slice(0, 2).map((r) => r.id)).toEqual(['run-list-b', 'run-list-a']);
+      expect(runs[0]).toMatchObject({ seed: 7, exit_reason: 'completed', agents: 3, cycles_completed: 1, sessions: 3, checkouts: 1, is_replay: false });
+      expect(runs[0]!.revenue_cents).toBe(records[0]!.order!.totalCents);
+      expect(runs[0]!.ended_at).not.toBeNull();
+      expect(runs[1]).toMatchObject({ exit_reason: null, agents: null, sessions: 0, checkouts: 0, revenue_cents: 0, ended_at: null });
+      expect(typeof runs[0]!.seed).toBe('number');
+      await db.pool.query(sql.unsafe`DELETE FROM runs WHERE id IN ('run-list-a', 'run-list-b')`);
     });
 
     it('report: the funnel equals what was committed; endRun stores the summary; default run is the newest', async () => {

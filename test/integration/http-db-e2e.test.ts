@@ -48,6 +48,11 @@ for (const target of targets()) {
         await db.close();
       }
       // The report, from the database, agrees with the run's own summary.
+      // The run is listed, with the same counts.
+      const list = await shopsim(['report', '--list', '--json', ...where]);
+      expect(list.code).toBe(0);
+      const listed = (JSON.parse(list.stdout).runs as { id: string }[]).find((x) => x.id === s.run_id);
+      expect(listed).toMatchObject({ exit_reason: 'completed', agents: 372, cycles_completed: 6, sessions: s.sessions_created, checkouts: s.checkouts_completed, revenue_cents: s.revenue_cents });
       const rep = await shopsim(['report', '--run', s.run_id, '--json', ...where]);
       expect(rep.code).toBe(0);
       const f = JSON.parse(rep.stdout).funnel;
