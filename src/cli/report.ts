@@ -7,7 +7,18 @@ import Table from 'cli-table3';
 import type { Command } from 'commander';
 import { openDatabase } from '../db/connection.ts';
 import { buildReport, listRuns, type Report, type RunListing } from '../db/report.ts';
+import { existsSync } from 'node:fs';
+import { sql } from 'slonik';
+import { z } from 'zod';
+import { DEFAULT_DATA_DIR } from '../db/embedded.ts';
+import type { Database } from '../db/connection.ts';
+import { ShopsimError } from '../errors.ts';
 import { addDatabaseOptions, databaseOptionsFrom, type DbFlags, type DbIo } from './db.ts';
+
+async function hasShopsimTables(db: Database): Promise<boolean> {
+  return db.pool.oneFirst(sql.type(z.object({ ok: z.boolean() }))`
+    SELECT to_regclass('runs') IS NOT NULL AND to_regclass('shopping_sessions') IS NOT NULL AS ok`);
+}
 
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 const money = (cents: number) => `$${(cents / 100).toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
@@ -99,8 +110,16 @@ export function registerReportCommand(program: Command, io?: DbIo): void {
     .option('--json', 'print the report (or the list) as one JSON object');
   addDatabaseOptions(cmd).action(async (flags: DbFlags & { run?: string; json?: boolean; list?: boolean }) => {
     const out = io ?? { env: process.env, stdout: process.stdout, stderr: process.stderr };
-    const db = await openDatabase({ ...databaseOptionsFrom(flags, out.env), poolSize: 2, attachToRunning: true });
+    const options = databaseOptionsFrom(flags, out.env);
+    // A report only reads: it never creates an embedded database nor migrates a server.
+    if (!options.databaseUrl && !existsSync(options.dataDir ?? DEFAULT_DATA_DIR)) {
+      throw new ShopsimError('E_INPUT', `No embedded database in ${options.dataDir ?? DEFAULT_DATA_DIR}: run \`shopsim run\` first, or give --data-dir or --database-url`, { exitCode: 2 });
+    }
+    const db = await openDatabase({ ...options, poolSize: 2, attachToRunning: true, migrate: false });
     try {
+      if (!(await hasShopsimTables(db))) {
+        throw new ShopsimError('E_INPUT', `${db.describe()} has no shopsim tables: run \`shopsim run\` (or \`shopsim db migrate\`) against it first`, { exitCode: 2 });
+      }
       // PostgreSQL sums and counts can arrive as BigInt; JSON has numbers.
       const json = (o: unknown) => JSON.stringify(o, (_k, v: unknown) => (typeof v === 'bigint' ? Number(v) : v));
       if (flags.list) {
