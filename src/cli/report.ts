@@ -78,6 +78,15 @@ export function renderReport(r: Report): string {
       ['left', 'right', 'right', 'right', 'right'],
     ),
   ];
+  if (r.top_failures.length > 0) {
+    parts.push(
+      table(
+        ['Most frequent errors of failed sessions', 'Sessions'],
+        r.top_failures.map((x) => [x.error.length > 66 ? `${x.error.slice(0, 65)}…` : x.error, int(x.sessions)]),
+        ['left', 'right'],
+      ),
+    );
+  }
   return parts.join('\n');
 }
 

@@ -61,6 +61,8 @@ export interface Report {
   by_hour: (Bucket & { hour: number })[];
   /** 7 rows, Monday first. */
   by_weekday: (Bucket & { weekday: string; isodow: number })[];
+  /** The most frequent errors of failed sessions (their `notes`), at most 5, most frequent first. */
+  top_failures: { error: string; sessions: number }[];
 }
 
 const WEEKDAYS = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'];
@@ -89,6 +91,8 @@ const funnelRow = z.object({
   agents: z.number(),
   revenue_cents: z.number(),
 });
+
+const failureRow = z.object({ error: z.string(), sessions: z.number() });
 
 const bucketRow = z.object({ k: z.number(), sessions: z.number(), checkouts: z.number(), revenue_cents: z.number() });
 
@@ -131,6 +135,10 @@ export async function buildReport(pool: DatabasePool, runId?: string): Promise<R
       coalesce(sum(revenue_cents) FILTER (WHERE status = 'completed'), 0)::float8 AS revenue_cents
     FROM shopping_sessions WHERE run_id = ${r.id}
     GROUP BY 1 ORDER BY 1`;
+  const failures = f.failed === 0 ? [] : await pool.any(sql.type(failureRow)`
+    SELECT coalesce(notes, '(no error recorded)') AS error, count(*)::int AS sessions
+    FROM shopping_sessions WHERE run_id = ${r.id} AND status = 'failed'
+    GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 5`);
   const hours = await pool.any(bucketQuery('hour'));
   const days = await pool.any(bucketQuery('isodow'));
   const bucket = (rows: readonly z.infer<typeof bucketRow>[], k: number): Bucket => {
@@ -161,6 +169,7 @@ export async function buildReport(pool: DatabasePool, runId?: string): Promise<R
     revenue: { revenue_cents, orders: f.checkouts, average_order_cents: f.checkouts > 0 ? Math.round(revenue_cents / f.checkouts) : 0 },
     by_hour: Array.from({ length: 24 }, (_, hour) => ({ hour, ...bucket(hours, hour) })),
     by_weekday: WEEKDAYS.map((weekday, i) => ({ weekday, isodow: i + 1, ...bucket(days, i + 1) })),
+    top_failures: failures.map((x) => ({ error: x.error, sessions: x.sessions })),
   };
 }
 

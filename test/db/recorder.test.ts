@@ -232,6 +232,8 @@ for (const target of targets()) {
       expect(report.by_weekday.map((d) => d.sessions).reduce((a, b) => a + b, 0)).toBe(expected.sessions);
       expect(report.by_weekday[0]!.weekday).toBe('Mon');
       expect(report.by_weekday[0]!.sessions + report.by_weekday[1]!.sessions).toBe(expected.sessions);
+      // Every failed session of this fixture has the same error in its notes.
+      expect(report.top_failures).toEqual([{ error: 'store answered 503 Service Unavailable', sessions: expected.failed }]);
       const other = await buildReport(db.pool, 'run-rollback');
       expect(other.run.id).toBe('run-rollback');
       await expect(buildReport(db.pool, 'no-such-run')).rejects.toMatchObject({ code: 'E_INPUT' });
