@@ -1,17 +1,17 @@
 /**
- * `shopsim report [--run ID] [--json]`: the funnel of a run (default: the newest) from the
- * database, as cli-table3 tables or as JSON. The embedded database may be held by a running
- * simulation: then the report connects to its loopback server.
+ * `shopsim report [--run ID | --list] [--json]`: the funnel of a run (default: the newest), or
+ * the list of runs, from the database, as cli-table3 tables or as JSON. It only reads: it
+ * neither creates an embedded database nor migrates a server. The embedded database may be
+ * held by a running simulation: then the report connects to its loopback server.
  */
+import { existsSync } from 'node:fs';
 import Table from 'cli-table3';
 import type { Command } from 'commander';
-import { openDatabase } from '../db/connection.ts';
-import { buildReport, listRuns, type Report, type RunListing } from '../db/report.ts';
-import { existsSync } from 'node:fs';
 import { sql } from 'slonik';
 import { z } from 'zod';
+import { openDatabase, type Database } from '../db/connection.ts';
 import { DEFAULT_DATA_DIR } from '../db/embedded.ts';
-import type { Database } from '../db/connection.ts';
+import { buildReport, listRuns, type Report, type RunListing } from '../db/report.ts';
 import { ShopsimError } from '../errors.ts';
 import { addDatabaseOptions, databaseOptionsFrom, type DbFlags, type DbIo } from './db.ts';
 
