@@ -2,7 +2,7 @@
  * End to end: createSimulation with the deterministic mock store and the PostgreSQL recorder,
  * 372 agents × 6 cycles, fast. What the database holds equals the run's JSON summary.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { sql } from 'slonik';
 import { z } from 'zod';
 import type { Database } from '../../src/db/connection.ts';
@@ -11,21 +11,14 @@ import { generateProducts } from '../../src/model/catalog.ts';
 import { generatePersonas } from '../../src/model/personas.ts';
 import { createSimulation, DEFAULT_SIMULATION_CONFIG } from '../../src/simulation/create-simulation.ts';
 import { createMockStore } from '../../src/store/mock-store.ts';
-import { targets } from './helpers.ts';
+import { targets, useDatabase } from './helpers.ts';
 
 const statusCounts = z.object({ status: z.string(), kind: z.string(), n: z.number() });
 
 for (const target of targets()) {
   describe.skipIf(target.skip)(`simulation → database (${target.name})`, () => {
     let db: Database;
-    beforeAll(async () => {
-      await target.setup();
-      db = await target.open();
-    });
-    afterAll(async () => {
-      await db?.close();
-      await target.teardown();
-    });
+    useDatabase(target, (d) => (db = d));
 
     it('372 agents × 6 cycles: sessions by status, events and revenue equal the summary', async () => {
       const personas = generatePersonas(372, 42);

@@ -3,28 +3,18 @@
  * when a batch fails, each agent-cycle is written alone, so the bad one fails alone and the
  * others commit — the same guarantee as one transaction per agent-cycle.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { sql } from 'slonik';
 import { z } from 'zod';
 import type { Database } from '../../src/db/connection.ts';
 import { createPgRecorder } from '../../src/db/pg-recorder.ts';
-import { runMeta, sessionRecord, targets } from './helpers.ts';
-
-const count = z.object({ n: z.number() });
+import { runCounts, runMeta, sessionRecord, targets, useDatabase } from './helpers.ts';
 
 for (const target of targets()) {
   describe.skipIf(target.skip)(`group commit (${target.name})`, () => {
     let db: Database;
-    beforeAll(async () => {
-      await target.setup();
-      db = await target.open();
-    });
-    afterAll(async () => {
-      await db?.close();
-      await target.teardown();
-    });
-    const sessionsOf = async (runId: string) => (await db.pool.one(sql.type(count)`SELECT count(*)::int AS n FROM shopping_sessions WHERE run_id = ${runId}`)).n;
-    const eventsOf = async (runId: string) => (await db.pool.one(sql.type(count)`SELECT count(*)::int AS n FROM shopping_session_events WHERE run_id = ${runId}`)).n;
+    useDatabase(target, (d) => (db = d));
+    const { sessionsOf, eventsOf } = runCounts(() => db);
 
     it('writes a batch of agent-cycles together, all sessions and all events', async () => {
       const recorder = createPgRecorder(db.pool, { groupCommit: 16 });

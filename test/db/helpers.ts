@@ -8,6 +8,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPool, sql } from 'slonik';
+import { afterAll, beforeAll } from 'vitest';
+import { z } from 'zod';
 import { openDatabase, type Database, type DatabaseOptions } from '../../src/db/connection.ts';
 import type { Persona, Product, SessionEvent, SessionRecord } from '../../src/model/types.ts';
 
@@ -159,5 +161,32 @@ export function runMeta(runId: string, agents: number, extra: Record<string, unk
     startedAt: new Date().toISOString(),
     personas: Array.from({ length: agents }, (_, i) => persona(i)),
     products: Array.from({ length: 5 }, (_, i) => product(i)),
+  };
+}
+
+/**
+ * For the enclosing describe: sets up `target` and opens its database before the tests
+ * (handing it to `use`), closes it and tears the target down after them.
+ */
+export function useDatabase(target: Target, use: (db: Database) => void): void {
+  let db: Database | undefined;
+  beforeAll(async () => {
+    await target.setup();
+    db = await target.open();
+    use(db);
+  });
+  afterAll(async () => {
+    await db?.close();
+    await target.teardown();
+  });
+}
+
+const countRow = z.object({ n: z.number() });
+
+/** Rows a run has in the database: its sessions and its events. */
+export function runCounts(db: () => Database): { sessionsOf(runId: string): Promise<number>; eventsOf(runId: string): Promise<number> } {
+  return {
+    sessionsOf: async (runId) => (await db().pool.one(sql.type(countRow)`SELECT count(*)::int AS n FROM shopping_sessions WHERE run_id = ${runId}`)).n,
+    eventsOf: async (runId) => (await db().pool.one(sql.type(countRow)`SELECT count(*)::int AS n FROM shopping_session_events WHERE run_id = ${runId}`)).n,
   };
 }

@@ -3,14 +3,14 @@
  * migrations, per-agent transactions and rollback, orphan clean-up, resume de-duplication,
  * the report.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { sql, type QuerySqlToken } from 'slonik';
 import { z } from 'zod';
 import type { Database } from '../../src/db/connection.ts';
 import { migrate, migrationFiles } from '../../src/db/migrate.ts';
 import { ORPHAN_NOTE } from '../../src/db/pg-recorder.ts';
 import { buildReport, listRuns } from '../../src/db/report.ts';
-import { runMeta, sessionRecord, targets } from './helpers.ts';
+import { runCounts, runMeta, sessionRecord, targets, useDatabase } from './helpers.ts';
 
 const count = z.object({ n: z.number() });
 
@@ -18,17 +18,8 @@ for (const target of targets()) {
   describe.skipIf(target.skip)(`database layer (${target.name})`, () => {
     let db: Database;
     const n = async (query: QuerySqlToken<typeof count>) => (await db.pool.one(query)).n;
-    const sessionsOf = (runId: string) => n(sql.type(count)`SELECT count(*)::int AS n FROM shopping_sessions WHERE run_id = ${runId}`);
-    const eventsOf = (runId: string) => n(sql.type(count)`SELECT count(*)::int AS n FROM shopping_session_events WHERE run_id = ${runId}`);
-
-    beforeAll(async () => {
-      await target.setup();
-      db = await target.open();
-    });
-    afterAll(async () => {
-      await db?.close();
-      await target.teardown();
-    });
+    const { sessionsOf, eventsOf } = runCounts(() => db);
+    useDatabase(target, (d) => (db = d));
 
     it('migrates an empty database, and a second run applies nothing', async () => {
       expect(db.migrations?.applied).toEqual(migrationFiles().map((f) => f.name));
