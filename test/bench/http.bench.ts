@@ -21,6 +21,7 @@ import { createSimulation, DEFAULT_SIMULATION_CONFIG, type CycleReport } from '.
 import { createMockRecorder } from '../../src/simulation/mock-recorder.ts';
 import { createHttpStore } from '../../src/store/http-store.ts';
 import type { CallContext } from '../../src/model/types.ts';
+import { maxInWindow } from '../store/max-in-window.ts';
 
 const only = process.env['BENCH_HTTP']?.split(',');
 const want = (name: string) => !only || only.includes(name);
@@ -65,15 +66,6 @@ function recordingDispatcher(times: number[]): Dispatcher & { close(): Promise<v
   return d as unknown as Dispatcher & { close(): Promise<void> };
 }
 
-function maxInWindow(t: number[], windowMs: number): number {
-  let best = 0;
-  let j = 0;
-  for (let i = 0; i < t.length; i++) {
-    while ((t[i] as number) - (t[j] as number) >= windowMs) j++;
-    best = Math.max(best, i - j + 1);
-  }
-  return best;
-}
 
 const ctxOf = (i: number, n: number): CallContext => ({ agentId: `agent_${String(i).padStart(4, '0')}`, agentIndex: i, cycle: 1, at: '2024-01-01T10:00:00.000Z', callSeq: n });
 

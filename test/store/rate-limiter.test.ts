@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createRateLimiter, defaultBurst } from '../../src/store/rate-limiter.ts';
 import { createFakeClock } from './fake-clock.ts';
+import { maxInWindow } from './max-in-window.ts';
 
 /** Starts `n` acquires at once and records when each is released (fake ms). */
 function flood(limiter: ReturnType<typeof createRateLimiter>, clock: ReturnType<typeof createFakeClock>, n: number) {
@@ -15,16 +16,6 @@ function flood(limiter: ReturnType<typeof createRateLimiter>, clock: ReturnType<
   return { released, due };
 }
 
-function maxInWindow(times: number[], windowMs: number): number {
-  const t = [...times].sort((a, b) => a - b);
-  let best = 0;
-  let j = 0;
-  for (let i = 0; i < t.length; i++) {
-    while ((t[i] as number) - (t[j] as number) >= windowMs) j++;
-    best = Math.max(best, i - j + 1);
-  }
-  return best;
-}
 
 describe('createRateLimiter', () => {
   it('defaults the capacity to at least 2', () => {
