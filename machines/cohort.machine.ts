@@ -36,7 +36,9 @@ export interface CohortContext {
 
 export type CohortEvent =
   | { type: 'RUN_CYCLE'; info: CycleInfo; activeCount: number }
-  | { type: 'SHOPPER_DONE'; result: ShopperCycleResult };
+  | { type: 'SHOPPER_DONE'; result: ShopperCycleResult }
+  /** A resumed run's concurrency window (between cycles). */
+  | { type: 'SET_WINDOW'; window: number };
 
 export type CohortReport = { type: 'COHORT_DONE'; baseIndex: number; totals: CycleTotals };
 
@@ -107,6 +109,7 @@ export const cohortMachine = setup({
       description: 'Waiting for the orchestrator to start a cycle.',
       on: {
         RUN_CYCLE: [{ guard: 'noneActive', actions: 'reportEmpty' }, { target: 'running', actions: 'dispatchCycle' }],
+        SET_WINDOW: { actions: assign(({ event }) => ({ window: Math.max(1, event.window) })) },
       },
     },
     running: {

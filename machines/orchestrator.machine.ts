@@ -5,10 +5,15 @@
  *  - control: running ⇄ paused, stopping → stopped
  *  - breaker: closed ⇄ open (opens when a cycle's failures exceed floor(agents × percent / 100))
  * Time enters as events: the driver in src/simulation sends NEXT_CYCLE when a cycle is due.
+ * A restored tree is told it resumes by RUN_RESUMED: the run runs again (control running, breaker
+ * closed), and the options a resume may change (length, breaker percent, concurrency window) are
+ * applied here, where the threshold and the cohorts' windows are derived from them.
  */
 import { and, assign, enqueueActions, fromPromise, or, raise, setup, stateIn, type ActorRefFrom } from 'xstate';
 import { cycleInfo, HOUR_MS, type CycleInfo } from '../src/model/calendar.ts';
 import { emptyTotals, mergeTotals } from '../src/model/totals.ts';
+import type { LastCycle, OfferEngineState } from '../src/model/run.ts';
+import { emptyOfferState } from '../src/model/run.ts';
 import type { CycleTotals, Persona } from '../src/model/types.ts';
 import { activeAgentCount, breakerThreshold, breakerTrips } from '../src/model/warmup.ts';
 import { cohortMachine, type CohortReport } from './cohort.machine.ts';
@@ -27,23 +32,18 @@ export interface OrchestratorInput {
   offerCycleDays: number;
 }
 
-export interface OfferEngineState {
-  current_offer_cycle: number;
-  cycle_started_at: string | null;
-  cycle_ends_at: string | null;
-  offers_assigned: number;
-  last_error: string | null;
-}
+export type { OfferEngineState };
 
 export interface OrchestratorContext {
-  runId: string;
-  seed: number;
   totalAgents: number;
   totalCycles: number;
   startMs: number;
   warmupCycles: number;
   breakerPercent: number;
+  /** Most failures in one cycle before the breaker opens: floor(agents × breakerPercent / 100). */
   threshold: number;
+  /** Most agents in a session at once across the run (each cohort gets an even share). */
+  maxConcurrentAgents: number;
   offerCycleDays: number;
   cohorts: ActorRefFrom<typeof cohortMachine>[];
   /** Cycles completed so far. */
@@ -52,7 +52,7 @@ export interface OrchestratorContext {
   activeCount: number;
   pendingCohorts: number;
   cycleTotals: CycleTotals;
-  lastCycle: { cycle: number; active: number; totals: CycleTotals } | null;
+  lastCycle: LastCycle | null;
   totals: CycleTotals;
   breakerTrips: number;
   offer: OfferEngineState;
@@ -65,7 +65,20 @@ export type OrchestratorEvent =
   | { type: 'RESUME' }
   | { type: 'STOP' }
   | { type: 'BREAKER_TRIP' }
+  /** Sent once to a restored tree before its first cycle. */
+  | { type: 'RUN_RESUMED'; totalCycles: number; breakerPercent: number; maxConcurrentAgents: number }
   | CohortReport;
+
+/** The share of the run's concurrency window each cohort gets. */
+export function cohortWindow(maxConcurrentAgents: number, cohortCount: number): number {
+  return Math.ceil(maxConcurrentAgents / Math.max(1, cohortCount));
+}
+
+/** The offer cycle that starts in the running cycle: its number and window. */
+function nextOfferWindow(ctx: OrchestratorContext): { offer_cycle: number; starts_at: string; ends_at: string } {
+  const info = ctx.current as CycleInfo;
+  return { offer_cycle: ctx.offer.current_offer_cycle + 1, starts_at: info.at, ends_at: new Date(info.atMs + ctx.offerCycleDays * 24 * HOUR_MS).toISOString() };
+}
 
 export const GENESIS_DIGEST = 'sha256:0000000000000000000000000000000000000000000000000000000000000000';
 
@@ -119,6 +132,17 @@ export const orchestratorMachine = setup({
       return { cycleTotals: mergeTotals(context.cycleTotals, event.totals), pendingCohorts: context.pendingCohorts - 1 };
     }),
     countTrip: assign(({ context }) => ({ breakerTrips: context.breakerTrips + 1 })),
+    applyResume: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'RUN_RESUMED') return;
+      enqueue.assign({
+        totalCycles: event.totalCycles,
+        breakerPercent: event.breakerPercent,
+        threshold: breakerThreshold(context.totalAgents, event.breakerPercent),
+        maxConcurrentAgents: event.maxConcurrentAgents,
+      });
+      const setWindow = { type: 'SET_WINDOW' as const, window: cohortWindow(event.maxConcurrentAgents, context.cohorts.length) };
+      for (const cohort of context.cohorts) enqueue.sendTo(cohort, setWindow);
+    }),
   },
 }).createMachine({
   id: 'orchestrator',
@@ -126,7 +150,7 @@ export const orchestratorMachine = setup({
   type: 'parallel',
   context: ({ input, spawn }) => {
     const cohorts: ActorRefFrom<typeof cohortMachine>[] = [];
-    const window = Math.ceil(input.maxConcurrentAgents / Math.max(1, Math.ceil(input.personas.length / input.cohortSize)));
+    const window = cohortWindow(input.maxConcurrentAgents, Math.ceil(input.personas.length / input.cohortSize));
     for (let base = 0; base < input.personas.length; base += input.cohortSize) {
       cohorts.push(
         spawn('cohort', {
@@ -136,14 +160,13 @@ export const orchestratorMachine = setup({
       );
     }
     return {
-      runId: input.runId,
-      seed: input.seed,
       totalAgents: input.personas.length,
       totalCycles: input.totalCycles,
       startMs: input.startMs,
       warmupCycles: input.warmupCycles,
       breakerPercent: input.breakerPercent,
       threshold: breakerThreshold(input.personas.length, input.breakerPercent),
+      maxConcurrentAgents: input.maxConcurrentAgents,
       offerCycleDays: input.offerCycleDays,
       cohorts,
       cyclesCompleted: 0,
@@ -154,7 +177,7 @@ export const orchestratorMachine = setup({
       lastCycle: null,
       totals: emptyTotals(),
       breakerTrips: 0,
-      offer: { current_offer_cycle: 0, cycle_started_at: null, cycle_ends_at: null, offers_assigned: 0, last_error: null },
+      offer: emptyOfferState(),
       digest: GENESIS_DIGEST,
     };
   },
@@ -182,20 +205,16 @@ export const orchestratorMachine = setup({
           description: 'A new offer cycle (every N simulated days): the store assigns offers (coupons) to the agents.',
           invoke: {
             src: 'startOfferCycle',
-            input: ({ context }) => {
-              const info = context.current as CycleInfo;
-              const n = context.offer.current_offer_cycle + 1;
-              return { offer_cycle: n, starts_at: info.at, ends_at: new Date(info.atMs + context.offerCycleDays * 24 * HOUR_MS).toISOString() };
-            },
+            input: ({ context }) => nextOfferWindow(context),
             onDone: {
               target: 'executing',
               actions: assign(({ context, event }) => {
-                const info = context.current as CycleInfo;
+                const w = nextOfferWindow(context);
                 return {
                   offer: {
-                    current_offer_cycle: context.offer.current_offer_cycle + 1,
-                    cycle_started_at: info.at,
-                    cycle_ends_at: new Date(info.atMs + context.offerCycleDays * 24 * HOUR_MS).toISOString(),
+                    current_offer_cycle: w.offer_cycle,
+                    cycle_started_at: w.starts_at,
+                    cycle_ends_at: w.ends_at,
                     offers_assigned: context.offer.offers_assigned + event.output.offers_assigned,
                     last_error: null,
                   },
@@ -205,13 +224,13 @@ export const orchestratorMachine = setup({
             onError: {
               target: 'executing',
               actions: assign(({ context, event }) => {
-                const info = context.current as CycleInfo;
+                const w = nextOfferWindow(context);
                 return {
                   offer: {
                     ...context.offer,
-                    current_offer_cycle: context.offer.current_offer_cycle + 1,
-                    cycle_started_at: info.at,
-                    cycle_ends_at: new Date(info.atMs + context.offerCycleDays * 24 * HOUR_MS).toISOString(),
+                    current_offer_cycle: w.offer_cycle,
+                    cycle_started_at: w.starts_at,
+                    cycle_ends_at: w.ends_at,
                     last_error: event.error instanceof Error ? event.error.message : String(event.error),
                   },
                 };
@@ -245,13 +264,16 @@ export const orchestratorMachine = setup({
           },
         },
         done: {
-          description: 'All cycles of the run are complete.',
+          description: 'All cycles of the run are complete; a resume that asks for more cycles goes on.',
+          on: { RUN_RESUMED: { guard: ({ context, event }) => event.totalCycles > context.cyclesCompleted, target: 'waiting' } },
         },
       },
     },
     control: {
       description: 'Pause freezes the simulated clock: the running cycle finishes, no new one starts.',
       initial: 'running',
+      // A checkpoint written on stop or while paused records that state; the user asked to go on.
+      on: { RUN_RESUMED: { target: '.running', actions: 'applyResume' } },
       states: {
         running: { on: { PAUSE: 'paused', STOP: 'stopping' } },
         paused: { on: { RESUME: 'running', STOP: 'stopping' } },
@@ -265,6 +287,8 @@ export const orchestratorMachine = setup({
     breaker: {
       description: 'Circuit breaker: opens when more than floor(agents × percent / 100) agents fail in one cycle.',
       initial: 'closed',
+      // Resuming is the manual decision to go on: it closes an open breaker, as RESUME does.
+      on: { RUN_RESUMED: { target: '.closed' } },
       states: {
         closed: { on: { BREAKER_TRIP: { target: 'open', actions: 'countTrip' } } },
         open: {

@@ -1,16 +1,36 @@
 /**
- * Run configuration: defaults, environment, YAML config file and flags, validated in one
- * place. Precedence: flag > env > config file > default. Every failure is one line naming
- * the input (flag, env var or config key) and what was expected; the CLI exits 2.
+ * Options: one table says, for every option of every command, its flag, environment variables,
+ * YAML keys, type and range, default, the commands it serves, its key in the public config
+ * (written to checkpoints and the runs table) and its rule on resume. Everything else is derived
+ * from it: the defaults, the public config, what a resume carries from a checkpoint, the
+ * simulation's config, and the validation of `run`, `serve`, `db` and `replay` flags alike.
+ * Precedence: flag > env > config file > default. Every failure is one line naming the input
+ * (flag, env var, config key or checkpoint field) and what was expected; the CLI exits 2.
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { inputError } from './errors.ts';
+import type { SimulationConfig } from './simulation/types.ts';
+import { redactUrl } from './url.ts';
 
-type Kind = 'int' | 'number' | 'bool' | 'string' | 'date' | 'enum';
+export { redactUrl } from './url.ts';
 
-interface OptionSpec {
-  key: keyof RunConfig;
+type Kind = 'int' | 'number' | 'bool' | 'string' | 'date' | 'enum' | 'http-url' | 'postgres-url';
+
+/** The commands options serve. */
+export type CommandName = 'run' | 'serve' | 'db' | 'replay';
+
+/**
+ * What `run --resume` does with an option the checkpoint recorded:
+ *  - 'must-match': carried from the checkpoint; given again with another value, the run is refused
+ *    (exit 2) because exactness needs the same value;
+ *  - 'carry': carried from the checkpoint unless given again; a new value is honoured from the
+ *    first resumed cycle on;
+ *  - undefined: not carried; this invocation's value (or the default) applies.
+ */
+export type ResumeRule = 'must-match' | 'carry';
+
+export interface OptionSpec<T = unknown> {
   flag: string;
   env?: string[];
   yaml?: string[];
@@ -19,8 +39,17 @@ interface OptionSpec {
   exclusiveMin?: boolean;
   max?: number;
   values?: string[];
+  /** `null` allowed (the default is null: "not set"). */
+  nullable?: boolean;
+  default: T;
+  commands: CommandName[];
+  /** Key in the public config (checkpoint simulation_config, runs table); absent = not recorded. */
+  public?: string;
+  resume?: ResumeRule;
   description: string;
 }
+
+export type KeyedSpec = OptionSpec & { key: string };
 
 export interface RunConfig {
   agents: number | null;
@@ -73,105 +102,141 @@ export interface RunConfig {
   inspectAgents: string | null;
 }
 
-export const DEFAULTS: RunConfig = {
-  agents: null,
-  personas: 'data/personas.json',
-  products: 'data/products.json',
-  hours: null,
-  cycles: null,
-  timeScale: 24,
-  start: '2024-01-01T00:00:00Z',
-  seed: 42,
-  warmupCycles: 0,
-  breakerPercent: 5,
-  breakerAction: 'exit',
-  fast: false,
-  mockApi: false,
-  mockDb: false,
-  mockFailRate: 0,
-  json: false,
-  debug: false,
-  cohortSize: 500,
-  maxConcurrentAgents: 10_000,
-  offerCycleDays: 7,
-  checkpointDir: 'data/checkpoints',
-  checkpointInterval: 10,
-  keepCheckpoints: 5,
-  resume: false,
-  resumeFrom: null,
-  fresh: false,
-  apiUrl: null,
-  rateLimit: 50,
-  burst: null,
-  connections: 50,
-  requestTimeout: 30,
-  databaseUrl: null,
-  dataDir: 'data/pglite',
-  dbPoolSize: 50,
-  dbWriteTimeout: 30,
-  dbGroupCommit: 0,
-  dbConnectTimeout: 10,
-  dbStatementTimeout: 60,
-  dbIdleTimeout: 30,
-  refresh: 5,
-  color: true,
-  memoryWarningMb: 12000,
-  inspect: null,
-  inspectAgents: null,
+const RUN: CommandName[] = ['run'];
+
+/** The options of `shopsim run`, in help order. */
+const RUN_SPECS: { [K in keyof RunConfig]: OptionSpec<RunConfig[K]> } = {
+  agents: { flag: '--agents', env: ['SIMULATION_AGENTS'], yaml: ['simulation.agents'], kind: 'int', min: 1, nullable: true, default: null, commands: RUN, public: 'agents', resume: 'carry', description: 'number of agents (default: all personas; the first N of the file)' },
+  personas: { flag: '--personas', env: ['PERSONAS_FILE'], yaml: ['simulation.personas'], kind: 'string', default: 'data/personas.json', commands: ['run', 'replay'], public: 'personas', resume: 'carry', description: 'persona file (the default falls back to the copy shipped with shopsim)' },
+  products: { flag: '--products', env: ['PRODUCTS_FILE'], yaml: ['simulation.products'], kind: 'string', default: 'data/products.json', commands: ['run', 'replay'], public: 'products', resume: 'carry', description: 'product catalog file (the default falls back to the copy shipped with shopsim)' },
+  hours: { flag: '--hours', env: ['SIMULATION_HOURS'], yaml: ['simulation.hours'], kind: 'number', min: 0, exclusiveMin: true, nullable: true, default: null, commands: RUN, description: 'real hours to run (cycles = hours × time-scale)' },
+  // The public `cycles` is the run's total (--cycles or --hours × time-scale); resume handles it itself.
+  cycles: { flag: '--cycles', env: ['SIMULATION_CYCLES'], yaml: ['simulation.cycles'], kind: 'int', min: 1, nullable: true, default: null, commands: RUN, public: 'cycles', description: 'simulated hours (cycles) to run' },
+  timeScale: { flag: '--time-scale', env: ['TIME_SCALE'], yaml: ['simulation.time_scale'], kind: 'number', min: 0, exclusiveMin: true, default: 24, commands: RUN, public: 'time_scale', resume: 'carry', description: 'simulated hours per real hour' },
+  start: { flag: '--start', env: ['SIMULATION_START'], yaml: ['simulation.start'], kind: 'date', default: '2024-01-01T00:00:00Z', commands: RUN, public: 'start', resume: 'must-match', description: 'simulated start (ISO-8601)' },
+  seed: { flag: '--seed', env: ['SIMULATION_SEED'], yaml: ['simulation.seed'], kind: 'int', min: 0, max: 2 ** 48, default: 42, commands: RUN, public: 'seed', resume: 'must-match', description: 'random seed' },
+  warmupCycles: { flag: '--warmup-cycles', env: ['WARMUP_CYCLES'], yaml: ['simulation.warmup_cycles'], kind: 'int', min: 0, default: 0, commands: RUN, public: 'warmup_cycles', resume: 'must-match', description: 'warm-up ramp cycles (10/25/50/75/100%)' },
+  breakerPercent: { flag: '--breaker-percent', env: ['CIRCUIT_BREAKER_THRESHOLD_PERCENT'], yaml: ['circuit_breaker.failure_threshold_percent'], kind: 'number', min: 0, max: 100, default: 5, commands: RUN, public: 'breaker_percent', resume: 'carry', description: 'breaker threshold, percent of agents failing in one cycle' },
+  breakerAction: { flag: '--breaker-action', env: ['BREAKER_ACTION'], yaml: ['circuit_breaker.action'], kind: 'enum', values: ['exit', 'wait'], default: 'exit', commands: RUN, description: 'without a terminal: exit (checkpoint, exit 3) or wait (until SIGUSR2)' },
+  fast: { flag: '--fast', env: ['SIMULATION_FAST'], yaml: ['simulation.fast'], kind: 'bool', default: false, commands: RUN, public: 'fast', description: 'no real-time pacing' },
+  mockApi: { flag: '--mock-api', env: ['MOCK_API'], yaml: ['simulation.mock_api'], kind: 'bool', default: false, commands: RUN, public: 'mock_api', resume: 'carry', description: 'in-process deterministic store' },
+  mockDb: { flag: '--mock-db', env: ['MOCK_DB'], yaml: ['simulation.mock_db'], kind: 'bool', default: false, commands: ['run', 'serve'], public: 'mock_db', resume: 'carry', description: 'write nothing to a database' },
+  mockFailRate: { flag: '--mock-fail-rate', env: ['MOCK_FAIL_RATE'], yaml: ['simulation.mock_fail_rate'], kind: 'number', min: 0, max: 1, default: 0, commands: RUN, public: 'mock_fail_rate', resume: 'must-match', description: 'mock store failure probability per call' },
+  json: { flag: '--json', kind: 'bool', default: false, commands: ['run', 'replay'], description: 'print one JSON summary on stdout' },
+  debug: { flag: '--debug', env: ['DEBUG_LOGS'], kind: 'bool', default: false, commands: RUN, description: 'debug logging' },
+  // The cohorts are in the checkpointed tree: another size cannot be applied to a restored run.
+  cohortSize: { flag: '--cohort-size', env: ['COHORT_SIZE'], yaml: ['parallelization.cohort_size'], kind: 'int', min: 1, default: 500, commands: RUN, public: 'cohort_size', resume: 'must-match', description: 'shoppers per cohort actor' },
+  maxConcurrentAgents: { flag: '--max-concurrent-agents', env: ['MAX_CONCURRENT_AGENTS'], yaml: ['parallelization.max_concurrent_agents'], kind: 'int', min: 1, default: 10_000, commands: RUN, public: 'max_concurrent_agents', resume: 'carry', description: 'most agents in a session at once (all of them up to this many)' },
+  offerCycleDays: { flag: '--offer-cycle-days', env: ['OFFER_CYCLE_DAYS'], yaml: ['offers.cycle_days'], kind: 'number', min: 0, exclusiveMin: true, default: 7, commands: RUN, public: 'offer_cycle_days', resume: 'must-match', description: 'simulated days per offer cycle' },
+  checkpointDir: { flag: '--checkpoint-dir', env: ['CHECKPOINT_DIR'], yaml: ['checkpoints.dir'], kind: 'string', default: 'data/checkpoints', commands: RUN, description: 'checkpoint directory' },
+  checkpointInterval: { flag: '--checkpoint-interval', env: ['DEFAULT_CHECKPOINT_INTERVAL'], yaml: ['simulation.checkpoint_interval_cycles'], kind: 'int', min: 0, default: 10, commands: RUN, description: 'cycles between checkpoints (0 = only on stop)' },
+  keepCheckpoints: { flag: '--keep-checkpoints', env: ['KEEP_CHECKPOINTS'], yaml: ['checkpoints.keep'], kind: 'int', min: 1, default: 5, commands: RUN, description: 'checkpoints of a run to keep' },
+  resume: { flag: '--resume', kind: 'bool', default: false, commands: RUN, description: 'resume from the newest valid checkpoint' },
+  resumeFrom: { flag: '--resume-from', kind: 'string', nullable: true, default: null, commands: RUN, description: 'resume from this checkpoint file' },
+  fresh: { flag: '--fresh', kind: 'bool', default: false, commands: RUN, description: 'ignore existing checkpoints (they stay on disk)' },
+  apiUrl: { flag: '--api-url', env: ['API_URL', 'RAILWAY_API_URL'], yaml: ['api.url'], kind: 'http-url', nullable: true, default: null, commands: RUN, public: 'api_url', description: 'store API base URL' },
+  rateLimit: { flag: '--rate-limit', env: ['API_RATE_LIMIT_RPS'], yaml: ['simulation.rate_limit_rps'], kind: 'number', min: 0, default: 50, commands: RUN, public: 'rate_limit_rps', description: 'requests per second (0 = no limit)' },
+  burst: { flag: '--burst', env: ['API_BURST'], yaml: ['api.burst'], kind: 'int', min: 1, nullable: true, default: null, commands: RUN, public: 'burst', description: 'token bucket capacity' },
+  connections: { flag: '--connections', env: ['API_CONNECTIONS'], yaml: ['api.connections'], kind: 'int', min: 1, default: 50, commands: RUN, public: 'connections', description: 'keep-alive connections to the store' },
+  requestTimeout: { flag: '--request-timeout', env: ['API_REQUEST_TIMEOUT'], yaml: ['api.request_timeout'], kind: 'number', min: 0, exclusiveMin: true, default: 30, commands: RUN, public: 'request_timeout_s', description: 'request timeout, seconds' },
+  databaseUrl: { flag: '--database-url', env: ['DATABASE_URL'], yaml: ['database.url'], kind: 'postgres-url', nullable: true, default: null, commands: ['run', 'serve', 'db'], public: 'database', description: 'PostgreSQL URL (default: embedded)' },
+  dataDir: { flag: '--data-dir', env: ['SHOPSIM_DATA_DIR'], yaml: ['database.data_dir'], kind: 'string', default: 'data/pglite', commands: ['run', 'serve', 'db'], description: 'embedded database directory' },
+  dbPoolSize: { flag: '--db-pool-size', env: ['DB_POOL_SIZE'], yaml: ['database.pool_size'], kind: 'int', min: 1, default: 50, commands: ['run', 'db'], description: 'database pool size' },
+  dbWriteTimeout: { flag: '--db-write-timeout', env: ['DB_WRITE_TIMEOUT'], yaml: ['database.write_timeout'], kind: 'number', min: 0, exclusiveMin: true, default: 30, commands: RUN, description: 'seconds one agent-cycle commit may take before it counts as failed' },
+  dbGroupCommit: { flag: '--db-group-commit', env: ['DB_GROUP_COMMIT'], yaml: ['database.group_commit'], kind: 'int', min: 0, default: 0, commands: RUN, description: "agent-cycles per write statement (0 = one statement per agent-cycle, the seed's pattern; 50 for throughput)" },
+  dbConnectTimeout: { flag: '--db-connect-timeout', env: ['DB_CONNECT_TIMEOUT', 'DB_POOL_TIMEOUT'], yaml: ['database.connect_timeout', 'database.pool_timeout'], kind: 'number', min: 0, exclusiveMin: true, default: 10, commands: RUN, description: "seconds to wait for a database connection (the seed's pool_timeout)" },
+  dbStatementTimeout: { flag: '--db-statement-timeout', env: ['DB_STATEMENT_TIMEOUT'], yaml: ['database.statement_timeout'], kind: 'number', min: 0, default: 60, commands: RUN, description: 'seconds a statement may run on the server (0 = no limit; not sent behind a transaction-mode pooler)' },
+  dbIdleTimeout: { flag: '--db-idle-timeout', env: ['DB_IDLE_TIMEOUT'], yaml: ['database.idle_timeout'], kind: 'number', min: 0, exclusiveMin: true, default: 30, commands: RUN, description: 'seconds before an idle pooled connection is closed' },
+  refresh: { flag: '--refresh', env: ['DASHBOARD_REFRESH_SECONDS'], yaml: ['monitoring.dashboard_refresh_seconds'], kind: 'number', min: 0, exclusiveMin: true, default: 5, commands: RUN, description: 'dashboard refresh, seconds' },
+  color: { flag: '--color', kind: 'bool', default: true, commands: RUN, description: 'colour output (--no-color, NO_COLOR)' },
+  memoryWarningMb: { flag: '--memory-warning-mb', env: ['MEMORY_WARNING_MB'], yaml: ['monitoring.memory_warning_mb'], kind: 'int', min: 1, default: 12000, commands: RUN, description: 'RSS warning threshold, MB' },
+  inspect: { flag: '--inspect', kind: 'int', min: 0, max: 65535, nullable: true, default: null, commands: ['run', 'replay'], description: 'Stately inspector port' },
+  inspectAgents: { flag: '--inspect-agents', kind: 'string', nullable: true, default: null, commands: ['run', 'replay'], description: 'agent ids to stream to the inspector' },
 };
 
-export const OPTION_SPECS: OptionSpec[] = [
-  { key: 'agents', flag: '--agents', env: ['SIMULATION_AGENTS'], yaml: ['simulation.agents'], kind: 'int', min: 1, description: 'number of agents (default: all personas; the first N of the file)' },
-  { key: 'personas', flag: '--personas', env: ['PERSONAS_FILE'], yaml: ['simulation.personas'], kind: 'string', description: 'persona file (the default falls back to the copy shipped with shopsim)' },
-  { key: 'products', flag: '--products', env: ['PRODUCTS_FILE'], yaml: ['simulation.products'], kind: 'string', description: 'product catalog file (the default falls back to the copy shipped with shopsim)' },
-  { key: 'hours', flag: '--hours', env: ['SIMULATION_HOURS'], yaml: ['simulation.hours'], kind: 'number', min: 0, exclusiveMin: true, description: 'real hours to run (cycles = hours × time-scale)' },
-  { key: 'cycles', flag: '--cycles', env: ['SIMULATION_CYCLES'], yaml: ['simulation.cycles'], kind: 'int', min: 1, description: 'simulated hours (cycles) to run' },
-  { key: 'timeScale', flag: '--time-scale', env: ['TIME_SCALE'], yaml: ['simulation.time_scale'], kind: 'number', min: 0, exclusiveMin: true, description: 'simulated hours per real hour' },
-  { key: 'start', flag: '--start', env: ['SIMULATION_START'], yaml: ['simulation.start'], kind: 'date', description: 'simulated start (ISO-8601)' },
-  { key: 'seed', flag: '--seed', env: ['SIMULATION_SEED'], yaml: ['simulation.seed'], kind: 'int', min: 0, max: 2 ** 48, description: 'random seed' },
-  { key: 'warmupCycles', flag: '--warmup-cycles', env: ['WARMUP_CYCLES'], yaml: ['simulation.warmup_cycles'], kind: 'int', min: 0, description: 'warm-up ramp cycles (10/25/50/75/100%)' },
-  { key: 'breakerPercent', flag: '--breaker-percent', env: ['CIRCUIT_BREAKER_THRESHOLD_PERCENT'], yaml: ['circuit_breaker.failure_threshold_percent'], kind: 'number', min: 0, max: 100, description: 'breaker threshold, percent of agents failing in one cycle' },
-  { key: 'breakerAction', flag: '--breaker-action', env: ['BREAKER_ACTION'], yaml: ['circuit_breaker.action'], kind: 'enum', values: ['exit', 'wait'], description: 'without a terminal: exit (checkpoint, exit 3) or wait (until SIGUSR2)' },
-  { key: 'fast', flag: '--fast', env: ['SIMULATION_FAST'], yaml: ['simulation.fast'], kind: 'bool', description: 'no real-time pacing' },
-  { key: 'mockApi', flag: '--mock-api', env: ['MOCK_API'], yaml: ['simulation.mock_api'], kind: 'bool', description: 'in-process deterministic store' },
-  { key: 'mockDb', flag: '--mock-db', env: ['MOCK_DB'], yaml: ['simulation.mock_db'], kind: 'bool', description: 'write nothing to a database' },
-  { key: 'mockFailRate', flag: '--mock-fail-rate', env: ['MOCK_FAIL_RATE'], yaml: ['simulation.mock_fail_rate'], kind: 'number', min: 0, max: 1, description: 'mock store failure probability per call' },
-  { key: 'json', flag: '--json', kind: 'bool', description: 'print one JSON summary on stdout' },
-  { key: 'debug', flag: '--debug', env: ['DEBUG_LOGS'], kind: 'bool', description: 'debug logging' },
-  { key: 'cohortSize', flag: '--cohort-size', env: ['COHORT_SIZE'], yaml: ['parallelization.cohort_size'], kind: 'int', min: 1, description: 'shoppers per cohort actor' },
-  { key: 'maxConcurrentAgents', flag: '--max-concurrent-agents', env: ['MAX_CONCURRENT_AGENTS'], yaml: ['parallelization.max_concurrent_agents'], kind: 'int', min: 1, description: 'most agents in a session at once (all of them up to this many)' },
-  { key: 'offerCycleDays', flag: '--offer-cycle-days', env: ['OFFER_CYCLE_DAYS'], yaml: ['offers.cycle_days'], kind: 'number', min: 0, exclusiveMin: true, description: 'simulated days per offer cycle' },
-  { key: 'checkpointDir', flag: '--checkpoint-dir', env: ['CHECKPOINT_DIR'], yaml: ['checkpoints.dir'], kind: 'string', description: 'checkpoint directory' },
-  { key: 'checkpointInterval', flag: '--checkpoint-interval', env: ['DEFAULT_CHECKPOINT_INTERVAL'], yaml: ['simulation.checkpoint_interval_cycles'], kind: 'int', min: 0, description: 'cycles between checkpoints (0 = only on stop)' },
-  { key: 'keepCheckpoints', flag: '--keep-checkpoints', env: ['KEEP_CHECKPOINTS'], yaml: ['checkpoints.keep'], kind: 'int', min: 1, description: 'checkpoints of a run to keep' },
-  { key: 'resume', flag: '--resume', kind: 'bool', description: 'resume from the newest valid checkpoint' },
-  { key: 'resumeFrom', flag: '--resume-from', kind: 'string', description: 'resume from this checkpoint file' },
-  { key: 'fresh', flag: '--fresh', kind: 'bool', description: 'ignore existing checkpoints (they stay on disk)' },
-  { key: 'apiUrl', flag: '--api-url', env: ['API_URL', 'RAILWAY_API_URL'], yaml: ['api.url'], kind: 'string', description: 'store API base URL' },
-  { key: 'rateLimit', flag: '--rate-limit', env: ['API_RATE_LIMIT_RPS'], yaml: ['simulation.rate_limit_rps'], kind: 'number', min: 0, description: 'requests per second (0 = no limit)' },
-  { key: 'burst', flag: '--burst', env: ['API_BURST'], yaml: ['api.burst'], kind: 'int', min: 1, description: 'token bucket capacity' },
-  { key: 'connections', flag: '--connections', env: ['API_CONNECTIONS'], yaml: ['api.connections'], kind: 'int', min: 1, description: 'keep-alive connections to the store' },
-  { key: 'requestTimeout', flag: '--request-timeout', env: ['API_REQUEST_TIMEOUT'], yaml: ['api.request_timeout'], kind: 'number', min: 0, exclusiveMin: true, description: 'request timeout, seconds' },
-  { key: 'databaseUrl', flag: '--database-url', env: ['DATABASE_URL'], yaml: ['database.url'], kind: 'string', description: 'PostgreSQL URL (default: embedded)' },
-  { key: 'dataDir', flag: '--data-dir', env: ['SHOPSIM_DATA_DIR'], yaml: ['database.data_dir'], kind: 'string', description: 'embedded database directory' },
-  { key: 'dbPoolSize', flag: '--db-pool-size', env: ['DB_POOL_SIZE'], yaml: ['database.pool_size'], kind: 'int', min: 1, description: 'database pool size' },
-  { key: 'dbWriteTimeout', flag: '--db-write-timeout', env: ['DB_WRITE_TIMEOUT'], yaml: ['database.write_timeout'], kind: 'number', min: 0, exclusiveMin: true, description: 'seconds one agent-cycle commit may take before it counts as failed' },
-  { key: 'dbGroupCommit', flag: '--db-group-commit', env: ['DB_GROUP_COMMIT'], yaml: ['database.group_commit'], kind: 'int', min: 0, description: 'agent-cycles per write statement (0 = one statement per agent-cycle, the seed\'s pattern; 50 for throughput)' },
-  { key: 'dbConnectTimeout', flag: '--db-connect-timeout', env: ['DB_CONNECT_TIMEOUT', 'DB_POOL_TIMEOUT'], yaml: ['database.connect_timeout', 'database.pool_timeout'], kind: 'number', min: 0, exclusiveMin: true, description: 'seconds to wait for a database connection (the seed\'s pool_timeout)' },
-  { key: 'dbStatementTimeout', flag: '--db-statement-timeout', env: ['DB_STATEMENT_TIMEOUT'], yaml: ['database.statement_timeout'], kind: 'number', min: 0, description: 'seconds a statement may run on the server (0 = no limit; not sent behind a transaction-mode pooler)' },
-  { key: 'dbIdleTimeout', flag: '--db-idle-timeout', env: ['DB_IDLE_TIMEOUT'], yaml: ['database.idle_timeout'], kind: 'number', min: 0, exclusiveMin: true, description: 'seconds before an idle pooled connection is closed' },
-  { key: 'refresh', flag: '--refresh', env: ['DASHBOARD_REFRESH_SECONDS'], yaml: ['monitoring.dashboard_refresh_seconds'], kind: 'number', min: 0, exclusiveMin: true, description: 'dashboard refresh, seconds' },
-  { key: 'color', flag: '--color', kind: 'bool', description: 'colour output (--no-color, NO_COLOR)' },
-  { key: 'memoryWarningMb', flag: '--memory-warning-mb', env: ['MEMORY_WARNING_MB'], yaml: ['monitoring.memory_warning_mb'], kind: 'int', min: 1, description: 'RSS warning threshold, MB' },
-  { key: 'inspect', flag: '--inspect', kind: 'int', min: 0, max: 65535, description: 'Stately inspector port' },
-  { key: 'inspectAgents', flag: '--inspect-agents', kind: 'string', description: 'agent ids to stream to the inspector' },
-];
+/** Options of `shopsim serve` that `run` does not have (it shares --database-url, --data-dir, --mock-db). */
+export interface ServeOnlyConfig {
+  host: string;
+  port: number;
+  storeProducts: string;
+  failRate: number;
+  latencyMs: number;
+  jitterMs: number;
+  maxRps: number;
+  hangRate: number;
+  storeSeed: number;
+  log: boolean;
+}
+
+const SERVE: CommandName[] = ['serve'];
+const SERVE_SPECS: { [K in keyof ServeOnlyConfig]: OptionSpec<ServeOnlyConfig[K]> } = {
+  host: { flag: '--host', kind: 'string', default: '127.0.0.1', commands: SERVE, description: 'address to bind' },
+  port: { flag: '--port', kind: 'int', min: 0, max: 65535, default: 8787, commands: SERVE, description: 'port (0 = any free port)' },
+  storeProducts: { flag: '--products', kind: 'string', default: 'data/products.json', commands: SERVE, description: 'product catalog (generated when the default file is absent)' },
+  failRate: { flag: '--fail-rate', kind: 'number', min: 0, max: 1, default: 0, commands: SERVE, description: 'answer this share of requests with 503' },
+  latencyMs: { flag: '--latency-ms', kind: 'number', min: 0, default: 0, commands: SERVE, description: 'delay every answer by this many milliseconds' },
+  jitterMs: { flag: '--jitter-ms', kind: 'number', min: 0, default: 0, commands: SERVE, description: 'plus or minus up to this many milliseconds' },
+  maxRps: { flag: '--max-rps', kind: 'int', min: 0, default: 0, commands: SERVE, description: 'beyond n requests in any second: 429 with Retry-After (0 = no limit)' },
+  hangRate: { flag: '--hang-rate', kind: 'number', min: 0, max: 1, default: 0, commands: SERVE, description: 'never answer this share of requests' },
+  storeSeed: { flag: '--seed', kind: 'int', min: 0, max: 2 ** 48, default: 42, commands: SERVE, description: 'seeds offers and fault draws' },
+  log: { flag: '--log', kind: 'bool', default: false, commands: SERVE, description: 'log every request (pino JSON on stdout)' },
+};
+
+/** Options of `shopsim replay` that `run` does not have. */
+export interface ReplayOnlyConfig {
+  untilCycle: number | null;
+  verify: boolean;
+}
+
+const REPLAY_SPECS: { [K in keyof ReplayOnlyConfig]: OptionSpec<ReplayOnlyConfig[K]> } = {
+  untilCycle: { flag: '--until-cycle', kind: 'int', min: 1, nullable: true, default: null, commands: ['replay'], description: "stop after this cycle (default: the run's last cycle)" },
+  verify: { flag: '--verify', kind: 'bool', default: false, commands: ['replay'], description: 'compare the digest with every later checkpoint of the same run on disk; exit 1 on divergence' },
+};
+
+function keyed(table: Record<string, OptionSpec>): KeyedSpec[] {
+  return Object.entries(table).map(([key, spec]) => ({ key, ...spec }));
+}
+
+/** Every option of every command. */
+export const ALL_SPECS: KeyedSpec[] = [...keyed(RUN_SPECS as Record<string, OptionSpec>), ...keyed(SERVE_SPECS as Record<string, OptionSpec>), ...keyed(REPLAY_SPECS as Record<string, OptionSpec>)];
+
+/** The options a command takes, in help order. */
+export function specsFor(command: CommandName): KeyedSpec[] {
+  return ALL_SPECS.filter((s) => s.commands.includes(command));
+}
+
+/** The options of `shopsim run` (all of RunConfig). */
+export const OPTION_SPECS: (KeyedSpec & { key: keyof RunConfig })[] = keyed(RUN_SPECS as Record<string, OptionSpec>) as (KeyedSpec & { key: keyof RunConfig })[];
+
+function defaultsOf<T>(table: Record<string, OptionSpec>): T {
+  return Object.fromEntries(Object.entries(table).map(([k, s]) => [k, s.default])) as T;
+}
+
+export const DEFAULTS: RunConfig = defaultsOf<RunConfig>(RUN_SPECS as Record<string, OptionSpec>);
+export const SERVE_DEFAULTS: ServeOnlyConfig = defaultsOf<ServeOnlyConfig>(SERVE_SPECS as Record<string, OptionSpec>);
 
 export type Source = 'flag' | 'env' | 'config' | 'default';
 
-function coerce(spec: OptionSpec, raw: unknown, where: string): unknown {
-  const bad = (expected: string) => inputError(`${where}: expected ${expected}, got ${JSON.stringify(raw)}`);
+/** Validates one raw value (string from argv/env, or a YAML/JSON value) against its spec. */
+export function coerce(spec: OptionSpec, raw: unknown, where: string): unknown {
+  const bad = (expected: string) => inputError(`${where}: expected ${expected}, got ${JSON.stringify(spec.kind.endsWith('-url') && typeof raw === 'string' ? redactUrl(raw) : raw)}`);
+  if (raw === null && spec.nullable) return null;
   switch (spec.kind) {
+    case 'http-url':
+    case 'postgres-url': {
+      if (typeof raw !== 'string' || raw === '') throw bad(spec.kind === 'http-url' ? 'an http(s) URL such as http://127.0.0.1:8787' : 'a postgres:// or postgresql:// URL');
+      let u: URL;
+      try {
+        u = new URL(raw);
+      } catch {
+        throw bad(spec.kind === 'http-url' ? 'an http(s) URL such as http://127.0.0.1:8787' : 'a postgres:// or postgresql:// URL');
+      }
+      const ok = spec.kind === 'http-url' ? ['http:', 'https:'] : ['postgres:', 'postgresql:'];
+      if (!ok.includes(u.protocol)) {
+        throw inputError(`${where}: expected ${spec.kind === 'http-url' ? 'an http(s) URL' : 'a postgres:// or postgresql:// URL'}, got protocol ${u.protocol}`);
+      }
+      return spec.kind === 'http-url' ? raw.replace(/\/+$/, '') : raw;
+    }
     case 'bool': {
       if (typeof raw === 'boolean') return raw;
       const s = String(raw).toLowerCase();
@@ -224,7 +289,7 @@ function getPath(obj: unknown, path: string): unknown {
   return cur;
 }
 
-/** Reads and parses a YAML config file (the seed's config/simulation.yaml shape). */
+/** Reads and parses a YAML config file (the shape of config/simulation.yaml in docs/cli.md). */
 export function loadConfigFile(file: string): Record<string, unknown> {
   let text: string;
   try {
@@ -244,25 +309,28 @@ export function loadConfigFile(file: string): Record<string, unknown> {
   return doc as Record<string, unknown>;
 }
 
-export interface ResolvedConfig {
-  config: RunConfig;
-  sources: Partial<Record<keyof RunConfig, Source>>;
+export interface Resolved<T> {
+  config: T;
+  sources: Partial<Record<keyof T, Source>>;
 }
 
+export type ResolvedConfig = Resolved<RunConfig>;
+
 /**
- * Merges flags (already parsed by commander; undefined = not given), env and config file
- * over the defaults, validating each value where it came from.
+ * Merges flags (already parsed by commander; undefined = not given), env and config file over the
+ * defaults of `specs`, validating each value where it came from.
  */
-export function resolveConfig(
-  flags: Partial<Record<keyof RunConfig, unknown>>,
+export function resolveOptions<T>(
+  specs: KeyedSpec[],
+  flags: Partial<Record<string, unknown>>,
   env: Record<string, string | undefined>,
-  configFile?: string,
-): ResolvedConfig {
-  const file = configFile ? loadConfigFile(configFile) : {};
-  const config: RunConfig = { ...DEFAULTS };
-  const sources: ResolvedConfig['sources'] = {};
-  for (const spec of OPTION_SPECS) {
-    let value: unknown;
+  file: Record<string, unknown> = {},
+  fileName?: string,
+): Resolved<T> {
+  const config: Record<string, unknown> = {};
+  const sources: Record<string, Source> = {};
+  for (const spec of specs) {
+    let value: unknown = spec.default;
     let source: Source = 'default';
     const flagValue = flags[spec.key];
     if (flagValue !== undefined) {
@@ -276,16 +344,25 @@ export function resolveConfig(
       } else {
         const yamlPath = spec.yaml?.find((p) => getPath(file, p) !== undefined);
         if (yamlPath) {
-          value = coerce(spec, getPath(file, yamlPath), `${configFile}: ${yamlPath}`);
+          value = coerce(spec, getPath(file, yamlPath), `${fileName}: ${yamlPath}`);
           source = 'config';
         }
       }
     }
-    if (source !== 'default') {
-      (config as unknown as Record<string, unknown>)[spec.key] = value;
-      sources[spec.key] = source;
-    }
+    config[spec.key] = value;
+    if (source !== 'default') sources[spec.key] = source;
   }
+  return { config: config as T, sources: sources as Partial<Record<keyof T, Source>> };
+}
+
+/** `shopsim run`: flags > env > config file > defaults, and the checks across options. */
+export function resolveConfig(
+  flags: Partial<Record<keyof RunConfig, unknown>>,
+  env: Record<string, string | undefined>,
+  configFile?: string,
+): ResolvedConfig {
+  const file = configFile ? loadConfigFile(configFile) : {};
+  const { config, sources } = resolveOptions<RunConfig>(OPTION_SPECS, flags, env, file, configFile);
   if (env['NO_COLOR'] !== undefined && env['NO_COLOR'] !== '' && sources.color !== 'flag') config.color = false;
   if (config.resume && config.fresh) throw inputError('--resume and --fresh: expected at most one of them');
   if (config.resumeFrom && config.fresh) throw inputError('--resume-from and --fresh: expected at most one of them');
@@ -311,40 +388,54 @@ function rank(s: Source | undefined): number {
   return s === 'flag' ? 3 : s === 'env' ? 2 : s === 'config' ? 1 : 0;
 }
 
-/** The configuration as written to the run row and checkpoints: no secrets. */
+/** The configuration as written to the run row and checkpoints: the options with a public key; no secrets. */
 export function publicConfig(c: RunConfig, cycles: number): Record<string, unknown> {
-  return {
-    agents: c.agents,
-    personas: c.personas,
-    products: c.products,
-    cycles,
-    time_scale: c.timeScale,
-    start: c.start,
-    seed: c.seed,
-    warmup_cycles: c.warmupCycles,
-    breaker_percent: c.breakerPercent,
-    fast: c.fast,
-    mock_api: c.mockApi,
-    mock_db: c.mockDb,
-    mock_fail_rate: c.mockFailRate,
-    cohort_size: c.cohortSize,
-    max_concurrent_agents: c.maxConcurrentAgents,
-    offer_cycle_days: c.offerCycleDays,
-    rate_limit_rps: c.rateLimit,
-    burst: c.burst,
-    connections: c.connections,
-    request_timeout_s: c.requestTimeout,
-    api_url: c.apiUrl ? redactUrl(c.apiUrl) : null,
-    database: c.databaseUrl ? redactUrl(c.databaseUrl) : 'embedded',
-  };
+  const out: Record<string, unknown> = {};
+  for (const spec of OPTION_SPECS) {
+    if (!spec.public) continue;
+    const value = c[spec.key];
+    if (spec.key === 'cycles') out[spec.public] = cycles;
+    else if (spec.key === 'databaseUrl') out[spec.public] = typeof value === 'string' ? redactUrl(value) : 'embedded';
+    else if (spec.kind.endsWith('-url')) out[spec.public] = typeof value === 'string' ? redactUrl(value) : null;
+    else out[spec.public] = value;
+  }
+  return out;
 }
 
-/** host:port/path of a URL, never its credentials. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.protocol}//${u.hostname}${u.port ? `:${u.port}` : ''}${u.pathname === '/' ? '' : u.pathname}`;
-  } catch {
-    return '(unparseable URL)';
+/**
+ * The options a checkpoint recorded (its simulation_config), validated like any other input:
+ * the file is outside the process. Keys it lacks are absent from the result; URLs (stored
+ * redacted) are not read back.
+ */
+export function fromPublicConfig(recorded: Record<string, unknown>, where: string): Partial<RunConfig> {
+  const out: Record<string, unknown> = {};
+  for (const spec of OPTION_SPECS) {
+    if (!spec.public || spec.kind.endsWith('-url') || !(spec.public in recorded)) continue;
+    out[spec.key] = coerce(spec, recorded[spec.public], `${where}: simulation_config.${spec.public}`);
   }
+  return out as Partial<RunConfig>;
+}
+
+/** The options `run --resume` carries from a checkpoint, with their rule. */
+export function resumeRules(): { key: keyof RunConfig; flag: string; public: string; rule: ResumeRule }[] {
+  return OPTION_SPECS.filter((s) => s.resume && s.public).map((s) => ({ key: s.key, flag: s.flag, public: s.public as string, rule: s.resume as ResumeRule }));
+}
+
+/** The simulation's configuration for a resolved run. */
+export function simulationConfigOf(c: RunConfig, run: { cycles: number; runId?: string; breakerAction?: 'exit' | 'wait' }): SimulationConfig & { runId: string } {
+  return {
+    runId: run.runId ?? '',
+    seed: c.seed,
+    cycles: run.cycles,
+    startMs: Date.parse(c.start),
+    timeScale: c.timeScale,
+    fast: c.fast,
+    warmupCycles: c.warmupCycles,
+    breakerPercent: c.breakerPercent,
+    breakerAction: run.breakerAction ?? c.breakerAction,
+    cohortSize: c.cohortSize,
+    maxConcurrentAgents: c.maxConcurrentAgents,
+    offerCycleDays: c.offerCycleDays,
+    checkpointInterval: c.checkpointInterval,
+  };
 }

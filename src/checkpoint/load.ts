@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { gunzipSync, createGunzip } from 'node:zlib';
 import { ShopsimError } from '../errors.ts';
 import type { Persona, Product } from '../model/types.ts';
-import type { RestoreState } from '../simulation/create-simulation.ts';
+import type { RestoreState } from '../model/run.ts';
 import { CHECKPOINT_VERSION, injectPersonas, parseCheckpointFileName, personasHash, productsHash, type Checkpoint } from './format.ts';
 import { TAIL_MARKER } from './save.ts';
 
@@ -171,13 +171,9 @@ export function restoreStateOf(file: string, ck: Checkpoint, personas: Persona[]
   } catch (err) {
     throw checkpointError(file, (err as Error).message, err);
   }
-  // A resumed run runs: a checkpoint written on stop, on an open breaker or while paused
-  // records that state, but the user asked to continue (pause and breaker do not touch decisions).
-  const value = ck.xstate_snapshot.value as Record<string, unknown> | null;
-  if (value && typeof value === 'object') {
-    if (value['control'] !== undefined) value['control'] = 'running';
-    if (value['breaker'] !== undefined) value['breaker'] = 'closed';
-  }
+  // A checkpoint written on stop, on an open breaker or while paused records that state; the
+  // restored tree is told it resumes (RUN_RESUMED, sent by the driver), and the orchestrator sets
+  // its control and breaker regions itself.
   return { snapshot: ck.xstate_snapshot, resumedFrom: file, realElapsedSeconds: ck.simulation_state.real_elapsed_seconds ?? 0 };
 }
 

@@ -1,13 +1,15 @@
 /**
  * Writing checkpoints: serialize at a cycle boundary, write atomically, apply retention.
- * `createCheckpointer(options)` returns the `checkpointer` createSimulation calls.
+ * `createCheckpointer(options)` returns the `checkpointer` createSimulation calls with the data
+ * to write ({ snapshot, stats, trigger }); it never calls back into the simulation.
  */
 import { mkdirSync, readdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { ShopsimError } from '../errors.ts';
 import type { Persona, Product } from '../model/types.ts';
-import type { CheckpointTrigger, Simulation } from '../simulation/create-simulation.ts';
+import type { Checkpointer, CheckpointRequest } from '../model/run.ts';
+import { runTotalsOf } from '../simulation/project.ts';
 import type { MockStore } from '../store/mock-store.ts';
 import { atomicWriteFile } from './atomic-write.ts';
 import {
@@ -48,19 +50,16 @@ export interface SerializedCheckpoint {
 }
 
 /**
- * The checkpoint of `sim` as JSON text. Throws E_CHECKPOINT when the simulation is not at a
- * cycle boundary or the snapshot holds an active invoked call (a restore would run it again).
+ * The checkpoint of a simulation as JSON text, from the data the driver hands over at a cycle
+ * boundary. Throws E_CHECKPOINT when the snapshot holds an active invoked call (a restore would
+ * run it again).
  */
-export function serializeCheckpoint(sim: Simulation, trigger: CheckpointTrigger | string, options: CheckpointerOptions): SerializedCheckpoint {
-  if (!sim.atCycleBoundary()) {
-    throw new ShopsimError('E_CHECKPOINT', 'refusing to write a checkpoint mid-cycle: store calls or writes are in flight');
-  }
-  const live = sim.persistedSnapshot() as PersistedNode;
+export function serializeCheckpoint(request: CheckpointRequest, options: CheckpointerOptions): SerializedCheckpoint {
+  const live = request.snapshot as PersistedNode;
   const active = findActiveInvocation(live);
   if (active) throw new ShopsimError('E_CHECKPOINT', `refusing to write a checkpoint: invoked actor ${active} is still active`);
-  const stats = sim.stats();
+  const { stats, trigger } = request;
   const cycle = stats.cyclesCompleted;
-  const t = stats.totals;
   const header = {
     version: CHECKPOINT_VERSION,
     created_at: (options.now?.() ?? new Date()).toISOString(),
@@ -77,17 +76,7 @@ export function serializeCheckpoint(sim: Simulation, trigger: CheckpointTrigger 
     },
     statistics: {
       cycles_completed: cycle,
-      sessions_created: t.sessions,
-      checkouts_completed: t.checkouts,
-      sessions_abandoned: t.abandoned,
-      sessions_failed: t.failed,
-      idle_browses: t.idleBrowses,
-      carts_created: t.carts,
-      coupons_applied: t.couponsApplied,
-      events_created: t.events,
-      offers_assigned: stats.offer.offers_assigned,
-      requests: t.calls,
-      revenue_cents: t.revenueCents,
+      ...runTotalsOf(stats),
       breaker_trips: stats.breaker.trips,
       breaker_state: stats.breaker.state,
     },
@@ -132,13 +121,13 @@ export function applyRetention(dir: string, runId: string, keep: number, justWri
   return removed;
 }
 
-export function createCheckpointer(options: CheckpointerOptions): (sim: Simulation, trigger: CheckpointTrigger) => Promise<string | null> {
+export function createCheckpointer(options: CheckpointerOptions): Checkpointer {
   const keep = options.keep ?? 5;
   // Hash the inputs now (startup), not inside the first save: ~1 s of JSON + sha256 at 100,000 personas.
   personasHash(options.personas);
   productsHash(options.products);
-  return async (sim, trigger) => {
-    const { text, cycle, runId } = serializeCheckpoint(sim, trigger, options);
+  return async (request) => {
+    const { text, cycle, runId } = serializeCheckpoint(request, options);
     mkdirSync(options.dir, { recursive: true });
     const path = join(options.dir, checkpointFileName(runId, cycle, options.gzip === true));
     try {

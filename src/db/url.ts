@@ -73,17 +73,3 @@ function safeDecode(s: string): string {
     return s;
   }
 }
-
-/** A URL with its password replaced, for keys that end up stored (run config). */
-export function redactUrl(value: string): string {
-  try {
-    const u = new URL(value);
-    if (u.password) {
-      u.password = '***';
-      return u.toString();
-    }
-    return value;
-  } catch {
-    return value;
-  }
-}

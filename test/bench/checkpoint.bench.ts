@@ -86,23 +86,24 @@ const sim = createSimulation(config, {
   products,
   store,
   recorder: createMockRecorder(),
-  checkpointer: async (s, trigger) => {
+  checkpointer: async (request) => {
+    const { trigger } = request;
     if (trigger !== 'interval' || result) return null;
     const runSeconds = ms(t0) / 1000;
     // The full save first (cold: includes hashing the personas, done once per run), then
     // serializing alone (warm).
     let t = performance.now();
-    const path = (await write(s, trigger)) as string;
+    const path = (await write(request)) as string;
     const saveMs = ms(t);
     t = performance.now();
-    const { text } = serializeCheckpoint(s, trigger, options);
+    const { text } = serializeCheckpoint(request, options);
     const serializeMs = ms(t);
     const bytes = statSync(path).size;
     t = performance.now();
     const gz = gzipSync(text, { level: 1 });
     const gzipMs = ms(t);
-    result = { path, runSeconds, serializeMs, saveMs, bytes, gzipMs, gzipBytes: gz.length, digest: s.stats().digest };
-    s.stop();
+    result = { path, runSeconds, serializeMs, saveMs, bytes, gzipMs, gzipBytes: gz.length, digest: request.stats.digest };
+    sim.stop();
     return path;
   },
 });

@@ -129,9 +129,22 @@ describe('restore → run → checkpoint → restore again', () => {
     expect(shopper.context['persona']).toBe(personas[0]);
   });
 
-  it('refuses to write mid-cycle or with an invoked call active', () => {
-    const fake = { atCycleBoundary: () => false } as unknown as Simulation;
-    expect(() => serializeCheckpoint(fake, 'manual', { dir: '.', publicConfig: {}, personas, products, mockStore: null, isReplay: false, resumedFrom: null })).toThrow(/mid-cycle/);
+  it('refuses to persist mid-cycle or with an invoked call active', async () => {
+    const base = createMockStore({ seed: CONFIG.seed, products, agentIds: personas.map((p) => p.id) });
+    let midCycle: unknown = null;
+    let sim: Simulation | null = null;
+    const store = Object.assign(Object.create(base) as typeof base, {
+      listProducts: (...args: Parameters<typeof base.listProducts>) => {
+        // A store call is in flight: the tree must not be persisted now.
+        if (midCycle === null) midCycle = (() => { try { return sim?.persistedSnapshot(); } catch (err) { return err; } })();
+        return base.listProducts(...args);
+      },
+    });
+    sim = createSimulation({ ...CONFIG, cycles: 1 }, { personas, products, store, recorder: createMockRecorder() });
+    await sim.run();
+    expect(String(midCycle)).toMatch(/mid-cycle/);
+    expect(sim.atCycleBoundary()).toBe(true);
+    expect(() => serializeCheckpoint({ snapshot: sim.persistedSnapshot(), stats: sim.stats(), trigger: 'manual' }, { dir: '.', publicConfig: {}, personas, products, mockStore: null, isReplay: false, resumedFrom: null })).not.toThrow();
     const tree = { status: 'active', value: {}, context: {}, children: { settle: { src: 'settleCycle', snapshot: { status: 'active', value: {}, context: {}, children: {} } } } } as unknown as PersistedNode;
     expect(findActiveInvocation(tree)).toMatch(/settleCycle/);
   });

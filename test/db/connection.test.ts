@@ -31,7 +31,7 @@ describe('database URLs', () => {
   it('scrubs passwords, raw and URL-encoded, from messages and configs', () => {
     const url = `postgres://shop:${encodeURIComponent('p@ss/word')}@h:5432/d`;
     expect(scrubSecrets(`failed for ${url} with p@ss/word`, url)).toBe('failed for <database-url> with ***');
-    expect(scrubConfig({ databaseUrl: `postgres://a:${SECRET}@h/d`, db: { password: SECRET, pool: 5 } })).toEqual({ databaseUrl: 'postgres://a:***@h/d', db: { pool: 5 } });
+    expect(scrubConfig({ databaseUrl: `postgres://a:${SECRET}@h/d`, db: { password: SECRET, pool: 5 } })).toEqual({ databaseUrl: 'postgres://h/d', db: { pool: 5 } });
   });
   it('splits migration scripts on top-level semicolons only', () => {
     const script = "-- a; comment\nCREATE TABLE a (x text DEFAULT ';');\n/* b; */ CREATE FUNCTION f() RETURNS int AS $$ SELECT 1; $$ LANGUAGE sql;\n-- trailing;\n";

@@ -1,0 +1,82 @@
+/**
+ * The simulation's own contracts: its configuration, what it is given (deps), what it offers
+ * (Simulation) and the events it emits. The run's data contracts (stats, reports, summary,
+ * restore state) are in src/model/run.ts.
+ */
+import type { EventEmitter } from 'node:events';
+import type { InspectionEvent } from 'xstate';
+import type { Checkpointer, CheckpointTrigger, CycleReport, RestoreState, RunSummary, SimulationStats } from '../model/run.ts';
+import type { Persona, Product, Recorder, StoreApi } from '../model/types.ts';
+
+export interface SimulationConfig {
+  runId: string;
+  seed: number;
+  /** Total cycles of the run (a resumed run stops where the uninterrupted one would). */
+  cycles: number;
+  startMs: number;
+  timeScale: number;
+  fast: boolean;
+  warmupCycles: number;
+  breakerPercent: number;
+  /** What to do when the breaker opens: wait for resume() or end the run. */
+  breakerAction: 'wait' | 'exit';
+  cohortSize: number;
+  /** Most agents in a session at once (the seed's parallelization.max_concurrent_agents; default 10,000). */
+  maxConcurrentAgents?: number;
+  offerCycleDays: number;
+  /** Checkpoint every N completed cycles (0 = never). Needs deps.checkpointer. */
+  checkpointInterval: number;
+}
+
+export interface Clock {
+  /** Real milliseconds (monotonic enough for pacing). */
+  now(): number;
+  sleep(ms: number, signal: AbortSignal): Promise<void>;
+}
+
+export interface SimulationDeps {
+  personas: Persona[];
+  products: Product[];
+  store: StoreApi;
+  recorder: Recorder;
+  clock?: Clock;
+  restore?: RestoreState;
+  /** Writes a checkpoint of the data it is handed (taken at a cycle boundary); returns its path. */
+  checkpointer?: Checkpointer;
+  /** Attached to the actor tree (e.g. the Stately inspector). */
+  inspect?: (event: InspectionEvent) => void;
+  /** Extra figures to fold into stats() and the summary (HTTP latency, memory…). */
+  metrics?: () => Record<string, unknown>;
+}
+
+/** What the simulation emits, by name, with each listener's arguments. */
+export interface SimulationEvents {
+  /** The actor tree is up (created or restored). */
+  started: [{ startupSeconds: number }];
+  /** A cycle completed. */
+  cycle: [CycleReport];
+  /** A checkpoint was written (interval, stop or breaker; manual ones resolve checkpointNow()). */
+  checkpoint: [{ path: string; trigger: CheckpointTrigger; cycle: number }];
+  /** pause(), resume() or stop() was called. */
+  control: ['paused' | 'resumed' | 'stopping'];
+  /** The breaker is open at a cycle boundary. */
+  'breaker-open': [SimulationStats];
+}
+
+export interface Simulation {
+  readonly config: SimulationConfig;
+  readonly events: EventEmitter<SimulationEvents>;
+  /** Runs until the last cycle, a stop, or (breakerAction 'exit') an open breaker. */
+  run(): Promise<RunSummary>;
+  pause(): void;
+  resume(): void;
+  /** Graceful stop: the running cycle finishes, then run() resolves. */
+  stop(): void;
+  /** Asks for a checkpoint at the next cycle boundary (now, if between cycles); resolves with its path. */
+  checkpointNow(): Promise<string | null>;
+  stats(): SimulationStats;
+  /** The persisted snapshot of the whole actor tree. Only valid between cycles. */
+  persistedSnapshot(): unknown;
+  /** True between cycles: nothing in flight, safe to persist. */
+  atCycleBoundary(): boolean;
+}
