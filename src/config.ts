@@ -41,6 +41,8 @@ export interface OptionSpec<T = unknown> {
   values?: string[];
   /** `null` allowed (the default is null: "not set"). */
   nullable?: boolean;
+  /** What an error says was expected, when the range alone says it badly ("a probability from 0 to 1"). */
+  expected?: string;
   default: T;
   commands: CommandName[];
   /** Key in the public config (checkpoint simulation_config, runs table); absent = not recorded. */
@@ -150,7 +152,7 @@ const RUN_SPECS: { [K in keyof RunConfig]: OptionSpec<RunConfig[K]> } = {
   refresh: { flag: '--refresh', env: ['DASHBOARD_REFRESH_SECONDS'], yaml: ['monitoring.dashboard_refresh_seconds'], kind: 'number', min: 0, exclusiveMin: true, default: 5, commands: RUN, description: 'dashboard refresh, seconds' },
   color: { flag: '--color', kind: 'bool', default: true, commands: RUN, description: 'colour output (--no-color, NO_COLOR)' },
   memoryWarningMb: { flag: '--memory-warning-mb', env: ['MEMORY_WARNING_MB'], yaml: ['monitoring.memory_warning_mb'], kind: 'int', min: 1, default: 12000, commands: RUN, description: 'RSS warning threshold, MB' },
-  inspect: { flag: '--inspect', kind: 'int', min: 0, max: 65535, nullable: true, default: null, commands: ['run', 'replay'], description: 'Stately inspector port' },
+  inspect: { flag: '--inspect', kind: 'int', min: 0, max: 65535, expected: 'a port from 0 to 65535', nullable: true, default: null, commands: ['run', 'replay'], description: 'Stately inspector port' },
   inspectAgents: { flag: '--inspect-agents', kind: 'string', nullable: true, default: null, commands: ['run', 'replay'], description: 'agent ids to stream to the inspector' },
 };
 
@@ -171,13 +173,13 @@ export interface ServeOnlyConfig {
 const SERVE: CommandName[] = ['serve'];
 const SERVE_SPECS: { [K in keyof ServeOnlyConfig]: OptionSpec<ServeOnlyConfig[K]> } = {
   host: { flag: '--host', kind: 'string', default: '127.0.0.1', commands: SERVE, description: 'address to bind' },
-  port: { flag: '--port', kind: 'int', min: 0, max: 65535, default: 8787, commands: SERVE, description: 'port (0 = any free port)' },
+  port: { flag: '--port', kind: 'int', min: 0, max: 65535, expected: 'an integer from 0 to 65535', default: 8787, commands: SERVE, description: 'port (0 = any free port)' },
   storeProducts: { flag: '--products', kind: 'string', default: 'data/products.json', commands: SERVE, description: 'product catalog (generated when the default file is absent)' },
-  failRate: { flag: '--fail-rate', kind: 'number', min: 0, max: 1, default: 0, commands: SERVE, description: 'answer this share of requests with 503' },
-  latencyMs: { flag: '--latency-ms', kind: 'number', min: 0, default: 0, commands: SERVE, description: 'delay every answer by this many milliseconds' },
-  jitterMs: { flag: '--jitter-ms', kind: 'number', min: 0, default: 0, commands: SERVE, description: 'plus or minus up to this many milliseconds' },
-  maxRps: { flag: '--max-rps', kind: 'int', min: 0, default: 0, commands: SERVE, description: 'beyond n requests in any second: 429 with Retry-After (0 = no limit)' },
-  hangRate: { flag: '--hang-rate', kind: 'number', min: 0, max: 1, default: 0, commands: SERVE, description: 'never answer this share of requests' },
+  failRate: { flag: '--fail-rate', kind: 'number', min: 0, max: 1, expected: 'a probability from 0 to 1', default: 0, commands: SERVE, description: 'answer this share of requests with 503' },
+  latencyMs: { flag: '--latency-ms', kind: 'number', min: 0, expected: 'a number of milliseconds >= 0', default: 0, commands: SERVE, description: 'delay every answer by this many milliseconds' },
+  jitterMs: { flag: '--jitter-ms', kind: 'number', min: 0, expected: 'a number of milliseconds >= 0', default: 0, commands: SERVE, description: 'plus or minus up to this many milliseconds' },
+  maxRps: { flag: '--max-rps', kind: 'int', min: 0, expected: 'an integer >= 0 (0 = no limit)', default: 0, commands: SERVE, description: 'beyond n requests in any second: 429 with Retry-After (0 = no limit)' },
+  hangRate: { flag: '--hang-rate', kind: 'number', min: 0, max: 1, expected: 'a probability from 0 to 1', default: 0, commands: SERVE, description: 'never answer this share of requests' },
   storeSeed: { flag: '--seed', kind: 'int', min: 0, max: 2 ** 48, default: 42, commands: SERVE, description: 'seeds offers and fault draws' },
   log: { flag: '--log', kind: 'bool', default: false, commands: SERVE, description: 'log every request (pino JSON on stdout)' },
 };
@@ -253,7 +255,7 @@ export function coerce(spec: OptionSpec, raw: unknown, where: string): unknown {
           : spec.min !== undefined
             ? ` ${spec.exclusiveMin ? '>' : '>='} ${spec.min}`
             : '';
-      const what = spec.kind === 'int' ? `an integer${range}` : `a number${range}`;
+      const what = spec.expected ?? (spec.kind === 'int' ? `an integer${range}` : `a number${range}`);
       if (!Number.isFinite(n) || (spec.kind === 'int' && !Number.isInteger(n))) throw bad(what);
       if (spec.min !== undefined && (spec.exclusiveMin ? n <= spec.min : n < spec.min)) throw bad(what);
       if (spec.max !== undefined && n > spec.max) throw bad(what);

@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { openDatabase, type DatabaseOptions } from '../db/connection.ts';
 import { DEFAULT_DATA_DIR, embeddedUrl, findRunningEmbedded } from '../db/embedded.ts';
 import { describeDatabaseUrl } from '../db/url.ts';
+import { resolveOptions, specsFor, type RunConfig } from '../config.ts';
 import { ShopsimError } from '../errors.ts';
 
 export interface DbIo {
@@ -27,17 +28,14 @@ export function addDatabaseOptions(cmd: Command): Command {
     .option('--data-dir <dir>', `embedded database directory (default: ${DEFAULT_DATA_DIR}) [env: SHOPSIM_DATA_DIR]`);
 }
 
-/** Flags > env > defaults, as openDatabase options. */
+/** Flags > env > defaults, as openDatabase options, validated by the option table (src/config.ts). */
 export function databaseOptionsFrom(flags: DbFlags, env: Record<string, string | undefined>): DatabaseOptions {
-  const databaseUrl = flags.databaseUrl ?? (env['DATABASE_URL'] || undefined);
-  const dataDir = flags.dataDir ?? (env['SHOPSIM_DATA_DIR'] || DEFAULT_DATA_DIR);
-  const pool = env['DB_POOL_SIZE'];
-  let poolSize: number | undefined;
-  if (pool !== undefined && pool !== '') {
-    poolSize = Number(pool);
-    if (!Number.isInteger(poolSize) || poolSize < 1) throw new ShopsimError('E_INPUT', `Expected DB_POOL_SIZE to be an integer >= 1, got "${pool}"`, { exitCode: 2 });
-  }
-  return { ...(databaseUrl ? { databaseUrl } : {}), dataDir, ...(poolSize ? { poolSize } : {}) };
+  const { config, sources } = resolveOptions<Pick<RunConfig, 'databaseUrl' | 'dataDir' | 'dbPoolSize'>>(specsFor('db'), { ...flags }, env);
+  return {
+    ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}),
+    dataDir: config.dataDir,
+    ...(sources.dbPoolSize ? { poolSize: config.dbPoolSize } : {}),
+  };
 }
 
 export function registerDbCommand(program: Command, io: DbIo = defaultIo()): void {

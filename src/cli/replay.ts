@@ -8,13 +8,12 @@
  */
 import { dirname } from 'node:path';
 import type { Command } from 'commander';
-import { listCheckpointFiles, readCheckpoint, readCheckpointHeader, restoreStateOf, validateCheckpoint } from '../checkpoint/load.ts';
-import { isShopsimError, oneLine, ShopsimError } from '../errors.ts';
-import { createSimulation, type CycleReport } from '../simulation/create-simulation.ts';
-import { createMockRecorder } from '../simulation/mock-recorder.ts';
-import { loadPersonas, loadProducts, selectAgents } from '../simulation/load-data.ts';
-import { createMockStore } from '../store/mock-store.ts';
+import { listCheckpointFiles, readCheckpointHeader } from '../checkpoint/load.ts';
+import { resolveOptions, specsFor } from '../config.ts';
+import { isShopsimError, oneLine } from '../errors.ts';
+import type { CycleReport } from '../model/run.ts';
 import { startInspector, type InspectorHandle } from '../inspect/inspector.ts';
+import { openRun, prepareReplay } from '../run/start-run.ts';
 
 export interface ReplayOptions {
   /** Stately inspector port (0 = any free port); undefined = no inspector. */
@@ -78,33 +77,16 @@ export async function replayCommand(file: string, options: ReplayOptions, io: Re
 }
 
 export async function replay(file: string, options: ReplayOptions, io: ReplayIo): Promise<ReplayResult> {
-  const ck = readCheckpoint(file);
-  const cfg = ck.simulation_config;
-  const runId = ck.simulation_state.run_id;
-  const fromCycle = ck.simulation_state.current_cycle;
-  const personasFile = options.personas ?? String(cfg['personas'] ?? 'data/personas.json');
-  const productsFile = options.products ?? String(cfg['products'] ?? 'data/products.json');
-  const agents = typeof cfg['agents'] === 'number' ? cfg['agents'] : null;
-  let personas;
-  try {
-    personas = selectAgents(loadPersonas(personasFile), agents, personasFile);
-  } catch (err) {
-    throw new ShopsimError('E_CHECKPOINT', `checkpoint ${file}: ${oneLine(err)}`, { cause: err, exitCode: 2 });
-  }
-  const products = loadProducts(productsFile);
-  validateCheckpoint(file, ck, { personas, products });
-  if (cfg['mock_api'] === false) {
-    io.stderr.write(`shopsim: warning: ${file} was written against a real store; replay uses the mock store, so its decisions (and --verify) follow the mock store's answers\n`);
-  }
-  const seed = Number(cfg['seed']);
-  const total = ck.simulation_state.total_cycles ?? Number(cfg['cycles']);
-  const until = options.untilCycle ?? total;
-  if (!Number.isInteger(until) || until <= fromCycle) {
-    throw new ShopsimError('E_INPUT', `--until-cycle ${until}: expected a cycle after the checkpoint's cycle ${fromCycle}`, { exitCode: 2 });
-  }
-  const store = createMockStore({ seed, products, agentIds: personas.map((p) => p.id), failRate: Number(cfg['mock_fail_rate'] ?? 0) });
-  if (ck.mock_store_state) store.importState(ck.mock_store_state);
-  const restore = restoreStateOf(file, ck, personas);
+  const plan = prepareReplay(file, {
+    ...(options.untilCycle !== undefined ? { untilCycle: options.untilCycle } : {}),
+    ...(options.personas !== undefined ? { personas: options.personas } : {}),
+    ...(options.products !== undefined ? { products: options.products } : {}),
+  });
+  for (const w of plan.warnings) io.stderr.write(`shopsim: ${w}\n`);
+  const runId = plan.runId;
+  const fromCycle = plan.resume?.checkpoint.simulation_state.current_cycle ?? 0;
+  const until = plan.cycles;
+  const agentIds = plan.personas.map((p) => p.id);
 
   // Later checkpoints of the same run next to this one: cycle → digest.
   const expected = new Map<number, { digest: string; path: string }>();
@@ -123,26 +105,11 @@ export async function replay(file: string, options: ReplayOptions, io: ReplayIo)
 
   let inspector: InspectorHandle | null = null;
   if (options.inspect !== undefined) {
-    inspector = await startInspector({ port: options.inspect, agents: options.inspectAgents ?? null, agentIds: personas.map((p) => p.id) });
+    inspector = await startInspector({ port: options.inspect, agents: options.inspectAgents ?? null, agentIds });
     io.stderr.write(`shopsim: Stately inspector: open ${inspector.url} (streaming the orchestrator, the cohorts and shoppers ${inspector.agents.join(', ')})\n`);
   }
-  const sim = createSimulation(
-    {
-      runId,
-      seed,
-      cycles: until,
-      startMs: Date.parse(String(cfg['start'])),
-      timeScale: Number(cfg['time_scale'] ?? 24),
-      fast: true,
-      warmupCycles: Number(cfg['warmup_cycles'] ?? 0),
-      breakerPercent: Number(cfg['breaker_percent'] ?? 5),
-      breakerAction: 'wait',
-      cohortSize: Number(cfg['cohort_size'] ?? 500),
-      offerCycleDays: Number(cfg['offer_cycle_days'] ?? 7),
-      checkpointInterval: 0,
-    },
-    { personas, products, store, recorder: createMockRecorder(), restore, ...(inspector ? { inspect: inspector.inspect } : {}) },
-  );
+  const opened = await openRun(plan);
+  const { sim, execute } = opened.simulate({ breakerAction: 'wait', ...(inspector ? { inspect: inspector.inspect } : {}) });
   let compared = 0;
   let identicalThrough: number | null = null;
   let diverged: { cycle: number; expected: string; got: string; path: string } | null = null;
@@ -158,7 +125,12 @@ export async function replay(file: string, options: ReplayOptions, io: ReplayIo)
   });
   // The original run went on after an open breaker (it was resumed), so the replay does too.
   sim.events.on('breaker-open', () => setImmediate(() => sim.resume()));
-  const summary = await sim.run();
+  let summary;
+  try {
+    summary = await execute();
+  } finally {
+    await opened.close();
+  }
   if (inspector) {
     if (options.holdInspector === true) {
       io.stderr.write(`shopsim: replay done; the inspector stays at ${inspector.url} — press Ctrl-C to exit\n`);
@@ -195,23 +167,18 @@ export function registerReplayCommand(program: Command): void {
     .option('--inspect [port]', 'stream the replay to the Stately inspector on 127.0.0.1 (default port 8080)')
     .option('--inspect-agents <ids>', 'shoppers to stream: ID,ID…, or all (default: the first 3)')
     .action(async (checkpoint: string, opts: Record<string, unknown>) => {
+      // The same validation as `run` (src/config.ts); `--inspect` alone means the default port.
       let untilCycle: number | undefined;
-      if (opts['untilCycle'] !== undefined) {
-        untilCycle = Number(opts['untilCycle']);
-        if (!Number.isInteger(untilCycle) || untilCycle < 1) {
-          process.stderr.write(`shopsim: --until-cycle: expected an integer >= 1, got ${JSON.stringify(opts['untilCycle'])}\n`);
-          process.exitCode = 2;
-          return;
-        }
-      }
       let inspect: number | undefined;
-      if (opts['inspect'] !== undefined) {
-        inspect = opts['inspect'] === true ? 8080 : Number(opts['inspect']);
-        if (!Number.isInteger(inspect) || inspect < 0 || inspect > 65535) {
-          process.stderr.write(`shopsim: --inspect: expected a port from 0 to 65535, got ${JSON.stringify(opts['inspect'])}\n`);
-          process.exitCode = 2;
-          return;
-        }
+      try {
+        const flags = { ...opts, ...(opts['inspect'] === true ? { inspect: 8080 } : {}) };
+        const { config } = resolveOptions<{ untilCycle: number | null; inspect: number | null }>(specsFor('replay'), flags, {});
+        untilCycle = config.untilCycle ?? undefined;
+        inspect = config.inspect ?? undefined;
+      } catch (err) {
+        process.stderr.write(`shopsim: ${oneLine(err)}\n`);
+        process.exitCode = 2;
+        return;
       }
       process.exitCode = await replayCommand(
         checkpoint,

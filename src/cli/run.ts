@@ -1,30 +1,19 @@
 /**
- * `shopsim run`: argv → config → simulation. Thin on purpose: everything it does is
- * available to a library user through createSimulation.
+ * `shopsim run`: argv → options → start → print. Composing the run is the application layer's
+ * (src/run/start-run.ts); this file parses, wires the terminal and prints.
  */
-import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
-import { OPTION_SPECS, publicConfig, resolveConfig, totalCycles, type RunConfig } from '../config.ts';
+import { OPTION_SPECS, resolveConfig, type RunConfig } from '../config.ts';
 import { isShopsimError, oneLine } from '../errors.ts';
+import type { RunSummary } from '../model/run.ts';
 import { renderSummary } from '../monitor/summary.ts';
 import { openRunMonitoring } from '../monitor/run-monitoring.ts';
-import { openBackends } from '../simulation/backends.ts';
-import { createSimulation, type RunSummary, type SimulationConfig } from '../simulation/create-simulation.ts';
-import { loadPersonas, loadProducts, selectAgents } from '../simulation/load-data.ts';
-import { restoreStateOf, validateCheckpoint } from '../checkpoint/load.ts';
-import { planResume, type ResumePlan } from '../checkpoint/resume.ts';
-import { createCheckpointer } from '../checkpoint/save.ts';
-import type { RestoreState } from '../simulation/create-simulation.ts';
+import { openRun, prepareRun, type OpenedRun, type RunPlan } from '../run/start-run.ts';
 
 export interface RunIo {
   env: Record<string, string | undefined>;
   stdout: NodeJS.WriteStream | { write(s: string): boolean; isTTY?: boolean };
   stderr: NodeJS.WriteStream | { write(s: string): boolean; isTTY?: boolean };
-}
-
-export function newRunId(now = new Date()): string {
-  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
-  return `run-${stamp}-${randomBytes(3).toString('hex')}`;
 }
 
 export function registerRunCommand(program: Command, io: RunIo): void {
@@ -50,124 +39,57 @@ export function registerRunCommand(program: Command, io: RunIo): void {
 
 /** Returns the process exit code: 0 done, 2 bad input, 3 breaker open, 130/143 signals, 1 crash. */
 export async function runCommand(flags: Partial<Record<keyof RunConfig, unknown>>, configFile: string | undefined, io: RunIo): Promise<number> {
-  let resolved;
-  let personas;
-  let products;
-  let cycles: number;
-  let resume: ResumePlan | null = null;
-  let restore: RestoreState | undefined;
-  try {
-    resolved = resolveConfig(flags, io.env, configFile);
-    // --resume / --resume-from: settings not given again come from the checkpoint (src/checkpoint/resume.ts).
-    resume = planResume(resolved);
-    if (resume) {
-      for (const w of resume.warnings) io.stderr.write(`shopsim: ${w}\n`);
-      resolved = { ...resolved, config: resume.config };
-    }
-    cycles = totalCycles(resolved.config, resolved.sources);
-    personas = selectAgents(loadPersonas(resolved.config.personas), resolved.config.agents, resolved.config.personas);
-    products = loadProducts(resolved.config.products);
-    if (resume) {
-      validateCheckpoint(resume.file, resume.checkpoint, { personas, products });
-      restore = restoreStateOf(resume.file, resume.checkpoint, personas);
-    }
-  } catch (err) {
+  const fail = (err: unknown, fallback: number) => {
     io.stderr.write(`shopsim: ${oneLine(err)}\n`);
-    return isShopsimError(err) ? err.exitCode : 2;
-  }
-  const config = resolved.config;
-  let backends;
+    return isShopsimError(err) ? err.exitCode : fallback;
+  };
+  let plan: RunPlan;
   try {
-    backends = await openBackends(config, personas, products);
+    plan = prepareRun(resolveConfig(flags, io.env, configFile));
   } catch (err) {
-    io.stderr.write(`shopsim: ${oneLine(err)}\n`);
-    return isShopsimError(err) ? err.exitCode : 2;
+    return fail(err, 2);
   }
-  if (resume?.checkpoint.mock_store_state && backends.mockStore) backends.mockStore.importState(resume.checkpoint.mock_store_state);
-  // Logs, dashboard or plain lines, signals, inspector (src/monitor/run-monitoring.ts).
+  for (const w of plan.warnings) io.stderr.write(`shopsim: ${w}\n`);
+  const config = plan.config;
+  let opened: OpenedRun;
+  try {
+    opened = await openRun(plan);
+  } catch (err) {
+    return fail(err, 2);
+  }
+  // Logs, dashboard or plain lines, signals, inspector.
   let monitoring;
   try {
     monitoring = await openRunMonitoring({
       config,
       io: { stdout: io.stdout, stderr: io.stderr, ...(io.stdout === process.stdout ? { stdin: process.stdin } : {}) },
-      agentIds: personas.map((p) => p.id),
+      agentIds: plan.personas.map((p) => p.id),
     });
   } catch (err) {
-    io.stderr.write(`shopsim: ${oneLine(err)}\n`);
-    await backends.close().catch(() => {});
-    return isShopsimError(err) ? err.exitCode : 2;
+    await opened.close().catch(() => {});
+    return fail(err, 2);
   }
-  const simConfig: SimulationConfig = {
-    runId: resume ? resume.checkpoint.simulation_state.run_id : newRunId(),
-    seed: config.seed,
-    cycles,
-    startMs: Date.parse(config.start),
-    timeScale: config.timeScale,
-    fast: config.fast,
-    warmupCycles: config.warmupCycles,
-    breakerPercent: config.breakerPercent,
+  const { sim, execute } = opened.simulate({
     breakerAction: monitoring.breakerAction,
-    cohortSize: config.cohortSize,
-    maxConcurrentAgents: config.maxConcurrentAgents,
-    offerCycleDays: config.offerCycleDays,
-    checkpointInterval: config.checkpointInterval,
-  };
-  const sim = createSimulation(simConfig, {
-    personas,
-    products,
-    store: backends.store,
-    recorder: backends.recorder,
-    ...(backends.metrics ? { metrics: backends.metrics } : {}),
     ...(monitoring.inspect ? { inspect: monitoring.inspect } : {}),
-    ...(restore ? { restore } : {}),
-    checkpointer: createCheckpointer({
-      dir: config.checkpointDir,
-      keep: config.keepCheckpoints,
-      publicConfig: publicConfig(config, cycles),
-      personas,
-      products,
-      mockStore: backends.mockStore,
-      isReplay: resume !== null,
-      resumedFrom: resume?.file ?? null,
-    }),
+    onEndRunError: (err) => io.stderr.write(`shopsim: could not record the end of the run: ${oneLine(err)}\n`),
   });
-
   const monitor = monitoring.attach(sim);
 
   let summary: RunSummary;
   try {
-    await backends.recorder.beginRun({
-      runId: simConfig.runId,
-      seed: config.seed,
-      config: publicConfig(config, cycles),
-      isReplay: resume !== null,
-      resumedFrom: resume?.file ?? null,
-      startedAt: new Date().toISOString(),
-      personas,
-      products,
-    });
-    if (resume) await backends.recorder.prepareResume(simConfig.runId, resume.checkpoint.simulation_state.current_cycle);
-    summary = await sim.run();
-    try {
-      await backends.recorder.endRun(simConfig.runId, summary);
-    } catch (err) {
-      // The run itself is over and its checkpoint written; a database that went away only
-      // loses the run row's end time and summary (written again by a resumed run).
-      io.stderr.write(`shopsim: could not record the end of the run: ${oneLine(err)}\n`);
-    }
+    summary = await execute();
   } catch (err) {
     monitor.detach();
     monitoring.logger.error({ event: 'run-failed', err }, 'run failed');
     io.stderr.write(`shopsim: run failed: ${oneLine(err)}\n`);
     await monitoring.close();
-    await backends.close().catch(() => {});
+    await opened.close().catch(() => {});
     return isShopsimError(err) ? err.exitCode : 1;
   } finally {
     monitor.detach();
   }
-  await backends.close();
-  summary['store'] = backends.describe.store;
-  summary['database'] = backends.describe.database;
+  await opened.close();
   monitoring.logger.info({ event: 'summary', summary }, 'run finished');
   await monitoring.close();
   if (config.json) io.stdout.write(`${JSON.stringify(summary)}\n`);

@@ -5,13 +5,14 @@
  */
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
+import { resolveOptions, specsFor, type RunConfig, type ServeOnlyConfig } from '../config.ts';
 import { inputError } from '../errors.ts';
 import { generateProducts } from '../model/catalog.ts';
 import type { Product } from '../model/types.ts';
 import type { StoreBackend } from '../server/backend.ts';
 import { createStoreServer } from '../server/create-store-server.ts';
 import { createMemoryBackend } from '../server/memory-backend.ts';
-import { loadProducts } from '../simulation/load-data.ts';
+import { loadProducts } from '../run/load-data.ts';
 
 interface ServeFlags {
   host: string;
@@ -45,35 +46,30 @@ export interface ServeOptions {
   log: boolean;
 }
 
-function num(flag: string, raw: string, expected: string, ok: (n: number) => boolean): number {
-  const n = raw.trim() === '' ? Number.NaN : Number(raw);
-  if (!ok(n)) throw inputError(`${flag}: expected ${expected}, got ${JSON.stringify(raw)}`);
-  return n;
-}
-
-/** Flags → options; one line naming the flag on a bad value (exit 2). */
+/** Flags → options, through the option table (src/config.ts); one line naming the flag on a bad value (exit 2). */
 export function parseServeFlags(f: ServeFlags, env: NodeJS.ProcessEnv = {}): ServeOptions {
-  const probability = (n: number) => Number.isFinite(n) && n >= 0 && n <= 1;
-  const nonNegative = (n: number) => Number.isFinite(n) && n >= 0;
-  if (!/^[\w.:-]+$/.test(f.host)) throw inputError(`--host: expected a host name or IP address, got ${JSON.stringify(f.host)}`);
-  const databaseUrl = f.databaseUrl ?? env['DATABASE_URL'];
+  const flags: Record<string, unknown> = { ...f, storeProducts: f.products, storeSeed: f.seed };
+  delete flags['products'];
+  delete flags['seed'];
+  // DATABASE_URL is the only variable serve reads; the other database variables are run's.
+  const { config: o } = resolveOptions<RunConfig & ServeOnlyConfig>(specsFor('serve'), flags, { DATABASE_URL: env['DATABASE_URL'] });
+  if (!/^[\w.:-]+$/.test(o.host)) throw inputError(`--host: expected a host name or IP address, got ${JSON.stringify(o.host)}`);
   if (f.databaseUrl !== undefined && f.dataDir !== undefined) throw inputError('--database-url and --data-dir: expected one of them, not both');
   if (f.mockDb && (f.databaseUrl !== undefined || f.dataDir !== undefined)) throw inputError('--mock-db: expected no --database-url or --data-dir with it (the store keeps everything in memory)');
-  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) throw inputError('--database-url: expected a postgres:// or postgresql:// URL');
   return {
-    host: f.host,
-    port: num('--port', f.port, 'an integer from 0 to 65535', (n) => Number.isInteger(n) && n >= 0 && n <= 65535),
-    databaseUrl: f.mockDb ? undefined : databaseUrl,
+    host: o.host,
+    port: o.port,
+    databaseUrl: o.mockDb ? undefined : (o.databaseUrl ?? undefined),
     dataDir: f.dataDir,
-    productsFile: f.products,
-    failRate: num('--fail-rate', f.failRate, 'a probability from 0 to 1', probability),
-    latencyMs: num('--latency-ms', f.latencyMs, 'a number of milliseconds >= 0', nonNegative),
-    jitterMs: num('--jitter-ms', f.jitterMs, 'a number of milliseconds >= 0', nonNegative),
-    maxRps: num('--max-rps', f.maxRps, 'an integer >= 0 (0 = no limit)', (n) => Number.isInteger(n) && n >= 0),
-    hangRate: num('--hang-rate', f.hangRate, 'a probability from 0 to 1', probability),
-    seed: num('--seed', f.seed, 'an integer >= 0', (n) => Number.isInteger(n) && n >= 0),
-    mockDb: f.mockDb === true,
-    log: f.log === true,
+    productsFile: o.storeProducts,
+    failRate: o.failRate,
+    latencyMs: o.latencyMs,
+    jitterMs: o.jitterMs,
+    maxRps: o.maxRps,
+    hangRate: o.hangRate,
+    seed: o.storeSeed,
+    mockDb: o.mockDb,
+    log: o.log,
   };
 }
 
@@ -137,22 +133,16 @@ export async function startServe(o: ServeOptions, productsDefaulted = false): Pr
 }
 
 export function registerServeCommand(program: Command): void {
-  program
-    .command('serve')
-    .description('run the reference store (HTTP API of docs/store-api.yaml) with optional fault injection')
-    .option('--host <host>', 'address to bind', '127.0.0.1')
-    .option('--port <n>', 'port (0 = any free port)', '8787')
-    .option('--database-url <url>', 'PostgreSQL URL (default: DATABASE_URL, else the embedded database)')
-    .option('--data-dir <dir>', 'embedded database directory (default data/pglite)')
-    .option('--products <file>', 'product catalog (default data/products.json; generated when absent)', 'data/products.json')
-    .option('--fail-rate <p>', 'answer this share of requests with 503', '0')
-    .option('--latency-ms <ms>', 'delay every answer by this much', '0')
-    .option('--jitter-ms <ms>', 'plus or minus up to this much', '0')
-    .option('--max-rps <n>', 'beyond n requests in any second: 429 with Retry-After (0 = no limit)', '0')
-    .option('--hang-rate <p>', 'never answer this share of requests', '0')
-    .option('--seed <n>', 'seeds offers and fault draws', '42')
-    .option('--mock-db', 'keep the store in memory (no database)')
-    .option('--log', 'log every request (pino JSON on stdout)')
+  const cmd = program.command('serve').description('run the reference store (HTTP API of docs/store-api.yaml) with optional fault injection');
+  // Flags, descriptions and defaults from the option table (src/config.ts).
+  for (const spec of specsFor('serve')) {
+    const flag = spec.kind === 'bool' ? spec.flag : `${spec.flag} <value>`;
+    const env = spec.env && spec.key === 'databaseUrl' ? ' [env: DATABASE_URL]' : '';
+    if (spec.kind === 'bool' || spec.default === null) cmd.option(flag, `${spec.description}${env}`);
+    else if (spec.key === 'dataDir') cmd.option(flag, `${spec.description} (default: ${String(spec.default)})`);
+    else cmd.option(flag, spec.description, String(spec.default));
+  }
+  cmd
     .action(async (flags: ServeFlags, cmd: Command) => {
       const o = parseServeFlags(flags, process.env);
       const productsDefaulted = cmd.getOptionValueSource('products') === 'default';

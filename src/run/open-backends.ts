@@ -2,15 +2,14 @@
  * Chooses the edges of a run: the store (mock or HTTP) and the recorder (mock or PostgreSQL).
  * Everything the run opens here is closed by `close()`.
  */
-import { ShopsimError } from '../errors.ts';
 import type { RunConfig } from '../config.ts';
 import type { Persona, Product, Recorder, StoreApi } from '../model/types.ts';
 import { createMockStore, type MockStore } from '../store/mock-store.ts';
 import { openDatabase, type Database } from '../db/connection.ts';
-import { redactUrl } from '../config.ts';
+import { redactUrl } from '../url.ts';
 import { startInProcessStore } from '../server/in-process-store.ts';
 import { createHttpStore } from '../store/http-store.ts';
-import { createMockRecorder } from './mock-recorder.ts';
+import { createMockRecorder } from '../simulation/mock-recorder.ts';
 
 export interface Backends {
   store: StoreApi;
@@ -25,6 +24,7 @@ export interface Backends {
   close(): Promise<void>;
 }
 
+/** Opens the store and the recorder a run's options ask for; on failure closes what it opened. */
 export async function openBackends(config: RunConfig, personas: Persona[], products: Product[]): Promise<Backends> {
   const closers: (() => Promise<void>)[] = [];
   const closeAll = async () => {
@@ -60,7 +60,7 @@ export async function openBackends(config: RunConfig, personas: Persona[], produ
     } else {
       let baseUrl: string;
       if (config.apiUrl) {
-        baseUrl = checkApiUrl(config.apiUrl);
+        baseUrl = config.apiUrl; // validated (http/https, no trailing slash) by src/config.ts
         storeDescription = redactUrl(baseUrl);
       } else {
         // No --api-url: the bundled reference store, in this process, on a loopback ephemeral
@@ -98,17 +98,4 @@ export async function openBackends(config: RunConfig, personas: Persona[], produ
     await closeAll();
     throw err;
   }
-}
-
-function checkApiUrl(url: string): string {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    throw new ShopsimError('E_INPUT', `--api-url: expected an http(s) URL such as http://127.0.0.1:8787, got ${JSON.stringify(redactUrl(url))}`, { exitCode: 2 });
-  }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') {
-    throw new ShopsimError('E_INPUT', `--api-url: expected an http(s) URL, got protocol ${u.protocol}`, { exitCode: 2 });
-  }
-  return url.replace(/\/+$/, '');
 }

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { dataFilePath, loadPersonas, loadProducts } from '../../src/simulation/load-data.ts';
+import { dataFilePath, loadPersonas, loadProducts } from '../../src/run/load-data.ts';
 
 describe('data files', () => {
   const home = process.cwd();

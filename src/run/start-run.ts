@@ -1,0 +1,215 @@
+/**
+ * The application layer: composing a run or a replay in one place, for `shopsim run`,
+ * `shopsim replay` and any other process that runs a simulation (a test, a worker).
+ *
+ *   prepareRun(resolved) / prepareReplay(file, options)  → RunPlan       (reads and validates inputs)
+ *   openRun(plan)                                        → OpenedRun     (opens the store and database,
+ *                                                                         restores the edges' state)
+ *   opened.simulate({ breakerAction, inspect })          → a Simulation and execute(), which records
+ *                                                                         the run's start and end
+ * Every input problem is a ShopsimError with exit code 2, raised before anything is written.
+ */
+import { randomBytes } from 'node:crypto';
+import type { InspectionEvent } from 'xstate';
+import { DEFAULTS, fromPublicConfig, publicConfig, simulationConfigOf, totalCycles, type ResolvedConfig, type RunConfig } from '../config.ts';
+import { readCheckpoint, restoreStateOf, validateCheckpoint } from '../checkpoint/load.ts';
+import type { Checkpoint } from '../checkpoint/format.ts';
+import { createCheckpointer } from '../checkpoint/save.ts';
+import { inputError, oneLine, ShopsimError } from '../errors.ts';
+import type { RestoreState, RunSummary } from '../model/run.ts';
+import type { Persona, Product } from '../model/types.ts';
+import { createSimulation } from '../simulation/create-simulation.ts';
+import type { Simulation } from '../simulation/types.ts';
+import { loadPersonas, loadProducts, selectAgents } from './load-data.ts';
+import { openBackends, type Backends } from './open-backends.ts';
+import { planResume, type ResumePlan } from './plan-resume.ts';
+
+export interface RunPlan {
+  /** The options in force (a resume's carried from its checkpoint). */
+  config: RunConfig;
+  cycles: number;
+  runId: string;
+  personas: Persona[];
+  products: Product[];
+  /** The checkpoint this run continues, or null for a new run. */
+  resume: { file: string; checkpoint: Checkpoint } | null;
+  restore: RestoreState | null;
+  /** Lines for stderr: skipped checkpoints, options a resume changes. */
+  warnings: string[];
+  /** Write checkpoints and record the run (false for a replay). */
+  durable: boolean;
+}
+
+export function newRunId(now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
+  return `run-${stamp}-${randomBytes(3).toString('hex')}`;
+}
+
+/** A new or resumed run of `shopsim run`: plans the resume, loads and checks the data. */
+export function prepareRun(resolved: ResolvedConfig): RunPlan {
+  // --resume / --resume-from: options not given again come from the checkpoint.
+  const plan: ResumePlan | null = planResume(resolved);
+  const sources = resolved.sources;
+  const config = plan ? plan.config : resolved.config;
+  const warnings = plan ? [...plan.warnings] : [];
+  for (const c of plan?.changed ?? []) warnings.push(`resuming with ${c.flag} ${String(c.to)} (the checkpoint has ${String(c.from)}); it applies from the next cycle`);
+  const cycles = totalCycles(config, sources);
+  const personas = selectAgents(loadPersonas(config.personas), config.agents, config.personas);
+  const products = loadProducts(config.products);
+  let restore: RestoreState | null = null;
+  if (plan) {
+    validateCheckpoint(plan.file, plan.checkpoint, { personas, products });
+    restore = restoreStateOf(plan.file, plan.checkpoint, personas);
+  }
+  return {
+    config,
+    cycles,
+    runId: plan ? plan.checkpoint.simulation_state.run_id : newRunId(),
+    personas,
+    products,
+    resume: plan ? { file: plan.file, checkpoint: plan.checkpoint } : null,
+    restore,
+    warnings,
+    durable: true,
+  };
+}
+
+export interface ReplayRequest {
+  untilCycle?: number;
+  personas?: string;
+  products?: string;
+}
+
+/**
+ * A replay: the checkpoint's run, restored and driven forward with the deterministic mock store
+ * and no database, as fast as possible, writing nothing.
+ */
+export function prepareReplay(file: string, request: ReplayRequest = {}): RunPlan {
+  const checkpoint = readCheckpoint(file);
+  const recorded = fromPublicConfig(checkpoint.simulation_config, `checkpoint ${file}`);
+  const config: RunConfig = {
+    ...DEFAULTS,
+    ...recorded,
+    ...(request.personas !== undefined ? { personas: request.personas } : {}),
+    ...(request.products !== undefined ? { products: request.products } : {}),
+    mockApi: true,
+    mockDb: true,
+    fast: true,
+    checkpointInterval: 0,
+    breakerAction: 'wait',
+  };
+  let personas: Persona[];
+  try {
+    personas = selectAgents(loadPersonas(config.personas), config.agents, config.personas);
+  } catch (err) {
+    throw new ShopsimError('E_CHECKPOINT', `checkpoint ${file}: ${oneLine(err)}`, { cause: err, exitCode: 2 });
+  }
+  const products = loadProducts(config.products);
+  validateCheckpoint(file, checkpoint, { personas, products });
+  const fromCycle = checkpoint.simulation_state.current_cycle;
+  const total = checkpoint.simulation_state.total_cycles ?? recorded.cycles ?? fromCycle;
+  const until = request.untilCycle ?? total;
+  if (!Number.isInteger(until) || until <= fromCycle) throw inputError(`--until-cycle ${until}: expected a cycle after the checkpoint's cycle ${fromCycle}`);
+  const warnings: string[] = [];
+  if (checkpoint.simulation_config['mock_api'] === false) {
+    warnings.push(`warning: ${file} was written against a real store; replay uses the mock store, so its decisions (and --verify) follow the mock store's answers`);
+  }
+  return {
+    config,
+    cycles: until,
+    runId: checkpoint.simulation_state.run_id,
+    personas,
+    products,
+    resume: { file, checkpoint },
+    restore: restoreStateOf(file, checkpoint, personas),
+    warnings,
+    durable: false,
+  };
+}
+
+export interface SimulateOptions {
+  /** What the run does when its breaker opens (a terminal waits for the user). */
+  breakerAction: 'exit' | 'wait';
+  inspect?: (event: InspectionEvent) => void;
+  /** A failure to record the end of the run (the run itself is over): reported, not fatal. */
+  onEndRunError?: (err: unknown) => void;
+}
+
+export interface SimulatedRun {
+  sim: Simulation;
+  /** Records the run's start, runs it, records its end; the summary names the store and database. */
+  execute(): Promise<RunSummary>;
+}
+
+export interface OpenedRun {
+  plan: RunPlan;
+  backends: Backends;
+  simulate(options: SimulateOptions): SimulatedRun;
+  close(): Promise<void>;
+}
+
+/** Opens the run's store and database, and restores the edges' state a checkpoint carries. */
+export async function openRun(plan: RunPlan): Promise<OpenedRun> {
+  const backends = await openBackends(plan.config, plan.personas, plan.products);
+  const mockState = plan.resume?.checkpoint.mock_store_state;
+  if (mockState && backends.mockStore) backends.mockStore.importState(mockState);
+  const { config, cycles, runId, personas, products } = plan;
+  const recorded = publicConfig(config, cycles);
+  return {
+    plan,
+    backends,
+    close: () => backends.close(),
+    simulate(options) {
+      const sim = createSimulation(simulationConfigOf(config, { cycles, runId, breakerAction: options.breakerAction }), {
+        personas,
+        products,
+        store: backends.store,
+        recorder: backends.recorder,
+        ...(backends.metrics ? { metrics: backends.metrics } : {}),
+        ...(options.inspect ? { inspect: options.inspect } : {}),
+        ...(plan.restore ? { restore: plan.restore } : {}),
+        ...(plan.durable
+          ? {
+              checkpointer: createCheckpointer({
+                dir: config.checkpointDir,
+                keep: config.keepCheckpoints,
+                publicConfig: recorded,
+                personas,
+                products,
+                mockStore: backends.mockStore,
+                isReplay: plan.resume !== null,
+                resumedFrom: plan.resume?.file ?? null,
+              }),
+            }
+          : {}),
+      });
+      return {
+        sim,
+        async execute() {
+          await backends.recorder.beginRun({
+            runId,
+            seed: config.seed,
+            config: recorded,
+            isReplay: plan.resume !== null,
+            resumedFrom: plan.resume?.file ?? null,
+            startedAt: new Date().toISOString(),
+            personas,
+            products,
+          });
+          if (plan.resume) await backends.recorder.prepareResume(runId, plan.resume.checkpoint.simulation_state.current_cycle);
+          const summary = await sim.run();
+          try {
+            await backends.recorder.endRun(runId, summary);
+          } catch (err) {
+            // The run itself is over and its checkpoint written; a database that went away only
+            // loses the run row's end time and summary (written again by a resumed run).
+            options.onEndRunError?.(err);
+          }
+          summary['store'] = backends.describe.store;
+          summary['database'] = backends.describe.database;
+          return summary;
+        },
+      };
+    },
+  };
+}
