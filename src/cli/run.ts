@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { OPTION_SPECS, publicConfig, resolveConfig, totalCycles, type RunConfig } from '../config.ts';
 import { isShopsimError, oneLine } from '../errors.ts';
 import { renderSummary } from '../monitor/summary.ts';
-import { openRunMonitoring } from '../monitor/run-monitoring.ts';
+import { openRunMonitoring } from './run-monitoring.ts';
 import { openBackends } from '../simulation/backends.ts';
 import { createSimulation, type RunSummary, type SimulationConfig } from '../simulation/create-simulation.ts';
 import { loadPersonas, loadProducts, selectAgents } from '../simulation/load-data.ts';

@@ -1,6 +1,6 @@
 /**
  * The live dashboard as a string: a pure function of the run's stats (plus memory, notices
- * and the breaker banner). Only src/cli and src/monitor/attach.ts write it to a terminal.
+ * and the breaker banner). Only src/cli (attach-monitor.ts) writes it to a terminal.
  * It fits 80×24 and uses colour only when asked to.
  */
 import Table from 'cli-table3';
