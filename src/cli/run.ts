@@ -7,7 +7,7 @@ import { OPTION_SPECS, resolveConfig, type RunConfig } from '../config.ts';
 import { isShopsimError, oneLine } from '../errors.ts';
 import type { RunSummary } from '../model/run.ts';
 import { renderSummary } from '../monitor/summary.ts';
-import { openRunMonitoring } from '../monitor/run-monitoring.ts';
+import { openRunMonitoring } from './run-monitoring.ts';
 import { openRun, prepareRun, type OpenedRun, type RunPlan } from '../run/start-run.ts';
 
 export interface RunIo {

@@ -2,7 +2,7 @@
  * The one line per cycle printed on stderr when stdout is not a terminal (CI, pipes, nohup):
  * logfmt key=value pairs, stable keys, easy to grep and to parse.
  */
-import type { CycleReport, SimulationStats } from '../simulation/create-simulation.ts';
+import type { CycleReport, SimulationStats } from '../model/run.ts';
 import { httpMetrics } from './dashboard.ts';
 import type { MemoryReading } from './memory.ts';
 

@@ -1,10 +1,10 @@
 /**
  * The live dashboard as a string: a pure function of the run's stats (plus memory, notices
- * and the breaker banner). Only src/cli and src/monitor/attach.ts write it to a terminal.
+ * and the breaker banner). Only src/cli (attach-monitor.ts) writes it to a terminal.
  * It fits 80×24 and uses colour only when asked to.
  */
 import Table from 'cli-table3';
-import type { SimulationStats } from '../simulation/create-simulation.ts';
+import type { SimulationStats } from '../model/run.ts';
 import type { DbWriteMetrics } from '../model/types.ts';
 import { formatMemory, memoryWarning, type MemoryReading } from './memory.ts';
 

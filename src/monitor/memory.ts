@@ -1,6 +1,7 @@
 /**
  * Memory monitor: RSS, heap and share of system memory, and the warning line shown when RSS
- * passes --memory-warning-mb (the seed's MEMORY_WARNING_MB, default 12000).
+ * passes --memory-warning-mb (the seed's MEMORY_WARNING_MB, default 12000). Figures in,
+ * lines out: whoever holds the terminal and the logger prints them.
  */
 import { totalmem } from 'node:os';
 
@@ -34,6 +35,21 @@ export function readMemory(usage: NodeJS.MemoryUsage = process.memoryUsage(), sy
 export function memoryWarning(reading: MemoryReading, thresholdMb: number): string | null {
   if (reading.rssMb <= thresholdMb) return null;
   return `memory warning: RSS ${Math.round(reading.rssMb)} MB > --memory-warning-mb ${thresholdMb} (${reading.percentOfSystem}% of ${reading.systemTotalMb} MB)`;
+}
+
+/**
+ * The warning at most once per interval (default a minute), so a run that stays above the
+ * threshold does not repeat it every cycle and every redraw. The returned function is given
+ * the reading and the current time (ms) and answers the line when one is due, else null.
+ */
+export function memoryWarnings(thresholdMb: number, intervalMs = 60_000): (reading: MemoryReading, nowMs: number) => string | null {
+  let lastAt = -Infinity;
+  return (reading, nowMs) => {
+    const warning = memoryWarning(reading, thresholdMb);
+    if (!warning || nowMs - lastAt < intervalMs) return null;
+    lastAt = nowMs;
+    return warning;
+  };
 }
 
 /** `rss 210 MB · heap 120/160 MB · 1.3% of system` */

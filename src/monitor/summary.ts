@@ -1,6 +1,6 @@
 /** The end-of-run summary as a cli-table3 table (the JSON form is the RunSummary itself). */
 import Table from 'cli-table3';
-import type { RunSummary } from '../simulation/create-simulation.ts';
+import type { RunSummary } from '../model/run.ts';
 import { dbWriteMetrics } from './dashboard.ts';
 
 function n(x: unknown): string {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { breakerBanner, renderDashboard, topFailures, visibleText } from '../../src/monitor/dashboard.ts';
 import { formatCycleLine, formatStatsLine } from '../../src/monitor/cycle-line.ts';
-import { formatMemory, memoryWarning, readMemory } from '../../src/monitor/memory.ts';
+import { formatMemory, memoryWarning, memoryWarnings, readMemory } from '../../src/monitor/memory.ts';
 import { sampleMemory, sampleStats } from './fixtures.ts';
 
 function assertFits(out: string, width = 80, height = 24) {
@@ -112,5 +112,16 @@ describe('memory', () => {
     expect(memoryWarning(r, 500)).toBe('memory warning: RSS 512 MB > --memory-warning-mb 500 (3.1% of 16384 MB)');
     expect(formatMemory(r)).toBe('512 MB RSS · heap 100/200 MB · 3.1%');
     expect(readMemory().rssMb).toBeGreaterThan(0);
+  });
+
+  it('warns at most once a minute while RSS stays above the threshold', () => {
+    const due = memoryWarnings(200);
+    const low = { ...sampleMemory, rssMb: 150 };
+    expect(due(low, 0)).toBeNull();
+    expect(due(sampleMemory, 1_000)).toBe('memory warning: RSS 212 MB > --memory-warning-mb 200 (1.3% of 16384 MB)');
+    expect(due(sampleMemory, 30_000)).toBeNull();
+    expect(due(sampleMemory, 60_999)).toBeNull();
+    expect(due(sampleMemory, 61_000)).toMatch(/^memory warning: /);
+    expect(memoryWarnings(200, 10)(sampleMemory, 0)).not.toBeNull();
   });
 });

@@ -1,8 +1,9 @@
 import { EventEmitter } from 'node:events';
+import pino from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { attachMonitor, type MonitorHandle } from '../../src/monitor/attach.ts';
+import { attachMonitor, type MonitorHandle } from '../../src/cli/attach-monitor.ts';
 import type { Simulation, SimulationStats } from '../../src/simulation/create-simulation.ts';
-import { sampleMemory, sampleStats } from './fixtures.ts';
+import { sampleMemory, sampleStats } from '../monitor/fixtures.ts';
 
 function fakeSim(initial: Partial<SimulationStats> = {}) {
   let stats = sampleStats(initial);
@@ -76,23 +77,56 @@ describe('attachMonitor without a terminal', () => {
     const { sim, calls, finishCheckpoint } = fakeSim();
     const stderr = sink();
     const exit = vi.fn();
-    handle = attachMonitor(sim, { ...base, stdout: sink(), stderr, interactive: false, exit });
-    process.emit('SIGUSR2' as never);
-    process.emit('SIGUSR2' as never);
+    // A stand-in for the process: the signals reach the monitor the same way, the test runner is left alone.
+    const signals = new EventEmitter();
+    handle = attachMonitor(sim, { ...base, stdout: sink(), stderr, interactive: false, exit, signals });
+    signals.emit('SIGUSR2');
+    signals.emit('SIGUSR2');
     expect(calls).toEqual(['pause', 'resume']);
-    process.emit('SIGUSR1' as never);
+    signals.emit('SIGUSR1');
     finishCheckpoint('data/checkpoints/x.json');
     await new Promise((r) => setTimeout(r, 0));
     expect(stderr.text()).toContain('shopsim: checkpoint written: data/checkpoints/x.json');
-    process.emit('SIGTERM' as never);
+    signals.emit('SIGTERM');
     expect(calls.at(-1)).toBe('stop');
     expect(handle.requestedExitCode()).toBe(143);
     expect(exit).not.toHaveBeenCalled();
-    process.emit('SIGINT' as never);
+    signals.emit('SIGINT');
     expect(exit).toHaveBeenCalledWith(130);
     expect(stderr.text()).toContain('SIGINT again: exiting now without a final checkpoint');
     handle.detach();
+    expect(signals.listenerCount('SIGUSR2')).toBe(0);
     expect(process.listenerCount('SIGUSR2')).toBe(0);
+  });
+
+  it('listens to the process\'s signals by default, and stops listening on detach', () => {
+    const { sim } = fakeSim();
+    const before = process.listenerCount('SIGTERM');
+    handle = attachMonitor(sim, { ...base, stdout: sink(), stderr: sink(), interactive: false });
+    expect(process.listenerCount('SIGTERM')).toBe(before + 1);
+    handle.detach();
+    expect(process.listenerCount('SIGTERM')).toBe(before);
+  });
+});
+
+describe('attachMonitor: logs and memory', () => {
+  it('logs the cycle before the memory warning, and warns on stderr once a minute, not every cycle', () => {
+    const { sim } = fakeSim();
+    const stderr = sink();
+    const records: Record<string, unknown>[] = [];
+    const logger = pino({ base: null, timestamp: false }, { write: (line: string) => void records.push(JSON.parse(line)) });
+    handle = attachMonitor(sim, { ...base, memoryWarningMb: 200, stdout: sink(), stderr, interactive: false, signals: false, logger });
+    const s = sampleStats();
+    const cycle = (n: number) => ({ cycle: n, simulatedTime: s.simulatedTime, active: 150, totals: { ...s.lastCycle!.totals, failed: 0 }, runTotals: s.totals, threshold: 18, breakerOpen: false, lagSeconds: 0, durationSeconds: 0.1, digest: 'd' });
+    sim.events.emit('cycle', cycle(1));
+    sim.events.emit('cycle', cycle(2));
+    expect(records.map((r) => r['event'])).toEqual(['cycle', 'memory', 'cycle']);
+    expect(records[0]).toMatchObject({ cycle: 1, rssMb: 212.4 });
+    expect(stderr.text().match(/shopsim: memory warning: RSS 212 MB > --memory-warning-mb 200/g)).toHaveLength(1);
+    expect(stderr.text().split('\n').filter((l) => l.startsWith('cycle='))).toHaveLength(2);
+    sim.events.emit('checkpoint', { path: 'data/checkpoints/y.json', trigger: 'interval', cycle: 2 });
+    expect(records.slice(-2).map((r) => [r['event'], r['msg']])).toEqual([['checkpoint', 'checkpoint written'], ['notice', 'checkpoint (interval, cycle 2) written: data/checkpoints/y.json']]);
+    expect(stderr.text()).toContain('shopsim: checkpoint (interval, cycle 2) written: data/checkpoints/y.json');
   });
 });
 
@@ -149,8 +183,9 @@ describe('attachMonitor on a terminal', () => {
   it('restores raw mode when the process exits (crash included)', () => {
     const { sim } = fakeSim();
     const stdin = fakeStdin();
-    handle = attachMonitor(sim, { ...base, stdout: sink(true), stderr: sink(), stdin, interactive: true, signals: false });
-    process.emit('uncaughtExceptionMonitor' as never, new Error('boom') as never);
+    const exitHooks = new EventEmitter();
+    handle = attachMonitor(sim, { ...base, stdout: sink(true), stderr: sink(), stdin, interactive: true, signals: false, exitHooks });
+    exitHooks.emit('uncaughtExceptionMonitor', new Error('boom'));
     expect(stdin.raw).toEqual([true, false]);
   });
 });

@@ -7,9 +7,10 @@
 import type { InspectionEvent } from 'xstate';
 import type { RunConfig } from '../config.ts';
 import { startInspector, type InspectorHandle } from '../inspect/inspector.ts';
-import type { Simulation } from '../simulation/create-simulation.ts';
-import { attachMonitor, type InLike, type MonitorHandle, type OutLike } from './attach.ts';
-import { createRunLogger, type Logger, type RunLogger } from './logger.ts';
+import type { Simulation } from '../simulation/types.ts';
+import { createRunLogger, type Logger, type RunLogger } from '../monitor/logger.ts';
+import { attachMonitor, type MonitorHandle } from './attach-monitor.ts';
+import type { InLike, OutLike } from './terminal.ts';
 
 export interface RunMonitoringIo {
   stdout: OutLike;
