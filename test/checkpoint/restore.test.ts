@@ -14,7 +14,7 @@ import { generatePersonas } from '../../src/model/personas.ts';
 import { createSimulation, type RestoreState, type Simulation, type SimulationConfig } from '../../src/simulation/create-simulation.ts';
 import { createMockRecorder } from '../../src/simulation/mock-recorder.ts';
 import { createMockStore, type MockStoreState } from '../../src/store/mock-store.ts';
-import { tempDir } from './cli-helpers.ts';
+import { tempDir } from '../e2e/checkpoint-cli-helpers.ts';
 
 const personas = generatePersonas(300, 3);
 const products = generateProducts(120, 3);

@@ -5,7 +5,7 @@
  * cycle) so the signal lands mid-run; the uninterrupted baseline and the resumes use --fast.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { checkpointsIn, pick, run, signalUntilAcknowledged, start, summaryOf, tempDir, waitForCheckpoint } from './cli-helpers.ts';
+import { checkpointsIn, pick, run, signalUntilAcknowledged, start, summaryOf, tempDir, waitForCheckpoint } from './checkpoint-cli-helpers.ts';
 
 const dirs: { cleanup(): void }[] = [];
 afterAll(() => {
