@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CYCLE_LINE, DATA, cycleLines, startCli } from './monitor-cli-helpers.ts';
+import { CYCLE_LINE, DATA, cycleLines, startCli } from './helpers.ts';
 
 const MOCK = ['--mock-api', '--mock-db', ...DATA];
 /** 1 s per cycle: slow enough to steer with signals. */
