@@ -2,7 +2,8 @@
  * In-process: restore → run → checkpoint → restore again, compared file-for-file with the
  * uninterrupted run; persona stripping; refusing mid-cycle; bad input, one line each.
  */
-import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -14,16 +15,15 @@ import { generatePersonas } from '../../src/model/personas.ts';
 import { createSimulation, type RestoreState, type Simulation, type SimulationConfig } from '../../src/simulation/create-simulation.ts';
 import { createMockRecorder } from '../../src/simulation/mock-recorder.ts';
 import { createMockStore, type MockStoreState } from '../../src/store/mock-store.ts';
-import { tempDir } from './cli-helpers.ts';
 
 const personas = generatePersonas(300, 3);
 const products = generateProducts(120, 3);
-const dirs: { cleanup(): void }[] = [];
-afterAll(() => dirs.forEach((d) => d.cleanup()));
+const dirs: string[] = [];
+afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 function dir(): string {
-  const t = tempDir('shopsim-ck-unit-');
-  dirs.push(t);
-  return t.dir;
+  const d = mkdtempSync(join(tmpdir(), 'shopsim-ck-unit-'));
+  dirs.push(d);
+  return d;
 }
 
 const CONFIG: SimulationConfig = {

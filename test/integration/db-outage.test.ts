@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'slonik';
 import { z } from 'zod';
-import { shopsim } from '../cli/shopsim.ts';
+import { shopsim } from '../e2e/helpers.ts';
 import { targets } from '../db/helpers.ts';
 
 function startProxy(upstream: URL, port = 0): Promise<{ server: Server; port: number; kill(): Promise<void> }> {

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'slonik';
 import { z } from 'zod';
-import { shopsim } from '../cli/shopsim.ts';
+import { shopsim } from '../e2e/helpers.ts';
 import { targets } from '../db/helpers.ts';
 
 const count = z.object({ n: z.number() });

@@ -18,7 +18,7 @@ import { delimiter, join } from 'node:path';
 import { createPool, sql, type DatabasePool, type QuerySqlToken } from 'slonik';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { shopsim } from '../cli/shopsim.ts';
+import { shopsim } from '../e2e/helpers.ts';
 import { TEST_DATABASE_URL } from '../db/helpers.ts';
 
 function findPgbouncer(): string | null {

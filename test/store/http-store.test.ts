@@ -1,8 +1,9 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { MockAgent } from 'undici';
 import { createHttpStore, parseRetryAfter, type HttpStore } from '../../src/store/http-store.ts';
 import { StoreCallError } from '../../src/store/store-error.ts';
 import type { CallContext } from '../../src/model/types.ts';
+import { createFakeClock } from './fake-clock.ts';
 
 const ORIGIN = 'http://store.test';
 const ctx = (n = 1): CallContext => ({ agentId: 'agent_0001', agentIndex: 0, cycle: 3, at: '2024-01-01T10:00:00.000Z', callSeq: n });
@@ -25,6 +26,11 @@ function setup(opts: Parameters<typeof createHttpStore>[0] extends infer O ? Par
   const store = createHttpStore({ baseUrl: ORIGIN, dispatcher: agent, rateLimit: 0, ...opts });
   stores.push(store);
   return { agent, pool: agent.get(ORIGIN), store };
+}
+
+/** Lets the mock dispatcher and the client's promise chains run (they need no timer). */
+async function turns(n = 20): Promise<void> {
+  for (let i = 0; i < n; i++) await new Promise<void>((r) => setImmediate(r));
 }
 
 async function rejection(p: Promise<unknown>): Promise<StoreCallError> {
@@ -86,14 +92,28 @@ describe('createHttpStore', () => {
   });
 
   it('turns a timeout into failed', async () => {
-    const { pool, store } = setup({ requestTimeoutMs: 100 });
-    pool.intercept({ path: '/cart', method: 'GET' }).reply(200, cart).delay(1000);
-    const t0 = performance.now();
-    const err = await rejection(store.getCart(ctx()));
-    expect(performance.now() - t0).toBeLessThan(900);
-    expect(err.kind).toBe('failed');
-    expect(err.errorCode).toBe('TIMEOUT');
-    expect(store.metrics().timeouts).toBe(1);
+    // The attempt timer and the mock's reply delay are timers: fake ones, so "it gave up at the
+    // timeout, not when the late reply came" holds however slow the machine is.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const { pool, store } = setup({ requestTimeoutMs: 100, clock: createFakeClock() });
+      pool.intercept({ path: '/cart', method: 'GET' }).reply(200, cart).delay(1000);
+      let settled = false;
+      const failed = rejection(store.getCart(ctx())).finally(() => (settled = true));
+      await turns();
+      await vi.advanceTimersByTimeAsync(99);
+      await turns();
+      expect(settled).toBe(false);
+      await vi.advanceTimersByTimeAsync(1);
+      await turns();
+      expect(settled).toBe(true);
+      const err = await failed;
+      expect(err.kind).toBe('failed');
+      expect(err.errorCode).toBe('TIMEOUT');
+      expect(store.metrics().timeouts).toBe(1);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('turns a network error into failed', async () => {
@@ -105,51 +125,67 @@ describe('createHttpStore', () => {
   });
 
   it('honours Retry-After on 429: no request to the store before that time, then retries', async () => {
-    const { pool, store } = setup({ rateLimit: 100 });
+    const clock = createFakeClock();
+    const { pool, store } = setup({ rateLimit: 100, clock });
     const times: number[] = [];
     pool
       .intercept({ path: '/cart', method: 'GET' })
       .reply(() => {
-        times.push(performance.now());
+        times.push(clock.now());
         return { statusCode: 429, data: { error: { code: 'RATE_LIMITED', message: 'slow down' } }, responseOptions: { headers: { 'retry-after': '1' } } };
       });
     pool
       .intercept({ path: '/cart', method: 'GET' })
       .reply(() => {
-        times.push(performance.now());
+        times.push(clock.now());
         return { statusCode: 200, data: cart };
       })
       .times(5);
-    // a second agent's call is queued behind the gate too
     const first = store.getCart(ctx(1));
-    await new Promise((r) => setTimeout(r, 50));
+    await turns();
+    await clock.advance(50);
+    // a second agent's call is queued behind the gate too
     const others = [store.getCart(ctx(2)), store.getCart(ctx(3))];
+    await turns();
+    await clock.advance(949);
+    await turns();
+    expect(times).toEqual([0]);
+    await clock.advance(100);
+    await turns();
     await expect(first).resolves.toEqual(cart);
     await Promise.all(others);
     expect(times.length).toBe(4);
-    for (const t of times.slice(1)) expect(t - (times[0] as number)).toBeGreaterThanOrEqual(995);
+    for (const t of times.slice(1)) expect(t - (times[0] as number)).toBeGreaterThanOrEqual(1000);
     const m = store.metrics();
     expect(m.retries_429).toBe(1);
     expect(m.requests).toBe(4);
     expect(m.http_errors).toEqual({ 429: 1 });
     // latency from the intended start includes the Retry-After wait
-    expect(m.endpoints['GET /cart']?.latency_ms_from_due.max).toBeGreaterThanOrEqual(995);
+    expect(m.endpoints['GET /cart']?.latency_ms_from_due.max).toBeGreaterThanOrEqual(1000);
   });
 
   it('honours a Retry-After HTTP date', async () => {
     const wall = Date.parse('2024-01-01T00:00:00Z');
-    const { pool, store } = setup({ wallNow: () => wall });
+    const clock = createFakeClock();
+    const { pool, store } = setup({ wallNow: () => wall, clock });
     const times: number[] = [];
     pool.intercept({ path: '/offers', method: 'GET' }).reply(() => {
-      times.push(performance.now());
+      times.push(clock.now());
       return { statusCode: 429, data: '', responseOptions: { headers: { 'retry-after': 'Mon, 01 Jan 2024 00:00:01 GMT' } } };
     });
     pool.intercept({ path: '/offers', method: 'GET' }).reply(() => {
-      times.push(performance.now());
+      times.push(clock.now());
       return { statusCode: 200, data: { offer_cycle: 1, offers: [] } };
     });
-    await expect(store.listOffers(ctx())).resolves.toEqual([]);
-    expect((times[1] as number) - (times[0] as number)).toBeGreaterThanOrEqual(995);
+    const offers = store.listOffers(ctx());
+    await turns();
+    await clock.advance(999);
+    await turns();
+    expect(times).toEqual([0]);
+    await clock.advance(1);
+    await turns();
+    await expect(offers).resolves.toEqual([]);
+    expect((times[1] as number) - (times[0] as number)).toBe(1000);
   });
 
   it('gives up after the bounded number of 429 retries', async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { generateProducts } from '../../src/model/catalog.ts';
 import { generatePersonas } from '../../src/model/personas.ts';
-import { shopsim } from './shopsim.ts';
+import { shopsim } from './helpers.ts';
 
 describe('shopsim personas|products generate', () => {
   it('writes the seeded generators\' output as JSON on stdout', async () => {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { replay } from '../../src/cli/replay.ts';
-import { shopsim } from '../cli/shopsim.ts';
+import { shopsim } from './helpers.ts';
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {

@@ -6,10 +6,10 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BIN, DATA, scratchDir } from './cli-helpers.ts';
+import { BIN, DATA, scratchDir } from './helpers.ts';
 
 const hasTmux = spawnSync('tmux', ['-V']).status === 0;
-if (!hasTmux) console.warn('test/monitor/terminal.test.ts: SKIPPED: tmux is not installed (apt-get install -y tmux)');
+if (!hasTmux) console.warn('test/e2e/terminal.test.ts: SKIPPED: tmux is not installed (apt-get install -y tmux)');
 
 const SOCKET = `shopsim-test-${process.pid}`;
 const tmux = (...args: string[]) => execFileSync('tmux', ['-L', SOCKET, ...args], { encoding: 'utf8' });

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { shopsim } from './shopsim.ts';
+import { shopsim } from './helpers.ts';
 
 
 const tmp = mkdtempSync(join(tmpdir(), 'shopsim-cli-'));

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { createPool, sql } from 'slonik';
 import { z } from 'zod';
 import { postgresTarget, TEST_DATABASE_URL } from '../db/helpers.ts';
-import { shopsim } from './shopsim.ts';
+import { shopsim } from './helpers.ts';
 
 describe('shopsim report: read-only', () => {
   it('no embedded database in the directory: one line, exit 2, nothing created', async () => {

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CYCLE_LINE, DATA, cycleLines, startCli } from './cli-helpers.ts';
+import { CYCLE_LINE, DATA, cycleLines, startCli } from './helpers.ts';
 
 const MOCK = ['--mock-api', '--mock-db', ...DATA];
 /** 1 s per cycle: slow enough to steer with signals. */
@@ -55,7 +55,7 @@ describe('shopsim run without a terminal', () => {
   });
 
   it('SIGINT stops gracefully with a final checkpoint (exit 130)', async () => {
-    // (A second SIGINT forcing the exit is tested in attach.test.ts: the kernel merges two
+    // (A second SIGINT forcing the exit is tested in test/cli/controls.test.ts and test/cli/attach-monitor.test.ts: the kernel merges two
     // signals sent back to back, and a 20-agent stop finishes before a second one arrives.)
     const run = startCli(SLOW);
     await run.waitForStderr(/^cycle=1\//m);

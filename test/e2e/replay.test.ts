@@ -5,7 +5,7 @@
 import { copyFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT, run, summaryOf, tempDir } from './cli-helpers.ts';
+import { ROOT, shopsim as run, summaryOf, tempDir } from './helpers.ts';
 
 const t = tempDir('shopsim-replay-');
 afterAll(() => t.cleanup());
