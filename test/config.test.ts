@@ -108,7 +108,7 @@ describe('resolveConfig: coercion, one line per bad value', () => {
     expect(inputErrorOf(() => resolveConfig({ cycles: '2.5' }, {})).message).toBe('--cycles: expected an integer >= 1, got "2.5"');
     expect(inputErrorOf(() => resolveConfig({ cycles: 'abc' }, {})).message).toBe('--cycles: expected an integer >= 1, got "abc"');
     expect(inputErrorOf(() => resolveConfig({ seed: String(2 ** 48 + 1) }, {})).message).toBe(`--seed: expected an integer >= 0 and <= ${2 ** 48}, got "${2 ** 48 + 1}"`);
-    expect(inputErrorOf(() => resolveConfig({ inspect: '70000' }, {})).message).toBe('--inspect: expected an integer >= 0 and <= 65535, got "70000"');
+    expect(inputErrorOf(() => resolveConfig({ inspect: '70000' }, {})).message).toBe('--inspect: expected a port from 0 to 65535, got "70000"');
   });
 
   it('numbers: finite, within the range, exclusive lower bounds said as >', () => {
@@ -156,7 +156,7 @@ describe('resolveConfig: coercion, one line per bad value', () => {
     expect(inputErrorOf(() => resolveConfig({ personas: '' }, {})).message).toBe('--personas: expected a non-empty string, got ""');
     expect(inputErrorOf(() => resolveConfig({ agents: '' }, {})).message).toBe('--agents: expected an integer >= 1, got ""');
     const file = yamlFile('api:\n  url: [a, b]\n');
-    expect(inputErrorOf(() => resolveConfig({}, {}, file)).message).toBe(`${file}: api.url: expected a string, got ["a","b"]`);
+    expect(inputErrorOf(() => resolveConfig({}, {}, file)).message).toBe(`${file}: api.url: expected an http(s) URL such as http://127.0.0.1:8787, got ["a","b"]`);
   });
 
   it('refuses --resume or --resume-from together with --fresh', () => {
@@ -262,5 +262,35 @@ describe('loadConfigFile', () => {
   it('resolveConfig reports a bad file the same way', () => {
     const missing = join(dir, 'missing-too.yaml');
     expect(inputErrorOf(() => resolveConfig({}, {}, missing)).message).toBe(`--config ${missing}: cannot read the file (ENOENT)`);
+  });
+});
+
+describe('the option table', () => {
+  it('every run option has a default, and the public config is derived from the table (no secrets)', async () => {
+    const { DEFAULTS, OPTION_SPECS, publicConfig } = await import('../src/config.ts');
+    expect(Object.keys(DEFAULTS).sort()).toEqual(OPTION_SPECS.map((s) => s.key).sort());
+    const pub = publicConfig({ ...DEFAULTS, apiUrl: 'https://user:pw@store.example:8443/api?token=t', databaseUrl: 'postgres://u:Secret1@db:5432/x' }, 24);
+    expect(pub).toMatchObject({ cycles: 24, seed: 42, time_scale: 24, breaker_percent: 5, api_url: 'https://store.example:8443/api', database: 'postgres://db:5432/x' });
+    expect(JSON.stringify(pub)).not.toMatch(/pw|Secret1|token/);
+    expect(Object.keys(pub)).toEqual(OPTION_SPECS.filter((s) => s.public).map((s) => s.public));
+  });
+
+  it("a checkpoint's recorded options are validated like any input, naming the field", async () => {
+    const { fromPublicConfig } = await import('../src/config.ts');
+    expect(fromPublicConfig({ seed: 7, breaker_percent: 2.5, agents: null, api_url: 'http://x' }, 'checkpoint f.json')).toEqual({ seed: 7, breakerPercent: 2.5, agents: null });
+    expect(() => fromPublicConfig({ seed: 'seven' }, 'checkpoint f.json')).toThrow('checkpoint f.json: simulation_config.seed: expected an integer >= 0 and <= 281474976710656, got "seven"');
+    expect(() => fromPublicConfig({ breaker_percent: 500 }, 'checkpoint f.json')).toThrow(/simulation_config.breaker_percent: expected a number >= 0 and <= 100/);
+  });
+
+  it('each command takes its own options from the one table; resume rules come with the specs', async () => {
+    const { specsFor, resumeRules } = await import('../src/config.ts');
+    const flags = (c: Parameters<typeof specsFor>[0]) => specsFor(c).map((s) => s.flag);
+    expect(flags('db')).toEqual(['--database-url', '--data-dir', '--db-pool-size']);
+    expect(flags('serve')).toEqual(expect.arrayContaining(['--host', '--port', '--fail-rate', '--max-rps', '--mock-db', '--database-url']));
+    expect(flags('serve')).not.toContain('--rate-limit');
+    expect(flags('replay')).toEqual(expect.arrayContaining(['--until-cycle', '--verify', '--inspect']));
+    const rules = Object.fromEntries(resumeRules().map((r) => [r.key, r.rule]));
+    expect(rules).toMatchObject({ seed: 'must-match', start: 'must-match', cohortSize: 'must-match', breakerPercent: 'carry', maxConcurrentAgents: 'carry', mockApi: 'carry' });
+    expect(rules).not.toHaveProperty('rateLimit');
   });
 });
