@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { inputError } from './errors.ts';
-import type { SimulationConfig } from './simulation/types.ts';
+import type { SimulationConfig } from './model/run.ts';
 import { redactUrl } from './url.ts';
 
 export { redactUrl } from './url.ts';

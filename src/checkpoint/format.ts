@@ -61,7 +61,11 @@ export interface PersistedChild {
   [k: string]: unknown;
 }
 
-/** Actor sources that are part of the tree itself; any other active child is a call in flight. */
+/**
+ * Actor sources that are part of the tree itself. Store calls and writes are actions, not children,
+ * so the only other children are the orchestrator's invoked offer-cycle start and cycle settle:
+ * active, they are in flight and would run again on restore.
+ */
 const TREE_SOURCES = new Set(['cohort', 'shopper']);
 
 const personasHashes = new WeakMap<Persona[], string>();
@@ -99,7 +103,7 @@ export function parseCheckpointFileName(name: string): { runId: string; cycle: n
   return { runId: m[1] as string, cycle: Number(m[2]), gzip: m[3] !== undefined };
 }
 
-/** Path of the first active invoked actor (a store call or write in flight), or null. */
+/** Path of the first active invoked actor (an offer-cycle start or a cycle settle in flight), or null. */
 export function findActiveInvocation(node: PersistedNode, path = 'orchestrator'): string | null {
   for (const [id, child] of Object.entries(node.children ?? {})) {
     const src = typeof child.src === 'string' ? child.src : '(inline)';

@@ -140,8 +140,6 @@ async function readPrefix(file: string, max: number): Promise<string> {
 export interface ExpectedRun {
   personas: Persona[];
   products: Product[];
-  /** The seed this invocation asks for, when the user set one explicitly. */
-  seed?: number;
 }
 
 /** Checks that the checkpoint belongs to these inputs; throws one line naming the file otherwise. */
@@ -156,10 +154,6 @@ export function validateCheckpoint(file: string, ck: Checkpoint, expected: Expec
   const prh = productsHash(expected.products);
   if (ck.products_hash !== prh) {
     throw checkpointError(file, `products do not match: the checkpoint was written with products ${ck.products_hash.slice(0, 19)}…, the product file now gives ${prh.slice(0, 19)}…`);
-  }
-  const seed = ck.simulation_config['seed'];
-  if (expected.seed !== undefined && seed !== expected.seed) {
-    throw checkpointError(file, `seed mismatch: the checkpoint was written with --seed ${String(seed)}, this run asks for --seed ${expected.seed} (exactness needs the same seed; use --fresh for a new run)`);
   }
 }
 

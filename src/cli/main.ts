@@ -31,7 +31,6 @@ export function buildProgram(): Command {
   registerDbCommand(program, io);
   registerCheckpointsCommand(program);
   registerReplayCommand(program);
-  // <register commands>
   for (const c of program.commands) c.exitOverride();
   return program;
 }

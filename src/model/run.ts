@@ -6,6 +6,27 @@
  */
 import type { CycleTotals } from './types.ts';
 
+/** What a simulation runs: derived from the options by simulationConfigOf (src/config.ts). */
+export interface SimulationConfig {
+  runId: string;
+  seed: number;
+  /** Total cycles of the run (a resumed run stops where the uninterrupted one would). */
+  cycles: number;
+  startMs: number;
+  timeScale: number;
+  fast: boolean;
+  warmupCycles: number;
+  breakerPercent: number;
+  /** What to do when the breaker opens: wait for resume() or end the run. */
+  breakerAction: 'wait' | 'exit';
+  cohortSize: number;
+  /** Most agents in a session at once (the seed's parallelization.max_concurrent_agents; default 10,000). */
+  maxConcurrentAgents?: number;
+  offerCycleDays: number;
+  /** Checkpoint every N completed cycles (0 = never). Needs deps.checkpointer. */
+  checkpointInterval: number;
+}
+
 /** The offer engine's state (snake_case: it is written to checkpoints as offer_engine_state as is). */
 export interface OfferEngineState {
   current_offer_cycle: number;

@@ -1,29 +1,10 @@
-/**
- * `--mock-db`: a recorder that writes nothing anywhere. It keeps counts so a dry run can
- * still report what it would have written.
- */
+/** `--mock-db` (and replay): a recorder that writes nothing anywhere. */
 import type { Recorder } from '../model/types.ts';
 
-export interface MockRecorder extends Recorder {
-  readonly sessionsWritten: number;
-  readonly eventsWritten: number;
-}
-
-export function createMockRecorder(): MockRecorder {
-  let sessions = 0;
-  let events = 0;
+export function createMockRecorder(): Recorder {
   return {
-    get sessionsWritten() {
-      return sessions;
-    },
-    get eventsWritten() {
-      return events;
-    },
     async beginRun() {},
-    async commitSession(record) {
-      sessions++;
-      events += record.events.length;
-    },
+    async commitSession() {},
     async prepareResume() {
       return { orphanedSessions: 0, discardedSessions: 0 };
     },

@@ -1,32 +1,14 @@
 /**
- * The simulation's own contracts: its configuration, what it is given (deps), what it offers
- * (Simulation) and the events it emits. The run's data contracts (stats, reports, summary,
+ * The simulation's own contracts: what it is given (deps), what it offers (Simulation) and the
+ * events it emits. Its configuration and the run's data contracts (stats, reports, summary,
  * restore state) are in src/model/run.ts.
  */
 import type { EventEmitter } from 'node:events';
 import type { InspectionEvent } from 'xstate';
-import type { Checkpointer, CheckpointTrigger, CycleReport, RestoreState, RunSummary, SimulationStats } from '../model/run.ts';
-import type { Persona, Product, Recorder, StoreApi } from '../model/types.ts';
+import type { Checkpointer, CheckpointTrigger, CycleReport, RestoreState, RunSummary, SimulationConfig, SimulationStats } from '../model/run.ts';
 
-export interface SimulationConfig {
-  runId: string;
-  seed: number;
-  /** Total cycles of the run (a resumed run stops where the uninterrupted one would). */
-  cycles: number;
-  startMs: number;
-  timeScale: number;
-  fast: boolean;
-  warmupCycles: number;
-  breakerPercent: number;
-  /** What to do when the breaker opens: wait for resume() or end the run. */
-  breakerAction: 'wait' | 'exit';
-  cohortSize: number;
-  /** Most agents in a session at once (the seed's parallelization.max_concurrent_agents; default 10,000). */
-  maxConcurrentAgents?: number;
-  offerCycleDays: number;
-  /** Checkpoint every N completed cycles (0 = never). Needs deps.checkpointer. */
-  checkpointInterval: number;
-}
+export type { SimulationConfig } from '../model/run.ts';
+import type { Persona, Product, Recorder, StoreApi } from '../model/types.ts';
 
 export interface Clock {
   /** Real milliseconds (monotonic enough for pacing). */
