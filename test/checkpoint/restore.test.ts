@@ -10,6 +10,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { checkpointFileName, findActiveInvocation, type Checkpoint, type PersistedNode } from '../../src/checkpoint/format.ts';
 import { newestValidCheckpoint, readCheckpoint, restoreStateOf, validateCheckpoint } from '../../src/checkpoint/load.ts';
 import { createCheckpointer, serializeCheckpoint } from '../../src/checkpoint/save.ts';
+import { DEFAULTS } from '../../src/config.ts';
+import { planResume } from '../../src/run/plan-resume.ts';
 import { generateProducts } from '../../src/model/catalog.ts';
 import { generatePersonas } from '../../src/model/personas.ts';
 import { createSimulation, type RestoreState, type Simulation, type SimulationConfig } from '../../src/simulation/create-simulation.ts';
@@ -203,7 +205,8 @@ describe('bad input: one line naming the file, E_CHECKPOINT, exit 2', () => {
     expectError(() => validateCheckpoint(good, ck(), { personas: changed, products }), good, /personas do not match/);
     expectError(() => validateCheckpoint(good, ck(), { personas: personas.slice(0, 299), products }), good, /agent count mismatch: the checkpoint has 300 agents, this run has 299/);
     expectError(() => validateCheckpoint(good, ck(), { personas, products: products.slice(1) }), good, /products do not match/);
-    expectError(() => validateCheckpoint(good, ck(), { personas, products, seed: 78 }), good, /seed mismatch/);
+    // The seed is checked where the resume is planned (its rule in the option table: must-match).
+    expectError(() => planResume({ config: { ...DEFAULTS, resumeFrom: good, seed: 78 }, sources: { seed: 'flag' } }), good, /seed mismatch: the checkpoint was written with --seed 77, this run asks for --seed 78/);
   });
 
   it('--resume skips a corrupt newest checkpoint with a warning naming both', async () => {
