@@ -14,7 +14,7 @@
  */
 import { Pool, type Dispatcher } from 'undici';
 import type { Cart, CallContext, Offer, OfferCycleRequest, Order, Product, ProductQuery, StoreApi } from '../model/types.ts';
-import { createLatencyTracker, type CallOutcome, type EndpointLatency, type LatencySummary } from './latency.ts';
+import { createLatencyTracker, type CallOutcome, type EndpointLatency, type LatencySummary } from '../metrics/latency.ts';
 import { createRateLimiter, realLimiterClock, type LimiterClock, type RateLimiter } from './rate-limiter.ts';
 import { StoreCallError } from './store-error.ts';
 
