@@ -59,7 +59,7 @@ export function createMockStore(options: MockStoreOptions): MockStore {
   function maybeFail(ctx: CallContext, endpoint: string): void {
     calls++;
     if (failRate > 0 && hashUnit(seed, ctx.agentIndex, ctx.cycle, ctx.callSeq, FAIL_SALT) < failRate) {
-      throw new StoreCallError('failed', `mock store: injected 503 Service Unavailable on ${endpoint}`, { status: 503, code: 'INJECTED_FAILURE' });
+      throw new StoreCallError('failed', `mock store: injected 503 Service Unavailable on ${endpoint}`, { status: 503, storeCode: 'INJECTED_FAILURE' });
     }
   }
 
@@ -107,7 +107,7 @@ export function createMockStore(options: MockStoreOptions): MockStore {
     async getProduct(ctx: CallContext, productId: string): Promise<Product> {
       maybeFail(ctx, 'GET /products/:id');
       const p = byId.get(productId);
-      if (!p) throw new StoreCallError('rejected', `product ${productId} not found`, { status: 404, code: 'PRODUCT_NOT_FOUND' });
+      if (!p) throw new StoreCallError('rejected', `product ${productId} not found`, { status: 404, storeCode: 'PRODUCT_NOT_FOUND' });
       return p;
     },
 
@@ -119,7 +119,7 @@ export function createMockStore(options: MockStoreOptions): MockStore {
     async addToCart(ctx: CallContext, productId: string, quantity: number): Promise<Cart> {
       maybeFail(ctx, 'POST /cart/items');
       const p = byId.get(productId);
-      if (!p) throw new StoreCallError('rejected', `product ${productId} not found`, { status: 404, code: 'PRODUCT_NOT_FOUND' });
+      if (!p) throw new StoreCallError('rejected', `product ${productId} not found`, { status: 404, storeCode: 'PRODUCT_NOT_FOUND' });
       const c = cartOf(ctx.agentId);
       const line = c.lines.find((l) => l.product_id === productId);
       if (line) line.quantity += quantity;
@@ -153,15 +153,15 @@ export function createMockStore(options: MockStoreOptions): MockStore {
     async applyCoupon(ctx: CallContext, code: string): Promise<Cart> {
       maybeFail(ctx, 'POST /cart/coupon');
       const offer = offersFor(ctx.agentIndex, ctx.agentId).find((o) => o.code === code);
-      if (!offer) throw new StoreCallError('rejected', `coupon ${code} is not valid for this user`, { status: 422, code: 'COUPON_INVALID' });
-      if (redeemed.get(ctx.agentId)?.has(code)) throw new StoreCallError('rejected', `coupon ${code} was already used`, { status: 422, code: 'COUPON_USED' });
+      if (!offer) throw new StoreCallError('rejected', `coupon ${code} is not valid for this user`, { status: 422, storeCode: 'COUPON_INVALID' });
+      if (redeemed.get(ctx.agentId)?.has(code)) throw new StoreCallError('rejected', `coupon ${code} was already used`, { status: 422, storeCode: 'COUPON_USED' });
       if (ctx.at < offer.valid_from || ctx.at >= offer.valid_until) {
-        throw new StoreCallError('rejected', `coupon ${code} expired at ${offer.valid_until}`, { status: 422, code: 'COUPON_EXPIRED' });
+        throw new StoreCallError('rejected', `coupon ${code} expired at ${offer.valid_until}`, { status: 422, storeCode: 'COUPON_EXPIRED' });
       }
       const c = cartOf(ctx.agentId);
       const current = view(ctx.agentId, c);
       if (current.subtotal_cents < offer.min_spend_cents) {
-        throw new StoreCallError('rejected', `coupon ${code} needs a minimum spend of ${offer.min_spend_cents} cents`, { status: 422, code: 'COUPON_MIN_SPEND' });
+        throw new StoreCallError('rejected', `coupon ${code} needs a minimum spend of ${offer.min_spend_cents} cents`, { status: 422, storeCode: 'COUPON_MIN_SPEND' });
       }
       c.coupon = { code, percent: offer.discount_percent };
       return view(ctx.agentId, c);
@@ -171,7 +171,7 @@ export function createMockStore(options: MockStoreOptions): MockStore {
       maybeFail(ctx, 'POST /checkout');
       const c = cartOf(ctx.agentId);
       if (c.lastCheckout?.key === key) return c.lastCheckout.order;
-      if (c.lines.length === 0) throw new StoreCallError('rejected', 'cannot check out an empty cart', { status: 409, code: 'CART_EMPTY' });
+      if (c.lines.length === 0) throw new StoreCallError('rejected', 'cannot check out an empty cart', { status: 409, storeCode: 'CART_EMPTY' });
       const v = view(ctx.agentId, c);
       const order: Order = {
         order_id: `ord_${hash32(seed, ctx.agentIndex, ctx.cycle, 0x0bde).toString(16).padStart(8, '0')}_${ctx.agentIndex}_${ctx.cycle}`,
