@@ -44,7 +44,7 @@ export function faultyStore(base: StoreApi, faults: Partial<Record<keyof StoreAp
     wrapped[key] = async (...args: unknown[]) => {
       calls.push(key);
       const f = faults[key];
-      if (f) throw new StoreCallError(f, `injected ${f} on ${key}`, { status: f === 'failed' ? 503 : 422, code: f === 'failed' ? 'INJECTED' : 'COUPON_INVALID' });
+      if (f) throw new StoreCallError(f, `injected ${f} on ${key}`, { status: f === 'failed' ? 503 : 422, storeCode: f === 'failed' ? 'INJECTED' : 'COUPON_INVALID' });
       return (fn as (...a: unknown[]) => unknown).apply(base, args);
     };
   }

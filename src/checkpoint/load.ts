@@ -6,14 +6,14 @@
 import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync, createGunzip } from 'node:zlib';
-import { ShopsimError } from '../errors.ts';
+import { CheckpointError, ShopsimError } from '../errors.ts';
 import type { Persona, Product } from '../model/types.ts';
 import type { RestoreState } from '../model/run.ts';
 import { CHECKPOINT_VERSION, injectPersonas, parseCheckpointFileName, personasHash, productsHash, type Checkpoint } from './format.ts';
 import { TAIL_MARKER } from './save.ts';
 
-export function checkpointError(file: string, problem: string, cause?: unknown): ShopsimError {
-  return new ShopsimError('E_CHECKPOINT', `checkpoint ${file}: ${problem}`, { cause, exitCode: 2 });
+export function checkpointError(file: string, problem: string, cause?: unknown): CheckpointError {
+  return new CheckpointError(file, problem, { cause });
 }
 
 function readBytes(file: string): Buffer {

@@ -9,7 +9,7 @@ import { resolveOptions, specsFor, type RunConfig, type ServeOnlyConfig } from '
 import { inputError } from '../errors.ts';
 import { generateProducts } from '../model/catalog.ts';
 import type { Product } from '../model/types.ts';
-import type { StoreBackend } from '../server/backend.ts';
+import type { StoreBackend } from '../model/store-backend.ts';
 import { createStoreServer } from '../server/create-store-server.ts';
 import { createMemoryBackend } from '../server/memory-backend.ts';
 import { loadProducts } from '../run/load-data.ts';

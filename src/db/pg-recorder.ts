@@ -14,7 +14,7 @@
 import { sql, type DatabasePool, type DatabaseTransactionConnection } from 'slonik';
 import { z } from 'zod';
 import type { DbWriteMetrics, Recorder, RunMeta, SessionRecord } from '../model/types.ts';
-import { latencyHistogram, summarizeLatency } from '../store/latency.ts';
+import { latencyHistogram, summarizeLatency } from '../metrics/latency.ts';
 import { scrubConfig } from './scrub.ts';
 
 export const ORPHAN_NOTE = 'Auto-abandoned: orphaned from simulation crash';

@@ -10,9 +10,10 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type DatabasePool, type DatabaseTransactionConnection } from 'slonik';
 import { z } from 'zod';
+import type { AssignedOffer } from '../model/offers.ts';
+import type { BackendStats, StoreBackend } from '../model/store-backend.ts';
+import { cartEmpty, cartView, couponRefusal, productNotFound, stockRefusal, StoreRuleError } from '../model/store-rules.ts';
 import type { Cart, Offer, OfferCycleRequest, Order, Product } from '../model/types.ts';
-import { cartView, couponWindowError, type AssignedOffer, type BackendStats, type StoreBackend } from '../server/backend.ts';
-import { StoreRuleError } from '../server/store-rule-error.ts';
 
 type Tx = DatabaseTransactionConnection;
 
@@ -83,7 +84,7 @@ async function cartOf(q: Tx | DatabasePool, userId: string): Promise<Cart> {
   return cartView(userId, [...lines], coupon);
 }
 
-/** The offer behind a code for this user, checked against the rules; throws StoreRuleError. */
+/** The offer behind a code for this user, checked against the rules. @throws StoreRuleError COUPON_* */
 async function checkCoupon(tx: Tx, userId: string, code: string, at: string, subtotal: number): Promise<z.infer<typeof offerRow>> {
   const offer = await tx.maybeOne(sql.type(offerRow)`
     SELECT o.offer_id, o.code, o.description, o.discount_percent, o.min_spend_cents, o.offer_cycle,
@@ -92,12 +93,10 @@ async function checkCoupon(tx: Tx, userId: string, code: string, at: string, sub
            (a.redeemed_at IS NOT NULL) AS redeemed
     FROM offer_assignments a JOIN offers o ON o.offer_id = a.offer_id
     WHERE a.user_id = ${userId} AND a.code = ${code}`);
-  if (!offer) throw new StoreRuleError(422, 'COUPON_INVALID', `coupon ${code} is not valid for this user`, 'code');
-  if (offer.redeemed) throw new StoreRuleError(422, 'COUPON_USED', `coupon ${code} was already used`, 'code');
-  const w = couponWindowError({ code, valid_from: new Date(offer.valid_from_ms).toISOString(), valid_until: new Date(offer.valid_until_ms).toISOString() }, at);
-  if (w) throw new StoreRuleError(422, w.code, w.message, 'code');
-  if (subtotal < offer.min_spend_cents) throw new StoreRuleError(422, 'COUPON_MIN_SPEND', `coupon ${code} needs a minimum spend of ${offer.min_spend_cents} cents, the cart has ${subtotal}`, 'code');
-  return offer;
+  const terms = offer && { code, valid_from: new Date(offer.valid_from_ms).toISOString(), valid_until: new Date(offer.valid_until_ms).toISOString(), min_spend_cents: offer.min_spend_cents };
+  const refusal = couponRefusal(code, terms, { redeemed: offer?.redeemed === true, at, subtotalCents: subtotal });
+  if (refusal) throw refusal;
+  return offer as z.infer<typeof offerRow>;
 }
 
 /** Inserts the products that are not in the table yet (an existing store keeps its stock). */
@@ -149,14 +148,15 @@ export function createPgStoreBackend(pool: DatabasePool, options: PgStoreBackend
     addToCart(userId, productId, quantity) {
       return pool.transaction(async (tx) => {
         const p = await tx.maybeOne(sql.type(stockRow)`SELECT id, stock FROM products WHERE id = ${productId}`);
-        if (!p) throw new StoreRuleError(404, 'PRODUCT_NOT_FOUND', `product ${productId} not found`, 'product_id');
+        if (!p) throw productNotFound(productId, 'product_id');
         await tx.query(sql.unsafe`INSERT INTO carts (user_id) VALUES (${userId}) ON CONFLICT (user_id) DO UPDATE SET updated_at = now()`);
         const line = await tx.one(sql.type(z.object({ quantity: z.number() }))`
           INSERT INTO cart_items (user_id, product_id, quantity, unit_price_cents)
           SELECT ${userId}, id, ${quantity}, price_cents FROM products WHERE id = ${productId}
           ON CONFLICT (user_id, product_id) DO UPDATE SET quantity = cart_items.quantity + EXCLUDED.quantity
           RETURNING quantity`);
-        if (line.quantity > p.stock) throw new StoreRuleError(409, 'INSUFFICIENT_STOCK', `product ${productId}: ${line.quantity} wanted, ${p.stock} in stock`, 'quantity');
+        const short = stockRefusal('add', productId, line.quantity, p.stock);
+        if (short) throw short;
         return cartOf(tx, userId);
       });
     },
@@ -218,7 +218,7 @@ export function createPgStoreBackend(pool: DatabasePool, options: PgStoreBackend
         }
         const lines = await tx.any(sql.type(lineRow)`
           SELECT product_id, quantity, unit_price_cents FROM cart_items WHERE user_id = ${userId} ORDER BY product_id FOR UPDATE`);
-        if (lines.length === 0) throw new StoreRuleError(409, 'CART_EMPTY', 'cannot check out an empty cart');
+        if (lines.length === 0) throw cartEmpty();
         const coupon = await tx.maybeOne(sql.type(couponRow)`SELECT code, discount_percent, min_spend_cents FROM cart_coupons WHERE user_id = ${userId}`);
         const view = cartView(userId, [...lines], coupon);
         if (coupon) await checkCoupon(tx, userId, coupon.code, at, view.subtotal_cents);
@@ -226,8 +226,8 @@ export function createPgStoreBackend(pool: DatabasePool, options: PgStoreBackend
         const stock = await tx.any(sql.type(stockRow)`SELECT id, stock FROM products WHERE id = ANY (${sql.array(ids, 'text')}) ORDER BY id FOR UPDATE`);
         const have = new Map(stock.map((s) => [s.id, s.stock]));
         for (const l of lines) {
-          const s = have.get(l.product_id) ?? 0;
-          if (l.quantity > s) throw new StoreRuleError(409, 'INSUFFICIENT_STOCK', `product ${l.product_id}: ${l.quantity} in the cart, ${s} in stock`, 'items');
+          const short = stockRefusal('checkout', l.product_id, l.quantity, have.get(l.product_id) ?? 0);
+          if (short) throw short;
         }
         const qty = lines.map((l) => [l.product_id, l.quantity, l.unit_price_cents]);
         await tx.query(sql.unsafe`

@@ -1,10 +1,11 @@
 /**
- * Offer assignment, shared by the mock store and the reference store so both give an agent
- * the same offers for the same seed: 0–3 offers per agent per offer cycle, 5–30% off, with a
- * minimum spend of 0–50 currency units, valid for the offer cycle's window.
+ * Offer assignment, the one place for it: the mock store draws an agent's offers with
+ * offersForAgent (lazily, per agent), the reference store plans a whole cycle with planOffers;
+ * both give an agent the same offers for the same seed. 0–3 offers per agent per offer cycle,
+ * 5–30% off, with a minimum spend of 0–50 currency units, valid for the offer cycle's window.
  */
 import { hash32 } from './rng.ts';
-import type { Offer } from './types.ts';
+import type { Offer, OfferCycleRequest } from './types.ts';
 
 const OFFER_SALT = 0x0ffe;
 
@@ -38,4 +39,15 @@ export function offersForAgent(seed: number, window: OfferWindow, agentIndex: nu
     });
   }
   return offers;
+}
+
+/** An offer as the reference store stores it: with the user it was assigned to. */
+export interface AssignedOffer extends Offer {
+  user_id: string;
+}
+
+/** The offers of a whole cycle, by each user's position in `user_ids` (the mock store's agent index). */
+export function planOffers(seed: number, req: OfferCycleRequest): AssignedOffer[] {
+  const window = { number: req.offer_cycle, startsAt: req.starts_at, endsAt: req.ends_at };
+  return req.user_ids.flatMap((userId, i) => offersForAgent(seed, window, i, userId).map((o) => ({ user_id: userId, ...o })));
 }

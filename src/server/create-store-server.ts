@@ -1,14 +1,15 @@
 /**
  * The reference store: the HTTP API of docs/store-api.yaml over a StoreBackend, with fault
  * injection. Every request is validated (400 `{ error: { code, message, field } }` naming the
- * field); business refusals come from the backend as StoreRuleError.
+ * field); business refusals come from the backend as StoreRuleError (src/model/store-rules.ts).
  */
 import type { Socket } from 'node:net';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { planOffers } from '../model/offers.ts';
+import type { StoreBackend } from '../model/store-backend.ts';
+import { isStoreRuleError, StoreRuleError } from '../model/store-rules.ts';
 import type { OfferCycleRequest } from '../model/types.ts';
-import { planOffers, type StoreBackend } from './backend.ts';
 import { createFaultInjector, type FaultOptions } from './faults.ts';
-import { StoreRuleError, isStoreRuleError } from './store-rule-error.ts';
 
 export interface StoreServerOptions extends FaultOptions {
   /** Default 127.0.0.1. */
@@ -91,7 +92,7 @@ export function createStoreServer(options: StoreServerOptions): StoreServer {
   });
 
   app.setErrorHandler((err: FastifyError, _req, reply) => {
-    if (isStoreRuleError(err)) return sendError(reply, err.status, err.code, err.message, err.field);
+    if (isStoreRuleError(err)) return sendError(reply, err.status, err.storeCode, err.message, err.field);
     if (err.validation) return sendError(reply, 400, 'VALIDATION_ERROR', `${err.validationContext ?? 'request'} ${err.message.replace(/^(body|querystring|params)\s*/, '')}`, validationField(err));
     if (err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || err instanceof SyntaxError) return sendError(reply, 400, 'INVALID_JSON', err.message, 'body');
     if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return sendError(reply, 415, 'UNSUPPORTED_MEDIA_TYPE', err.message, 'Content-Type');
@@ -243,21 +244,17 @@ export function createStoreServer(options: StoreServerOptions): StoreServer {
     },
   );
 
-  let listening = false;
   return {
     app,
     backend,
     async listen() {
       const address = await app.listen({ host, port });
-      listening = true;
       return { url: address.replace('[::1]', '127.0.0.1') };
     },
     async close() {
       for (const s of hung) s.destroy();
       hung.clear();
-      if (listening || app.server.listening) await app.close();
-      else await app.close();
-      listening = false;
+      await app.close();
     },
     faultCounts: () => faults.counts(),
   };

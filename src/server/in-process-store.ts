@@ -4,7 +4,7 @@
  */
 import type { DatabasePool } from 'slonik';
 import type { Product } from '../model/types.ts';
-import type { StoreBackend } from './backend.ts';
+import type { StoreBackend } from '../model/store-backend.ts';
 import { createStoreServer, type StoreServer } from './create-store-server.ts';
 import type { FaultOptions } from './faults.ts';
 import { createMemoryBackend } from './memory-backend.ts';

@@ -3,12 +3,13 @@
  * runs synchronously to completion inside one promise, so each request is atomic.
  */
 import { randomUUID } from 'node:crypto';
-import type { Cart, Offer, OfferCycleRequest, Order, Product } from '../model/types.ts';
-import { cartView, couponWindowError, type AssignedOffer, type BackendStats, type CartLineState, type CouponState, type StoreBackend } from './backend.ts';
-import { StoreRuleError } from './store-rule-error.ts';
+import type { AssignedOffer } from '../model/offers.ts';
+import type { BackendStats, StoreBackend } from '../model/store-backend.ts';
+import { cartEmpty, cartView, couponRefusal, productNotFound, stockRefusal, type CouponState } from '../model/store-rules.ts';
+import type { Cart, CartLine, Offer, OfferCycleRequest, Order, Product } from '../model/types.ts';
 
 interface CartState {
-  lines: Map<string, CartLineState>;
+  lines: Map<string, CartLine>;
   coupon: CouponState | null;
 }
 
@@ -42,14 +43,12 @@ export function createMemoryBackend(options: { products: Product[] }): MemoryBac
 
   const view = (userId: string, c: CartState | undefined): Cart => cartView(userId, c ? [...c.lines.values()] : [], c?.coupon ?? null);
 
+  /** @throws StoreRuleError COUPON_* */
   function checkCoupon(userId: string, code: string, at: string, subtotal: number): AssignedOffer {
     const offer = offerByCode.get(key(userId, code));
-    if (!offer) throw new StoreRuleError(422, 'COUPON_INVALID', `coupon ${code} is not valid for this user`, 'code');
-    if (redeemed.has(key(userId, code))) throw new StoreRuleError(422, 'COUPON_USED', `coupon ${code} was already used`, 'code');
-    const w = couponWindowError(offer, at);
-    if (w) throw new StoreRuleError(422, w.code, w.message, 'code');
-    if (subtotal < offer.min_spend_cents) throw new StoreRuleError(422, 'COUPON_MIN_SPEND', `coupon ${code} needs a minimum spend of ${offer.min_spend_cents} cents, the cart has ${subtotal}`, 'code');
-    return offer;
+    const refusal = couponRefusal(code, offer, { redeemed: redeemed.has(key(userId, code)), at, subtotalCents: subtotal });
+    if (refusal) throw refusal;
+    return offer as AssignedOffer;
   }
 
   return {
@@ -77,11 +76,12 @@ export function createMemoryBackend(options: { products: Product[] }): MemoryBac
 
     async addToCart(userId, productId, quantity) {
       const p = byId.get(productId);
-      if (!p) throw new StoreRuleError(404, 'PRODUCT_NOT_FOUND', `product ${productId} not found`, 'product_id');
+      if (!p) throw productNotFound(productId, 'product_id');
       const c = cartOf(userId);
       const line = c.lines.get(productId);
       const wanted = (line?.quantity ?? 0) + quantity;
-      if (wanted > p.stock) throw new StoreRuleError(409, 'INSUFFICIENT_STOCK', `product ${productId}: ${wanted} wanted, ${p.stock} in stock`, 'quantity');
+      const short = stockRefusal('add', productId, wanted, p.stock);
+      if (short) throw short;
       if (line) line.quantity = wanted;
       else c.lines.set(productId, { product_id: productId, quantity, unit_price_cents: p.price_cents });
       return view(userId, c);
@@ -117,12 +117,13 @@ export function createMemoryBackend(options: { products: Product[] }): MemoryBac
       const done = idempotency.get(key(userId, idempotencyKey));
       if (done) return { order: { ...done }, replayed: true };
       const c = carts.get(userId);
-      if (!c || c.lines.size === 0) throw new StoreRuleError(409, 'CART_EMPTY', 'cannot check out an empty cart');
+      if (!c || c.lines.size === 0) throw cartEmpty();
       const v = view(userId, c);
       if (c.coupon) checkCoupon(userId, c.coupon.code, at, v.subtotal_cents);
       for (const l of c.lines.values()) {
         const p = byId.get(l.product_id) as Product;
-        if (l.quantity > p.stock) throw new StoreRuleError(409, 'INSUFFICIENT_STOCK', `product ${l.product_id}: ${l.quantity} in the cart, ${p.stock} in stock`, 'items');
+        const short = stockRefusal('checkout', l.product_id, l.quantity, p.stock);
+        if (short) throw short;
       }
       for (const l of c.lines.values()) (byId.get(l.product_id) as Product).stock -= l.quantity;
       const order: Order = {

@@ -14,7 +14,7 @@
  */
 import { Pool, type Dispatcher } from 'undici';
 import type { Cart, CallContext, Offer, OfferCycleRequest, Order, Product, ProductQuery, StoreApi } from '../model/types.ts';
-import { createLatencyTracker, type CallOutcome, type EndpointLatency, type LatencySummary } from './latency.ts';
+import { createLatencyTracker, type CallOutcome, type EndpointLatency, type LatencySummary } from '../metrics/latency.ts';
 import { createRateLimiter, realLimiterClock, type LimiterClock, type RateLimiter } from './rate-limiter.ts';
 import { StoreCallError } from './store-error.ts';
 
@@ -337,11 +337,11 @@ export function createHttpStore(options: HttpStoreOptions): HttpStore {
     if (parsed.code) code = parsed.code;
     if (parsed.message) message = parsed.message;
     const kind = status >= 500 || status === 429 ? 'failed' : 'rejected';
-    return new StoreCallError(kind, `${spec.endpoint}: ${status} ${code}: ${message}`, { status, code });
+    return new StoreCallError(kind, `${spec.endpoint}: ${status} ${code}: ${message}`, { status, storeCode: code });
   }
 
   async function call<T>(spec: CallSpec): Promise<T> {
-    if (closed) throw new StoreCallError('failed', `${spec.endpoint}: the store client is closed`, { code: 'CLIENT_CLOSED' });
+    if (closed) throw new StoreCallError('failed', `${spec.endpoint}: the store client is closed`, { storeCode: 'CLIENT_CLOSED' });
     const body = spec.body === undefined ? undefined : JSON.stringify(spec.body);
     let firstDue: number | null = null;
     let lastSent = 0;
@@ -356,7 +356,7 @@ export function createHttpStore(options: HttpStoreOptions): HttpStore {
           try {
             await slot;
           } catch {
-            throw new StoreCallError('failed', `${spec.endpoint}: the store client is closed`, { code: 'CLIENT_CLOSED' });
+            throw new StoreCallError('failed', `${spec.endpoint}: the store client is closed`, { storeCode: 'CLIENT_CLOSED' });
           }
         }
         try {
@@ -364,11 +364,11 @@ export function createHttpStore(options: HttpStoreOptions): HttpStore {
         } catch (err) {
           if (err instanceof TimeoutSignal) {
             timeouts++;
-            throw new StoreCallError('failed', `${spec.endpoint}: ${err.message}`, { code: 'TIMEOUT', cause: err });
+            throw new StoreCallError('failed', `${spec.endpoint}: ${err.message}`, { storeCode: 'TIMEOUT', cause: err });
           }
           networkErrors++;
           const code = (err as { code?: unknown }).code;
-          throw new StoreCallError('failed', `${spec.endpoint}: ${err instanceof Error ? err.message : String(err)}`, { code: typeof code === 'string' ? code : 'NETWORK_ERROR', cause: err });
+          throw new StoreCallError('failed', `${spec.endpoint}: ${err instanceof Error ? err.message : String(err)}`, { storeCode: typeof code === 'string' ? code : 'NETWORK_ERROR', cause: err });
         } finally {
           releaseSlot();
         }
@@ -392,7 +392,7 @@ export function createHttpStore(options: HttpStoreOptions): HttpStore {
           return JSON.parse(res.text) as T;
         } catch (err) {
           outcome = 'failed';
-          throw new StoreCallError('failed', `${spec.endpoint}: ${res.status} with a body that is not JSON`, { status: res.status, code: 'BAD_RESPONSE', cause: err });
+          throw new StoreCallError('failed', `${spec.endpoint}: ${res.status} with a body that is not JSON`, { status: res.status, storeCode: 'BAD_RESPONSE', cause: err });
         }
       }
     } finally {

@@ -2,17 +2,27 @@
  * The deterministic in-process store behind `--mock-api`. Its answers depend only on the
  * seed, the catalog, the caller's own cart and the (agent, cycle, call number) of the
  * request — never on how concurrent agents interleave — so the run digest is reproducible.
- * It has no shared counters: stock is not decremented here (the reference server does that).
+ * It decides with the reference store's rules (src/model/store-rules.ts) and refuses with the
+ * StoreCallError the HTTP client would raise for the same answer. It has no shared counters:
+ * stock is checked against the catalog but not decremented (the reference server does that).
  * `exportState`/`importState` carry carts, redeemed coupons and the offer cycle into checkpoints.
  */
 import { offerCount, offersForAgent } from '../model/offers.ts';
 import { hash32, hashUnit } from '../model/rng.ts';
-import type { Cart, CallContext, Offer, OfferCycleRequest, Order, Product, ProductQuery, StoreApi } from '../model/types.ts';
+import { cartEmpty, cartView, couponRefusal, productNotFound, stockRefusal, type CouponState, type StoreRuleError } from '../model/store-rules.ts';
+import type { Cart, CartLine, CallContext, Offer, OfferCycleRequest, Order, Product, ProductQuery, StoreApi } from '../model/types.ts';
 import { StoreCallError } from './store-error.ts';
 
-interface CartState {
-  lines: { product_id: string; quantity: number; unit_price_cents: number }[];
+/** A cart as checkpoints carry it (the shape is part of the checkpoint format). */
+interface SavedCart {
+  lines: CartLine[];
   coupon: { code: string; percent: number } | null;
+  lastCheckout: { key: string; order: Order } | null;
+}
+
+interface CartState {
+  lines: CartLine[];
+  coupon: CouponState | null;
   lastCheckout: { key: string; order: Order } | null;
 }
 
@@ -27,7 +37,7 @@ export interface MockStoreOptions {
 
 export interface MockStoreState {
   offerCycle: { number: number; startsAt: string; endsAt: string } | null;
-  carts: [string, CartState][];
+  carts: [string, SavedCart][];
   redeemed: [string, string[]][];
   calls: number;
 }
@@ -35,7 +45,6 @@ export interface MockStoreState {
 export interface MockStore extends StoreApi {
   exportState(): MockStoreState;
   importState(state: MockStoreState): void;
-  readonly callCount: number;
 }
 
 const FAIL_SALT = 0xfa11;
@@ -59,7 +68,7 @@ export function createMockStore(options: MockStoreOptions): MockStore {
   function maybeFail(ctx: CallContext, endpoint: string): void {
     calls++;
     if (failRate > 0 && hashUnit(seed, ctx.agentIndex, ctx.cycle, ctx.callSeq, FAIL_SALT) < failRate) {
-      throw new StoreCallError('failed', `mock store: injected 503 Service Unavailable on ${endpoint}`, { status: 503, code: 'INJECTED_FAILURE' });
+      throw new StoreCallError('failed', `mock store: injected 503 Service Unavailable on ${endpoint}`, { status: 503, storeCode: 'INJECTED_FAILURE' });
     }
   }
 
@@ -69,30 +78,35 @@ export function createMockStore(options: MockStoreOptions): MockStore {
     return c;
   }
 
-  function view(agentId: string, c: CartState): Cart {
-    let subtotal = 0;
-    for (const l of c.lines) subtotal += l.unit_price_cents * l.quantity;
-    const discount = c.coupon ? Math.floor((subtotal * c.coupon.percent) / 100) : 0;
-    return {
-      user_id: agentId,
-      items: c.lines.map((l) => ({ ...l })),
-      coupon_code: c.coupon?.code ?? null,
-      subtotal_cents: subtotal,
-      discount_cents: discount,
-      total_cents: subtotal - discount,
-    };
-  }
+  const view = (agentId: string, c: CartState): Cart => cartView(agentId, c.lines, c.coupon);
 
   function offersFor(agentIndex: number, agentId: string): Offer[] {
     return offerCycle ? offersForAgent(seed, offerCycle, agentIndex, agentId) : [];
   }
 
+  /** The refusal as the HTTP client reports the reference store's answer: kind 'rejected'. */
+  function refuse(refusal: StoreRuleError): never {
+    throw new StoreCallError('rejected', refusal.message, { status: refusal.status, storeCode: refusal.storeCode, cause: refusal });
+  }
+
+  function checkCoupon(ctx: CallContext, code: string, subtotalCents: number): Offer {
+    const offer = offersFor(ctx.agentIndex, ctx.agentId).find((o) => o.code === code);
+    const refusal = couponRefusal(code, offer, { redeemed: redeemed.get(ctx.agentId)?.has(code) === true, at: ctx.at, subtotalCents });
+    if (refusal) refuse(refusal);
+    return offer as Offer;
+  }
+
+  /**
+   * Checkpoints carry a coupon as code and percent; its minimum spend is the offer's, drawn
+   * again (the offer cycle is restored first, and a new cycle drops applied coupons).
+   */
+  function restoredCoupon(agentId: string, saved: { code: string; percent: number }): CouponState {
+    const i = indexOf.get(agentId);
+    const offer = i === undefined ? undefined : offersFor(i, agentId).find((o) => o.code === saved.code);
+    return { code: saved.code, discount_percent: saved.percent, min_spend_cents: offer?.min_spend_cents ?? 0 };
+  }
 
   const store: MockStore = {
-    get callCount() {
-      return calls;
-    },
-
     async listProducts(ctx: CallContext, q: ProductQuery): Promise<Product[]> {
       maybeFail(ctx, 'GET /products');
       let list = q.category ? (byCategory.get(q.category) ?? []) : products;
@@ -107,7 +121,7 @@ export function createMockStore(options: MockStoreOptions): MockStore {
     async getProduct(ctx: CallContext, productId: string): Promise<Product> {
       maybeFail(ctx, 'GET /products/:id');
       const p = byId.get(productId);
-      if (!p) throw new StoreCallError('rejected', `product ${productId} not found`, { status: 404, code: 'PRODUCT_NOT_FOUND' });
+      if (!p) refuse(productNotFound(productId, 'id'));
       return p;
     },
 
@@ -119,9 +133,11 @@ export function createMockStore(options: MockStoreOptions): MockStore {
     async addToCart(ctx: CallContext, productId: string, quantity: number): Promise<Cart> {
       maybeFail(ctx, 'POST /cart/items');
       const p = byId.get(productId);
-      if (!p) throw new StoreCallError('rejected', `product ${productId} not found`, { status: 404, code: 'PRODUCT_NOT_FOUND' });
+      if (!p) refuse(productNotFound(productId, 'product_id'));
       const c = cartOf(ctx.agentId);
       const line = c.lines.find((l) => l.product_id === productId);
+      const short = stockRefusal('add', productId, (line?.quantity ?? 0) + quantity, p.stock);
+      if (short) refuse(short);
       if (line) line.quantity += quantity;
       else c.lines.push({ product_id: productId, quantity, unit_price_cents: p.price_cents });
       return view(ctx.agentId, c);
@@ -152,18 +168,9 @@ export function createMockStore(options: MockStoreOptions): MockStore {
 
     async applyCoupon(ctx: CallContext, code: string): Promise<Cart> {
       maybeFail(ctx, 'POST /cart/coupon');
-      const offer = offersFor(ctx.agentIndex, ctx.agentId).find((o) => o.code === code);
-      if (!offer) throw new StoreCallError('rejected', `coupon ${code} is not valid for this user`, { status: 422, code: 'COUPON_INVALID' });
-      if (redeemed.get(ctx.agentId)?.has(code)) throw new StoreCallError('rejected', `coupon ${code} was already used`, { status: 422, code: 'COUPON_USED' });
-      if (ctx.at < offer.valid_from || ctx.at >= offer.valid_until) {
-        throw new StoreCallError('rejected', `coupon ${code} expired at ${offer.valid_until}`, { status: 422, code: 'COUPON_EXPIRED' });
-      }
       const c = cartOf(ctx.agentId);
-      const current = view(ctx.agentId, c);
-      if (current.subtotal_cents < offer.min_spend_cents) {
-        throw new StoreCallError('rejected', `coupon ${code} needs a minimum spend of ${offer.min_spend_cents} cents`, { status: 422, code: 'COUPON_MIN_SPEND' });
-      }
-      c.coupon = { code, percent: offer.discount_percent };
+      const offer = checkCoupon(ctx, code, view(ctx.agentId, c).subtotal_cents);
+      c.coupon = { code, discount_percent: offer.discount_percent, min_spend_cents: offer.min_spend_cents };
       return view(ctx.agentId, c);
     },
 
@@ -171,8 +178,14 @@ export function createMockStore(options: MockStoreOptions): MockStore {
       maybeFail(ctx, 'POST /checkout');
       const c = cartOf(ctx.agentId);
       if (c.lastCheckout?.key === key) return c.lastCheckout.order;
-      if (c.lines.length === 0) throw new StoreCallError('rejected', 'cannot check out an empty cart', { status: 409, code: 'CART_EMPTY' });
+      if (c.lines.length === 0) refuse(cartEmpty());
       const v = view(ctx.agentId, c);
+      // Checked again, like the reference store: the time and the cart may have moved on.
+      if (c.coupon) checkCoupon(ctx, c.coupon.code, v.subtotal_cents);
+      for (const l of c.lines) {
+        const short = stockRefusal('checkout', l.product_id, l.quantity, byId.get(l.product_id)?.stock ?? 0);
+        if (short) refuse(short);
+      }
       const order: Order = {
         order_id: `ord_${hash32(seed, ctx.agentIndex, ctx.cycle, 0x0bde).toString(16).padStart(8, '0')}_${ctx.agentIndex}_${ctx.cycle}`,
         user_id: ctx.agentId,
@@ -205,11 +218,11 @@ export function createMockStore(options: MockStoreOptions): MockStore {
     },
 
     exportState(): MockStoreState {
-      const cartEntries: [string, CartState][] = [];
+      const cartEntries: [string, SavedCart][] = [];
       for (const [id, c] of carts) {
         // Only what changes later answers: a cart with lines or a coupon. (Idempotency records
         // never cross a cycle boundary, where checkpoints are taken.)
-        if (c.lines.length > 0 || c.coupon) cartEntries.push([id, { lines: c.lines, coupon: c.coupon, lastCheckout: null }]);
+        if (c.lines.length > 0 || c.coupon) cartEntries.push([id, { lines: c.lines, coupon: c.coupon && { code: c.coupon.code, percent: c.coupon.discount_percent }, lastCheckout: null }]);
       }
       return {
         offerCycle,
@@ -221,7 +234,7 @@ export function createMockStore(options: MockStoreOptions): MockStore {
 
     importState(state: MockStoreState): void {
       offerCycle = state.offerCycle;
-      carts = new Map(state.carts.map(([id, c]) => [id, { lines: c.lines.map((l) => ({ ...l })), coupon: c.coupon, lastCheckout: null }]));
+      carts = new Map(state.carts.map(([id, c]) => [id, { lines: c.lines.map((l) => ({ ...l })), coupon: c.coupon && restoredCoupon(id, c.coupon), lastCheckout: null }]));
       redeemed = new Map(state.redeemed.map(([id, codes]) => [id, new Set(codes)]));
       calls = state.calls;
     },

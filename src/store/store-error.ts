@@ -1,24 +1,40 @@
+import { ShopsimError } from '../errors.ts';
+
+export type StoreCallKind = 'rejected' | 'failed';
+
+export interface StoreCallErrorOptions {
+  /** The HTTP status the store answered with; null when none arrived (timeout, network). */
+  status?: number | null;
+  /** The store's own error code (COUPON_EXPIRED, TIMEOUT…); default REJECTED or STORE_FAILED. */
+  storeCode?: string;
+  /** Store calls the step had made, this one included. Default 1. */
+  calls?: number;
+  cause?: unknown;
+}
+
 /**
- * A store call that did not succeed. `kind: 'rejected'` is a business refusal the shopper
- * can live with (4xx: invalid coupon, empty cart); `kind: 'failed'` (5xx, timeout, network)
- * sends the session down its failure path. `calls` counts the calls the step had made.
+ * A store call that did not succeed. `kind: 'rejected'` (code E_STORE_REJECTED) is a business
+ * refusal the shopper can live with (4xx: invalid coupon, empty cart); `kind: 'failed'`
+ * (E_STORE_FAILED: 5xx, timeout, network) sends the session down its failure path. The CLI
+ * exits 1 if one ever reaches it, as it did before these were ShopsimErrors.
  */
-export class StoreCallError extends Error {
-  readonly kind: 'rejected' | 'failed';
+export class StoreCallError extends ShopsimError {
+  readonly kind: StoreCallKind;
   readonly status: number | null;
-  readonly errorCode: string;
+  readonly storeCode: string;
+  /**
+   * Still assignable: src/store/steps.ts re-stamps an error thrown by a deeper call with the
+   * step's count. Prefer the constructor option.
+   */
   calls: number;
 
-  constructor(kind: 'rejected' | 'failed', message: string, opts: { status?: number | null; code?: string; calls?: number; cause?: unknown } = {}) {
-    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+  constructor(kind: StoreCallKind, message: string, opts: StoreCallErrorOptions = {}) {
+    super(kind === 'rejected' ? 'E_STORE_REJECTED' : 'E_STORE_FAILED', message, { cause: opts.cause, exitCode: 1 });
+    // These names are written into session events (error_type) and so into the run digest.
     this.name = kind === 'rejected' ? 'StoreRejectedError' : 'StoreFailedError';
     this.kind = kind;
     this.status = opts.status ?? null;
-    this.errorCode = opts.code ?? (kind === 'rejected' ? 'REJECTED' : 'STORE_FAILED');
+    this.storeCode = opts.storeCode ?? (kind === 'rejected' ? 'REJECTED' : 'STORE_FAILED');
     this.calls = opts.calls ?? 1;
   }
-}
-
-export function isStoreCallError(err: unknown): err is StoreCallError {
-  return err instanceof StoreCallError;
 }

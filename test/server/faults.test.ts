@@ -54,7 +54,7 @@ describe('fault injection', () => {
   it('--hang-rate never answers: the client times out into a failure', async () => {
     const { store, server } = await stack({ hangRate: 1 }, { requestTimeoutMs: 200 });
     const err = await store.getCart(ctx(1)).catch((e: unknown) => e);
-    expect(err).toMatchObject({ kind: 'failed', errorCode: 'TIMEOUT' });
+    expect(err).toMatchObject({ kind: 'failed', storeCode: 'TIMEOUT' });
     expect(server.faultCounts().hung).toBe(1);
     expect(store.metrics().timeouts).toBe(1);
   });

@@ -61,7 +61,7 @@ describe('an adapter to another store API (src/store/adapter.ts)', () => {
     pool.intercept({ path: '/api/v2/vouchers', method: 'GET' }).reply(503, 'down');
     const refused = await store.applyCoupon(ctx, 'SPRING10').catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(StoreCallError);
-    expect(refused).toMatchObject({ kind: 'rejected', errorCode: 'VOUCHER_EXPIRED', status: 422 });
+    expect(refused).toMatchObject({ kind: 'rejected', storeCode: 'VOUCHER_EXPIRED', status: 422 });
     expect((refused as Error).message).toContain('voucher SPRING10 ended');
     const failed = await store.listOffers(ctx).catch((e: unknown) => e);
     expect(failed).toMatchObject({ kind: 'failed', status: 503 });

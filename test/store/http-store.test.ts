@@ -73,7 +73,7 @@ describe('createHttpStore', () => {
     pool.intercept({ path: '/cart/coupon', method: 'POST' }).reply(422, { error: { code: 'COUPON_EXPIRED', message: 'expired' } });
     const err = await rejection(store.applyCoupon(ctx(), 'X'));
     expect(err.kind).toBe('rejected');
-    expect(err.errorCode).toBe('COUPON_EXPIRED');
+    expect(err.storeCode).toBe('COUPON_EXPIRED');
     expect(err.status).toBe(422);
     expect(store.metrics().http_errors).toEqual({ 422: 1 });
     expect(store.metrics().endpoints['POST /cart/coupon']?.rejected).toBe(1);
@@ -84,7 +84,7 @@ describe('createHttpStore', () => {
     pool.intercept({ path: '/cart', method: 'GET' }).reply(503, { error: { code: 'INJECTED_FAILURE', message: 'boom' } });
     const err = await rejection(store.getCart(ctx()));
     expect(err.kind).toBe('failed');
-    expect(err.errorCode).toBe('INJECTED_FAILURE');
+    expect(err.storeCode).toBe('INJECTED_FAILURE');
     const m = store.metrics();
     expect(m.http_errors).toEqual({ 503: 1 });
     expect(m.errors).toBe(1);
@@ -109,7 +109,7 @@ describe('createHttpStore', () => {
       expect(settled).toBe(true);
       const err = await failed;
       expect(err.kind).toBe('failed');
-      expect(err.errorCode).toBe('TIMEOUT');
+      expect(err.storeCode).toBe('TIMEOUT');
       expect(store.metrics().timeouts).toBe(1);
     } finally {
       vi.useRealTimers();
@@ -259,7 +259,7 @@ describe('createHttpStore', () => {
     const fourth = store.getCart(ctx(4));
     await store.close();
     const e = await rejection(fourth);
-    expect(e.errorCode).toBe('CLIENT_CLOSED');
+    expect(e.storeCode).toBe('CLIENT_CLOSED');
     expect(e.message).toMatch(/^GET \/cart: /);
     await third.catch(() => {});
   });
