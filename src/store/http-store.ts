@@ -94,12 +94,8 @@ export interface HttpMetrics {
 
 export type HttpStore = StoreApi & {
   metrics(): HttpMetrics;
-  /** Clears the latency histograms and counters (e.g. after a warm-up). */
-  resetMetrics(): void;
   close(): Promise<void>;
 };
-
-type CallSpec = StoreRequest;
 
 interface ErrorBody {
   error?: { code?: unknown; message?: unknown; field?: unknown };
@@ -196,10 +192,9 @@ interface SendResult {
 }
 
 /** Retry-After: delta-seconds or an HTTP date; returns ms to wait, or null when unusable. */
-export function parseRetryAfter(value: string | string[] | undefined, wallNow: number): number | null {
-  const v = Array.isArray(value) ? value[0] : value;
-  if (v === undefined) return null;
-  const t = v.trim();
+export function parseRetryAfter(value: string | undefined, wallNow: number): number | null {
+  if (value === undefined) return null;
+  const t = value.trim();
   if (/^\d+(\.\d+)?$/.test(t)) return Number(t) * 1000;
   const date = Date.parse(t);
   if (Number.isNaN(date)) return null;
@@ -258,7 +253,7 @@ export function createHttpStore(options: HttpStoreOptions): HttpStore {
   let inFlight = 0;
   let closed = false;
 
-  function headersFor(spec: CallSpec): Record<string, string> {
+  function headersFor(spec: StoreRequest): Record<string, string> {
     const h: Record<string, string> = { accept: 'application/json', ...spec.headers };
     if (spec.ctx) {
       h['x-user-id'] = spec.ctx.agentId;
@@ -291,7 +286,7 @@ export function createHttpStore(options: HttpStoreOptions): HttpStore {
     } else slotsBusy--;
   }
 
-  async function send(spec: CallSpec, body: string | undefined): Promise<SendResult> {
+  async function send(spec: StoreRequest, body: string | undefined): Promise<SendResult> {
     // The token is taken with a connection in hand and the request starts inside the release,
     // so send times keep the limiter's guarantees (no bunching behind busy connections or a
     // busy event loop).
@@ -330,7 +325,7 @@ export function createHttpStore(options: HttpStoreOptions): HttpStore {
     }
   }
 
-  function storeError(spec: CallSpec, status: number, text: string): StoreCallError {
+  function storeError(spec: StoreRequest, status: number, text: string): StoreCallError {
     let code = status >= 500 ? 'STORE_FAILED' : 'REJECTED';
     let message = text.slice(0, 200);
     const parsed = parseError(status, text);
@@ -340,7 +335,7 @@ export function createHttpStore(options: HttpStoreOptions): HttpStore {
     return new StoreCallError(kind, `${spec.endpoint}: ${status} ${code}: ${message}`, { status, storeCode: code });
   }
 
-  async function call<T>(spec: CallSpec): Promise<T> {
+  async function call<T>(spec: StoreRequest): Promise<T> {
     if (closed) throw new StoreCallError('failed', `${spec.endpoint}: the store client is closed`, { storeCode: 'CLIENT_CLOSED' });
     const body = spec.body === undefined ? undefined : JSON.stringify(spec.body);
     let firstDue: number | null = null;
@@ -427,16 +422,6 @@ export function createHttpStore(options: HttpStoreOptions): HttpStore {
       };
     },
 
-    resetMetrics() {
-      latency.reset();
-      requests = 0;
-      retries429 = 0;
-      timeouts = 0;
-      networkErrors = 0;
-      httpErrors = {};
-      firstSent = 0;
-      lastEnd = 0;
-    },
 
     async close() {
       if (closed) return;
