@@ -26,9 +26,12 @@ export type CommandName = 'run' | 'serve' | 'db' | 'replay';
  *    (exit 2) because exactness needs the same value;
  *  - 'carry': carried from the checkpoint unless given again; a new value is honoured from the
  *    first resumed cycle on;
+ *  - 'same-data': the run's data (agents, persona and product files): carried unless given again;
+ *    a file may be named anew (moved), but what it holds is checked against the checkpoint's
+ *    agent count and hashes, and a mismatch is refused (exit 2);
  *  - undefined: not carried; this invocation's value (or the default) applies.
  */
-export type ResumeRule = 'must-match' | 'carry';
+export type ResumeRule = 'must-match' | 'carry' | 'same-data';
 
 export interface OptionSpec<T = unknown> {
   flag: string;
@@ -108,9 +111,9 @@ const RUN: CommandName[] = ['run'];
 
 /** The options of `shopsim run`, in help order. */
 const RUN_SPECS: { [K in keyof RunConfig]: OptionSpec<RunConfig[K]> } = {
-  agents: { flag: '--agents', env: ['SIMULATION_AGENTS'], yaml: ['simulation.agents'], kind: 'int', min: 1, nullable: true, default: null, commands: RUN, public: 'agents', resume: 'carry', description: 'number of agents (default: all personas; the first N of the file)' },
-  personas: { flag: '--personas', env: ['PERSONAS_FILE'], yaml: ['simulation.personas'], kind: 'string', default: 'data/personas.json', commands: ['run', 'replay'], public: 'personas', resume: 'carry', description: 'persona file (the default falls back to the copy shipped with shopsim)' },
-  products: { flag: '--products', env: ['PRODUCTS_FILE'], yaml: ['simulation.products'], kind: 'string', default: 'data/products.json', commands: ['run', 'replay'], public: 'products', resume: 'carry', description: 'product catalog file (the default falls back to the copy shipped with shopsim)' },
+  agents: { flag: '--agents', env: ['SIMULATION_AGENTS'], yaml: ['simulation.agents'], kind: 'int', min: 1, nullable: true, default: null, commands: RUN, public: 'agents', resume: 'same-data', description: 'number of agents (default: all personas; the first N of the file)' },
+  personas: { flag: '--personas', env: ['PERSONAS_FILE'], yaml: ['simulation.personas'], kind: 'string', default: 'data/personas.json', commands: ['run', 'replay'], public: 'personas', resume: 'same-data', description: 'persona file (the default falls back to the copy shipped with shopsim)' },
+  products: { flag: '--products', env: ['PRODUCTS_FILE'], yaml: ['simulation.products'], kind: 'string', default: 'data/products.json', commands: ['run', 'replay'], public: 'products', resume: 'same-data', description: 'product catalog file (the default falls back to the copy shipped with shopsim)' },
   hours: { flag: '--hours', env: ['SIMULATION_HOURS'], yaml: ['simulation.hours'], kind: 'number', min: 0, exclusiveMin: true, nullable: true, default: null, commands: RUN, description: 'real hours to run (cycles = hours × time-scale)' },
   // The public `cycles` is the run's total (--cycles or --hours × time-scale); resume handles it itself.
   cycles: { flag: '--cycles', env: ['SIMULATION_CYCLES'], yaml: ['simulation.cycles'], kind: 'int', min: 1, nullable: true, default: null, commands: RUN, public: 'cycles', description: 'simulated hours (cycles) to run' },

@@ -3,7 +3,8 @@
  * with the ones the checkpoint recorded, by each option's resume rule in src/config.ts: options
  * not given again are taken from the checkpoint (so `run --resume` alone continues the run as it
  * was); an option marked must-match given with another value is refused (exit 2); an option
- * marked carry given with another value is honoured (the orchestrator applies it on RUN_RESUMED).
+ * marked carry given with another value is honoured (the orchestrator applies it on RUN_RESUMED);
+ * the run's data (same-data) is checked against the checkpoint's count and hashes afterwards.
  */
 import { fromPublicConfig, resumeRules, type ResolvedConfig, type RunConfig } from '../config.ts';
 import type { Checkpoint } from '../checkpoint/format.ts';
@@ -44,7 +45,8 @@ export function planResume(resolved: ResolvedConfig): ResumePlan | null {
       if (rule === 'must-match') {
         throw checkpointError(file, `${key === 'seed' ? 'seed mismatch' : 'config mismatch'}: the checkpoint was written with ${flag} ${String(was)}, this run asks for ${flag} ${String(config[key])} (exactness needs the same value; use --fresh for a new run)`);
       }
-      changed.push({ flag, from: was, to: config[key] });
+      // same-data: validateCheckpoint compares what the files hold with the checkpoint.
+      if (rule === 'carry') changed.push({ flag, from: was, to: config[key] });
     }
   }
   // The run's total length: given again, or the checkpointed run's.
