@@ -7,7 +7,7 @@ import { generatePersonas } from '../src/model/personas.ts';
 import { seedRng } from '../src/model/rng.ts';
 import type { Persona, Recorder, SessionRecord, ShopperCycleResult, StoreApi } from '../src/model/types.ts';
 import { EventLog } from '../src/simulation/event-log.ts';
-import { provideShopper } from '../src/simulation/machines.ts';
+import { provideShopper } from '../src/simulation/provide-machines.ts';
 import { createMockRecorder } from '../src/simulation/mock-recorder.ts';
 import { createMockStore } from '../src/store/mock-store.ts';
 import { StoreCallError } from '../src/store/store-error.ts';

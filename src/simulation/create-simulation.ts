@@ -11,7 +11,7 @@ import { cycleIntervalSeconds, simulatedTimeAfter } from '../model/calendar.ts';
 import type { CycleTotals, Persona, Product, Recorder, StoreApi } from '../model/types.ts';
 import { EventLog } from './event-log.ts';
 import { createGcPolicy } from './gc-policy.ts';
-import { provideOrchestrator, type ProvidedOrchestrator } from './machines.ts';
+import { provideOrchestrator, type ProvidedOrchestrator } from './provide-machines.ts';
 
 export interface SimulationConfig {
   runId: string;
