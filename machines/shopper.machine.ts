@@ -67,11 +67,6 @@ function errorOf(err: unknown): { message: string; name: string; calls: number }
   return { message: String(err), name: 'Error', calls: 0 };
 }
 
-/** Peeks at the decision without advancing the generator (the action that follows draws it for real). */
-function peekDecision(ctx: ShopperContext, event: ShopperEvent): 'skip' | 'browse' | 'shop' {
-  return event.type === 'CYCLE' ? decideCycle(new Rng(ctx.rng), ctx.persona, event.info) : 'skip';
-}
-
 function sessionOf(ctx: ShopperContext): Session {
   return ctx.session as Session;
 }
@@ -149,8 +144,10 @@ export const shopperMachine = setup({
     endCycleFailed: assign(({ context }) => ({ lastCycle: context.info?.cycle ?? context.lastCycle, lastAction: 'failed' as const, session: null, info: null })),
   },
   guards: {
-    decidesToShop: ({ context, event }) => peekDecision(context, event) === 'shop',
-    decidesToBrowse: ({ context, event }) => peekDecision(context, event) === 'browse',
+    // Peeks at the decision on a copy of the generator; `openSession` or `skipCycle` then draws
+    // it for real. Shopping and browsing only take the same transition, so one guard (one peek)
+    // decides it.
+    decidesToVisit: ({ context, event }) => event.type === 'CYCLE' && decideCycle(new Rng(context.rng), context.persona, event.info) !== 'skip',
     sessionEnded: ({ context }) => context.session?.status != null,
     choseCoupon: ({ context }) => context.session?.coupon != null,
   },
@@ -175,8 +172,7 @@ export const shopperMachine = setup({
       description: 'Between cycles. On CYCLE the shopper draws whether to shop (frequency × hour affinity × day affinity), only browse, or skip.',
       on: {
         CYCLE: [
-          { guard: 'decidesToShop', target: 'browsing', actions: 'openSession' },
-          { guard: 'decidesToBrowse', target: 'browsing', actions: 'openSession' },
+          { guard: 'decidesToVisit', target: 'browsing', actions: 'openSession' },
           { actions: ['skipCycle', 'reportSkip'] },
         ],
       },
