@@ -17,8 +17,6 @@ export interface MachineDeps {
   recorder: Recorder;
   log: EventLog;
   agentIds: string[];
-  /** Called when a cycle is sealed (after the digest is extended). */
-  onSeal?: (cycle: number, totals: CycleTotals) => void;
 }
 
 /**
@@ -64,11 +62,9 @@ export function provideOrchestrator(deps: MachineDeps) {
       startOfferCycle: fromPromise(({ input }: { input: { offer_cycle: number; starts_at: string; ends_at: string } }) =>
         deps.store.startOfferCycle({ ...input, user_ids: deps.agentIds }),
       ),
-      settleCycle: fromPromise(async ({ input }: { input: { cycle: number; previousDigest: string; totals: CycleTotals } }) => {
-        const digest = deps.log.seal(input.cycle, input.previousDigest);
-        deps.onSeal?.(input.cycle, input.totals);
-        return { digest };
-      }),
+      settleCycle: fromPromise(async ({ input }: { input: { cycle: number; previousDigest: string; totals: CycleTotals } }) => ({
+        digest: deps.log.seal(input.cycle, input.previousDigest),
+      })),
     },
   });
 }
