@@ -5,7 +5,9 @@
  * (one write) and reports to its cohort. It imports no I/O: every store call and the write
  * are effects (actions) provided from src/simulation; each answers with its own typed done
  * event or STEP_FAILED (machines/shopper.types.ts). No `after:` delays, no clocks, no
- * Math.random: randomness is the agent's own generator, whose state is in context.
+ * Math.random: randomness is the agent's own generator, whose state is in context. The
+ * session is changed in place by the shopper-logic steps; the trade-off is written at the
+ * record* actions.
  */
 import { assign, sendParent, setup } from 'xstate';
 import type { CycleInfo } from '../src/model/calendar.ts';
@@ -92,6 +94,11 @@ export const shopperMachine = setup({
     // Each record* action takes the answer as typed params, mapped from its done event in the
     // chart (`params: ({ event }) => event.output`), so what a step returns and what the action
     // reads are checked against one declaration (ShopperEffectMap).
+    //
+    // In place: the shopper-logic steps below change context.session and return the same
+    // object, so these assigns re-store a mutated session rather than a new one. Safe because
+    // snapshots are only persisted between cycles (session null); a mid-cycle inspector
+    // snapshot sees the change. Copies cost peak memory at scale (src/model/shopper-logic.ts).
     recordFailure: assign(({ context }, params: { step: ShopStep; error: unknown }) => ({
       session: afterFailure(sessionOf(context), params.step, errorOf(params.error)),
     })),
@@ -108,25 +115,32 @@ export const shopperMachine = setup({
       decideCycle(rng, context.persona, event.info);
       return { rng: rng.state(), info: null, session: null, shoppingThisCycle: false, lastCycle: event.info.cycle, lastAction: 'skip' as const };
     }),
+    // In place (see above).
     recordBrowse: assign(({ context }, out: BrowseOutput) => {
       const rng = new Rng(context.rng);
       const session = afterBrowse(rng, context.persona, sessionOf(context), out);
       return { rng: rng.state(), session };
     }),
+    // In place (see above).
     recordCart: assign(({ context }, out: CartOutput) => ({ session: afterCart(sessionOf(context), out.cart, out.calls) })),
+    // In place (see above).
     recordOffers: assign(({ context }, offers: Offer[]) => {
       const rng = new Rng(context.rng);
       const session = afterOffers(rng, context.persona, sessionOf(context), offers);
       return { rng: rng.state(), session };
     }),
+    // In place (see above).
     recordCoupon: assign(({ context }, out: CouponOutcome) => ({
       session: out.applied ? afterCouponApplied(sessionOf(context), out.cart) : afterCouponRejected(sessionOf(context), out.reason),
     })),
+    // In place, and only in place: decideCheckout adds its event (and an abandoned status) to
+    // the session itself, so only the generator is assigned here.
     decideCheckout: assign(({ context }) => {
       const rng = new Rng(context.rng);
       decideCheckout(rng, context.persona, sessionOf(context));
       return { rng: rng.state() };
     }),
+    // In place (see above).
     recordOrder: assign(({ context }, order: Order) => ({ session: afterCheckout(sessionOf(context), order) })),
     countClearCall: assign(({ context }) => ({ session: { ...sessionOf(context), calls: sessionOf(context).calls + 1 } })),
     reportSkip: sendParent(({ context }): ShopperReport => ({ type: 'SHOPPER_DONE', result: resultOf(context.agentIndex, null) })),
