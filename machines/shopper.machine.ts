@@ -3,12 +3,15 @@
  * simulated time; the shopper skips, browses only, or shops: browsing → carting → couponing →
  * deciding → checking out, ending checked out, abandoned or failed, then commits its session
  * (one write) and reports to its cohort. It imports no I/O: every store call and the write
- * are effects (actions) provided from src/simulation that answer with STEP_DONE/STEP_FAILED. No `after:` delays, no clocks, no Math.random:
- * randomness is the agent's own generator, whose state is in context.
+ * are effects (actions) provided from src/simulation; each answers with its own typed done
+ * event or STEP_FAILED (machines/shopper.types.ts). No `after:` delays, no clocks, no
+ * Math.random: randomness is the agent's own generator, whose state is in context. The
+ * session is changed in place by the shopper-logic steps; the trade-off is written at the
+ * record* actions.
  */
 import { assign, sendParent, setup } from 'xstate';
 import type { CycleInfo } from '../src/model/calendar.ts';
-import { Rng, type RngState } from '../src/model/rng.ts';
+import { Rng } from '../src/model/rng.ts';
 import {
   afterBrowse,
   afterCart,
@@ -24,54 +27,26 @@ import {
   resultOf,
   toRecord,
   writeFailed,
-  type BrowseOutput,
   type Session,
   type ShopStep,
 } from '../src/model/shopper-logic.ts';
-import type { Cart, CycleOutcome, Offer, Order, Persona, SessionRecord, ShopperCycleResult } from '../src/model/types.ts';
-import type { BrowseInput, CartInput, CouponOutcome, StepBase } from '../src/store/steps.ts';
+import type { Offer, Order, SessionRecord } from '../src/model/types.ts';
+import type {
+  BrowseInput,
+  BrowseOutput,
+  CartInput,
+  CartOutput,
+  CheckoutInput,
+  CouponInput,
+  CouponOutcome,
+  ShopperContext,
+  ShopperEvent,
+  ShopperInput,
+  ShopperReport,
+  StepBase,
+} from './shopper.types.ts';
 
-export interface ShopperContext {
-  runId: string;
-  agentIndex: number;
-  agentId: string;
-  persona: Persona;
-  rng: RngState;
-  lastCycle: number;
-  lastAction: CycleOutcome | 'none';
-  shoppingThisCycle: boolean;
-  info: CycleInfo | null;
-  session: Session | null;
-}
-
-export interface ShopperInput {
-  runId: string;
-  agentIndex: number;
-  persona: Persona;
-  rng: RngState;
-}
-
-/**
- * CYCLE comes from the cohort. STEP_DONE / STEP_FAILED come back from the store call or
- * write that the current state started (one at a time, so the state says which it was).
- */
-export type ShopperEvent =
-  | { type: 'CYCLE'; info: CycleInfo }
-  | { type: 'STEP_DONE'; output: unknown }
-  | { type: 'STEP_FAILED'; error: unknown };
-
-/** What src/ must provide: each starts one store call (or the write) and answers with STEP_DONE or STEP_FAILED. */
-export interface ShopperEffects {
-  browseProducts: BrowseInput;
-  addToCart: CartInput;
-  fetchOffers: StepBase;
-  applyCoupon: StepBase & { code: string };
-  submitCheckout: StepBase & { idempotencyKey: string };
-  clearCart: StepBase;
-  commitSession: SessionRecord;
-}
-
-export type ShopperReport = { type: 'SHOPPER_DONE'; result: ShopperCycleResult };
+export type { ShopperContext, ShopperEvent, ShopperInput, ShopperReport } from './shopper.types.ts';
 
 function notProvided(name: string): never {
   throw new Error(`shopper effect "${name}" was not provided`);
@@ -94,21 +69,8 @@ function errorOf(err: unknown): { message: string; name: string; calls: number }
   return { message: String(err), name: 'Error', calls: 0 };
 }
 
-/** Peeks at the decision without advancing the generator (the action that follows draws it for real). */
-function peekDecision(ctx: ShopperContext, event: ShopperEvent): 'skip' | 'browse' | 'shop' {
-  return event.type === 'CYCLE' ? decideCycle(new Rng(ctx.rng), ctx.persona, event.info) : 'skip';
-}
-
-function outputOf<T>(event: ShopperEvent): T {
-  return (event as { output: T }).output;
-}
-
 function sessionOf(ctx: ShopperContext): Session {
   return ctx.session as Session;
-}
-
-function failWith(step: ShopStep) {
-  return { type: 'recordFailure', params: { step } } as const;
 }
 
 export const shopperMachine = setup({
@@ -119,17 +81,26 @@ export const shopperMachine = setup({
   },
   actions: {
     // Effects: provided by src/simulation with `.provide({ actions })`. Each starts one call
-    // and reports back to this actor; they are the only way out of the machine.
+    // and answers this actor with its done event (ShopperEffectMap) or STEP_FAILED; they are
+    // the only way out of the machine.
     browseProducts: (_: unknown, _input: BrowseInput) => notProvided('browseProducts'),
     addToCart: (_: unknown, _input: CartInput) => notProvided('addToCart'),
     fetchOffers: (_: unknown, _input: StepBase) => notProvided('fetchOffers'),
-    applyCoupon: (_: unknown, _input: StepBase & { code: string }) => notProvided('applyCoupon'),
-    submitCheckout: (_: unknown, _input: StepBase & { idempotencyKey: string }) => notProvided('submitCheckout'),
+    applyCoupon: (_: unknown, _input: CouponInput) => notProvided('applyCoupon'),
+    submitCheckout: (_: unknown, _input: CheckoutInput) => notProvided('submitCheckout'),
     clearCart: (_: unknown, _input: StepBase) => notProvided('clearCart'),
     commitSession: (_: unknown, _input: SessionRecord) => notProvided('commitSession'),
 
-    recordFailure: assign(({ context, event }, params: { step: ShopStep }) => ({
-      session: afterFailure(sessionOf(context), params.step, errorOf((event as { error?: unknown }).error)),
+    // Each record* action takes the answer as typed params, mapped from its done event in the
+    // chart (`params: ({ event }) => event.output`), so what a step returns and what the action
+    // reads are checked against one declaration (ShopperEffectMap).
+    //
+    // In place: the shopper-logic steps below change context.session and return the same
+    // object, so these assigns re-store a mutated session rather than a new one. Safe because
+    // snapshots are only persisted between cycles (session null); a mid-cycle inspector
+    // snapshot sees the change. Copies cost peak memory at scale (src/model/shopper-logic.ts).
+    recordFailure: assign(({ context }, params: { step: ShopStep; error: unknown }) => ({
+      session: afterFailure(sessionOf(context), params.step, errorOf(params.error)),
     })),
     openSession: assign(({ context, event }) => {
       if (event.type !== 'CYCLE') return {};
@@ -144,36 +115,39 @@ export const shopperMachine = setup({
       decideCycle(rng, context.persona, event.info);
       return { rng: rng.state(), info: null, session: null, shoppingThisCycle: false, lastCycle: event.info.cycle, lastAction: 'skip' as const };
     }),
-    recordBrowse: assign(({ context, event }) => {
+    // In place (see above).
+    recordBrowse: assign(({ context }, out: BrowseOutput) => {
       const rng = new Rng(context.rng);
-      const session = afterBrowse(rng, context.persona, sessionOf(context), outputOf<BrowseOutput>(event));
+      const session = afterBrowse(rng, context.persona, sessionOf(context), out);
       return { rng: rng.state(), session };
     }),
-    recordCart: assign(({ context, event }) => {
-      const out = outputOf<{ cart: Cart; calls: number }>(event);
-      return { session: afterCart(sessionOf(context), out.cart, out.calls) };
-    }),
-    recordOffers: assign(({ context, event }) => {
+    // In place (see above).
+    recordCart: assign(({ context }, out: CartOutput) => ({ session: afterCart(sessionOf(context), out.cart, out.calls) })),
+    // In place (see above).
+    recordOffers: assign(({ context }, offers: Offer[]) => {
       const rng = new Rng(context.rng);
-      const session = afterOffers(rng, context.persona, sessionOf(context), outputOf<Offer[]>(event));
+      const session = afterOffers(rng, context.persona, sessionOf(context), offers);
       return { rng: rng.state(), session };
     }),
-    recordCoupon: assign(({ context, event }) => {
-      const out = outputOf<CouponOutcome>(event);
-      return { session: out.applied ? afterCouponApplied(sessionOf(context), out.cart) : afterCouponRejected(sessionOf(context), out.reason) };
-    }),
+    // In place (see above).
+    recordCoupon: assign(({ context }, out: CouponOutcome) => ({
+      session: out.applied ? afterCouponApplied(sessionOf(context), out.cart) : afterCouponRejected(sessionOf(context), out.reason),
+    })),
+    // In place, and only in place: decideCheckout adds its event (and an abandoned status) to
+    // the session itself, so only the generator is assigned here.
     decideCheckout: assign(({ context }) => {
       const rng = new Rng(context.rng);
       decideCheckout(rng, context.persona, sessionOf(context));
       return { rng: rng.state() };
     }),
-    recordOrder: assign(({ context, event }) => ({ session: afterCheckout(sessionOf(context), outputOf<Order>(event)) })),
+    // In place (see above).
+    recordOrder: assign(({ context }, order: Order) => ({ session: afterCheckout(sessionOf(context), order) })),
     countClearCall: assign(({ context }) => ({ session: { ...sessionOf(context), calls: sessionOf(context).calls + 1 } })),
     reportSkip: sendParent(({ context }): ShopperReport => ({ type: 'SHOPPER_DONE', result: resultOf(context.agentIndex, null) })),
     reportCycle: sendParent(({ context }): ShopperReport => ({ type: 'SHOPPER_DONE', result: resultOf(context.agentIndex, context.session) })),
-    reportWriteFailure: sendParent(({ context, event }): ShopperReport => ({
+    reportWriteFailure: sendParent(({ context }, params: { error: unknown }): ShopperReport => ({
       type: 'SHOPPER_DONE',
-      result: writeFailed(context.agentIndex, sessionOf(context), errorOf((event as { error?: unknown }).error).message),
+      result: writeFailed(context.agentIndex, sessionOf(context), errorOf(params.error).message),
     })),
     endCycle: assign(({ context }) => ({
       lastCycle: context.info?.cycle ?? context.lastCycle,
@@ -184,8 +158,10 @@ export const shopperMachine = setup({
     endCycleFailed: assign(({ context }) => ({ lastCycle: context.info?.cycle ?? context.lastCycle, lastAction: 'failed' as const, session: null, info: null })),
   },
   guards: {
-    decidesToShop: ({ context, event }) => peekDecision(context, event) === 'shop',
-    decidesToBrowse: ({ context, event }) => peekDecision(context, event) === 'browse',
+    // Peeks at the decision on a copy of the generator; `openSession` or `skipCycle` then draws
+    // it for real. Shopping and browsing only take the same transition, so one guard (one peek)
+    // decides it.
+    decidesToVisit: ({ context, event }) => event.type === 'CYCLE' && decideCycle(new Rng(context.rng), context.persona, event.info) !== 'skip',
     sessionEnded: ({ context }) => context.session?.status != null,
     choseCoupon: ({ context }) => context.session?.coupon != null,
   },
@@ -210,8 +186,7 @@ export const shopperMachine = setup({
       description: 'Between cycles. On CYCLE the shopper draws whether to shop (frequency × hour affinity × day affinity), only browse, or skip.',
       on: {
         CYCLE: [
-          { guard: 'decidesToShop', target: 'browsing', actions: 'openSession' },
-          { guard: 'decidesToBrowse', target: 'browsing', actions: 'openSession' },
+          { guard: 'decidesToVisit', target: 'browsing', actions: 'openSession' },
           { actions: ['skipCycle', 'reportSkip'] },
         ],
       },
@@ -223,8 +198,8 @@ export const shopperMachine = setup({
         params: ({ context }) => ({ ...stepBase(context), category: sessionOf(context).category, page: sessionOf(context).page, viewDraws: sessionOf(context).viewDraws }),
       },
       on: {
-        STEP_DONE: { target: 'planning', actions: 'recordBrowse' },
-        STEP_FAILED: { target: 'failing', actions: { type: 'recordFailure', params: { step: 'browse' } } },
+        BROWSED: { target: 'planning', actions: { type: 'recordBrowse', params: ({ event }) => event.output } },
+        STEP_FAILED: { target: 'failing', actions: { type: 'recordFailure', params: ({ event }) => ({ step: 'browse', error: event.error }) } },
       },
     },
     planning: {
@@ -235,16 +210,16 @@ export const shopperMachine = setup({
       description: 'Adds the planned items (1..n, within budget) to the cart, one call each.',
       entry: { type: 'addToCart', params: ({ context }) => ({ ...stepBase(context), items: sessionOf(context).planned }) },
       on: {
-        STEP_DONE: { target: 'couponing', actions: 'recordCart' },
-        STEP_FAILED: { target: 'failing', actions: { type: 'recordFailure', params: { step: 'add_to_cart' } } },
+        CARTED: { target: 'couponing', actions: { type: 'recordCart', params: ({ event }) => event.output } },
+        STEP_FAILED: { target: 'failing', actions: { type: 'recordFailure', params: ({ event }) => ({ step: 'add_to_cart', error: event.error }) } },
       },
     },
     couponing: {
       description: 'Views the offers assigned to this shopper in the current offer cycle and maybe picks the best one the cart qualifies for.',
       entry: { type: 'fetchOffers', params: ({ context }) => stepBase(context) },
       on: {
-        STEP_DONE: { target: 'choosingCoupon', actions: 'recordOffers' },
-        STEP_FAILED: { target: 'failing', actions: { type: 'recordFailure', params: { step: 'offers' } } },
+        OFFERS_LISTED: { target: 'choosingCoupon', actions: { type: 'recordOffers', params: ({ event }) => event.output } },
+        STEP_FAILED: { target: 'failing', actions: { type: 'recordFailure', params: ({ event }) => ({ step: 'offers', error: event.error }) } },
       },
     },
     choosingCoupon: {
@@ -255,8 +230,8 @@ export const shopperMachine = setup({
       description: 'Applies a coupon to the cart; a refused coupon (invalid, expired, minimum spend) is recorded and shopping goes on.',
       entry: { type: 'applyCoupon', params: ({ context }) => ({ ...stepBase(context), code: sessionOf(context).coupon as string }) },
       on: {
-        STEP_DONE: { target: 'deciding', actions: 'recordCoupon' },
-        STEP_FAILED: { target: 'failing', actions: { type: 'recordFailure', params: { step: 'coupon' } } },
+        COUPON_ANSWERED: { target: 'deciding', actions: { type: 'recordCoupon', params: ({ event }) => event.output } },
+        STEP_FAILED: { target: 'failing', actions: { type: 'recordFailure', params: ({ event }) => ({ step: 'coupon', error: event.error }) } },
       },
     },
     deciding: {
@@ -271,15 +246,15 @@ export const shopperMachine = setup({
         params: ({ context }) => ({ ...stepBase(context), idempotencyKey: idempotencyKey(context.runId, context.agentId, (context.info as CycleInfo).cycle) }),
       },
       on: {
-        STEP_DONE: { target: 'committing', actions: 'recordOrder' },
-        STEP_FAILED: { target: 'failing', actions: { type: 'recordFailure', params: { step: 'checkout' } } },
+        CHECKED_OUT: { target: 'committing', actions: { type: 'recordOrder', params: ({ event }) => event.output } },
+        STEP_FAILED: { target: 'failing', actions: { type: 'recordFailure', params: ({ event }) => ({ step: 'checkout', error: event.error }) } },
       },
     },
     failing: {
       description: 'Failure path: the failed step was recorded as <step>_failed; the cart and coupon are cleared (best effort) and the session ends failed. The agent starts fresh next cycle.',
       entry: { type: 'clearCart', params: ({ context }) => stepBase(context) },
       on: {
-        STEP_DONE: { target: 'committing', actions: 'countClearCall' },
+        CART_CLEARED: { target: 'committing', actions: 'countClearCall' },
         STEP_FAILED: { target: 'committing', actions: 'countClearCall' },
       },
     },
@@ -287,8 +262,8 @@ export const shopperMachine = setup({
       description: 'Writes the session, its events and its final status in one transaction, then reports to the cohort. A failed write rolls the agent-cycle back and counts as a failure.',
       entry: { type: 'commitSession', params: ({ context }) => toRecord(context.runId, context.agentId, context.agentIndex, sessionOf(context)) },
       on: {
-        STEP_DONE: { target: 'idle', actions: ['reportCycle', 'endCycle'] },
-        STEP_FAILED: { target: 'idle', actions: ['reportWriteFailure', 'endCycleFailed'] },
+        SESSION_COMMITTED: { target: 'idle', actions: ['reportCycle', 'endCycle'] },
+        STEP_FAILED: { target: 'idle', actions: [{ type: 'reportWriteFailure', params: ({ event }) => ({ error: event.error }) }, 'endCycleFailed'] },
       },
     },
   },

@@ -1,13 +1,14 @@
 /** Shared test fixtures: personas, catalog, stores with injected faults, a shopper harness. */
-import { assign, createActor, setup, type ActorRefFrom } from 'xstate';
-import { shopperMachine, type ShopperReport } from '../machines/shopper.machine.ts';
+import { assign, createActor, setup, waitFor, type ActorRefFrom } from 'xstate';
+import { shopperMachine } from '../machines/shopper.machine.ts';
+import type { ShopperReport } from '../machines/shopper.types.ts';
 import { cycleInfo } from '../src/model/calendar.ts';
 import { generateProducts } from '../src/model/catalog.ts';
 import { generatePersonas } from '../src/model/personas.ts';
 import { seedRng } from '../src/model/rng.ts';
 import type { Persona, Recorder, SessionRecord, ShopperCycleResult, StoreApi } from '../src/model/types.ts';
 import { EventLog } from '../src/simulation/event-log.ts';
-import { provideShopper } from '../src/simulation/machines.ts';
+import { provideShopper } from '../src/simulation/provide-machines.ts';
 import { createMockRecorder } from '../src/simulation/mock-recorder.ts';
 import { createMockStore } from '../src/store/mock-store.ts';
 import { StoreCallError } from '../src/store/store-error.ts';
@@ -59,7 +60,7 @@ export interface Harness {
   shopper(): ActorRefFrom<typeof shopperMachine>;
 }
 
-/** One shopper under a tiny parent that collects its reports. */
+/** One shopper wired by the production provideShopper to a (faulty) mock store, under a tiny parent that collects its reports. */
 export function shopperHarness(p: Persona, opts: { store?: StoreApi; recorder?: Recorder; faults?: Partial<Record<keyof StoreApi, 'failed' | 'rejected'>>; seed?: number } = {}): Harness {
   const mock = createMockStore({ seed: 42, products, agentIds: [p.id] });
   const calls: string[] = [];
@@ -70,11 +71,18 @@ export function shopperHarness(p: Persona, opts: { store?: StoreApi; recorder?: 
   const shopper = provideShopper({ store, recorder, log: new EventLog(), agentIds: [p.id] });
   const results: ShopperCycleResult[] = [];
   const parent = setup({
-    types: { context: {} as { ref: ActorRefFrom<typeof shopperMachine> }, events: {} as ShopperReport },
+    types: { context: {} as { ref: ActorRefFrom<typeof shopperMachine>; reports: number }, events: {} as ShopperReport },
     actors: { shopper },
   }).createMachine({
-    context: ({ spawn }) => ({ ref: spawn('shopper', { id: p.id, input: { runId: 'test-run', agentIndex: 0, persona: p, rng: seedRng(opts.seed ?? 7) } }) }),
-    on: { SHOPPER_DONE: { actions: assign(({ context, event }) => { results.push(event.result); return context; }) } },
+    context: ({ spawn }) => ({ ref: spawn('shopper', { id: p.id, input: { runId: 'test-run', agentIndex: 0, persona: p, rng: seedRng(opts.seed ?? 7) } }), reports: 0 }),
+    on: {
+      SHOPPER_DONE: {
+        actions: assign(({ context, event }) => {
+          results.push(event.result);
+          return { reports: context.reports + 1 };
+        }),
+      },
+    },
   });
   const actor = createActor(parent).start();
   void mock.startOfferCycle({ offer_cycle: 1, starts_at: new Date(START_MS).toISOString(), ends_at: new Date(START_MS + 7 * 86_400_000).toISOString(), user_ids: [p.id] });
@@ -84,10 +92,11 @@ export function shopperHarness(p: Persona, opts: { store?: StoreApi; recorder?: 
     calls,
     shopper: () => actor.getSnapshot().context.ref,
     async runCycle(cycle: number) {
-      const before = results.length;
+      const before = actor.getSnapshot().context.reports;
       actor.getSnapshot().context.ref.send({ type: 'CYCLE', info: cycleInfo(START_MS, cycle) });
-      for (let i = 0; i < 1000 && results.length === before; i++) await new Promise((r) => setImmediate(r));
-      if (results.length === before) throw new Error('shopper did not report');
+      await waitFor(actor, (s) => s.context.reports > before, { timeout: 5_000 }).catch((cause: unknown) => {
+        throw new Error(`shopper did not report for cycle ${cycle}`, { cause });
+      });
       return results[results.length - 1] as ShopperCycleResult;
     },
   };

@@ -2,7 +2,6 @@
  * The contracts between the pure core (machines/, src/model/) and the edges (src/store,
  * src/db, src/monitor). Money is integer cents; simulated times are ISO-8601 UTC strings.
  */
-import type { RngState } from './rng.ts';
 
 export interface Persona {
   id: string;
@@ -214,10 +213,4 @@ export interface CycleTotals {
   revenueCents: number;
   /** Up to a few failure messages, for the breaker banner. */
   failureSamples: { agentIndex: number; step: string; message: string }[];
-}
-
-export interface ShopperInput {
-  agentIndex: number;
-  persona: Persona;
-  rng: RngState;
 }

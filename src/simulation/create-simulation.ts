@@ -14,7 +14,7 @@ import type { CheckpointTrigger, CycleReport, ExitReason, RunStatus, RunSummary,
 import { realClock } from './clock.ts';
 import { EventLog } from './event-log.ts';
 import { createGcPolicy } from './gc-policy.ts';
-import { provideOrchestrator, type ProvidedOrchestrator } from './machines.ts';
+import { provideOrchestrator, type ProvidedOrchestrator } from './provide-machines.ts';
 import { statsOf, summaryOf } from './project.ts';
 import type { Simulation, SimulationConfig, SimulationDeps, SimulationEvents } from './types.ts';
 

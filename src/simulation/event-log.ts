@@ -26,7 +26,6 @@ export function sessionHash(r: SessionRecord): string {
 
 export class EventLog {
   private pending: Entry[] = [];
-  sealedCycles = 0;
 
   add(record: SessionRecord): void {
     this.pending.push({ cycle: record.cycle, agentIndex: record.agentIndex, agentId: record.agentId, hash: sessionHash(record) });
@@ -40,7 +39,6 @@ export class EventLog {
     h.update(`cycle\t${cycle}\n`);
     for (const e of entries) h.update(`${e.agentId}\t${e.hash}\n`);
     const cycleHex = h.digest('hex');
-    this.sealedCycles++;
     return `sha256:${createHash('sha256').update(`${previous}\n${cycleHex}`).digest('hex')}`;
   }
 }

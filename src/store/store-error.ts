@@ -22,11 +22,8 @@ export class StoreCallError extends ShopsimError {
   readonly kind: StoreCallKind;
   readonly status: number | null;
   readonly storeCode: string;
-  /**
-   * Still assignable: src/store/steps.ts re-stamps an error thrown by a deeper call with the
-   * step's count. Prefer the constructor option.
-   */
-  calls: number;
+  /** Store calls the step had made when it failed, this one included. */
+  readonly calls: number;
 
   constructor(kind: StoreCallKind, message: string, opts: StoreCallErrorOptions = {}) {
     super(kind === 'rejected' ? 'E_STORE_REJECTED' : 'E_STORE_FAILED', message, { cause: opts.cause, exitCode: 1 });

@@ -32,7 +32,8 @@ import { createGcPolicy } from '../../src/simulation/gc-policy.ts';
 import { agentSeed } from '../../machines/cohort.machine.ts';
 import { GENESIS_DIGEST } from '../../machines/orchestrator.machine.ts';
 import { HOUR_MS } from '../../src/model/calendar.ts';
-import { addToCartStep, browseStep, checkoutStep, clearCartStep, couponStep, offersStep, type StepBase } from '../../src/store/steps.ts';
+import type { StepBase } from '../../machines/shopper.types.ts';
+import { addToCartStep, browseStep, checkoutStep, clearCartStep, couponStep, offersStep } from '../../src/simulation/shopper-steps.ts';
 
 interface Agent {
   index: number;

@@ -1,43 +1,42 @@
 /**
- * The store calls of each shopper step, over any StoreApi (mock or HTTP). The shopper
- * machine invokes these as actors (src/simulation/shopper-actors.ts); the plain-loop
- * baseline awaits the same functions. Each step numbers its calls from `firstCall`,
- * so the n-th call of an agent's cycle has the same number in every run.
+ * The store calls of each shopper step, over any StoreApi (mock or HTTP). They answer the
+ * shopper machine's effects (provided as actions in src/simulation/provide-machines.ts), and
+ * the plain-loop baseline in test/bench awaits the same functions. Each step numbers its
+ * calls from the `callsBefore` of its input, so the n-th call of an agent's cycle has the
+ * same number in every run. Inputs and answers are the machine's (machines/shopper.types.ts).
  */
+import type {
+  BrowseInput,
+  BrowseOutput,
+  CartInput,
+  CartOutput,
+  CheckoutInput,
+  CouponInput,
+  CouponOutcome,
+  StepBase,
+} from '../../machines/shopper.types.ts';
 import type { Cart, CallContext, Offer, Order, Product, StoreApi } from '../model/types.ts';
 import { PAGE_SIZE } from '../model/shopper-logic.ts';
-import { StoreCallError } from './store-error.ts';
-
-export interface StepBase {
-  agentId: string;
-  agentIndex: number;
-  cycle: number;
-  at: string;
-  /** Calls made before this step in the agent's cycle. */
-  callsBefore: number;
-}
+import { StoreCallError } from '../store/store-error.ts';
 
 function ctxFor(base: StepBase, n: number): CallContext {
   return { agentId: base.agentId, agentIndex: base.agentIndex, cycle: base.cycle, at: base.at, callSeq: base.callsBefore + n };
 }
 
+/** The error a step fails with: the call's own, carrying the step's count of calls made. */
 function annotate(err: unknown, calls: number): never {
   if (err instanceof StoreCallError) {
-    err.calls = calls;
-    throw err;
+    throw new StoreCallError(err.kind, err.message, { status: err.status, storeCode: err.storeCode, calls, cause: err.cause });
   }
-  const e = new StoreCallError('failed', err instanceof Error ? err.message : String(err), { calls, cause: err });
-  throw e;
+  throw new StoreCallError('failed', err instanceof Error ? err.message : String(err), { calls, cause: err });
 }
 
-export interface BrowseInput extends StepBase {
-  category: string;
-  page: number;
-  viewDraws: number[];
-}
-
-/** List a category page, then open the detail page of one listed product per view draw. */
-export async function browseStep(store: StoreApi, input: BrowseInput): Promise<{ products: Product[]; viewed: Product[]; calls: number }> {
+/**
+ * List a category page, then open the detail page of one listed product per view draw. Which
+ * product a draw opens is the shopper's choice (a draw in [0, 1) scaled over the listed page),
+ * made here because it needs the store's answer and the draws were taken when the session opened.
+ */
+export async function browseStep(store: StoreApi, input: BrowseInput): Promise<BrowseOutput> {
   let calls = 0;
   try {
     calls++;
@@ -56,11 +55,7 @@ export async function browseStep(store: StoreApi, input: BrowseInput): Promise<{
   }
 }
 
-export interface CartInput extends StepBase {
-  items: { productId: string; quantity: number }[];
-}
-
-export async function addToCartStep(store: StoreApi, input: CartInput): Promise<{ cart: Cart; calls: number }> {
+export async function addToCartStep(store: StoreApi, input: CartInput): Promise<CartOutput> {
   let calls = 0;
   try {
     let cart: Cart | null = null;
@@ -83,10 +78,8 @@ export async function offersStep(store: StoreApi, input: StepBase): Promise<Offe
   }
 }
 
-export type CouponOutcome = { applied: true; cart: Cart } | { applied: false; reason: string };
-
 /** Apply a coupon; a refusal (invalid, expired, minimum spend) is an outcome, not a failure. */
-export async function couponStep(store: StoreApi, input: StepBase & { code: string }): Promise<CouponOutcome> {
+export async function couponStep(store: StoreApi, input: CouponInput): Promise<CouponOutcome> {
   try {
     return { applied: true, cart: await store.applyCoupon(ctxFor(input, 1), input.code) };
   } catch (err) {
@@ -95,7 +88,7 @@ export async function couponStep(store: StoreApi, input: StepBase & { code: stri
   }
 }
 
-export async function checkoutStep(store: StoreApi, input: StepBase & { idempotencyKey: string }): Promise<Order> {
+export async function checkoutStep(store: StoreApi, input: CheckoutInput): Promise<Order> {
   try {
     return await store.checkout(ctxFor(input, 1), input.idempotencyKey);
   } catch (err) {
