@@ -2,35 +2,15 @@ import { EventEmitter } from 'node:events';
 import pino from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { attachMonitor, type MonitorHandle } from '../../src/cli/attach-monitor.ts';
-import type { Simulation, SimulationStats } from '../../src/simulation/create-simulation.ts';
+import type { SimulationStats } from '../../src/model/run.ts';
+import type { Simulation, SimulationEvents } from '../../src/simulation/types.ts';
 import { sampleMemory, sampleStats } from '../monitor/fixtures.ts';
+import { fakeControls } from './fake-controls.ts';
 
 function fakeSim(initial: Partial<SimulationStats> = {}) {
-  let stats = sampleStats(initial);
-  const calls: string[] = [];
-  let resolveCheckpoint: (p: string | null) => void = () => {};
-  const sim = {
-    config: { runId: 'r', warmupCycles: 0 },
-    events: new EventEmitter(),
-    stats: () => stats,
-    pause: () => {
-      calls.push('pause');
-      stats = { ...stats, status: 'paused' };
-    },
-    resume: () => {
-      calls.push('resume');
-      stats = { ...stats, status: 'running' };
-    },
-    stop: () => {
-      calls.push('stop');
-      stats = { ...stats, status: 'stopping' };
-    },
-    checkpointNow: () => {
-      calls.push('checkpoint');
-      return new Promise<string | null>((r) => (resolveCheckpoint = r));
-    },
-  } as unknown as Simulation;
-  return { sim, calls, finishCheckpoint: (p: string | null) => resolveCheckpoint(p), set: (s: Partial<SimulationStats>) => (stats = { ...stats, ...s }) };
+  const c = fakeControls(initial);
+  const sim = { config: { runId: 'r', warmupCycles: 0 }, events: new EventEmitter<SimulationEvents>(), ...c.target } as unknown as Simulation;
+  return { sim, calls: c.calls, finishCheckpoint: (p: string | null) => c.settle().resolve(p), set: c.set };
 }
 
 function sink(isTTY = false) {

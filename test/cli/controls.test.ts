@@ -1,34 +1,11 @@
 import { EventEmitter } from 'node:events';
 import { describe, expect, it, vi } from 'vitest';
 import { createControls, type RunControls } from '../../src/cli/controls.ts';
-import type { SimulationStats } from '../../src/simulation/create-simulation.ts';
+import type { SimulationStats } from '../../src/model/run.ts';
 import { sampleMemory, sampleStats } from '../monitor/fixtures.ts';
+import { fakeControls } from './fake-controls.ts';
 
-function fakeTarget(initial: Partial<SimulationStats> = {}) {
-  let stats = sampleStats(initial);
-  const calls: string[] = [];
-  let settle: { resolve(p: string | null): void; reject(e: unknown): void } = { resolve: () => {}, reject: () => {} };
-  const target: RunControls = {
-    stats: () => stats,
-    pause: () => {
-      calls.push('pause');
-      stats = { ...stats, status: 'paused' };
-    },
-    resume: () => {
-      calls.push('resume');
-      stats = { ...stats, status: 'running' };
-    },
-    stop: () => {
-      calls.push('stop');
-      stats = { ...stats, status: 'stopping' };
-    },
-    checkpointNow: () => {
-      calls.push('checkpoint');
-      return new Promise<string | null>((resolve, reject) => (settle = { resolve, reject }));
-    },
-  };
-  return { target, calls, settle: () => settle, set: (s: Partial<SimulationStats>) => (stats = { ...stats, ...s }) };
-}
+const fakeTarget = fakeControls;
 
 function setup(options: { keys?: boolean; userSignals?: boolean; initial?: Partial<SimulationStats> } = {}) {
   const t = fakeTarget(options.initial);
