@@ -97,9 +97,8 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
     throw new ShopsimError('E_DATABASE', `Expected DB_POOL_SIZE to be an integer >= 1, got ${String(o.poolSize)}`, { exitCode: 2 });
   }
 
-  let pool: DatabasePool;
-  try {
-    pool = await createPool(normalizeDatabaseUrl(url), {
+  const makePool = () =>
+    createPool(normalizeDatabaseUrl(url), {
       maximumPoolSize: poolSize,
       connectionTimeout: o.connectionTimeoutMs,
       // Startup parameters: PgBouncer rejects unknown ones, so behind a pooler the server's defaults apply.
@@ -110,11 +109,46 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
       // slonik's default DISCARD ALL on every release costs a round trip per commit; we keep no session state.
       resetConnection: async () => {},
     });
+  let inner: DatabasePool;
+  try {
+    inner = await makePool();
   } catch (err) {
     await embedded?.stop();
     throw connectError(where, err, url);
   }
-  pool.on('error', (err) => o.onPoolError?.(`Database ${where}: ${scrubSecrets(oneLine(err), url)}`));
+  const onError = (err: unknown) => o.onPoolError?.(`Database ${where}: ${scrubSecrets(oneLine(err), url)}`);
+  inner.on('error', onError);
+  // Everyone holds this stand-in, which forwards to the current pool: a pool whose connections
+  // died can leave its queued queries pending forever (slonik#631), so renewPool() swaps in a new
+  // one and lets the old one go.
+  const pool = new Proxy({} as DatabasePool, {
+    get(_target, key) {
+      const value = (inner as unknown as Record<string | symbol, unknown>)[key];
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(inner) : value;
+    },
+  });
+  let renewing: Promise<void> | null = null;
+  let renewedAt = 0;
+  const renewPool = (): Promise<void> => {
+    // At most one new pool every 2 s: a slow server is not helped by more pools.
+    if (renewing || performance.now() - renewedAt < 2000) return renewing ?? Promise.resolve();
+    renewing = (async () => {
+      try {
+        const old = inner;
+        const next = await makePool();
+        next.on('error', onError);
+        inner = next;
+        renewedAt = performance.now();
+        let t: NodeJS.Timeout | undefined;
+        void Promise.race([old.end().catch(() => {}), new Promise<void>((r) => (t = setTimeout(r, 5000)))]).then(() => clearTimeout(t));
+      } catch {
+        // The server is still away: the next failure tries again.
+      } finally {
+        renewing = null;
+      }
+    })();
+    return renewing;
+  };
 
   try {
     await pool.oneFirst(sql.type(z.object({ ok: z.number() }))`SELECT 1 AS ok`);
@@ -136,7 +170,7 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
   }
 
   let closed: Promise<void> | null = null;
-  const recorder = createPgRecorder(pool, { writeTimeoutMs: o.writeTimeoutMs, ...(o.groupCommit ? { groupCommit: o.groupCommit } : {}) });
+  const recorder = createPgRecorder(pool, { writeTimeoutMs: o.writeTimeoutMs, renewPool, ...(o.groupCommit ? { groupCommit: o.groupCommit } : {}) });
   const db: Database = {
     pool,
     recorder: { ...recorder, close: () => db.close() },
@@ -149,7 +183,8 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
         // A pool whose connections died can leave end() waiting forever (see pg-recorder's
         // writeTimeoutMs): give it a few seconds, then let the process go on.
         let t: NodeJS.Timeout | undefined;
-        await Promise.race([pool.end().catch(() => {}), new Promise<void>((r) => (t = setTimeout(r, 5000)))]);
+        await renewing;
+        await Promise.race([inner.end().catch(() => {}), new Promise<void>((r) => (t = setTimeout(r, 5000)))]);
         clearTimeout(t);
         await embedded?.stop();
       })();

@@ -4,8 +4,13 @@
  *
  * - beginRun: upserts the run, its agents (personas) and products, in bulk (`unnest`).
  * - commitSession: one transaction per agent-cycle — the session row (with its final
- *   status) and all its events in one statement (see writeSession). Any failure rolls back
- *   both and rejects; the simulation counts that agent-cycle as failed.
+ *   status) and all its events in one statement (see writeSession). The write is idempotent
+ *   (migration 011: the session id is derived from run, agent and cycle), so when its answer is
+ *   lost — a timeout, a connection that died — it is sent again until the write timeout is
+ *   spent: a write that had landed is then found there and counts as written. One that stays in
+ *   doubt counts as failed, and its row, should it have landed after all, is removed as soon as
+ *   the database answers again (reconcile), so the summary and the database agree.
+ *   A statement the server refused (an SQL error) is not retried: it was rolled back.
  * - prepareResume: for a resumed run, deletes what was written for cycles after the last
  *   checkpointed one (they will run again), marks sessions left `active` as abandoned and
  *   clears those agents' carts (when the store's cart tables exist).
@@ -124,7 +129,29 @@ export interface PgRecorderOptions {
    * one agent-cycle at a time, so each agent-cycle stays all-or-nothing and a bad one fails alone.
    */
   groupCommit?: number;
+  /**
+   * Replaces the pool's connections after a lost answer (src/db/connection.ts): a pool whose
+   * connections died may never answer again (slonik#631).
+   */
+  renewPool?: () => Promise<void>;
 }
+
+/**
+ * True when an error leaves it unknown whether the statement committed: no answer in time, or
+ * the connection went away. An error the server itself reported (an SQLSTATE other than the
+ * connection classes 08 and 57P) means the statement was rolled back.
+ */
+export function isAmbiguousWriteError(err: unknown): boolean {
+  let e: unknown = err;
+  for (let i = 0; i < 6 && e; i++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code.startsWith('08') || code.startsWith('57P');
+    e = (e as { cause?: unknown }).cause;
+  }
+  return true;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -137,7 +164,33 @@ function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> 
 
 export function createPgRecorder(pool: DatabasePool, options: PgRecorderOptions = {}): Recorder {
   const writeTimeoutMs = options.writeTimeoutMs ?? 30_000;
-  const counts = { commits: 0, failed: 0, statements: 0, events: 0 };
+  const counts = { commits: 0, failed: 0, statements: 0, events: 0, retried: 0, in_doubt_removed: 0 };
+  /** Ids of agent-cycles counted as failed whose write may have landed all the same. */
+  const inDoubt = new Set<string>();
+  let reconciling: Promise<void> | null = null;
+  /** Removes the rows of in-doubt writes (they count as failed), if the database answers. */
+  const reconcile = (): Promise<void> => {
+    if (inDoubt.size === 0) return Promise.resolve();
+    reconciling ??= (async () => {
+      const ids = [...inDoubt];
+      try {
+        const gone = await withTimeout(
+          pool.any(sql.type(idRow)`DELETE FROM shopping_sessions WHERE id = ANY (${sql.array(ids, 'text')}) RETURNING id`),
+          writeTimeoutMs,
+          'removing writes that were counted as failed',
+        );
+        for (const id of ids) inDoubt.delete(id);
+        counts.in_doubt_removed += gone.length;
+        if (gone.length > 0) options.log?.(`Removed ${gone.length} session rows whose write had been counted as failed`);
+      } catch {
+        // Still unreachable: try again after the next write that gets through.
+        await options.renewPool?.();
+      } finally {
+        reconciling = null;
+      }
+    })();
+    return reconciling;
+  };
   const commitLatency = latencyHistogram();
   // Every statement that writes agent-cycles goes through here, so `statements` counts them all.
   const counted: Conn = {
@@ -184,10 +237,27 @@ export function createPgRecorder(pool: DatabasePool, options: PgRecorderOptions 
 
     async commitSession(record: SessionRecord) {
       const t0 = performance.now();
+      const deadline = t0 + writeTimeoutMs;
+      let backoff = 100;
       try {
-        await withTimeout(write(record), writeTimeoutMs, `writing session ${record.sessionId}`);
+        for (;;) {
+          try {
+            await withTimeout(write(record), Math.max(1, deadline - performance.now()), `writing session ${record.sessionId}`);
+            break;
+          } catch (err) {
+            // Refused by the server (rolled back), or no time left to find out: failed.
+            if (!isAmbiguousWriteError(err) || deadline - performance.now() <= backoff) {
+              if (isAmbiguousWriteError(err)) inDoubt.add(record.sessionId);
+              throw err;
+            }
+            await Promise.all([sleep(backoff), options.renewPool?.()]);
+            backoff = Math.min(backoff * 2, 2000);
+            counts.retried++;
+          }
+        }
         counts.commits++;
         counts.events += record.events.length;
+        if (inDoubt.size > 0) void reconcile();
       } catch (err) {
         counts.failed++;
         throw err;
@@ -196,8 +266,13 @@ export function createPgRecorder(pool: DatabasePool, options: PgRecorderOptions 
       }
     },
 
+    async reconcile() {
+      await reconcile();
+      return { pending: inDoubt.size, removed: counts.in_doubt_removed };
+    },
+
     metrics(): DbWriteMetrics {
-      return { ...counts, commit_ms: summarizeLatency(commitLatency) };
+      return { ...counts, in_doubt: inDoubt.size, commit_ms: summarizeLatency(commitLatency) };
     },
 
     async prepareResume(runId: string, lastCompletedCycle: number) {
@@ -221,6 +296,7 @@ export function createPgRecorder(pool: DatabasePool, options: PgRecorderOptions 
     },
 
     async endRun(runId: string, summary: Record<string, unknown>) {
+      await reconcile();
       await withTimeout(
         pool.query(sql.unsafe`
         UPDATE runs SET ended_at = now(), summary = ${sql.jsonb(scrubConfig(summary) as never)}, updated_at = now()

@@ -169,6 +169,13 @@ export interface Recorder {
   close(): Promise<void>;
   /** Write figures so far (a database recorder: commits, failures, statements, commit latency). */
   metrics?(): DbWriteMetrics;
+  /**
+   * Settles writes whose outcome was unknown (answer lost) and that were counted as failed:
+   * their rows are removed if they landed, so the database holds what the run counted. Called
+   * by the driver at every cycle boundary, before a checkpoint; `pending` are those it could
+   * not settle yet (the database still does not answer).
+   */
+  reconcile?(): Promise<{ pending: number; removed: number }>;
 }
 
 /** What a database recorder reports of its writes (summary `db_writes`, dashboard row "DB writes"). */
@@ -180,6 +187,12 @@ export interface DbWriteMetrics {
   /** Statements sent: one per agent-cycle, or one per batch with group commit (plus retries). */
   statements: number;
   events: number;
+  /** Writes sent again after a lost answer (timeout, dropped connection); idempotent. */
+  retried: number;
+  /** Agent-cycles counted as failed whose write may still have landed (not yet reconciled). */
+  in_doubt: number;
+  /** Rows of such writes found in the database and removed, so it holds what the run counted. */
+  in_doubt_removed: number;
   /** From commitSession to its answer, waiting for a connection (and a batch) included. */
   commit_ms: { p50: number; p95: number; p99: number; max: number; mean: number; count: number };
 }

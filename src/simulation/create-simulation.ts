@@ -200,6 +200,8 @@ export function createSimulation(given: SimulationConfig, deps: SimulationDeps):
           const c = snap.context as OrchestratorContext;
           if (c.cyclesCompleted > lastSeen) {
             lastSeen = c.cyclesCompleted;
+            // Writes whose answer was lost are settled before the cycle is reported or checkpointed.
+            await deps.recorder.reconcile?.();
             const report: CycleReport = {
               cycle: c.cyclesCompleted,
               simulatedTime: simulatedTimeAfter(config.startMs, c.cyclesCompleted),

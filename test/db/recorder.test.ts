@@ -65,10 +65,13 @@ for (const target of targets()) {
       bad2.events[2] = { ...bad2.events[2]!, payload: [1, 2] as unknown as Record<string, unknown> };
       await expect(db.recorder.commitSession(bad2)).rejects.toThrow();
       expect(await sessionsOf(runId)).toBe(39);
-      // The agent can commit its next cycle normally; committing the same agent-cycle twice is refused.
+      // The agent can commit its next cycle normally. Committing the same agent-cycle again is
+      // idempotent (migration 011: a write whose answer was lost is sent again): nothing doubles.
       await db.recorder.commitSession(sessionRecord(runId, 39, 2, 'checkout'));
-      await expect(db.recorder.commitSession(good[0]!)).rejects.toThrow();
+      const events = await eventsOf(runId);
+      await db.recorder.commitSession(good[0]!);
       expect(await sessionsOf(runId)).toBe(40);
+      expect(await eventsOf(runId)).toBe(events);
     });
 
     it('stores a failed session with its error in notes (≤ 500 chars) and its <step>_failed event', async () => {
