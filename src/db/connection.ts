@@ -97,13 +97,15 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
     throw new ShopsimError('E_DATABASE', `Expected DB_POOL_SIZE to be an integer >= 1, got ${String(o.poolSize)}`, { exitCode: 2 });
   }
 
+  // Behind a transaction-mode pooler startup parameters are refused; a URL need not say so (see below).
+  let pooler = info.pooler;
   const makePool = () =>
     createPool(normalizeDatabaseUrl(url), {
       maximumPoolSize: poolSize,
       connectionTimeout: o.connectionTimeoutMs,
       // Startup parameters: PgBouncer rejects unknown ones, so behind a pooler the server's defaults apply.
-      statementTimeout: info.pooler || o.statementTimeoutMs === 0 ? 'DISABLE_TIMEOUT' : o.statementTimeoutMs,
-      idleInTransactionSessionTimeout: info.pooler ? 'DISABLE_TIMEOUT' : 60_000,
+      statementTimeout: pooler || o.statementTimeoutMs === 0 ? 'DISABLE_TIMEOUT' : o.statementTimeoutMs,
+      idleInTransactionSessionTimeout: pooler ? 'DISABLE_TIMEOUT' : 60_000,
       idleTimeout: o.idleTimeoutMs,
       connectionRetryLimit: 1,
       // slonik's default DISCARD ALL on every release costs a round trip per commit; we keep no session state.
@@ -111,7 +113,15 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
     });
   let inner: DatabasePool;
   try {
-    inner = await makePool();
+    try {
+      inner = await makePool();
+    } catch (err) {
+      // A pooler (PgBouncer in transaction mode) on a plain URL refuses the startup parameters
+      // that carry the timeouts: connect again without them; the server's defaults apply.
+      if (pooler || !/unsupported startup parameter/i.test(causeMessages(err))) throw err;
+      pooler = true;
+      inner = await makePool();
+    }
   } catch (err) {
     await embedded?.stop();
     throw connectError(where, err, url);
@@ -150,8 +160,20 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
     return renewing;
   };
 
+  const ping = () => pool.oneFirst(sql.type(z.object({ ok: z.number() }))`SELECT 1 AS ok`);
   try {
-    await pool.oneFirst(sql.type(z.object({ ok: z.number() }))`SELECT 1 AS ok`);
+    try {
+      await ping();
+    } catch (err) {
+      // The same refusal, when the pool connects lazily.
+      if (pooler || !/unsupported startup parameter/i.test(causeMessages(err))) throw err;
+      pooler = true;
+      const refused = inner;
+      inner = await makePool();
+      inner.on('error', onError);
+      void refused.end().catch(() => {});
+      await ping();
+    }
   } catch (err) {
     await pool.end().catch(() => {});
     await embedded?.stop();
@@ -192,6 +214,17 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
     },
   };
   return db;
+}
+
+/** The messages of an error and its causes, in one string. */
+function causeMessages(err: unknown): string {
+  const out: string[] = [];
+  let e: unknown = err;
+  for (let i = 0; i < 6 && e; i++) {
+    out.push(e instanceof Error ? e.message : String(e));
+    e = (e as { cause?: unknown }).cause;
+  }
+  return out.join(' | ');
 }
 
 function stripUndefined<T extends object>(o: T): T {

@@ -19,7 +19,8 @@ import { createPool, sql, type DatabasePool, type QuerySqlToken } from 'slonik';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { shopsim } from '../e2e/helpers.ts';
-import { TEST_DATABASE_URL } from '../db/helpers.ts';
+import { openDatabase } from '../../src/db/connection.ts';
+import { runMeta, sessionRecord, TEST_DATABASE_URL } from '../db/helpers.ts';
 
 function findPgbouncer(): string | null {
   const dirs = [...(process.env['PATH'] ?? '').split(delimiter), '/usr/sbin', '/usr/local/sbin'];
@@ -172,5 +173,19 @@ describe.skipIf(skipReason !== null)('behind PgBouncer in transaction mode', () 
       SELECT count(*)::int AS n FROM (SELECT 1 FROM shopping_sessions WHERE run_id = ${s.run_id} GROUP BY agent_id, cycle HAVING count(*) > 1) d`)).toBe(0);
     expect(await n(sql.type(count)`SELECT count(*)::int AS n FROM shopping_sessions WHERE run_id = ${s.run_id}`)).toBe(s.sessions_created);
     expect(await n(sql.type(count)`SELECT count(*)::int AS n FROM shopping_session_events WHERE run_id = ${s.run_id}`)).toBe(s.events_created);
+  });
+
+  it('is found out from its refusal of the startup parameters: shopsim connects again without them and writes', { timeout: 60_000 }, async () => {
+    // The URL of the suite above without its hint.
+    const plain = viaPooler.replace(/\?pgbouncer=true$/, '');
+    expect(plain).not.toMatch(/pgbouncer/);
+    const db = await openDatabase({ databaseUrl: plain, poolSize: 4 });
+    try {
+      await db.recorder.beginRun(runMeta('run-plain-url', 2));
+      await db.recorder.commitSession(sessionRecord('run-plain-url', 0, 1, 'checkout'));
+      expect(await n(sql.type(count)`SELECT count(*)::int AS n FROM shopping_sessions WHERE run_id = 'run-plain-url'`)).toBe(1);
+    } finally {
+      await db.close();
+    }
   });
 });
