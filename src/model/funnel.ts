@@ -20,12 +20,14 @@ export interface FunnelCounts {
   byHour: number[];
   /** Orders by hour of simulated start. */
   ordersByHour: number[];
+  /** Sessions by weekday of simulated start, Sunday first. */
+  byWeekday: number[];
   /** Sessions per cycle, for the busiest weekday hour. */
   byCycle: Map<number, { sessions: number; weekend: boolean }>;
 }
 
 export function emptyFunnel(agents: number): FunnelCounts {
-  return { agents, sessions: 0, browseOnly: 0, carts: 0, orders: 0, couponOrders: 0, items: 0, views: 0, byHour: new Array(24).fill(0), ordersByHour: new Array(24).fill(0), byCycle: new Map() };
+  return { agents, sessions: 0, browseOnly: 0, carts: 0, orders: 0, couponOrders: 0, items: 0, views: 0, byHour: new Array(24).fill(0), ordersByHour: new Array(24).fill(0), byWeekday: new Array(7).fill(0), byCycle: new Map() };
 }
 
 /** Adds one committed session to the counts. */
@@ -35,6 +37,7 @@ export function foldSession(f: FunnelCounts, r: SessionRecord): void {
   const hour = start.getUTCHours();
   const day = start.getUTCDay();
   f.byHour[hour] = (f.byHour[hour] ?? 0) + 1;
+  f.byWeekday[day] = (f.byWeekday[day] ?? 0) + 1;
   const c = f.byCycle.get(r.cycle) ?? { sessions: 0, weekend: day === 0 || day === 6 };
   c.sessions++;
   f.byCycle.set(r.cycle, c);

@@ -26,6 +26,8 @@ export interface Measurement {
   /** Sessions by simulated hour, summed over the run. */
   hourly: number[];
   ordersByHour: number[];
+  /** Sessions by weekday, Sunday first. */
+  byWeekday: number[];
   /** Distance of the sessions' hourly curve from the profile's (curveDistance; its weekday curve scales every hour alike). */
   curveDistance: number;
   /** The largest request count of one cycle, and which cycle. */
@@ -65,6 +67,7 @@ export async function measureProfile(profile: Profile, o: MeasureOptions): Promi
     rates: ratesOf(funnel),
     hourly: funnel.byHour,
     ordersByHour: funnel.ordersByHour,
+    byWeekday: funnel.byWeekday,
     curveDistance: curveDistance(funnel.byHour, profile.hourly),
     busiestCycle: busiest,
     sessions: funnel.sessions,
