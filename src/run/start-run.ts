@@ -32,6 +32,8 @@ export interface RunPlan {
   runId: string;
   /** The personas as the profile made them (the file's as written under the seed profile). */
   personas: Persona[];
+  /** The personas as the file holds them: what the checkpoint's personas_hash covers (same-data). */
+  filePersonas: Persona[];
   products: Product[];
   /** The run's profile: recorded with the run (profile_spec) and taken from its checkpoint on resume and replay. */
   profile: Profile;
@@ -71,11 +73,14 @@ export function prepareRun(resolved: ResolvedConfig): RunPlan {
   for (const c of plan?.changed ?? []) warnings.push(`resuming with ${c.flag} ${String(c.to)} (the checkpoint has ${String(c.from)}); it applies from the next cycle`);
   const cycles = totalCycles(config, sources);
   const profile = profileOf(config, plan ? { file: plan.file, checkpoint: plan.checkpoint } : null);
-  const personas = applyProfile(selectAgents(loadPersonas(config.personas), config.agents, config.personas), profile);
+  const filePersonas = selectAgents(loadPersonas(config.personas), config.agents, config.personas);
+  const personas = applyProfile(filePersonas, profile);
   const products = loadProducts(config.products);
   let restore: RestoreState | null = null;
   if (plan) {
-    validateCheckpoint(plan.file, plan.checkpoint, { personas, products });
+    // The hash covers the file as read, so a changed file is refused even where the profile
+    // overrides what changed; the profile itself is the recorded profile_spec.
+    validateCheckpoint(plan.file, plan.checkpoint, { personas: filePersonas, products });
     restore = restoreStateOf(plan.file, plan.checkpoint, personas);
   }
   return {
@@ -83,6 +88,7 @@ export function prepareRun(resolved: ResolvedConfig): RunPlan {
     cycles,
     runId: plan ? plan.checkpoint.simulation_state.run_id : newRunId(),
     personas,
+    filePersonas,
     products,
     profile,
     resume: plan ? { file: plan.file, checkpoint: plan.checkpoint } : null,
@@ -118,15 +124,17 @@ export function prepareReplay(file: string, request: ReplayRequest = {}): RunPla
     breakerAction: 'wait',
   };
   let personas: Persona[];
+  let filePersonas: Persona[];
   let profile: Profile;
   try {
     profile = profileOf(config, { file, checkpoint });
-    personas = applyProfile(selectAgents(loadPersonas(config.personas), config.agents, config.personas), profile);
+    filePersonas = selectAgents(loadPersonas(config.personas), config.agents, config.personas);
+    personas = applyProfile(filePersonas, profile);
   } catch (err) {
     throw new ShopsimError('E_CHECKPOINT', `checkpoint ${file}: ${oneLine(err)}`, { cause: err, exitCode: 2 });
   }
   const products = loadProducts(config.products);
-  validateCheckpoint(file, checkpoint, { personas, products });
+  validateCheckpoint(file, checkpoint, { personas: filePersonas, products });
   const fromCycle = checkpoint.simulation_state.current_cycle;
   const total = checkpoint.simulation_state.total_cycles ?? recorded.cycles ?? fromCycle;
   const until = request.untilCycle ?? total;
@@ -140,6 +148,7 @@ export function prepareReplay(file: string, request: ReplayRequest = {}): RunPla
     cycles: until,
     runId: checkpoint.simulation_state.run_id,
     personas,
+    filePersonas,
     products,
     profile,
     resume: { file, checkpoint },
@@ -197,7 +206,7 @@ export async function openRun(plan: RunPlan): Promise<OpenedRun> {
                 dir: config.checkpointDir,
                 keep: config.keepCheckpoints,
                 publicConfig: recorded,
-                personas,
+                personas: plan.filePersonas,
                 products,
                 mockStore: backends.mockStore,
                 isReplay: plan.resume !== null,
