@@ -23,7 +23,7 @@ export interface FunnelCounts {
   /** Sessions by weekday of simulated start, Sunday first. */
   byWeekday: number[];
   /** Sessions per cycle, for the busiest weekday hour. */
-  byCycle: Map<number, { sessions: number; weekend: boolean }>;
+  byCycle: Map<number, { sessions: number; weekend: boolean; hour: number }>;
 }
 
 export function emptyFunnel(agents: number): FunnelCounts {
@@ -38,7 +38,7 @@ export function foldSession(f: FunnelCounts, r: SessionRecord): void {
   const day = start.getUTCDay();
   f.byHour[hour] = (f.byHour[hour] ?? 0) + 1;
   f.byWeekday[day] = (f.byWeekday[day] ?? 0) + 1;
-  const c = f.byCycle.get(r.cycle) ?? { sessions: 0, weekend: day === 0 || day === 6 };
+  const c = f.byCycle.get(r.cycle) ?? { sessions: 0, weekend: day === 0 || day === 6, hour };
   c.sessions++;
   f.byCycle.set(r.cycle, c);
   if (r.kind === 'browse' && r.status === 'completed') f.browseOnly++;
@@ -74,4 +74,16 @@ export function ratesOf(f: FunnelCounts): Record<RateName, number> {
     coupon_use: ratio(f.couponOrders, f.orders),
     items_per_order: ratio(f.items, f.orders),
   };
+}
+
+/** Mean share of agents with a session in weekday cycles whose hour is in [from, to] (daytime: 11–16). */
+export function weekdayShare(f: FunnelCounts, from: number, to: number): number {
+  let sum = 0;
+  let n = 0;
+  for (const c of f.byCycle.values()) {
+    if (c.weekend || c.hour < from || c.hour > to) continue;
+    sum += c.sessions;
+    n++;
+  }
+  return n > 0 && f.agents > 0 ? sum / n / f.agents : 0;
 }

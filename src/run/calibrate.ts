@@ -7,7 +7,7 @@
  * reproducible because every run it makes is.
  */
 import { DEFAULTS, simulationConfigOf } from '../config.ts';
-import { emptyFunnel, foldSession, ratesOf, type FunnelCounts } from '../model/funnel.ts';
+import { emptyFunnel, foldSession, ratesOf, weekdayShare, type FunnelCounts } from '../model/funnel.ts';
 import { applyProfile, curveDistance, inBand, RATE_NAMES, type GeneratorParams, type Profile, type RateName } from '../model/profiles.ts';
 import type { Persona, Product, Recorder } from '../model/types.ts';
 import { createSimulation } from '../simulation/create-simulation.ts';
@@ -28,6 +28,8 @@ export interface Measurement {
   ordersByHour: number[];
   /** Sessions by weekday, Sunday first. */
   byWeekday: number[];
+  /** Mean share of agents with a session in a weekday daytime hour (11:00–16:00). */
+  weekdayDaytimeShare: number;
   /** Distance of the sessions' hourly curve from the profile's (curveDistance; its weekday curve scales every hour alike). */
   curveDistance: number;
   /** The largest request count of one cycle, and which cycle. */
@@ -68,6 +70,7 @@ export async function measureProfile(profile: Profile, o: MeasureOptions): Promi
     hourly: funnel.byHour,
     ordersByHour: funnel.ordersByHour,
     byWeekday: funnel.byWeekday,
+    weekdayDaytimeShare: weekdayShare(funnel, 11, 16),
     curveDistance: curveDistance(funnel.byHour, profile.hourly),
     busiestCycle: busiest,
     sessions: funnel.sessions,
