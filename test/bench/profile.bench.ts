@@ -1,7 +1,8 @@
 /**
  * Profiles (issue 16): `npx tsx test/bench/profile.bench.ts`. One JSON object per line.
  *  - profile-week: 372 agents × 168 cycles (one simulated week), mock mode, seed 42, per profile:
- *    the busiest cycle's request count (target ≈ 900 under retail) and what it needs at
+ *    the rates, the weekday daytime share of agents active (target ~40%), the busiest cycle's
+ *    request count (target ≈ 900 under retail) and what it needs at
  *    time-scale 48 (a cycle every 75 s) against the default --rate-limit of 50 req/s. The count
  *    depends on the decisions only, not on pacing, so the fast run gives the paced run's count.
  *  - calibrate: `calibrate` at 372 agents × 7 days, from the retail generator to flash-sale's
@@ -31,6 +32,9 @@ for (const name of ['retail', 'seed', 'flash-sale']) {
     requests: m.requests,
     calls_per_session: Math.round((m.requests / m.sessions) * 100) / 100,
     peak_active_share: Math.round(m.rates.peak_active_share * 1000) / 1000,
+    weekday_daytime_share: Math.round(m.weekdayDaytimeShare * 1000) / 1000,
+    rates: Object.fromEntries(Object.entries(m.rates).map(([k, v]) => [k, Math.round(v * 10_000) / 10_000])),
+    curve_distance: Math.round(m.curveDistance * 10_000) / 10_000,
     seconds: Math.round(m.seconds * 100) / 100,
   }));
 }
