@@ -18,7 +18,7 @@ export { redactUrl } from './url.ts';
 type Kind = 'int' | 'number' | 'bool' | 'string' | 'date' | 'enum' | 'http-url' | 'postgres-url';
 
 /** The commands options serve. */
-export type CommandName = 'run' | 'serve' | 'db' | 'replay';
+export type CommandName = 'run' | 'serve' | 'db' | 'replay' | 'calibrate';
 
 /**
  * What `run --resume` does with an option the checkpoint recorded:
@@ -77,6 +77,7 @@ export interface RunConfig {
   cohortSize: number;
   maxConcurrentAgents: number;
   offerCycleDays: number;
+  profile: string;
   // checkpoints
   checkpointDir: string;
   checkpointInterval: number;
@@ -111,15 +112,15 @@ const RUN: CommandName[] = ['run'];
 
 /** The options of `shopsim run`, in help order. */
 const RUN_SPECS: { [K in keyof RunConfig]: OptionSpec<RunConfig[K]> } = {
-  agents: { flag: '--agents', env: ['SIMULATION_AGENTS'], yaml: ['simulation.agents'], kind: 'int', min: 1, nullable: true, default: null, commands: RUN, public: 'agents', resume: 'same-data', description: 'number of agents (default: all personas; the first N of the file)' },
-  personas: { flag: '--personas', env: ['PERSONAS_FILE'], yaml: ['simulation.personas'], kind: 'string', default: 'data/personas.json', commands: ['run', 'replay'], public: 'personas', resume: 'same-data', description: 'persona file (the default falls back to the copy shipped with shopsim)' },
-  products: { flag: '--products', env: ['PRODUCTS_FILE'], yaml: ['simulation.products'], kind: 'string', default: 'data/products.json', commands: ['run', 'replay'], public: 'products', resume: 'same-data', description: 'product catalog file (the default falls back to the copy shipped with shopsim)' },
+  agents: { flag: '--agents', env: ['SIMULATION_AGENTS'], yaml: ['simulation.agents'], kind: 'int', min: 1, nullable: true, default: null, commands: ['run', 'calibrate'], public: 'agents', resume: 'same-data', description: 'number of agents (default: all personas; the first N of the file)' },
+  personas: { flag: '--personas', env: ['PERSONAS_FILE'], yaml: ['simulation.personas'], kind: 'string', default: 'data/personas.json', commands: ['run', 'replay', 'calibrate'], public: 'personas', resume: 'same-data', description: 'persona file (the default falls back to the copy shipped with shopsim)' },
+  products: { flag: '--products', env: ['PRODUCTS_FILE'], yaml: ['simulation.products'], kind: 'string', default: 'data/products.json', commands: ['run', 'replay', 'calibrate'], public: 'products', resume: 'same-data', description: 'product catalog file (the default falls back to the copy shipped with shopsim)' },
   hours: { flag: '--hours', env: ['SIMULATION_HOURS'], yaml: ['simulation.hours'], kind: 'number', min: 0, exclusiveMin: true, nullable: true, default: null, commands: RUN, description: 'real hours to run (cycles = hours × time-scale)' },
   // The public `cycles` is the run's total (--cycles or --hours × time-scale); resume handles it itself.
   cycles: { flag: '--cycles', env: ['SIMULATION_CYCLES'], yaml: ['simulation.cycles'], kind: 'int', min: 1, nullable: true, default: null, commands: RUN, public: 'cycles', description: 'simulated hours (cycles) to run' },
   timeScale: { flag: '--time-scale', env: ['TIME_SCALE'], yaml: ['simulation.time_scale'], kind: 'number', min: 0, exclusiveMin: true, default: 24, commands: RUN, public: 'time_scale', resume: 'carry', description: 'simulated hours per real hour' },
   start: { flag: '--start', env: ['SIMULATION_START'], yaml: ['simulation.start'], kind: 'date', default: '2024-01-01T00:00:00Z', commands: RUN, public: 'start', resume: 'must-match', description: 'simulated start (ISO-8601)' },
-  seed: { flag: '--seed', env: ['SIMULATION_SEED'], yaml: ['simulation.seed'], kind: 'int', min: 0, max: 2 ** 48, default: 42, commands: RUN, public: 'seed', resume: 'must-match', description: 'random seed' },
+  seed: { flag: '--seed', env: ['SIMULATION_SEED'], yaml: ['simulation.seed'], kind: 'int', min: 0, max: 2 ** 48, default: 42, commands: ['run', 'calibrate'], public: 'seed', resume: 'must-match', description: 'random seed' },
   warmupCycles: { flag: '--warmup-cycles', env: ['WARMUP_CYCLES'], yaml: ['simulation.warmup_cycles'], kind: 'int', min: 0, default: 0, commands: RUN, public: 'warmup_cycles', resume: 'must-match', description: 'warm-up ramp cycles (10/25/50/75/100%)' },
   breakerPercent: { flag: '--breaker-percent', env: ['CIRCUIT_BREAKER_THRESHOLD_PERCENT'], yaml: ['circuit_breaker.failure_threshold_percent'], kind: 'number', min: 0, max: 100, default: 5, commands: RUN, public: 'breaker_percent', resume: 'carry', description: 'breaker threshold, percent of agents failing in one cycle' },
   breakerAction: { flag: '--breaker-action', env: ['BREAKER_ACTION'], yaml: ['circuit_breaker.action'], kind: 'enum', values: ['exit', 'wait'], default: 'exit', commands: RUN, description: 'without a terminal: exit (checkpoint, exit 3) or wait (until SIGUSR2)' },
@@ -127,12 +128,14 @@ const RUN_SPECS: { [K in keyof RunConfig]: OptionSpec<RunConfig[K]> } = {
   mockApi: { flag: '--mock-api', env: ['MOCK_API'], yaml: ['simulation.mock_api'], kind: 'bool', default: false, commands: RUN, public: 'mock_api', resume: 'carry', description: 'in-process deterministic store' },
   mockDb: { flag: '--mock-db', env: ['MOCK_DB'], yaml: ['simulation.mock_db'], kind: 'bool', default: false, commands: ['run', 'serve'], public: 'mock_db', resume: 'carry', description: 'write nothing to a database' },
   mockFailRate: { flag: '--mock-fail-rate', env: ['MOCK_FAIL_RATE'], yaml: ['simulation.mock_fail_rate'], kind: 'number', min: 0, max: 1, default: 0, commands: RUN, public: 'mock_fail_rate', resume: 'must-match', description: 'mock store failure probability per call' },
-  json: { flag: '--json', kind: 'bool', default: false, commands: ['run', 'replay'], description: 'print one JSON summary on stdout' },
+  json: { flag: '--json', kind: 'bool', default: false, commands: ['run', 'replay', 'calibrate'], description: 'print one JSON summary on stdout' },
   debug: { flag: '--debug', env: ['DEBUG_LOGS'], kind: 'bool', default: false, commands: RUN, description: 'debug logging' },
   // The cohorts are in the checkpointed tree: another size cannot be applied to a restored run.
   cohortSize: { flag: '--cohort-size', env: ['COHORT_SIZE'], yaml: ['parallelization.cohort_size'], kind: 'int', min: 1, default: 500, commands: RUN, public: 'cohort_size', resume: 'must-match', description: 'shoppers per cohort actor' },
   maxConcurrentAgents: { flag: '--max-concurrent-agents', env: ['MAX_CONCURRENT_AGENTS'], yaml: ['parallelization.max_concurrent_agents'], kind: 'int', min: 1, default: 10_000, commands: RUN, public: 'max_concurrent_agents', resume: 'carry', description: 'most agents in a session at once (all of them up to this many)' },
   offerCycleDays: { flag: '--offer-cycle-days', env: ['OFFER_CYCLE_DAYS'], yaml: ['offers.cycle_days'], kind: 'number', min: 0, exclusiveMin: true, default: 7, commands: RUN, public: 'offer_cycle_days', resume: 'must-match', description: 'simulated days per offer cycle' },
+  // The profile shapes the personas (src/model/profiles.ts); the whole profile is recorded with the run as profile_spec.
+  profile: { flag: '--profile', env: ['SHOPSIM_PROFILE'], yaml: ['simulation.profile'], kind: 'string', default: 'retail', commands: ['run', 'calibrate'], public: 'profile', resume: 'must-match', description: 'traffic profile: retail, seed (the original behaviour), flash-sale, or a YAML profile file' },
   checkpointDir: { flag: '--checkpoint-dir', env: ['CHECKPOINT_DIR'], yaml: ['checkpoints.dir'], kind: 'string', default: 'data/checkpoints', commands: RUN, description: 'checkpoint directory' },
   checkpointInterval: { flag: '--checkpoint-interval', env: ['DEFAULT_CHECKPOINT_INTERVAL'], yaml: ['simulation.checkpoint_interval_cycles'], kind: 'int', min: 0, default: 10, commands: RUN, description: 'cycles between checkpoints (0 = only on stop)' },
   keepCheckpoints: { flag: '--keep-checkpoints', env: ['KEEP_CHECKPOINTS'], yaml: ['checkpoints.keep'], kind: 'int', min: 1, default: 5, commands: RUN, description: 'checkpoints of a run to keep' },
@@ -187,6 +190,19 @@ const SERVE_SPECS: { [K in keyof ServeOnlyConfig]: OptionSpec<ServeOnlyConfig[K]
   log: { flag: '--log', kind: 'bool', default: false, commands: SERVE, description: 'log every request (pino JSON on stdout)' },
 };
 
+/** Options of `shopsim calibrate` that `run` does not have (it shares --profile, --agents, --seed, --personas, --products, --json). */
+export interface CalibrateOnlyConfig {
+  days: number;
+  out: string | null;
+  maxRounds: number;
+}
+
+const CALIBRATE_SPECS: { [K in keyof CalibrateOnlyConfig]: OptionSpec<CalibrateOnlyConfig[K]> } = {
+  days: { flag: '--days', kind: 'number', min: 0, exclusiveMin: true, max: 365, default: 7, commands: ['calibrate'], description: 'simulated days of each measuring run' },
+  out: { flag: '--out', kind: 'string', nullable: true, default: null, commands: ['calibrate'], description: 'write the fitted profile here (default: NAME.fitted.yaml beside the profile file, or in the working directory for a built-in)' },
+  maxRounds: { flag: '--max-rounds', kind: 'int', min: 1, max: 50, default: 8, commands: ['calibrate'], description: 'most measuring runs of the fit' },
+};
+
 /** Options of `shopsim replay` that `run` does not have. */
 export interface ReplayOnlyConfig {
   untilCycle: number | null;
@@ -203,7 +219,12 @@ function keyed(table: Record<string, OptionSpec>): KeyedSpec[] {
 }
 
 /** Every option of every command. */
-export const ALL_SPECS: KeyedSpec[] = [...keyed(RUN_SPECS as Record<string, OptionSpec>), ...keyed(SERVE_SPECS as Record<string, OptionSpec>), ...keyed(REPLAY_SPECS as Record<string, OptionSpec>)];
+export const ALL_SPECS: KeyedSpec[] = [
+  ...keyed(RUN_SPECS as Record<string, OptionSpec>),
+  ...keyed(SERVE_SPECS as Record<string, OptionSpec>),
+  ...keyed(REPLAY_SPECS as Record<string, OptionSpec>),
+  ...keyed(CALIBRATE_SPECS as Record<string, OptionSpec>),
+];
 
 /** The options a command takes, in help order. */
 export function specsFor(command: CommandName): KeyedSpec[] {

@@ -78,6 +78,25 @@ export function renderReport(r: Report): string {
       ['left', 'right', 'right', 'right', 'right'],
     ),
   ];
+  if (r.targets) {
+    const t = r.targets;
+    const val = (x: number) => (x >= 1.5 ? x.toFixed(2) : pct(x));
+    parts.push(
+      table(
+        [`Target (profile ${t.profile})`, 'Band', 'Achieved', 'Inside'],
+        [
+          ...t.rates.map((x) => [`${x.rate} (${x.definition})`, `${val(x.min)} – ${val(x.max)}`, val(x.achieved), x.inside ? 'yes' : 'NO']),
+          ['hourly curve distance (0 = same shape)', `≤ ${t.curve_tolerance}`, t.curve_distance.toFixed(4), t.curve_distance <= t.curve_tolerance ? 'yes' : 'NO'],
+        ],
+        ['left', 'right', 'right', 'left'],
+      ),
+      table(
+        ['Hour (UTC)', 'Sessions', 'Orders', 'Target'],
+        t.curve.map((h) => [String(h.hour).padStart(2, '0') + ':00', pct(h.sessions_share), pct(h.orders_share), pct(h.target_share)]),
+        ['left', 'right', 'right', 'right'],
+      ),
+    );
+  }
   if (r.top_failures.length > 0) {
     parts.push(
       table(
@@ -113,7 +132,7 @@ export function renderRunList(runs: RunListing[]): string {
 export function registerReportCommand(program: Command, io?: DbIo): void {
   const cmd = program
     .command('report')
-    .description('funnel, rates, revenue and conversion by hour and weekday of a run, from the database')
+    .description("funnel, rates, revenue and conversion by hour and weekday of a run, and the run's rates and hourly curve against its profile's targets, from the database")
     .option('--run <id>', 'the run to report (default: the newest)')
     .option('--list', 'list the runs in the database instead (newest first, at most 50)')
     .option('--json', 'print the report (or the list) as one JSON object');

@@ -8,6 +8,7 @@
 import { sql, type DatabasePool } from 'slonik';
 import { z } from 'zod';
 import { ShopsimError } from '../errors.ts';
+import { curveDistance, inBand, RATE_DEFINITIONS, RATE_NAMES, validateProfile, type Profile, type RateName } from '../model/profiles.ts';
 
 export interface RunInfo {
   id: string;
@@ -52,8 +53,22 @@ export interface Bucket {
   revenue_cents: number;
 }
 
+/** The run's rates against the targets of the profile it recorded (runs.config.profile_spec). */
+export interface TargetReport {
+  profile: string;
+  rates: { rate: RateName; definition: string; target: number; min: number; max: number; achieved: number; inside: boolean }[];
+  /** 24 rows: each hour's share of the run's sessions and orders beside the profile's curve, normalised the same way. */
+  curve: { hour: number; sessions_share: number; orders_share: number; target_share: number }[];
+  curve_distance: number;
+  curve_tolerance: number;
+  /** Every rate inside its band and the curve within its tolerance. */
+  inside: boolean;
+}
+
 export interface Report {
   run: RunInfo;
+  /** Null for a run recorded without a profile (before profiles existed). */
+  targets: TargetReport | null;
   funnel: Funnel;
   rates: Rates;
   revenue: { revenue_cents: number; orders: number; average_order_cents: number };
@@ -75,6 +90,7 @@ const runRow = z.object({
   is_replay: z.boolean(),
   resumed_from: z.string().nullable(),
   summary: z.record(z.unknown()).nullable(),
+  config: z.record(z.unknown()).nullable(),
 });
 
 const funnelRow = z.object({
@@ -90,6 +106,8 @@ const funnelRow = z.object({
   events: z.number(),
   agents: z.number(),
   revenue_cents: z.number(),
+  coupon_orders: z.number(),
+  items: z.number(),
 });
 
 const failureRow = z.object({ error: z.string(), sessions: z.number() });
@@ -105,9 +123,9 @@ const ratio = (a: number, b: number) => (b > 0 ? Math.round((a / b) * 10_000) / 
 export async function buildReport(pool: DatabasePool, runId?: string): Promise<Report> {
   const r = runId
     ? await pool.maybeOne(sql.type(runRow)`
-        SELECT id, seed, started_at, ended_at, is_replay, resumed_from, summary FROM runs WHERE id = ${runId}`)
+        SELECT id, seed, started_at, ended_at, is_replay, resumed_from, summary, config FROM runs WHERE id = ${runId}`)
     : await pool.maybeOne(sql.type(runRow)`
-        SELECT id, seed, started_at, ended_at, is_replay, resumed_from, summary FROM runs
+        SELECT id, seed, started_at, ended_at, is_replay, resumed_from, summary, config FROM runs
         ORDER BY started_at DESC, updated_at DESC LIMIT 1`);
   if (!r) {
     throw new ShopsimError('E_INPUT', runId ? `No run "${runId}" in the database` : 'No runs in the database yet: run `shopsim run` first', { exitCode: 2 });
@@ -125,7 +143,9 @@ export async function buildReport(pool: DatabasePool, runId?: string): Promise<R
       count(*) FILTER (WHERE status = 'active')::int AS active,
       coalesce(sum(event_count), 0)::float8 AS events,
       count(DISTINCT agent_id)::int AS agents,
-      coalesce(sum(revenue_cents) FILTER (WHERE status = 'completed'), 0)::float8 AS revenue_cents
+      coalesce(sum(revenue_cents) FILTER (WHERE status = 'completed'), 0)::float8 AS revenue_cents,
+      count(*) FILTER (WHERE kind = 'shop' AND status = 'completed' AND coupon_applied)::int AS coupon_orders,
+      coalesce(sum(items_count) FILTER (WHERE kind = 'shop' AND status = 'completed'), 0)::float8 AS items
     FROM shopping_sessions WHERE run_id = ${r.id}`);
 
   const bucketQuery = (part: 'hour' | 'isodow') => sql.type(bucketRow)`
@@ -148,7 +168,9 @@ export async function buildReport(pool: DatabasePool, runId?: string): Promise<R
     return { sessions, checkouts, conversion_rate: ratio(checkouts, sessions), revenue_cents: row?.revenue_cents ?? 0 };
   };
 
-  const { revenue_cents, ...funnel } = f;
+  const profile = profileOf(r.config);
+  const targets = profile ? await targetReport(pool, r.id, profile, f, hours, agentsOf(r.summary, r.config, f.agents)) : null;
+  const { revenue_cents, coupon_orders: _couponOrders, items: _items, ...funnel } = f;
   return {
     run: {
       id: r.id,
@@ -159,6 +181,7 @@ export async function buildReport(pool: DatabasePool, runId?: string): Promise<R
       resumed_from: r.resumed_from,
       summary: r.summary,
     },
+    targets,
     funnel,
     rates: {
       conversion_rate: ratio(f.checkouts, f.sessions),
@@ -170,6 +193,79 @@ export async function buildReport(pool: DatabasePool, runId?: string): Promise<R
     by_hour: Array.from({ length: 24 }, (_, hour) => ({ hour, ...bucket(hours, hour) })),
     by_weekday: WEEKDAYS.map((weekday, i) => ({ weekday, isodow: i + 1, ...bucket(days, i + 1) })),
     top_failures: failures.map((x) => ({ error: x.error, sessions: x.sessions })),
+  };
+}
+
+/** The profile a run recorded, or null (none, or not a valid profile: then there is nothing to compare with). */
+function profileOf(config: Record<string, unknown> | null): Profile | null {
+  const spec = config?.['profile_spec'];
+  if (spec === undefined || spec === null) return null;
+  try {
+    return validateProfile(spec, 'runs.config.profile_spec');
+  } catch {
+    return null;
+  }
+}
+
+function agentsOf(summary: Record<string, unknown> | null, config: Record<string, unknown> | null, withSessions: number): number {
+  const n = summary?.['agents'] ?? config?.['agents'];
+  return typeof n === 'number' && n > 0 ? n : withSessions;
+}
+
+const viewsRow = z.object({ views: z.number() });
+const peakRow = z.object({ peak: z.number() });
+
+async function targetReport(
+  pool: DatabasePool,
+  runId: string,
+  profile: Profile,
+  f: z.infer<typeof funnelRow>,
+  hours: readonly z.infer<typeof bucketRow>[],
+  agents: number,
+): Promise<TargetReport> {
+  const views = await pool.oneFirst(sql.type(viewsRow)`
+    SELECT count(*)::float8 AS views FROM shopping_session_events WHERE run_id = ${runId} AND type = 'product_viewed'`);
+  const peak = await pool.oneFirst(sql.type(peakRow)`
+    SELECT coalesce(max(n), 0)::int AS peak FROM (
+      SELECT count(*) AS n FROM shopping_sessions
+      WHERE run_id = ${runId} AND extract(isodow FROM simulated_start AT TIME ZONE 'UTC') BETWEEN 1 AND 5
+      GROUP BY cycle) c`);
+  const div = (a: number, b: number) => (b > 0 ? a / b : 0);
+  const achieved: Record<RateName, number> = {
+    conversion: div(f.checkouts, f.sessions),
+    add_to_cart: div(f.carts, f.sessions),
+    cart_abandonment: f.carts > 0 ? 1 - f.checkouts / f.carts : 0,
+    browse_only: div(f.browse_only, f.sessions),
+    views_per_session: div(views, f.sessions),
+    peak_active_share: div(peak, agents),
+    coupon_use: div(f.coupon_orders, f.checkouts),
+    items_per_order: div(f.items, f.checkouts),
+  };
+  const rates: TargetReport['rates'] = [];
+  for (const rate of RATE_NAMES) {
+    const band = profile.targets[rate];
+    if (!band) continue;
+    const value = Math.round(achieved[rate] * 10_000) / 10_000;
+    rates.push({ rate, definition: RATE_DEFINITIONS[rate], ...band, achieved: value, inside: inBand(achieved[rate], band) });
+  }
+  const sessionsBy = Array.from({ length: 24 }, (_, h) => hours.find((x) => x.k === h)?.sessions ?? 0);
+  const ordersBy = Array.from({ length: 24 }, (_, h) => hours.find((x) => x.k === h)?.checkouts ?? 0);
+  const sum = (a: number[]) => a.reduce((x, y) => x + y, 0);
+  const targetSum = sum(profile.hourly);
+  const curve = sessionsBy.map((n, hour) => ({
+    hour,
+    sessions_share: ratio(n, sum(sessionsBy)),
+    orders_share: ratio(ordersBy[hour] ?? 0, sum(ordersBy)),
+    target_share: ratio(profile.hourly[hour] ?? 0, targetSum),
+  }));
+  const distance = Math.round(curveDistance(sessionsBy, profile.hourly) * 10_000) / 10_000;
+  return {
+    profile: profile.name,
+    rates,
+    curve,
+    curve_distance: distance,
+    curve_tolerance: profile.curve_tolerance,
+    inside: rates.every((x) => x.inside) && distance <= profile.curve_tolerance,
   };
 }
 

@@ -16,9 +16,9 @@ import {
   validationError,
 } from './validate.ts';
 
-type HourProfile = 'daytime' | 'evening' | 'night_owl' | 'office' | 'weekend';
+export type HourProfile = 'daytime' | 'evening' | 'night_owl' | 'office' | 'weekend';
 
-interface Segment {
+export interface Segment {
   name: string;
   weight: number;
   frequency: [number, number];
@@ -33,7 +33,7 @@ interface Segment {
   budget: [number, number];
 }
 
-const SEGMENTS: Segment[] = [
+export const SEGMENTS: readonly Segment[] = [
   { name: 'bargain_hunter', weight: 0.2, frequency: [0.3, 0.5], profile: 'evening', weekday: [0.7, 0.9], weekend: [0.8, 1.0], browse: [0.25, 0.4], price: [0.7, 0.95], coupon: [0.7, 0.95], abandon: [0.25, 0.45], basket: [1, 3], budget: [3000, 12000] },
   { name: 'loyal_regular', weight: 0.18, frequency: [0.35, 0.55], profile: 'daytime', weekday: [0.8, 1.0], weekend: [0.6, 0.8], browse: [0.15, 0.3], price: [0.2, 0.5], coupon: [0.3, 0.6], abandon: [0.08, 0.2], basket: [1, 4], budget: [8000, 30000] },
   { name: 'window_shopper', weight: 0.16, frequency: [0.15, 0.3], profile: 'daytime', weekday: [0.7, 0.9], weekend: [0.8, 1.0], browse: [0.35, 0.55], price: [0.5, 0.8], coupon: [0.2, 0.5], abandon: [0.45, 0.7], basket: [1, 2], budget: [2000, 8000] },
@@ -124,6 +124,16 @@ export function validatePersonas(data: unknown, file: string): Persona[] {
     expectInt(b, 'max', { ...at }, b['min'] as number, 50);
     expectStringArray(r, 'preferred_categories', at);
     expectInt(r, 'budget_cents', at, 1);
+    // Fields written by a profile (src/model/profiles.ts); optional.
+    if (r['cart_intent'] !== undefined) expectNumber(r, 'cart_intent', at, 0, 1);
+    if (r['day_affinity'] !== undefined) expectUnitArray(r, 'day_affinity', at, 7);
+    const views = r['views_per_session'];
+    if (views !== undefined) {
+      if (views === null || typeof views !== 'object' || Array.isArray(views)) throw validationError(at, 'views_per_session', 'must be an object {min, max}');
+      const v = views as Record<string, unknown>;
+      expectInt(v, 'min', { ...at }, 1, 12);
+      expectInt(v, 'max', { ...at }, v['min'] as number, 12);
+    }
   });
   return records as unknown as Persona[];
 }
@@ -131,4 +141,13 @@ export function validatePersonas(data: unknown, file: string): Persona[] {
 /** Chance that the persona shops in a cycle: frequency × hour affinity × day affinity (the seed's formula). */
 export function shoppingProbability(p: Persona, hour: number, weekend: boolean): number {
   return p.shopping_frequency * (p.hour_affinity[hour] ?? 0) * (weekend ? p.weekend_affinity : p.weekday_affinity);
+}
+
+/**
+ * A profile-made persona's chance of visiting the store in a cycle (any session):
+ * frequency × hour affinity × the weekday's affinity (day_affinity, Sunday first).
+ */
+export function visitProbability(p: Persona, hour: number, weekday: number, weekend: boolean): number {
+  const day = p.day_affinity?.[weekday] ?? (weekend ? p.weekend_affinity : p.weekday_affinity);
+  return p.shopping_frequency * (p.hour_affinity[hour] ?? 0) * day;
 }

@@ -15,7 +15,7 @@
  * in flight outliving the young generation), so they were not kept.
  */
 import { HOUR_MS, type CycleInfo } from './calendar.ts';
-import { shoppingProbability } from './personas.ts';
+import { shoppingProbability, visitProbability } from './personas.ts';
 import type { Rng } from './rng.ts';
 import type {
   Cart,
@@ -61,8 +61,16 @@ export const PAGE_SIZE = 12;
 /** Simulated seconds between two events of a session. */
 const EVENT_SPACING_MS = 37_000;
 
-/** Skip, browse only, or shop: the first draw of every cycle. */
+/**
+ * Skip, browse only, or shop: the first draw(s) of every cycle. A profile-made persona (one
+ * with cart_intent) first decides to visit, then whether this visit shops; a persona without
+ * it follows the seed's formula (shop, else browse with browse_propensity × hour affinity).
+ */
 export function decideCycle(rng: Rng, persona: Persona, info: CycleInfo): CycleDecision {
+  if (persona.cart_intent !== undefined) {
+    if (rng.next() >= visitProbability(persona, info.hour, info.weekday, info.weekend)) return 'skip';
+    return rng.next() < persona.cart_intent ? 'shop' : 'browse';
+  }
   const p = shoppingProbability(persona, info.hour, info.weekend);
   if (rng.next() < p) return 'shop';
   const browse = persona.browse_propensity * (persona.hour_affinity[info.hour] ?? 0);
@@ -79,7 +87,8 @@ export function openSession(rng: Rng, persona: Persona, info: CycleInfo, kind: S
   const startMs = info.atMs + rng.int(0, 50) * 60_000;
   const category = rng.pick(persona.preferred_categories);
   const page = rng.int(1, 2);
-  const views = kind === 'shop' ? rng.int(1, 2) : rng.int(2, 3);
+  const range = persona.views_per_session;
+  const views = range ? rng.int(range.min, range.max) : kind === 'shop' ? rng.int(1, 2) : rng.int(2, 3);
   const viewDraws: number[] = [];
   for (let i = 0; i < views; i++) viewDraws.push(rng.next());
   const s: Session = {

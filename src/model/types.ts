@@ -25,6 +25,17 @@ export interface Persona {
   preferred_categories: string[];
   /** Spending limit per session, in cents. */
   budget_cents: number;
+  /**
+   * Profile-made personas only (src/model/profiles.ts). When set, a cycle is a visit with
+   * probability `shopping_frequency × hour_affinity[h] × day affinity`, and a visit becomes a
+   * shopping session (one that puts things in a cart) with this probability; browse_propensity
+   * is then unused. Absent: the seed's formula (docs/agent-model.md).
+   */
+  cart_intent?: number;
+  /** Product pages opened per session (both kinds); absent: 1–2 when shopping, 2–3 when browsing. */
+  views_per_session?: { min: number; max: number };
+  /** Seven day multipliers, Sunday first; absent: weekday_affinity / weekend_affinity. */
+  day_affinity?: number[];
 }
 
 export interface Product {

@@ -5,6 +5,8 @@ import { fileURLToPath } from 'node:url';
 import { inputError } from '../errors.ts';
 import { validateProducts } from '../model/catalog.ts';
 import { validatePersonas } from '../model/personas.ts';
+import { validateProfile, type Profile } from '../model/profiles.ts';
+import { parse as parseYaml } from 'yaml';
 import type { Persona, Product } from '../model/types.ts';
 
 /** The default data files, relative to the working directory; shopsim ships both. */
@@ -62,4 +64,38 @@ export function selectAgents(personas: Persona[], agents: number | null, file: s
     throw inputError(`--agents ${agents}: expected at most ${personas.length} (the number of personas in ${file}); make more with: shopsim personas generate --count ${agents} --out FILE`);
   }
   return personas.slice(0, agents);
+}
+
+/** The profiles shipped in data/profiles/ (`--profile NAME`). */
+export const BUILTIN_PROFILES = ['retail', 'seed', 'flash-sale'] as const;
+
+/** Where a built-in profile's file is: data/profiles/NAME.yaml shipped with shopsim. */
+function builtinProfilePath(name: string): string {
+  const root = packageRoot();
+  return join(root ?? '.', 'data', 'profiles', `${name}.yaml`);
+}
+
+/**
+ * `--profile NAME|FILE`: a built-in profile by name, or a YAML profile file, validated.
+ * @throws ShopsimError E_INPUT (exit 2), one line naming the profile and what was wrong.
+ */
+export function loadProfile(spec: string, flag = '--profile'): Profile {
+  const builtin = (BUILTIN_PROFILES as readonly string[]).includes(spec);
+  if (!builtin && !/[/\\.]/.test(spec)) {
+    throw inputError(`${flag} ${spec}: expected one of ${BUILTIN_PROFILES.join(', ')} or a YAML profile file`);
+  }
+  const file = builtin ? builtinProfilePath(spec) : spec;
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw inputError(`${flag} ${spec}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'error'})`, err);
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    throw inputError(`${flag} ${spec}: not valid YAML: ${err instanceof Error ? (err.message.split('\n')[0] ?? '') : String(err)}`, err);
+  }
+  return validateProfile(doc, `${flag} ${spec}`);
 }

@@ -20,7 +20,8 @@ import type { RestoreState, RunSummary } from '../model/run.ts';
 import type { Persona, Product } from '../model/types.ts';
 import { createSimulation } from '../simulation/create-simulation.ts';
 import type { Simulation } from '../simulation/types.ts';
-import { loadPersonas, loadProducts, selectAgents } from './load-data.ts';
+import { applyProfile, validateProfile, type Profile } from '../model/profiles.ts';
+import { loadPersonas, loadProducts, loadProfile, selectAgents } from './load-data.ts';
 import { openBackends, type Backends } from './open-backends.ts';
 import { planResume, type ResumePlan } from './plan-resume.ts';
 
@@ -29,8 +30,13 @@ export interface RunPlan {
   config: RunConfig;
   cycles: number;
   runId: string;
+  /** The personas as the profile made them (the file's as written under the seed profile). */
   personas: Persona[];
+  /** The personas as the file holds them: what the checkpoint's personas_hash covers (same-data). */
+  filePersonas: Persona[];
   products: Product[];
+  /** The run's profile: recorded with the run (profile_spec) and taken from its checkpoint on resume and replay. */
+  profile: Profile;
   /** The checkpoint this run continues, or null for a new run. */
   resume: { file: string; checkpoint: Checkpoint } | null;
   restore: RestoreState | null;
@@ -45,20 +51,36 @@ export function newRunId(now = new Date()): string {
   return `run-${stamp}-${randomBytes(3).toString('hex')}`;
 }
 
+/**
+ * The profile of a run: a checkpoint's recorded profile_spec when it has one (so a resumed or
+ * replayed run keeps its targets even if the file changed since), else `--profile`. A
+ * checkpoint written before profiles existed ran the seed's behaviour.
+ */
+function profileOf(config: RunConfig, checkpoint: { file: string; checkpoint: Checkpoint } | null): Profile {
+  const recorded = checkpoint?.checkpoint.simulation_config['profile_spec'];
+  if (checkpoint && recorded !== undefined) return validateProfile(recorded, `checkpoint ${checkpoint.file}: simulation_config.profile_spec`);
+  return loadProfile(config.profile);
+}
+
 /** A new or resumed run of `shopsim run`: plans the resume, loads and checks the data. */
 export function prepareRun(resolved: ResolvedConfig): RunPlan {
   // --resume / --resume-from: options not given again come from the checkpoint.
   const plan: ResumePlan | null = planResume(resolved);
   const sources = resolved.sources;
   const config = plan ? plan.config : resolved.config;
+  if (plan && !('profile' in plan.checkpoint.simulation_config) && sources.profile === undefined) config.profile = 'seed';
   const warnings = plan ? [...plan.warnings] : [];
   for (const c of plan?.changed ?? []) warnings.push(`resuming with ${c.flag} ${String(c.to)} (the checkpoint has ${String(c.from)}); it applies from the next cycle`);
   const cycles = totalCycles(config, sources);
-  const personas = selectAgents(loadPersonas(config.personas), config.agents, config.personas);
+  const profile = profileOf(config, plan ? { file: plan.file, checkpoint: plan.checkpoint } : null);
+  const filePersonas = selectAgents(loadPersonas(config.personas), config.agents, config.personas);
+  const personas = applyProfile(filePersonas, profile);
   const products = loadProducts(config.products);
   let restore: RestoreState | null = null;
   if (plan) {
-    validateCheckpoint(plan.file, plan.checkpoint, { personas, products });
+    // The hash covers the file as read, so a changed file is refused even where the profile
+    // overrides what changed; the profile itself is the recorded profile_spec.
+    validateCheckpoint(plan.file, plan.checkpoint, { personas: filePersonas, products });
     restore = restoreStateOf(plan.file, plan.checkpoint, personas);
   }
   return {
@@ -66,7 +88,9 @@ export function prepareRun(resolved: ResolvedConfig): RunPlan {
     cycles,
     runId: plan ? plan.checkpoint.simulation_state.run_id : newRunId(),
     personas,
+    filePersonas,
     products,
+    profile,
     resume: plan ? { file: plan.file, checkpoint: plan.checkpoint } : null,
     restore,
     warnings,
@@ -90,6 +114,7 @@ export function prepareReplay(file: string, request: ReplayRequest = {}): RunPla
   const config: RunConfig = {
     ...DEFAULTS,
     ...recorded,
+    ...('profile' in checkpoint.simulation_config ? {} : { profile: 'seed' }),
     ...(request.personas !== undefined ? { personas: request.personas } : {}),
     ...(request.products !== undefined ? { products: request.products } : {}),
     mockApi: true,
@@ -99,13 +124,17 @@ export function prepareReplay(file: string, request: ReplayRequest = {}): RunPla
     breakerAction: 'wait',
   };
   let personas: Persona[];
+  let filePersonas: Persona[];
+  let profile: Profile;
   try {
-    personas = selectAgents(loadPersonas(config.personas), config.agents, config.personas);
+    profile = profileOf(config, { file, checkpoint });
+    filePersonas = selectAgents(loadPersonas(config.personas), config.agents, config.personas);
+    personas = applyProfile(filePersonas, profile);
   } catch (err) {
     throw new ShopsimError('E_CHECKPOINT', `checkpoint ${file}: ${oneLine(err)}`, { cause: err, exitCode: 2 });
   }
   const products = loadProducts(config.products);
-  validateCheckpoint(file, checkpoint, { personas, products });
+  validateCheckpoint(file, checkpoint, { personas: filePersonas, products });
   const fromCycle = checkpoint.simulation_state.current_cycle;
   const total = checkpoint.simulation_state.total_cycles ?? recorded.cycles ?? fromCycle;
   const until = request.untilCycle ?? total;
@@ -119,7 +148,9 @@ export function prepareReplay(file: string, request: ReplayRequest = {}): RunPla
     cycles: until,
     runId: checkpoint.simulation_state.run_id,
     personas,
+    filePersonas,
     products,
+    profile,
     resume: { file, checkpoint },
     restore: restoreStateOf(file, checkpoint, personas),
     warnings,
@@ -154,7 +185,8 @@ export async function openRun(plan: RunPlan): Promise<OpenedRun> {
   const mockState = plan.resume?.checkpoint.mock_store_state;
   if (mockState && backends.mockStore) backends.mockStore.importState(mockState);
   const { config, cycles, runId, personas, products } = plan;
-  const recorded = publicConfig(config, cycles);
+  // The profile is recorded whole, so a resume or replay keeps its targets and `report` shows them.
+  const recorded = { ...publicConfig(config, cycles), profile_spec: plan.profile };
   return {
     plan,
     backends,
@@ -174,7 +206,7 @@ export async function openRun(plan: RunPlan): Promise<OpenedRun> {
                 dir: config.checkpointDir,
                 keep: config.keepCheckpoints,
                 publicConfig: recorded,
-                personas,
+                personas: plan.filePersonas,
                 products,
                 mockStore: backends.mockStore,
                 isReplay: plan.resume !== null,
