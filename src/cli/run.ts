@@ -112,10 +112,11 @@ export async function runCommand(flags: Partial<Record<keyof RunConfig, unknown>
   else io.stdout.write(`${renderSummary(summary, { color: config.color && io.stdout.isTTY === true })}\n`);
 
   if (summary.exit_reason === 'breaker') {
-    io.stderr.write(
-      `shopsim: stopped because the circuit breaker opened (more than ${summary.breaker.threshold} agent failures in one cycle). ` +
-        `Fix the cause, then continue with: shopsim run --resume\n`,
-    );
+    const why =
+      summary.breaker.last_cycle_failures > summary.breaker.threshold
+        ? `more than ${summary.breaker.threshold} agent failures in one cycle`
+        : `every session of the last cycle failed, and at least 3 in a row: is the store reachable?`;
+    io.stderr.write(`shopsim: stopped because the circuit breaker opened (${why}). Fix the cause, then continue with: shopsim run --resume\n`);
     return 3;
   }
   const requested = monitor.requestedExitCode();
