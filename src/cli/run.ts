@@ -46,7 +46,7 @@ export function resumeLine(plan: RunPlan, describe: { store: string; database: s
   const st = plan.resume.checkpoint.simulation_state;
   const modes = plan.config.fast ? '--fast' : `paced, --time-scale ${plan.config.timeScale}`;
   return (
-    `resuming run ${st.run_id} (${plan.resume.chosen ?? 'as asked'}) from ${plan.resume.file}, cycle ${st.current_cycle} of ${plan.cycles}; ` +
+    `resuming run ${st.run_id} (${plan.resume.chosen ?? 'named by --resume-from'}) from ${plan.resume.file}, cycle ${st.current_cycle} of ${plan.cycles}; ` +
     `store: ${describe.store}; database: ${describe.database}; ${modes}`
   );
 }

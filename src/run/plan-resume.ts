@@ -74,7 +74,7 @@ export function pickCheckpoint(dir: string, runRef: string | null): Picked {
       try {
         const checkpoint = readCheckpoint(f.path);
         const warnings = skipped.map((s) => `warning: newer checkpoint ${s.file} is unusable (${s.problem}); resuming from ${f.path} instead`);
-        return { file: f.path, checkpoint, warnings, chosen: runRef ? `run ${runRef} as asked` : `the newest unfinished run in ${dir}` };
+        return { file: f.path, checkpoint, warnings, chosen: runRef ? `named by --resume ${runRef}` : `the newest unfinished run in ${dir}` };
       } catch (err) {
         const msg = (err as Error).message;
         skipped.push({ file: f.path, problem: msg.startsWith(`checkpoint ${f.path}: `) ? msg.slice(`checkpoint ${f.path}: `.length) : msg });
@@ -90,7 +90,7 @@ export function planResume(resolved: ResolvedConfig): ResumePlan | null {
   if (config.fresh || (config.resume === false && !config.resumeFrom)) return null;
   let picked: Picked;
   if (config.resumeFrom) {
-    picked = { file: config.resumeFrom, checkpoint: readCheckpoint(config.resumeFrom), warnings: [], chosen: 'as asked (--resume-from)' };
+    picked = { file: config.resumeFrom, checkpoint: readCheckpoint(config.resumeFrom), warnings: [], chosen: 'named by --resume-from' };
   } else {
     picked = pickCheckpoint(config.checkpointDir, typeof config.resume === 'string' ? config.resume : null);
   }
