@@ -3,7 +3,8 @@
  * persona id) and owns three parallel regions the inspector shows:
  *  - cycle:   waiting → planning → (startingOffers) → executing → settling → waiting … done
  *  - control: running ⇄ paused, stopping → stopped
- *  - breaker: closed ⇄ open (opens when a cycle's failures exceed floor(agents × percent / 100))
+ *  - breaker: closed ⇄ open (opens when a cycle's failures exceed floor(agents × percent / 100),
+ *    or when every session of a cycle failed and at least 3 have failed in a row: breakerOpens)
  * Time enters as events: the driver in src/simulation sends NEXT_CYCLE when a cycle is due.
  * A restored tree is told it resumes by RUN_RESUMED: the run runs again (control running, breaker
  * closed), and the options a resume may change (length, breaker percent, concurrency window) are
@@ -15,7 +16,7 @@ import { emptyTotals, mergeTotals } from '../src/model/totals.ts';
 import type { LastCycle, OfferEngineState } from '../src/model/run.ts';
 import { emptyOfferState } from '../src/model/run.ts';
 import type { CycleTotals, Persona } from '../src/model/types.ts';
-import { activeAgentCount, breakerThreshold, breakerTrips } from '../src/model/warmup.ts';
+import { activeAgentCount, breakerOpens, breakerThreshold, failedInARowAfter } from '../src/model/warmup.ts';
 import { cohortMachine, type CohortReport } from './cohort.machine.ts';
 
 export interface OrchestratorInput {
@@ -55,6 +56,11 @@ export interface OrchestratorContext {
   lastCycle: LastCycle | null;
   totals: CycleTotals;
   breakerTrips: number;
+  /**
+   * Sessions failed in a row, none succeeding in between, across cycles (breaker rule (b) in
+   * src/model/warmup.ts); reset when the breaker opens. Absent in older checkpoints: 0.
+   */
+  failedInARow?: number;
   offer: OfferEngineState;
   digest: string;
 }
@@ -110,7 +116,8 @@ export const orchestratorMachine = setup({
     breakerClosed: stateIn({ breaker: 'closed' }),
     offerCycleDue: ({ context }) => offerCycleDue(context),
     isLastCohort: ({ context }) => context.pendingCohorts === 1,
-    failuresExceedThreshold: ({ context }) => breakerTrips(context.cycleTotals.failed, context.threshold),
+    breakerShouldOpen: ({ context }) =>
+      breakerOpens(context.cycleTotals, context.threshold, failedInARowAfter(context.failedInARow ?? 0, context.cycleTotals), context.breakerPercent),
     allCyclesDone: ({ context }) => context.cyclesCompleted >= context.totalCycles,
   },
   actions: {
@@ -131,7 +138,7 @@ export const orchestratorMachine = setup({
       if (event.type !== 'COHORT_DONE') return {};
       return { cycleTotals: mergeTotals(context.cycleTotals, event.totals), pendingCohorts: context.pendingCohorts - 1 };
     }),
-    countTrip: assign(({ context }) => ({ breakerTrips: context.breakerTrips + 1 })),
+    countTrip: assign(({ context }) => ({ breakerTrips: context.breakerTrips + 1, failedInARow: 0 })),
     applyResume: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'RUN_RESUMED') return;
       enqueue.assign({
@@ -177,6 +184,7 @@ export const orchestratorMachine = setup({
       lastCycle: null,
       totals: emptyTotals(),
       breakerTrips: 0,
+      failedInARow: 0,
       offer: emptyOfferState(),
       digest: GENESIS_DIGEST,
     };
@@ -252,7 +260,7 @@ export const orchestratorMachine = setup({
             input: ({ context }) => ({ cycle: (context.current as CycleInfo).cycle, previousDigest: context.digest, totals: context.cycleTotals }),
             onDone: [
               {
-                guard: 'failuresExceedThreshold',
+                guard: 'breakerShouldOpen',
                 target: 'waiting',
                 actions: [
                   assign(({ context, event }) => settle(context, event.output.digest)),
@@ -285,7 +293,7 @@ export const orchestratorMachine = setup({
       },
     },
     breaker: {
-      description: 'Circuit breaker: opens when more than floor(agents × percent / 100) agents fail in one cycle.',
+      description: 'Circuit breaker: opens when more than floor(agents × percent / 100) agents fail in one cycle, or when every session of a cycle failed and at least 3 have failed in a row.',
       initial: 'closed',
       // Resuming is the manual decision to go on: it closes an open breaker, as RESUME does.
       on: { RUN_RESUMED: { target: '.closed' } },
@@ -308,5 +316,6 @@ function settle(context: OrchestratorContext, digest: string): Partial<Orchestra
     digest,
     totals,
     lastCycle: { cycle, active: context.activeCount, totals: context.cycleTotals },
+    failedInARow: failedInARowAfter(context.failedInARow ?? 0, context.cycleTotals),
   };
 }

@@ -15,7 +15,8 @@ import { redactUrl } from './url.ts';
 
 export { redactUrl } from './url.ts';
 
-type Kind = 'int' | 'number' | 'bool' | 'string' | 'date' | 'enum' | 'http-url' | 'postgres-url';
+/** 'bool-or-string': a flag alone is true; with a value, that value (`--resume [run-id]`). */
+type Kind = 'int' | 'number' | 'bool' | 'bool-or-string' | 'string' | 'date' | 'enum' | 'http-url' | 'postgres-url';
 
 /** The commands options serve. */
 export type CommandName = 'run' | 'serve' | 'db' | 'replay' | 'calibrate';
@@ -82,7 +83,8 @@ export interface RunConfig {
   checkpointDir: string;
   checkpointInterval: number;
   keepCheckpoints: number;
-  resume: boolean;
+  /** true: the newest unfinished run; a string: that run id. */
+  resume: boolean | string;
   resumeFrom: string | null;
   fresh: boolean;
   // store
@@ -124,9 +126,9 @@ const RUN_SPECS: { [K in keyof RunConfig]: OptionSpec<RunConfig[K]> } = {
   warmupCycles: { flag: '--warmup-cycles', env: ['WARMUP_CYCLES'], yaml: ['simulation.warmup_cycles'], kind: 'int', min: 0, default: 0, commands: RUN, public: 'warmup_cycles', resume: 'must-match', description: 'warm-up ramp cycles (10/25/50/75/100%)' },
   breakerPercent: { flag: '--breaker-percent', env: ['CIRCUIT_BREAKER_THRESHOLD_PERCENT'], yaml: ['circuit_breaker.failure_threshold_percent'], kind: 'number', min: 0, max: 100, default: 5, commands: RUN, public: 'breaker_percent', resume: 'carry', description: 'breaker threshold, percent of agents failing in one cycle' },
   breakerAction: { flag: '--breaker-action', env: ['BREAKER_ACTION'], yaml: ['circuit_breaker.action'], kind: 'enum', values: ['exit', 'wait'], default: 'exit', commands: RUN, description: 'without a terminal: exit (checkpoint, exit 3) or wait (until SIGUSR2)' },
-  fast: { flag: '--fast', env: ['SIMULATION_FAST'], yaml: ['simulation.fast'], kind: 'bool', default: false, commands: RUN, public: 'fast', description: 'no real-time pacing' },
-  mockApi: { flag: '--mock-api', env: ['MOCK_API'], yaml: ['simulation.mock_api'], kind: 'bool', default: false, commands: RUN, public: 'mock_api', resume: 'carry', description: 'in-process deterministic store' },
-  mockDb: { flag: '--mock-db', env: ['MOCK_DB'], yaml: ['simulation.mock_db'], kind: 'bool', default: false, commands: ['run', 'serve'], public: 'mock_db', resume: 'carry', description: 'write nothing to a database' },
+  fast: { flag: '--fast', env: ['SIMULATION_FAST'], yaml: ['simulation.fast'], kind: 'bool', default: false, commands: RUN, public: 'fast', resume: 'carry', description: 'no real-time pacing' },
+  mockApi: { flag: '--mock-api', env: ['MOCK_API'], yaml: ['simulation.mock_api'], kind: 'bool', default: false, commands: RUN, public: 'mock_api', resume: 'must-match', description: 'in-process deterministic store' },
+  mockDb: { flag: '--mock-db', env: ['MOCK_DB'], yaml: ['simulation.mock_db'], kind: 'bool', default: false, commands: ['run', 'serve'], public: 'mock_db', resume: 'must-match', description: 'write nothing to a database' },
   mockFailRate: { flag: '--mock-fail-rate', env: ['MOCK_FAIL_RATE'], yaml: ['simulation.mock_fail_rate'], kind: 'number', min: 0, max: 1, default: 0, commands: RUN, public: 'mock_fail_rate', resume: 'must-match', description: 'mock store failure probability per call' },
   json: { flag: '--json', kind: 'bool', default: false, commands: ['run', 'replay', 'calibrate'], description: 'print one JSON summary on stdout' },
   debug: { flag: '--debug', env: ['DEBUG_LOGS'], kind: 'bool', default: false, commands: RUN, description: 'debug logging' },
@@ -139,7 +141,7 @@ const RUN_SPECS: { [K in keyof RunConfig]: OptionSpec<RunConfig[K]> } = {
   checkpointDir: { flag: '--checkpoint-dir', env: ['CHECKPOINT_DIR'], yaml: ['checkpoints.dir'], kind: 'string', default: 'data/checkpoints', commands: RUN, description: 'checkpoint directory' },
   checkpointInterval: { flag: '--checkpoint-interval', env: ['DEFAULT_CHECKPOINT_INTERVAL'], yaml: ['simulation.checkpoint_interval_cycles'], kind: 'int', min: 0, default: 10, commands: RUN, description: 'cycles between checkpoints (0 = only on stop)' },
   keepCheckpoints: { flag: '--keep-checkpoints', env: ['KEEP_CHECKPOINTS'], yaml: ['checkpoints.keep'], kind: 'int', min: 1, default: 5, commands: RUN, description: 'checkpoints of a run to keep' },
-  resume: { flag: '--resume', kind: 'bool', default: false, commands: RUN, description: 'resume from the newest valid checkpoint' },
+  resume: { flag: '--resume', kind: 'bool-or-string', default: false, commands: RUN, description: 'resume the newest unfinished run (its newest valid checkpoint), or the run named: --resume RUN_ID' },
   resumeFrom: { flag: '--resume-from', kind: 'string', nullable: true, default: null, commands: RUN, description: 'resume from this checkpoint file' },
   fresh: { flag: '--fresh', kind: 'bool', default: false, commands: RUN, description: 'ignore existing checkpoints (they stay on disk)' },
   apiUrl: { flag: '--api-url', env: ['API_URL', 'RAILWAY_API_URL'], yaml: ['api.url'], kind: 'http-url', nullable: true, default: null, commands: RUN, public: 'api_url', description: 'store API base URL' },
@@ -262,6 +264,14 @@ export function coerce(spec: OptionSpec, raw: unknown, where: string): unknown {
         throw inputError(`${where}: expected ${spec.kind === 'http-url' ? 'an http(s) URL' : 'a postgres:// or postgresql:// URL'}, got protocol ${u.protocol}`);
       }
       return spec.kind === 'http-url' ? raw.replace(/\/+$/, '') : raw;
+    }
+    case 'bool-or-string': {
+      if (typeof raw === 'boolean') return raw;
+      const s = String(raw);
+      if (['1', 'true', 'yes', 'on'].includes(s.toLowerCase())) return true;
+      if (['0', 'false', 'no', 'off', ''].includes(s.toLowerCase())) return false;
+      if (!/^[\w.:-]{1,200}$/.test(s)) throw bad('true, false or a run id (letters, digits, . _ : -)');
+      return s;
     }
     case 'bool': {
       if (typeof raw === 'boolean') return raw;
@@ -392,6 +402,7 @@ export function resolveConfig(
   if (env['NO_COLOR'] !== undefined && env['NO_COLOR'] !== '' && sources.color !== 'flag') config.color = false;
   if (config.resume && config.fresh) throw inputError('--resume and --fresh: expected at most one of them');
   if (config.resumeFrom && config.fresh) throw inputError('--resume-from and --fresh: expected at most one of them');
+  if (config.resumeFrom && config.resume !== false) throw inputError('--resume and --resume-from: expected at most one of them');
   if (config.hours !== null && config.cycles !== null && sources.hours === sources.cycles) {
     throw inputError('--hours and --cycles: expected one of them, got both');
   }

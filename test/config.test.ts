@@ -290,7 +290,7 @@ describe('the option table', () => {
     expect(flags('serve')).not.toContain('--rate-limit');
     expect(flags('replay')).toEqual(expect.arrayContaining(['--until-cycle', '--verify', '--inspect']));
     const rules = Object.fromEntries(resumeRules().map((r) => [r.key, r.rule]));
-    expect(rules).toMatchObject({ seed: 'must-match', start: 'must-match', cohortSize: 'must-match', breakerPercent: 'carry', maxConcurrentAgents: 'carry', mockApi: 'carry' });
+    expect(rules).toMatchObject({ seed: 'must-match', start: 'must-match', cohortSize: 'must-match', breakerPercent: 'carry', maxConcurrentAgents: 'carry', fast: 'carry', timeScale: 'carry', mockApi: 'must-match', mockDb: 'must-match' });
     expect(rules).not.toHaveProperty('rateLimit');
   });
 });

@@ -19,7 +19,10 @@ export interface RunIo {
 export function registerRunCommand(program: Command, io: RunIo): void {
   const cmd = program.command('run').description('run a simulation (see docs/cli.md)');
   for (const spec of OPTION_SPECS) {
-    const flag = spec.kind === 'bool' ? (spec.key === 'color' ? '--no-color' : spec.flag) : spec.key === 'inspect' ? `${spec.flag} [port]` : `${spec.flag} <value>`;
+    const flag =
+      spec.kind === 'bool'
+        ? spec.key === 'color' ? '--no-color' : spec.flag
+        : spec.kind === 'bool-or-string' ? `${spec.flag} [value]` : spec.key === 'inspect' ? `${spec.flag} [port]` : `${spec.flag} <value>`;
     const env = spec.env ? ` [env: ${spec.env.join(', ')}]` : '';
     cmd.option(flag, `${spec.description}${env}`);
   }
@@ -35,6 +38,17 @@ export function registerRunCommand(program: Command, io: RunIo): void {
     delete flags['config'];
     process.exitCode = await runCommand(flags as Partial<Record<keyof RunConfig, unknown>>, configFile, io);
   });
+}
+
+/** The one line a resume prints before its first cycle: which run, checkpoint, store and database. */
+export function resumeLine(plan: RunPlan, describe: { store: string; database: string }): string | null {
+  if (!plan.resume) return null;
+  const st = plan.resume.checkpoint.simulation_state;
+  const modes = plan.config.fast ? '--fast' : `paced, --time-scale ${plan.config.timeScale}`;
+  return (
+    `resuming run ${st.run_id} (${plan.resume.chosen ?? 'named by --resume-from'}) from ${plan.resume.file}, cycle ${st.current_cycle} of ${plan.cycles}; ` +
+    `store: ${describe.store}; database: ${describe.database}; ${modes}`
+  );
 }
 
 /** Returns the process exit code: 0 done, 2 bad input, 3 breaker open, 130/143 signals, 1 crash. */
@@ -57,6 +71,8 @@ export async function runCommand(flags: Partial<Record<keyof RunConfig, unknown>
   } catch (err) {
     return fail(err, 2);
   }
+  const line = resumeLine(plan, opened.backends.describe);
+  if (line) io.stderr.write(`shopsim: ${line}\n`);
   // Logs, dashboard or plain lines, signals, inspector.
   let monitoring;
   try {
@@ -96,10 +112,11 @@ export async function runCommand(flags: Partial<Record<keyof RunConfig, unknown>
   else io.stdout.write(`${renderSummary(summary, { color: config.color && io.stdout.isTTY === true })}\n`);
 
   if (summary.exit_reason === 'breaker') {
-    io.stderr.write(
-      `shopsim: stopped because the circuit breaker opened (more than ${summary.breaker.threshold} agent failures in one cycle). ` +
-        `Fix the cause, then continue with: shopsim run --resume\n`,
-    );
+    const why =
+      summary.breaker.last_cycle_failures > summary.breaker.threshold
+        ? `more than ${summary.breaker.threshold} agent failures in one cycle`
+        : `every session of the last cycle failed, and at least 3 in a row: is the store reachable?`;
+    io.stderr.write(`shopsim: stopped because the circuit breaker opened (${why}). Fix the cause, then continue with: shopsim run --resume\n`);
     return 3;
   }
   const requested = monitor.requestedExitCode();

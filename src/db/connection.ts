@@ -12,6 +12,7 @@ import { z } from 'zod';
 import { ShopsimError, oneLine } from '../errors.ts';
 import type { Recorder } from '../model/types.ts';
 import { DEFAULT_DATA_DIR, embeddedUrl, findRunningEmbedded, startEmbedded, type EmbeddedServer } from './embedded.ts';
+import { readDatabaseId } from './identity.ts';
 import { migrate, type MigrateResult } from './migrate.ts';
 import { createPgRecorder } from './pg-recorder.ts';
 import { describeDatabaseUrl, normalizeDatabaseUrl, parseDatabaseUrl, scrubSecrets } from './url.ts';
@@ -59,6 +60,8 @@ export interface Database {
   kind: 'embedded' | 'external';
   /** The migrations applied by this open (empty when the schema was current). */
   migrations: MigrateResult | null;
+  /** This database's identity (migration 015; null on a schema not migrated that far). */
+  databaseId: string | null;
   /** `host:port/database` — never the user or the password. */
   describe(): string;
   /** A psql command line for the embedded database while this process serves it; null for an external one. */
@@ -191,6 +194,15 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
     }
   }
 
+  let databaseId: string | null = null;
+  try {
+    databaseId = await readDatabaseId(pool);
+  } catch (err) {
+    await pool.end().catch(() => {});
+    await embedded?.stop();
+    throw new ShopsimError('E_DATABASE', `Reading the identity of ${where} failed: ${scrubSecrets(oneLine(err), url)}`, { exitCode: 2 });
+  }
+
   let closed: Promise<void> | null = null;
   const recorder = createPgRecorder(pool, { writeTimeoutMs: o.writeTimeoutMs, renewPool, ...(o.groupCommit ? { groupCommit: o.groupCommit } : {}) });
   const db: Database = {
@@ -198,6 +210,7 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
     recorder: { ...recorder, close: () => db.close() },
     kind,
     migrations,
+    databaseId,
     describe: () => (kind === 'embedded' ? `${where} (embedded, ${embedded?.dataDir ?? o.dataDir})` : where),
     psqlUrl: () => (kind === 'embedded' ? `psql "${url}"` : null),
     close() {

@@ -7,10 +7,10 @@
  * its idempotency row is inserted first, so a concurrent retry with the same key waits and then
  * returns the same order.
  */
-import { randomUUID } from 'node:crypto';
 import { sql, type DatabasePool, type DatabaseTransactionConnection } from 'slonik';
 import { z } from 'zod';
 import type { AssignedOffer } from '../model/offers.ts';
+import { orderIdFor } from '../model/order-id.ts';
 import type { BackendStats, StoreBackend } from '../model/store-backend.ts';
 import { cartEmpty, cartView, couponRefusal, productNotFound, stockRefusal, StoreRuleError } from '../model/store-rules.ts';
 import type { Cart, Offer, OfferCycleRequest, Order, Product } from '../model/types.ts';
@@ -109,6 +109,35 @@ export async function seedProducts(pool: DatabasePool, products: Product[]): Pro
     ON CONFLICT (id) DO NOTHING
     RETURNING id`);
   return inserted.length;
+}
+
+/**
+ * A known store state for a new run: empties the store's carts, coupons, offers, orders and
+ * idempotency keys and sets the products to exactly the catalog (stock included), in one
+ * transaction. Only the bundled store of a run does this (src/server/in-process-store.ts); the
+ * simulation's own tables (runs, sessions, events) are not touched.
+ */
+export async function resetStore(pool: DatabasePool, products: Product[]): Promise<void> {
+  await pool.transaction(async (tx) => {
+    await tx.query(sql.unsafe`DELETE FROM cart_coupons`);
+    await tx.query(sql.unsafe`DELETE FROM cart_items`);
+    await tx.query(sql.unsafe`DELETE FROM carts`);
+    await tx.query(sql.unsafe`DELETE FROM offer_assignments`);
+    await tx.query(sql.unsafe`DELETE FROM offers`);
+    await tx.query(sql.unsafe`DELETE FROM offer_cycles`);
+    await tx.query(sql.unsafe`DELETE FROM idempotency_keys`);
+    await tx.query(sql.unsafe`DELETE FROM order_items`);
+    await tx.query(sql.unsafe`DELETE FROM orders`);
+    const ids = products.map((p) => p.id);
+    await tx.query(sql.unsafe`DELETE FROM products WHERE NOT (id = ANY (${sql.array(ids, 'text')}))`);
+    if (products.length === 0) return;
+    const rows = products.map((p) => [p.id, p.sku, p.name, p.category, p.price_cents, p.stock, p.rating]);
+    await tx.query(sql.unsafe`
+      INSERT INTO products (id, sku, name, category, price_cents, stock, rating)
+      SELECT * FROM ${sql.unnest(rows, ['text', 'text', 'text', 'text', 'int4', 'int4', 'numeric'])}
+      ON CONFLICT (id) DO UPDATE SET sku = EXCLUDED.sku, name = EXCLUDED.name, category = EXCLUDED.category,
+        price_cents = EXCLUDED.price_cents, stock = EXCLUDED.stock, rating = EXCLUDED.rating, updated_at = now()`);
+  });
 }
 
 export interface PgStoreBackendOptions {
@@ -234,8 +263,11 @@ export function createPgStoreBackend(pool: DatabasePool, options: PgStoreBackend
           UPDATE products p SET stock = p.stock - t.quantity, updated_at = now()
           FROM ${sql.unnest(qty, ['text', 'int4', 'int4'])} AS t (product_id, quantity, unit_price_cents)
           WHERE p.id = t.product_id`);
+        // The order's id follows from the request (user, their order number, simulated time):
+        // the same run makes the same ids (the cart rows locked above serialize a user's checkouts).
+        const previous = await tx.one(sql.type(countRow)`SELECT count(*)::int AS n FROM orders WHERE user_id = ${userId}`);
         const order: Order = {
-          order_id: `ord_${randomUUID()}`,
+          order_id: orderIdFor(userId, previous.n + 1, at),
           user_id: userId,
           total_cents: view.total_cents,
           discount_cents: view.discount_cents,

@@ -27,3 +27,29 @@ export function breakerThreshold(totalAgents: number, percent: number): number {
 export function breakerTrips(failures: number, threshold: number): boolean {
   return failures > threshold;
 }
+
+/**
+ * Sessions that must have failed in a row, with none succeeding in between (across cycles), for
+ * a cycle in which every session failed to open the breaker even under the threshold.
+ */
+export const ALL_FAILED_MIN_IN_A_ROW = 3;
+
+/** Sessions failed in a row after this cycle: a cycle with no session keeps the count. */
+export function failedInARowAfter(previous: number, cycle: { sessions: number; failed: number }): number {
+  if (cycle.sessions === 0) return previous;
+  return cycle.failed === cycle.sessions ? previous + cycle.failed : 0;
+}
+
+/**
+ * The breaker's rule. It opens after a cycle when
+ *  (a) more agents failed than the threshold, floor(agents × percent / 100) (the seed's rule:
+ *      18 of 372 at 5 % keeps it closed, 19 opens it), or
+ *  (b) every session of the cycle failed and at least ALL_FAILED_MIN_IN_A_ROW (3) sessions
+ *      have failed in a row (`failedInARow`, this cycle's included) — a store that cannot be
+ *      reached, whatever the agent count (20 agents at 5 % have a threshold of 1, which one or
+ *      two sessions a cycle never exceed). Off at --breaker-percent 100, which never opens it.
+ */
+export function breakerOpens(cycle: { sessions: number; failed: number }, threshold: number, failedInARow: number, percent: number): boolean {
+  if (breakerTrips(cycle.failed, threshold)) return true;
+  return percent < 100 && cycle.sessions > 0 && cycle.failed === cycle.sessions && failedInARow >= ALL_FAILED_MIN_IN_A_ROW;
+}

@@ -53,6 +53,7 @@ export async function openBackends(config: RunConfig, personas: Persona[], produ
     let mockStore: MockStore | null = null;
     let storeDescription: string;
     let metrics: (() => Record<string, unknown>) | undefined;
+    let storeMetrics: (() => Record<string, unknown>) | undefined;
     if (config.mockApi) {
       mockStore = createMockStore({ seed: config.seed, products, agentIds: personas.map((p) => p.id), failRate: config.mockFailRate });
       store = mockStore;
@@ -65,8 +66,12 @@ export async function openBackends(config: RunConfig, personas: Persona[], produ
       } else {
         // No --api-url: the bundled reference store, in this process, on a loopback ephemeral
         // port, sharing the run's database (or in memory with --mock-db).
-        const inproc = await startInProcessStore({ ...(db ? { pool: db.pool } : {}), products, seed: config.seed });
+        // A new run starts it from the catalog (same seed → same answers, whatever another run
+        // left in this database); a resumed run continues with the store as it is.
+        const resuming = !config.fresh && (config.resume !== false || config.resumeFrom !== null);
+        const inproc = await startInProcessStore({ ...(db ? { pool: db.pool } : {}), products, seed: config.seed, reset: !resuming });
         closers.push(() => inproc.close());
+        storeMetrics = () => ({ stock_refusals: inproc.server.stockRefusals() });
         baseUrl = inproc.url;
         storeDescription = `reference store (in-process, ${inproc.url})`;
       }
@@ -79,7 +84,8 @@ export async function openBackends(config: RunConfig, personas: Persona[], produ
       });
       closers.push(() => http.close());
       store = http;
-      metrics = () => ({ ...http.metrics() });
+      const bundled = storeMetrics;
+      metrics = () => ({ ...http.metrics(), ...(bundled?.() ?? {}) });
     }
     // The database recorder's write figures join the store's (summary key `db_writes`).
     const httpMetrics = metrics;

@@ -24,6 +24,8 @@ import { applyProfile, validateProfile, type Profile } from '../model/profiles.t
 import { loadPersonas, loadProducts, loadProfile, selectAgents } from './load-data.ts';
 import { openBackends, type Backends } from './open-backends.ts';
 import { planResume, type ResumePlan } from './plan-resume.ts';
+import { preflightRun } from './preflight.ts';
+import { readRunStatus, writeRunStatus, type RunStatusValue } from './run-status.ts';
 
 export interface RunPlan {
   /** The options in force (a resume's carried from its checkpoint). */
@@ -37,8 +39,8 @@ export interface RunPlan {
   products: Product[];
   /** The run's profile: recorded with the run (profile_spec) and taken from its checkpoint on resume and replay. */
   profile: Profile;
-  /** The checkpoint this run continues, or null for a new run. */
-  resume: { file: string; checkpoint: Checkpoint } | null;
+  /** The checkpoint this run continues, or null for a new run; `chosen` says how it was picked. */
+  resume: { file: string; checkpoint: Checkpoint; chosen?: string } | null;
   restore: RestoreState | null;
   /** Lines for stderr: skipped checkpoints, options a resume changes. */
   warnings: string[];
@@ -91,7 +93,7 @@ export function prepareRun(resolved: ResolvedConfig): RunPlan {
     filePersonas,
     products,
     profile,
-    resume: plan ? { file: plan.file, checkpoint: plan.checkpoint } : null,
+    resume: plan ? { file: plan.file, checkpoint: plan.checkpoint, chosen: plan.chosen } : null,
     restore,
     warnings,
     durable: true,
@@ -181,12 +183,15 @@ export interface OpenedRun {
 
 /** Opens the run's store and database, and restores the edges' state a checkpoint carries. */
 export async function openRun(plan: RunPlan): Promise<OpenedRun> {
+  // Before anything is written: the user's store answers; a resume's database is the run's.
+  await preflightRun(plan);
   const backends = await openBackends(plan.config, plan.personas, plan.products);
   const mockState = plan.resume?.checkpoint.mock_store_state;
   if (mockState && backends.mockStore) backends.mockStore.importState(mockState);
   const { config, cycles, runId, personas, products } = plan;
-  // The profile is recorded whole, so a resume or replay keeps its targets and `report` shows them.
-  const recorded = { ...publicConfig(config, cycles), profile_spec: plan.profile };
+  // The profile is recorded whole, so a resume or replay keeps its targets and `report` shows them; the
+  // database's identity goes into the checkpoints: a resume checks it (src/run/preflight.ts).
+  const recorded = { ...publicConfig(config, cycles), profile_spec: plan.profile, ...(backends.db ? { database_id: backends.db.databaseId } : {}) };
   return {
     plan,
     backends,
@@ -229,7 +234,34 @@ export async function openRun(plan: RunPlan): Promise<OpenedRun> {
             products,
           });
           if (plan.resume) await backends.recorder.prepareResume(runId, plan.resume.checkpoint.simulation_state.current_cycle);
-          const summary = await sim.run();
+          // The run's status beside its checkpoints (src/run/run-status.ts): "running" once it has
+          // checkpoints (a resume has), its exit reason at the end.
+          const statusDir = config.checkpointDir;
+          let statusWritten = false;
+          const writeStatus = (status: RunStatusValue, done: number) => {
+            if (!plan.durable) return;
+            try {
+              writeRunStatus(statusDir, { run_id: runId, status, cycles_completed: done, total_cycles: cycles, updated_at: new Date().toISOString() });
+              statusWritten = true;
+            } catch (err) {
+              options.onEndRunError?.(err);
+            }
+          };
+          if (plan.resume) writeStatus('running', plan.resume.checkpoint.simulation_state.current_cycle);
+          const onCheckpoint = (e: { cycle: number }) => {
+            if (!statusWritten) writeStatus('running', e.cycle);
+          };
+          sim.events.on('checkpoint', onCheckpoint);
+          let summary: RunSummary;
+          try {
+            summary = await sim.run();
+          } catch (err) {
+            if (statusWritten || readRunStatus(statusDir, runId)) writeStatus('error', sim.stats().cyclesCompleted);
+            throw err;
+          } finally {
+            sim.events.off('checkpoint', onCheckpoint);
+          }
+          if (statusWritten || summary.last_checkpoint) writeStatus(summary.exit_reason, summary.cycles_completed);
           try {
             await backends.recorder.endRun(runId, summary);
           } catch (err) {

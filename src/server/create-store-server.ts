@@ -30,6 +30,13 @@ export interface StoreServer {
   /** Stops listening, drops hung requests and open connections. Does not close the backend. */
   close(): Promise<void>;
   faultCounts(): { rate_limited: number; hung: number; failed: number; delayed: number };
+  /**
+   * Answers refused with INSUFFICIENT_STOCK since the server started: where two shoppers want
+   * the last units of a product in the same cycle, the one whose request arrives first gets them
+   * and the other is refused, so this bounds the answers the order of arrival decided
+   * (docs/store-api.md, "Same seed, same digest").
+   */
+  stockRefusals(): number;
 }
 
 const USER_ID = /^[A-Za-z0-9_.:@-]{1,128}$/;
@@ -82,6 +89,7 @@ export function createStoreServer(options: StoreServerOptions): StoreServer {
   const backend = options.backend;
   const faults = createFaultInjector({ ...options, seed });
   const hung = new Set<Socket>();
+  let stockRefusals = 0;
 
   const app = Fastify({
     logger: options.logger ?? false,
@@ -92,7 +100,10 @@ export function createStoreServer(options: StoreServerOptions): StoreServer {
   });
 
   app.setErrorHandler((err: FastifyError, _req, reply) => {
-    if (isStoreRuleError(err)) return sendError(reply, err.status, err.storeCode, err.message, err.field);
+    if (isStoreRuleError(err)) {
+      if (err.storeCode === 'INSUFFICIENT_STOCK') stockRefusals++;
+      return sendError(reply, err.status, err.storeCode, err.message, err.field);
+    }
     if (err.validation) return sendError(reply, 400, 'VALIDATION_ERROR', `${err.validationContext ?? 'request'} ${err.message.replace(/^(body|querystring|params)\s*/, '')}`, validationField(err));
     if (err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || err instanceof SyntaxError) return sendError(reply, 400, 'INVALID_JSON', err.message, 'body');
     if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return sendError(reply, 415, 'UNSUPPORTED_MEDIA_TYPE', err.message, 'Content-Type');
@@ -257,5 +268,6 @@ export function createStoreServer(options: StoreServerOptions): StoreServer {
       await app.close();
     },
     faultCounts: () => faults.counts(),
+    stockRefusals: () => stockRefusals,
   };
 }

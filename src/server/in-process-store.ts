@@ -15,6 +15,13 @@ export interface InProcessStoreOptions extends FaultOptions {
   products: Product[];
   /** The run's seed: offers then match the mock store's. */
   seed: number;
+  /**
+   * Start from the catalog (a new run): the store's carts, coupons, offers, orders and
+   * idempotency keys are emptied and the products set to the catalog, stock included, so what
+   * another run left in the same database does not change this run's answers. A resumed run
+   * keeps the store as it is.
+   */
+  reset?: boolean;
 }
 
 export interface InProcessStore {
@@ -28,13 +35,14 @@ export interface InProcessStore {
 export async function startInProcessStore(o: InProcessStoreOptions): Promise<InProcessStore> {
   let backend: StoreBackend;
   if (o.pool) {
-    const { createPgStoreBackend, seedProducts } = await import('../db/store-repository.ts');
-    await seedProducts(o.pool, o.products);
+    const { createPgStoreBackend, resetStore, seedProducts } = await import('../db/store-repository.ts');
+    if (o.reset) await resetStore(o.pool, o.products);
+    else await seedProducts(o.pool, o.products);
     backend = createPgStoreBackend(o.pool, { catalog: o.products });
   } else {
     backend = createMemoryBackend({ products: o.products });
   }
-  const { pool: _pool, products: _products, ...rest } = o;
+  const { pool: _pool, products: _products, reset: _reset, ...rest } = o;
   const server = createStoreServer({ ...rest, host: '127.0.0.1', port: 0, backend });
   const { url } = await server.listen();
   return { url, backend, server, close: () => server.close() };

@@ -2,9 +2,9 @@
  * The in-memory StoreBackend: tests, benchmarks and `shopsim serve --mock-db`. Every method
  * runs synchronously to completion inside one promise, so each request is atomic.
  */
-import { randomUUID } from 'node:crypto';
 import type { AssignedOffer } from '../model/offers.ts';
 import type { BackendStats, StoreBackend } from '../model/store-backend.ts';
+import { orderIdFor } from '../model/order-id.ts';
 import { cartEmpty, cartView, couponRefusal, productNotFound, stockRefusal, type CouponState } from '../model/store-rules.ts';
 import type { Cart, CartLine, Offer, OfferCycleRequest, Order, Product } from '../model/types.ts';
 
@@ -29,6 +29,7 @@ export function createMemoryBackend(options: { products: Product[] }): MemoryBac
   const redeemed = new Set<string>();
   const idempotency = new Map<string, Order>();
   const orders: Order[] = [];
+  const ordersByUser = new Map<string, number>();
   let orderItems = 0;
   let revenue = 0;
   let offerCycle: number | null = null;
@@ -127,7 +128,7 @@ export function createMemoryBackend(options: { products: Product[] }): MemoryBac
       }
       for (const l of c.lines.values()) (byId.get(l.product_id) as Product).stock -= l.quantity;
       const order: Order = {
-        order_id: `ord_${randomUUID()}`,
+        order_id: orderIdFor(userId, (ordersByUser.get(userId) ?? 0) + 1, at),
         user_id: userId,
         total_cents: v.total_cents,
         discount_cents: v.discount_cents,
@@ -136,6 +137,7 @@ export function createMemoryBackend(options: { products: Product[] }): MemoryBac
       };
       if (c.coupon) redeemed.add(key(userId, c.coupon.code));
       orders.push(order);
+      ordersByUser.set(userId, (ordersByUser.get(userId) ?? 0) + 1);
       orderItems += c.lines.size;
       revenue += order.total_cents;
       idempotency.set(key(userId, idempotencyKey), order);

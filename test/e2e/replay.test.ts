@@ -21,7 +21,7 @@ beforeAll(async () => {
   const f = await run(['run', '--personas', personasFile, '--agents', '120', '--cycles', '24', '--fast', '--mock-api', '--mock-db', '--json', '--seed', '11', '--mock-fail-rate', '0.01', '--breaker-percent', '50', '--offer-cycle-days', '0.5', '--checkpoint-dir', ckDir, '--checkpoint-interval', '4', '--keep-checkpoints', '10']);
   expect(f.code, f.stderr).toBe(0);
   full = summaryOf(f);
-  files = readdirSync(ckDir).sort();
+  files = readdirSync(ckDir).filter((n) => n.startsWith('checkpoint_')).sort();
 });
 
 describe('shopsim replay --verify', () => {
@@ -76,14 +76,15 @@ describe('shopsim replay --verify', () => {
       expect(lines).toHaveLength(1);
       expect(lines[0]).toContain(at(4));
       expect(lines[0]).toMatch(/personas do not match/);
-      const r = await run(['run', '--resume-from', at(8), '--fast', '--mock-api', '--mock-db', '--checkpoint-dir', ckDir]);
+      // The run completed: --cycles 30 extends it, so the refusal is the persona file's.
+      const r = await run(['run', '--resume-from', at(8), '--cycles', '30', '--fast', '--mock-api', '--mock-db', '--checkpoint-dir', ckDir]);
       expect(r.code).toBe(2);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
       expect(r.stderr).toMatch(/personas do not match/);
     } finally {
       copyFileSync(join(ROOT, 'data/personas.json'), personasFile);
     }
-    expect(readdirSync(ckDir).sort()).toEqual(files); // nothing overwritten
+    expect(readdirSync(ckDir).filter((n) => n.startsWith('checkpoint_')).sort()).toEqual(files); // nothing overwritten
   });
 });
 
@@ -96,13 +97,15 @@ describe('shopsim checkpoints list', () => {
     expect(rows[0]).toMatchObject({ run_id: full['run_id'], agents: 120, simulated_time: '2024-01-01T20:00:00.000Z', error: null });
     const table = await run(['checkpoints', 'list', '--dir', ckDir]);
     expect(table.code).toBe(0);
-    for (const h of ['file', 'run', 'cycle', 'simulated time', 'agents', 'created', 'size']) expect(table.stdout).toContain(h);
+    expect(rows[0]).toMatchObject({ run_status: 'completed', trigger: 'interval', mode: 'mock store, no database' });
+    for (const h of ['file', 'run', 'status', 'cycle', 'trigger', 'mode', 'simulated time', 'agents', 'created', 'size']) expect(table.stdout).toContain(h);
     expect(table.stdout).toContain('20/24');
   });
 });
 
 describe('run --resume-from: bad input', () => {
-  const base = ['run', '--personas', personasFile, '--fast', '--mock-api', '--mock-db', '--json'];
+  // The run completed: --cycles 30 extends it, so each refusal is the one named.
+  const base = ['run', '--personas', personasFile, '--cycles', '30', '--fast', '--mock-api', '--mock-db', '--json'];
   it('seed and agent-count changes are refused with one line, exit 2', async () => {
     for (const [extra, pattern] of [
       [['--seed', '12'], /seed mismatch/],

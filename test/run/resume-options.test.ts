@@ -2,7 +2,7 @@
  * Resuming with other options: each option's resume rule (src/config.ts) is honoured or refused,
  * never both silently. In-process through the application layer, mock store, no database.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -43,16 +43,26 @@ describe('run --resume-from with other options', () => {
     expect(first.sessions_failed).toBeGreaterThan(0);
     cp4 = join(dir, checkpointFileName(first.run_id, 4, false));
   });
+  // The run completed (its status file says so, and a resume of it is refused): its cycle-4
+  // checkpoint, alone in a directory of its own, stands for the same run interrupted after cycle 4.
+  let copies = 0;
+  const interrupted = () => {
+    const crashed = join(dir, `interrupted-${++copies}`);
+    mkdirSync(crashed);
+    const file = join(crashed, checkpointFileName(first.run_id, 4, false));
+    copyFileSync(cp4, file);
+    return file;
+  };
 
   it('resumed as it was, it ends where the uninterrupted run ended (same digest, same threshold)', async () => {
-    const { summary, windows } = await run({ fast: true, resumeFrom: cp4 });
+    const { summary, windows } = await run({ fast: true, resumeFrom: interrupted() });
     expect(windows).toEqual([10_000]);
     expect(summary.digest).toBe(first.digest);
     expect(summary.breaker).toMatchObject({ percent: 50, threshold: 186, trips: 0 });
   });
 
   it('--breaker-percent 1 on resume: the new threshold (3 of 372) is in the summary and trips the breaker', async () => {
-    const { summary, cycles, warnings } = await run({ fast: true, resumeFrom: cp4, breakerPercent: '1' });
+    const { summary, cycles, warnings } = await run({ fast: true, resumeFrom: interrupted(), breakerPercent: '1' });
     expect(warnings.join('\n')).toMatch(/--breaker-percent 1 \(the checkpoint has 50\)/);
     expect(summary.breaker).toMatchObject({ percent: 1, threshold: 3 });
     expect(cycles.every((c) => c.threshold === 3)).toBe(true);
@@ -66,7 +76,7 @@ describe('run --resume-from with other options', () => {
   });
 
   it('--max-concurrent-agents on resume is honoured (the window changes, the decisions of the mock store do not)', async () => {
-    const { summary, warnings, windows } = await run({ fast: true, resumeFrom: cp4, maxConcurrentAgents: '20' });
+    const { summary, warnings, windows } = await run({ fast: true, resumeFrom: interrupted(), maxConcurrentAgents: '20' });
     expect(windows).toEqual([20]); // one cohort of 372 shoppers: at most 20 in a session at once
     expect(warnings.join('\n')).toMatch(/--max-concurrent-agents 20 \(the checkpoint has 10000\)/);
     expect(summary.cycles_completed).toBe(12);
@@ -80,7 +90,7 @@ describe('run --resume-from with other options', () => {
   ])('--%s %s on resume is refused with one line, exit 2', (key, value, message) => {
     let err: unknown;
     try {
-      prepareRun(resolveConfig({ resumeFrom: cp4, [key]: value }, {}));
+      prepareRun(resolveConfig({ resumeFrom: interrupted(), [key]: value }, {}));
     } catch (e) {
       err = e;
     }
