@@ -29,7 +29,7 @@ function findPgbouncer(): string | null {
 
 const PGBOUNCER = findPgbouncer();
 const skipReason = !TEST_DATABASE_URL ? 'TEST_DATABASE_URL is not set' : !PGBOUNCER ? 'the pgbouncer binary is not installed (apt-get install pgbouncer)' : null;
-if (skipReason) console.warn(`[test/integration/pooler] SKIPPED: ${skipReason}.`);
+if (skipReason && TEST_DATABASE_URL) console.warn(`[test/integration/pooler] SKIPPED: ${skipReason}.`);
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
