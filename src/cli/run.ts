@@ -131,7 +131,11 @@ export async function runCommand(flags: Partial<Record<keyof RunConfig, unknown>
   if (config.json) io.stdout.write(`${JSON.stringify(summary)}\n`);
   else {
     const { renderSummary } = await import('../monitor/summary.ts');
-    io.stdout.write(`${renderSummary(summary, { color: config.color && io.stdout.isTTY === true })}\n`);
+    // Paths a user can paste from anywhere; the report flags that find this run's database.
+    const shown = { ...summary, last_checkpoint: summary.last_checkpoint ? resolve(summary.last_checkpoint) : null };
+    const reportArgs = config.databaseUrl ? '--database-url …' : config.dataDir !== 'data/pglite' ? `--data-dir ${resolve(config.dataDir)}` : '';
+    const width = 'columns' in io.stdout && typeof io.stdout.columns === 'number' && io.stdout.columns > 0 ? io.stdout.columns : 80;
+    io.stdout.write(`${renderSummary(shown, { color: config.color && io.stdout.isTTY === true, width, ...(reportArgs ? { reportArgs } : {}) })}\n`);
   }
 
   if (summary.exit_reason === 'breaker') {

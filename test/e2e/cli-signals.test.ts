@@ -51,7 +51,7 @@ describe('shopsim run without a terminal', () => {
     const [, finalPath] = run.stderr().match(/checkpoint \(stop, cycle \d+\) written: (\S+)/) ?? [];
     expect(finalPath, run.stderr()).toBeDefined();
     expect(existsSync(join(run.cwd, finalPath as string))).toBe(true);
-    expect(run.stdout()).toContain('Run summary');
+    expect(run.stdout()).toMatch(/^Run run-\S+: /m);
   });
 
   it('SIGINT stops gracefully with a final checkpoint (exit 130)', async () => {

@@ -2,8 +2,8 @@
  * `shopsim replay --verify`, `shopsim checkpoints list` and `run --resume-from` bad input,
  * through real child processes.
  */
-import { copyFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, shopsim as run, summaryOf, tempDir } from './helpers.ts';
 
@@ -96,8 +96,13 @@ describe('shopsim checkpoints list', () => {
     expect(rows[0]).toMatchObject({ run_id: full['run_id'], agents: 120, simulated_time: '2024-01-01T20:00:00.000Z', error: null });
     const table = await run(['checkpoints', 'list', '--dir', ckDir]);
     expect(table.code).toBe(0);
-    for (const h of ['file', 'run', 'cycle', 'simulated time', 'agents', 'created', 'size']) expect(table.stdout).toContain(h);
+    for (const h of ['run', 'cycle', 'simulated', 'agents', 'created', 'size']) expect(table.stdout.split('\n')[0]).toContain(h);
     expect(table.stdout).toContain('20/24');
+    // Within 100 columns; each file on a line of its own, as an absolute path that can be pasted.
+    const lines = table.stdout.trimEnd().split('\n');
+    for (const l of lines.filter((x) => !x.startsWith('  /'))) expect(l.length, l).toBeLessThanOrEqual(100);
+    expect(lines.filter((l) => l.startsWith('  /')).map((l) => l.trim())).toEqual(rows.map((r) => resolve(r['file'] as string)));
+    for (const l of lines.filter((x) => x.startsWith('  /'))) expect(existsSync(l.trim())).toBe(true);
   });
 });
 
