@@ -80,6 +80,17 @@ export async function runCommand(flags: Partial<Record<keyof RunConfig, unknown>
   const interactive = io.stdout.isTTY === true && !config.json;
   for (const line of renderBanner(bannerFacts(plan, logDir, interactive))) io.stderr.write(`${line}\n`);
   for (const w of plan.warnings) io.stderr.write(`shopsim: ${w}\n`);
+  // A store given by URL answers before the database opens: started together (`shopsim serve &
+  // shopsim run --api-url …`), the store's process takes the embedded database and the run shares it.
+  if (config.apiUrl && !config.mockApi) {
+    const waiting = slowStep(io.stderr, `waiting for the store at ${redactUrl(config.apiUrl)} to answer`);
+    const answered = await storeAnswers(config.apiUrl, STORE_WAIT_MS);
+    waiting.done(answered ? '' : null);
+    if (!answered) {
+      io.stderr.write(`shopsim: --api-url ${redactUrl(config.apiUrl)}: expected a store answering HTTP, got no answer within ${STORE_WAIT_MS / 1000} s (is \`shopsim serve\` running?)\n`);
+      return 2;
+    }
+  }
   let opened: OpenedRun;
   const opening = slowStep(io.stderr, openingWhat(config));
   try {
@@ -204,4 +215,21 @@ function slowStep(out: { write(s: string): unknown }, what: string): { done(deta
       if (detail !== null && (said || always)) out.write(`shopsim: ready after ${((performance.now() - t0) / 1000).toFixed(1)} s${detail ? `; ${detail}` : ''}\n`);
     },
   };
+}
+
+const STORE_WAIT_MS = 60_000;
+
+/** Whether the store answers GET /health with any HTTP status within `ms` (polled). */
+async function storeAnswers(baseUrl: string, ms: number): Promise<boolean> {
+  const t0 = performance.now();
+  while (performance.now() - t0 < ms) {
+    try {
+      const res = await fetch(`${baseUrl}/health`, { signal: AbortSignal.timeout(2000) });
+      await res.body?.cancel();
+      return true;
+    } catch {
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  return false;
 }

@@ -105,7 +105,8 @@ export async function startServe(o: ServeOptions, productsDefaulted = false): Pr
   } else {
     const { openDatabase } = await import('../db/connection.ts');
     const { createPgStoreBackend, seedProducts } = await import('../db/store-repository.ts');
-    const db = await openDatabase({ ...(o.databaseUrl ? { databaseUrl: o.databaseUrl } : {}), ...(o.dataDir ? { dataDir: o.dataDir } : {}) });
+    // A directory a run already holds is shared through it (either may start first).
+    const db = await openDatabase({ ...(o.databaseUrl ? { databaseUrl: o.databaseUrl } : {}), ...(o.dataDir ? { dataDir: o.dataDir } : {}), attachToRunning: true });
     await seedProducts(db.pool, products);
     backend = createPgStoreBackend(db.pool, { catalog: products });
     closeDb = () => db.close();
