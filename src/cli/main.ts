@@ -18,6 +18,8 @@ const COMMANDS: Record<string, (program: Command, io: Io) => Promise<void>> = {
   serve: async (p) => (await import('./serve.ts')).registerServeCommand(p),
   report: async (p, io) => (await import('./report.ts')).registerReportCommand(p, io),
   db: async (p, io) => (await import('./db.ts')).registerDbCommand(p, io),
+  runs: async (p, io) => (await import('./runs.ts')).registerRunsCommand(p, io),
+  clean: async (p, io) => (await import('./runs.ts')).registerCleanCommand(p, io),
   checkpoints: async (p) => (await import('./checkpoints.ts')).registerCheckpointsCommand(p),
   replay: async (p) => (await import('./replay.ts')).registerReplayCommand(p),
 };
