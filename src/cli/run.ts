@@ -156,6 +156,9 @@ export async function runCommand(flags: Partial<Record<keyof RunConfig, unknown>
     );
     return 3;
   }
+  if (summary.exit_reason === 'stopped' && summary.last_checkpoint) {
+    io.stderr.write(`shopsim: stopped at cycle ${summary.cycles_completed} of ${summary.cycles_total}; continue with: shopsim run --resume-from ${resolve(summary.last_checkpoint)}\n`);
+  }
   const requested = monitor.requestedExitCode();
   if (requested !== null) return requested;
   return 0;

@@ -58,3 +58,12 @@ describe('renderSummary', () => {
     expect(text).not.toContain('Next');
   });
 });
+
+describe('httpMetrics', () => {
+  it('totals the HTTP errors the store reports by status, 0 when there are none', async () => {
+    const { httpMetrics } = await import('../../src/monitor/dashboard.ts');
+    expect(httpMetrics({ http_errors: {} }).httpErrors).toBe(0);
+    expect(httpMetrics({ http_errors: { '503': 4, '500': 1 } }).httpErrors).toBe(5);
+    expect(httpMetrics({ http_errors: 2 }).httpErrors).toBe(2);
+  });
+});
