@@ -147,7 +147,7 @@ describe.skipIf(skipReason !== null)('behind PgBouncer in transaction mode', () 
     const cp = join(dir, 'cp2');
     const args = [
       'run', '--agents', '300', '--cycles', '10', '--mock-api', '--json', '--database-url', viaPooler, '--db-group-commit', '50',
-      '--start', '2024-01-01T10:00:00Z', '--time-scale', '36000', '--checkpoint-interval', '1', '--checkpoint-dir', cp,
+      '--start', '2024-01-01T10:00:00Z', '--time-scale', '36000', '--checkpoint-interval', '1', '--checkpoint-dir', cp, '--log-dir', join(cp, 'logs'),
     ];
     const child = spawn(process.execPath, ['bin/shopsim.js', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';

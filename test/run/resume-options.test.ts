@@ -45,14 +45,14 @@ describe('run --resume-from with other options', () => {
   });
 
   it('resumed as it was, it ends where the uninterrupted run ended (same digest, same threshold)', async () => {
-    const { summary, windows } = await run({ fast: true, resumeFrom: cp4 });
+    const { summary, windows } = await run({ fast: true, checkpointDir: dir, resumeFrom: cp4 });
     expect(windows).toEqual([10_000]);
     expect(summary.digest).toBe(first.digest);
     expect(summary.breaker).toMatchObject({ percent: 50, threshold: 186, trips: 0 });
   });
 
   it('--breaker-percent 1 on resume: the new threshold (3 of 372) is in the summary and trips the breaker', async () => {
-    const { summary, cycles, warnings } = await run({ fast: true, resumeFrom: cp4, breakerPercent: '1' });
+    const { summary, cycles, warnings } = await run({ fast: true, checkpointDir: dir, resumeFrom: cp4, breakerPercent: '1' });
     expect(warnings.join('\n')).toMatch(/--breaker-percent 1 \(the checkpoint has 50\)/);
     expect(summary.breaker).toMatchObject({ percent: 1, threshold: 3 });
     expect(cycles.every((c) => c.threshold === 3)).toBe(true);
@@ -66,7 +66,7 @@ describe('run --resume-from with other options', () => {
   });
 
   it('--max-concurrent-agents on resume is honoured (the window changes, the decisions of the mock store do not)', async () => {
-    const { summary, warnings, windows } = await run({ fast: true, resumeFrom: cp4, maxConcurrentAgents: '20' });
+    const { summary, warnings, windows } = await run({ fast: true, checkpointDir: dir, resumeFrom: cp4, maxConcurrentAgents: '20' });
     expect(windows).toEqual([20]); // one cohort of 372 shoppers: at most 20 in a session at once
     expect(warnings.join('\n')).toMatch(/--max-concurrent-agents 20 \(the checkpoint has 10000\)/);
     expect(summary.cycles_completed).toBe(12);
