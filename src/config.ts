@@ -16,7 +16,25 @@ import { redactUrl } from './url.ts';
 export { redactUrl } from './url.ts';
 
 /** 'bool-or-string': a flag alone is true; with a value, that value (`--resume [run-id]`). */
-type Kind = 'int' | 'number' | 'bool' | 'bool-or-string' | 'string' | 'date' | 'enum' | 'http-url' | 'postgres-url';
+type Kind = 'int' | 'number' | 'bool' | 'bool-or-string' | 'string' | 'date' | 'enum' | 'http-url' | 'postgres-url' | 'duration';
+
+/**
+ * The help groups, in the order `--help` shows them (src/cli/help-options.ts). Every option has one.
+ */
+export const GROUPS = {
+  length: 'Run length and calendar',
+  agents: 'Agents',
+  store: 'Store and rate limit',
+  database: 'Database',
+  checkpoints: 'Checkpoints and resume',
+  monitoring: 'Monitoring and output',
+  dryRun: 'Dry run (nothing outside the process)',
+  server: 'Server',
+  faults: 'Fault injection',
+  replay: 'Replay',
+  calibrate: 'Calibration',
+} as const;
+export type Group = keyof typeof GROUPS;
 
 /** The commands options serve. */
 export type CommandName = 'run' | 'serve' | 'db' | 'replay' | 'calibrate';
@@ -36,6 +54,10 @@ export type ResumeRule = 'must-match' | 'carry' | 'same-data';
 
 export interface OptionSpec<T = unknown> {
   flag: string;
+  /** One-letter alias for the most used options (`-a`); see docs/cli.md. */
+  short?: string;
+  /** The help group (GROUPS). */
+  group: Group;
   env?: string[];
   yaml?: string[];
   kind: Kind;
@@ -63,6 +85,10 @@ export interface RunConfig {
   products: string;
   hours: number | null;
   cycles: number | null;
+  /** Real seconds (--duration 10m). */
+  duration: number | null;
+  /** Simulated seconds, whole hours (--sim-duration 7d). */
+  simDuration: number | null;
   timeScale: number;
   start: string;
   seed: number;
@@ -96,6 +122,7 @@ export interface RunConfig {
   // database
   databaseUrl: string | null;
   dataDir: string;
+  logDir: string | null;
   dbPoolSize: number;
   dbWriteTimeout: number;
   dbGroupCommit: number;
@@ -114,54 +141,57 @@ const RUN: CommandName[] = ['run'];
 
 /** The options of `shopsim run`, in help order. */
 const RUN_SPECS: { [K in keyof RunConfig]: OptionSpec<RunConfig[K]> } = {
-  agents: { flag: '--agents', env: ['SIMULATION_AGENTS'], yaml: ['simulation.agents'], kind: 'int', min: 1, nullable: true, default: null, commands: ['run', 'calibrate'], public: 'agents', resume: 'same-data', description: 'number of agents (default: all personas; the first N of the file)' },
-  personas: { flag: '--personas', env: ['PERSONAS_FILE'], yaml: ['simulation.personas'], kind: 'string', default: 'data/personas.json', commands: ['run', 'replay', 'calibrate'], public: 'personas', resume: 'same-data', description: 'persona file (the default falls back to the copy shipped with shopsim)' },
-  products: { flag: '--products', env: ['PRODUCTS_FILE'], yaml: ['simulation.products'], kind: 'string', default: 'data/products.json', commands: ['run', 'replay', 'calibrate'], public: 'products', resume: 'same-data', description: 'product catalog file (the default falls back to the copy shipped with shopsim)' },
-  hours: { flag: '--hours', env: ['SIMULATION_HOURS'], yaml: ['simulation.hours'], kind: 'number', min: 0, exclusiveMin: true, nullable: true, default: null, commands: RUN, description: 'real hours to run (cycles = hours × time-scale)' },
-  // The public `cycles` is the run's total (--cycles or --hours × time-scale); resume handles it itself.
-  cycles: { flag: '--cycles', env: ['SIMULATION_CYCLES'], yaml: ['simulation.cycles'], kind: 'int', min: 1, nullable: true, default: null, commands: RUN, public: 'cycles', description: 'simulated hours (cycles) to run' },
-  timeScale: { flag: '--time-scale', env: ['TIME_SCALE'], yaml: ['simulation.time_scale'], kind: 'number', min: 0, exclusiveMin: true, default: 24, commands: RUN, public: 'time_scale', resume: 'carry', description: 'simulated hours per real hour' },
-  start: { flag: '--start', env: ['SIMULATION_START'], yaml: ['simulation.start'], kind: 'date', default: '2024-01-01T00:00:00Z', commands: RUN, public: 'start', resume: 'must-match', description: 'simulated start (ISO-8601)' },
-  seed: { flag: '--seed', env: ['SIMULATION_SEED'], yaml: ['simulation.seed'], kind: 'int', min: 0, max: 2 ** 48, default: 42, commands: ['run', 'calibrate'], public: 'seed', resume: 'must-match', description: 'random seed' },
-  warmupCycles: { flag: '--warmup-cycles', env: ['WARMUP_CYCLES'], yaml: ['simulation.warmup_cycles'], kind: 'int', min: 0, default: 0, commands: RUN, public: 'warmup_cycles', resume: 'must-match', description: 'warm-up ramp cycles (10/25/50/75/100%)' },
-  breakerPercent: { flag: '--breaker-percent', env: ['CIRCUIT_BREAKER_THRESHOLD_PERCENT'], yaml: ['circuit_breaker.failure_threshold_percent'], kind: 'number', min: 0, max: 100, default: 5, commands: RUN, public: 'breaker_percent', resume: 'carry', description: 'breaker threshold, percent of agents failing in one cycle' },
-  breakerAction: { flag: '--breaker-action', env: ['BREAKER_ACTION'], yaml: ['circuit_breaker.action'], kind: 'enum', values: ['exit', 'wait'], default: 'exit', commands: RUN, description: 'without a terminal: exit (checkpoint, exit 3) or wait (until SIGUSR2)' },
-  fast: { flag: '--fast', env: ['SIMULATION_FAST'], yaml: ['simulation.fast'], kind: 'bool', default: false, commands: RUN, public: 'fast', resume: 'carry', description: 'no real-time pacing' },
-  mockApi: { flag: '--mock-api', env: ['MOCK_API'], yaml: ['simulation.mock_api'], kind: 'bool', default: false, commands: RUN, public: 'mock_api', resume: 'must-match', description: 'in-process deterministic store' },
-  mockDb: { flag: '--mock-db', env: ['MOCK_DB'], yaml: ['simulation.mock_db'], kind: 'bool', default: false, commands: ['run', 'serve'], public: 'mock_db', resume: 'must-match', description: 'write nothing to a database' },
-  mockFailRate: { flag: '--mock-fail-rate', env: ['MOCK_FAIL_RATE'], yaml: ['simulation.mock_fail_rate'], kind: 'number', min: 0, max: 1, default: 0, commands: RUN, public: 'mock_fail_rate', resume: 'must-match', description: 'mock store failure probability per call' },
-  json: { flag: '--json', kind: 'bool', default: false, commands: ['run', 'replay', 'calibrate'], description: 'print one JSON summary on stdout' },
-  debug: { flag: '--debug', env: ['DEBUG_LOGS'], kind: 'bool', default: false, commands: RUN, description: 'debug logging' },
+  agents: { flag: '--agents', short: '-a', group: 'agents', env: ['SIMULATION_AGENTS'], yaml: ['simulation.agents'], kind: 'int', min: 1, nullable: true, default: null, commands: ['run', 'calibrate'], public: 'agents', resume: 'same-data', description: 'number of agents (default: all personas; the first N of the file)' },
+  personas: { flag: '--personas', group: 'agents', env: ['PERSONAS_FILE'], yaml: ['simulation.personas'], kind: 'string', default: 'data/personas.json', commands: ['run', 'replay', 'calibrate'], public: 'personas', resume: 'same-data', description: 'persona file (when the default is absent: the copy shipped with shopsim)' },
+  products: { flag: '--products', group: 'agents', env: ['PRODUCTS_FILE'], yaml: ['simulation.products'], kind: 'string', default: 'data/products.json', commands: ['run', 'replay', 'calibrate'], public: 'products', resume: 'same-data', description: 'product catalog file (when the default is absent: the copy shipped with shopsim)' },
+  hours: { flag: '--hours', group: 'length', env: ['SIMULATION_HOURS'], yaml: ['simulation.hours'], kind: 'number', min: 0, exclusiveMin: true, nullable: true, default: null, commands: RUN, description: 'real hours to run (cycles = hours × time-scale)' },
+  // The public `cycles` is the run's total (--cycles, --sim-duration, or --hours / --duration × time-scale); resume handles it itself.
+  cycles: { flag: '--cycles', short: '-c', group: 'length', env: ['SIMULATION_CYCLES'], yaml: ['simulation.cycles'], kind: 'int', min: 1, nullable: true, default: null, commands: RUN, public: 'cycles', description: 'simulated hours (cycles) to run (default: one real hour, i.e. --time-scale cycles)' },
+  duration: { flag: '--duration', short: '-d', group: 'length', env: ['SIMULATION_DURATION'], yaml: ['simulation.duration'], kind: 'duration', nullable: true, default: null, commands: RUN, description: 'real time to run, e.g. 90s, 10m, 2h (cycles = duration × time-scale)' },
+  simDuration: { flag: '--sim-duration', group: 'length', env: ['SIMULATION_SIM_DURATION'], yaml: ['simulation.sim_duration'], kind: 'duration', nullable: true, default: null, commands: RUN, description: 'simulated time to run in whole hours, e.g. 36h, 7d, 2w (cycles = simulated hours)' },
+  timeScale: { flag: '--time-scale', short: '-t', group: 'length', env: ['TIME_SCALE'], yaml: ['simulation.time_scale'], kind: 'number', min: 0, exclusiveMin: true, default: 24, commands: RUN, public: 'time_scale', resume: 'carry', description: 'simulated hours per real hour' },
+  start: { flag: '--start', group: 'length', env: ['SIMULATION_START'], yaml: ['simulation.start'], kind: 'date', default: '2024-01-01T00:00:00Z', commands: RUN, public: 'start', resume: 'must-match', description: 'simulated start (ISO-8601)' },
+  seed: { flag: '--seed', short: '-s', group: 'agents', env: ['SIMULATION_SEED'], yaml: ['simulation.seed'], kind: 'int', min: 0, max: 2 ** 48, default: 42, commands: ['run', 'calibrate'], public: 'seed', resume: 'must-match', description: 'random seed' },
+  warmupCycles: { flag: '--warmup-cycles', group: 'length', env: ['WARMUP_CYCLES'], yaml: ['simulation.warmup_cycles'], kind: 'int', min: 0, default: 0, commands: RUN, public: 'warmup_cycles', resume: 'must-match', description: 'warm-up ramp cycles (10/25/50/75/100%)' },
+  breakerPercent: { flag: '--breaker-percent', group: 'agents', env: ['CIRCUIT_BREAKER_THRESHOLD_PERCENT'], yaml: ['circuit_breaker.failure_threshold_percent'], kind: 'number', min: 0, max: 100, default: 5, commands: RUN, public: 'breaker_percent', resume: 'carry', description: 'breaker threshold, percent of agents failing in one cycle' },
+  breakerAction: { flag: '--breaker-action', group: 'agents', env: ['BREAKER_ACTION'], yaml: ['circuit_breaker.action'], kind: 'enum', values: ['exit', 'wait'], default: 'exit', commands: RUN, description: 'without a terminal: exit (checkpoint, exit 3) or wait (until SIGUSR2)' },
+  fast: { flag: '--fast', group: 'length', env: ['SIMULATION_FAST'], yaml: ['simulation.fast'], kind: 'bool', default: false, commands: RUN, public: 'fast', resume: 'carry', description: 'no real-time pacing' },
+  mockApi: { flag: '--mock-api', group: 'dryRun', env: ['MOCK_API'], yaml: ['simulation.mock_api'], kind: 'bool', default: false, commands: RUN, public: 'mock_api', resume: 'must-match', description: 'in-process deterministic store' },
+  mockDb: { flag: '--mock-db', group: 'dryRun', env: ['MOCK_DB'], yaml: ['simulation.mock_db'], kind: 'bool', default: false, commands: ['run', 'serve'], public: 'mock_db', resume: 'must-match', description: 'write nothing to a database' },
+  mockFailRate: { flag: '--mock-fail-rate', group: 'dryRun', env: ['MOCK_FAIL_RATE'], yaml: ['simulation.mock_fail_rate'], kind: 'number', min: 0, max: 1, default: 0, commands: RUN, public: 'mock_fail_rate', resume: 'must-match', description: 'mock store failure probability per call' },
+  json: { flag: '--json', short: '-j', group: 'monitoring', kind: 'bool', default: false, commands: ['run', 'replay', 'calibrate'], description: 'print one JSON summary on stdout' },
+  debug: { flag: '--debug', group: 'monitoring', env: ['DEBUG_LOGS'], kind: 'bool', default: false, commands: RUN, description: 'debug logging' },
   // The cohorts are in the checkpointed tree: another size cannot be applied to a restored run.
-  cohortSize: { flag: '--cohort-size', env: ['COHORT_SIZE'], yaml: ['parallelization.cohort_size'], kind: 'int', min: 1, default: 500, commands: RUN, public: 'cohort_size', resume: 'must-match', description: 'shoppers per cohort actor' },
-  maxConcurrentAgents: { flag: '--max-concurrent-agents', env: ['MAX_CONCURRENT_AGENTS'], yaml: ['parallelization.max_concurrent_agents'], kind: 'int', min: 1, default: 10_000, commands: RUN, public: 'max_concurrent_agents', resume: 'carry', description: 'most agents in a session at once (all of them up to this many)' },
-  offerCycleDays: { flag: '--offer-cycle-days', env: ['OFFER_CYCLE_DAYS'], yaml: ['offers.cycle_days'], kind: 'number', min: 0, exclusiveMin: true, default: 7, commands: RUN, public: 'offer_cycle_days', resume: 'must-match', description: 'simulated days per offer cycle' },
+  cohortSize: { flag: '--cohort-size', group: 'agents', env: ['COHORT_SIZE'], yaml: ['parallelization.cohort_size'], kind: 'int', min: 1, default: 500, commands: RUN, public: 'cohort_size', resume: 'must-match', description: 'shoppers per cohort actor' },
+  maxConcurrentAgents: { flag: '--max-concurrent-agents', group: 'agents', env: ['MAX_CONCURRENT_AGENTS'], yaml: ['parallelization.max_concurrent_agents'], kind: 'int', min: 1, default: 10_000, commands: RUN, public: 'max_concurrent_agents', resume: 'carry', description: 'most agents in a session at once (all of them up to this many)' },
+  offerCycleDays: { flag: '--offer-cycle-days', group: 'agents', env: ['OFFER_CYCLE_DAYS'], yaml: ['offers.cycle_days'], kind: 'number', min: 0, exclusiveMin: true, default: 7, commands: RUN, public: 'offer_cycle_days', resume: 'must-match', description: 'simulated days per offer cycle' },
   // The profile shapes the personas (src/model/profiles.ts); the whole profile is recorded with the run as profile_spec.
-  profile: { flag: '--profile', env: ['SHOPSIM_PROFILE'], yaml: ['simulation.profile'], kind: 'string', default: 'retail', commands: ['run', 'calibrate'], public: 'profile', resume: 'must-match', description: 'traffic profile: retail, seed (the original behaviour), flash-sale, or a YAML profile file' },
-  checkpointDir: { flag: '--checkpoint-dir', env: ['CHECKPOINT_DIR'], yaml: ['checkpoints.dir'], kind: 'string', default: 'data/checkpoints', commands: RUN, description: 'checkpoint directory' },
-  checkpointInterval: { flag: '--checkpoint-interval', env: ['DEFAULT_CHECKPOINT_INTERVAL'], yaml: ['simulation.checkpoint_interval_cycles'], kind: 'int', min: 0, default: 10, commands: RUN, description: 'cycles between checkpoints (0 = only on stop)' },
-  keepCheckpoints: { flag: '--keep-checkpoints', env: ['KEEP_CHECKPOINTS'], yaml: ['checkpoints.keep'], kind: 'int', min: 1, default: 5, commands: RUN, description: 'checkpoints of a run to keep' },
-  resume: { flag: '--resume', kind: 'bool-or-string', default: false, commands: RUN, description: 'resume the newest unfinished run (its newest valid checkpoint), or the run named: --resume RUN_ID' },
-  resumeFrom: { flag: '--resume-from', kind: 'string', nullable: true, default: null, commands: RUN, description: 'resume from this checkpoint file' },
-  fresh: { flag: '--fresh', kind: 'bool', default: false, commands: RUN, description: 'ignore existing checkpoints (they stay on disk)' },
-  apiUrl: { flag: '--api-url', env: ['API_URL', 'RAILWAY_API_URL'], yaml: ['api.url'], kind: 'http-url', nullable: true, default: null, commands: RUN, public: 'api_url', description: 'store API base URL' },
-  rateLimit: { flag: '--rate-limit', env: ['API_RATE_LIMIT_RPS'], yaml: ['simulation.rate_limit_rps'], kind: 'number', min: 0, default: 50, commands: RUN, public: 'rate_limit_rps', description: 'requests per second (0 = no limit)' },
-  burst: { flag: '--burst', env: ['API_BURST'], yaml: ['api.burst'], kind: 'int', min: 1, nullable: true, default: null, commands: RUN, public: 'burst', description: 'token bucket capacity' },
-  connections: { flag: '--connections', env: ['API_CONNECTIONS'], yaml: ['api.connections'], kind: 'int', min: 1, default: 50, commands: RUN, public: 'connections', description: 'keep-alive connections to the store' },
-  requestTimeout: { flag: '--request-timeout', env: ['API_REQUEST_TIMEOUT'], yaml: ['api.request_timeout'], kind: 'number', min: 0, exclusiveMin: true, default: 30, commands: RUN, public: 'request_timeout_s', description: 'request timeout, seconds' },
-  databaseUrl: { flag: '--database-url', env: ['DATABASE_URL'], yaml: ['database.url'], kind: 'postgres-url', nullable: true, default: null, commands: ['run', 'serve', 'db'], public: 'database', description: 'PostgreSQL URL (default: embedded)' },
-  dataDir: { flag: '--data-dir', env: ['SHOPSIM_DATA_DIR'], yaml: ['database.data_dir'], kind: 'string', default: 'data/pglite', commands: ['run', 'serve', 'db'], description: 'embedded database directory' },
-  dbPoolSize: { flag: '--db-pool-size', env: ['DB_POOL_SIZE'], yaml: ['database.pool_size'], kind: 'int', min: 1, default: 50, commands: ['run', 'db'], description: 'database pool size' },
-  dbWriteTimeout: { flag: '--db-write-timeout', env: ['DB_WRITE_TIMEOUT'], yaml: ['database.write_timeout'], kind: 'number', min: 0, exclusiveMin: true, default: 30, commands: RUN, description: 'seconds one agent-cycle commit may take before it counts as failed' },
-  dbGroupCommit: { flag: '--db-group-commit', env: ['DB_GROUP_COMMIT'], yaml: ['database.group_commit'], kind: 'int', min: 0, default: 0, commands: RUN, description: "agent-cycles per write statement (0 = one statement per agent-cycle, the seed's pattern; 50 for throughput)" },
-  dbConnectTimeout: { flag: '--db-connect-timeout', env: ['DB_CONNECT_TIMEOUT', 'DB_POOL_TIMEOUT'], yaml: ['database.connect_timeout', 'database.pool_timeout'], kind: 'number', min: 0, exclusiveMin: true, default: 10, commands: RUN, description: "seconds to wait for a database connection (the seed's pool_timeout)" },
-  dbStatementTimeout: { flag: '--db-statement-timeout', env: ['DB_STATEMENT_TIMEOUT'], yaml: ['database.statement_timeout'], kind: 'number', min: 0, default: 60, commands: RUN, description: 'seconds a statement may run on the server (0 = no limit; not sent behind a transaction-mode pooler)' },
-  dbIdleTimeout: { flag: '--db-idle-timeout', env: ['DB_IDLE_TIMEOUT'], yaml: ['database.idle_timeout'], kind: 'number', min: 0, exclusiveMin: true, default: 30, commands: RUN, description: 'seconds before an idle pooled connection is closed' },
-  refresh: { flag: '--refresh', env: ['DASHBOARD_REFRESH_SECONDS'], yaml: ['monitoring.dashboard_refresh_seconds'], kind: 'number', min: 0, exclusiveMin: true, default: 5, commands: RUN, description: 'dashboard refresh, seconds' },
-  color: { flag: '--color', kind: 'bool', default: true, commands: RUN, description: 'colour output (--no-color, NO_COLOR)' },
-  memoryWarningMb: { flag: '--memory-warning-mb', env: ['MEMORY_WARNING_MB'], yaml: ['monitoring.memory_warning_mb'], kind: 'int', min: 1, default: 12000, commands: RUN, description: 'RSS warning threshold, MB' },
-  inspect: { flag: '--inspect', kind: 'int', min: 0, max: 65535, expected: 'a port from 0 to 65535', nullable: true, default: null, commands: ['run', 'replay'], description: 'Stately inspector port' },
-  inspectAgents: { flag: '--inspect-agents', kind: 'string', nullable: true, default: null, commands: ['run', 'replay'], description: 'agent ids to stream to the inspector' },
+  profile: { flag: '--profile', group: 'agents', env: ['SHOPSIM_PROFILE'], yaml: ['simulation.profile'], kind: 'string', default: 'retail', commands: ['run', 'calibrate'], public: 'profile', resume: 'must-match', description: 'traffic profile: retail, seed (the original behaviour), flash-sale, or a YAML profile file' },
+  checkpointDir: { flag: '--checkpoint-dir', group: 'checkpoints', env: ['CHECKPOINT_DIR'], yaml: ['checkpoints.dir'], kind: 'string', default: 'data/checkpoints', commands: RUN, description: 'checkpoint directory' },
+  checkpointInterval: { flag: '--checkpoint-interval', group: 'checkpoints', env: ['DEFAULT_CHECKPOINT_INTERVAL'], yaml: ['simulation.checkpoint_interval_cycles'], kind: 'int', min: 0, default: 10, commands: RUN, description: 'cycles between checkpoints (0 = only on stop)' },
+  keepCheckpoints: { flag: '--keep-checkpoints', group: 'checkpoints', env: ['KEEP_CHECKPOINTS'], yaml: ['checkpoints.keep'], kind: 'int', min: 1, default: 5, commands: RUN, description: 'checkpoints of a run to keep' },
+  resume: { flag: '--resume', group: 'checkpoints', kind: 'bool-or-string', default: false, commands: RUN, description: 'resume the newest unfinished run (its newest valid checkpoint), or the run named: --resume RUN_ID' },
+  resumeFrom: { flag: '--resume-from', group: 'checkpoints', kind: 'string', nullable: true, default: null, commands: RUN, description: 'resume from this checkpoint file' },
+  fresh: { flag: '--fresh', group: 'checkpoints', kind: 'bool', default: false, commands: RUN, description: 'ignore existing checkpoints (they stay on disk)' },
+  apiUrl: { flag: '--api-url', group: 'store', env: ['API_URL', 'RAILWAY_API_URL'], yaml: ['api.url'], kind: 'http-url', nullable: true, default: null, commands: RUN, public: 'api_url', description: 'store API base URL (default: the bundled reference store, in this process)' },
+  rateLimit: { flag: '--rate-limit', group: 'store', env: ['API_RATE_LIMIT_RPS'], yaml: ['simulation.rate_limit_rps'], kind: 'number', min: 0, default: 50, commands: RUN, public: 'rate_limit_rps', description: 'requests per second (0 = no limit)' },
+  burst: { flag: '--burst', group: 'store', env: ['API_BURST'], yaml: ['api.burst'], kind: 'int', min: 1, nullable: true, default: null, commands: RUN, public: 'burst', description: 'token bucket capacity' },
+  connections: { flag: '--connections', group: 'store', env: ['API_CONNECTIONS'], yaml: ['api.connections'], kind: 'int', min: 1, default: 50, commands: RUN, public: 'connections', description: 'keep-alive connections to the store' },
+  requestTimeout: { flag: '--request-timeout', group: 'store', env: ['API_REQUEST_TIMEOUT'], yaml: ['api.request_timeout'], kind: 'number', min: 0, exclusiveMin: true, default: 30, commands: RUN, public: 'request_timeout_s', description: 'request timeout, seconds' },
+  databaseUrl: { flag: '--database-url', group: 'database', env: ['DATABASE_URL'], yaml: ['database.url'], kind: 'postgres-url', nullable: true, default: null, commands: ['run', 'serve', 'db'], public: 'database', description: 'PostgreSQL URL (default: embedded)' },
+  dataDir: { flag: '--data-dir', group: 'database', env: ['SHOPSIM_DATA_DIR'], yaml: ['database.data_dir'], kind: 'string', default: 'data/pglite', commands: ['run', 'serve', 'db'], description: 'embedded database directory' },
+  logDir: { flag: '--log-dir', group: 'monitoring', env: ['SHOPSIM_LOG_DIR'], yaml: ['logging.dir'], kind: 'string', nullable: true, default: null, commands: RUN, description: 'log directory (default: logs beside --data-dir, i.e. data/logs)' },
+  dbPoolSize: { flag: '--db-pool-size', group: 'database', env: ['DB_POOL_SIZE'], yaml: ['database.pool_size'], kind: 'int', min: 1, default: 50, commands: ['run', 'db'], description: 'database pool size' },
+  dbWriteTimeout: { flag: '--db-write-timeout', group: 'database', env: ['DB_WRITE_TIMEOUT'], yaml: ['database.write_timeout'], kind: 'number', min: 0, exclusiveMin: true, default: 30, commands: RUN, description: 'seconds one agent-cycle commit may take before it counts as failed' },
+  dbGroupCommit: { flag: '--db-group-commit', group: 'database', env: ['DB_GROUP_COMMIT'], yaml: ['database.group_commit'], kind: 'int', min: 0, default: 0, commands: RUN, description: "agent-cycles per write statement (0 = one statement per agent-cycle; 50 for throughput)" },
+  dbConnectTimeout: { flag: '--db-connect-timeout', group: 'database', env: ['DB_CONNECT_TIMEOUT', 'DB_POOL_TIMEOUT'], yaml: ['database.connect_timeout', 'database.pool_timeout'], kind: 'number', min: 0, exclusiveMin: true, default: 10, commands: RUN, description: "seconds to wait for a free database connection" },
+  dbStatementTimeout: { flag: '--db-statement-timeout', group: 'database', env: ['DB_STATEMENT_TIMEOUT'], yaml: ['database.statement_timeout'], kind: 'number', min: 0, default: 60, commands: RUN, description: 'seconds a statement may run on the server (0 = no limit; not sent behind a transaction-mode pooler)' },
+  dbIdleTimeout: { flag: '--db-idle-timeout', group: 'database', env: ['DB_IDLE_TIMEOUT'], yaml: ['database.idle_timeout'], kind: 'number', min: 0, exclusiveMin: true, default: 30, commands: RUN, description: 'seconds before an idle pooled connection is closed' },
+  refresh: { flag: '--refresh', group: 'monitoring', env: ['DASHBOARD_REFRESH_SECONDS'], yaml: ['monitoring.dashboard_refresh_seconds'], kind: 'number', min: 0, exclusiveMin: true, default: 5, commands: RUN, description: 'dashboard refresh, seconds' },
+  color: { flag: '--color', group: 'monitoring', kind: 'bool', default: true, commands: RUN, description: 'colour output (--no-color, NO_COLOR)' },
+  memoryWarningMb: { flag: '--memory-warning-mb', group: 'monitoring', env: ['MEMORY_WARNING_MB'], yaml: ['monitoring.memory_warning_mb'], kind: 'int', min: 1, default: 12000, commands: RUN, description: 'RSS warning threshold, MB' },
+  inspect: { flag: '--inspect', group: 'monitoring', kind: 'int', min: 0, max: 65535, expected: 'a port from 0 to 65535', nullable: true, default: null, commands: ['run', 'replay'], description: 'Stately inspector port' },
+  inspectAgents: { flag: '--inspect-agents', group: 'monitoring', kind: 'string', nullable: true, default: null, commands: ['run', 'replay'], description: 'agent ids to stream to the inspector' },
 };
 
 /** Options of `shopsim serve` that `run` does not have (it shares --database-url, --data-dir, --mock-db). */
@@ -180,16 +210,16 @@ export interface ServeOnlyConfig {
 
 const SERVE: CommandName[] = ['serve'];
 const SERVE_SPECS: { [K in keyof ServeOnlyConfig]: OptionSpec<ServeOnlyConfig[K]> } = {
-  host: { flag: '--host', kind: 'string', default: '127.0.0.1', commands: SERVE, description: 'address to bind' },
-  port: { flag: '--port', kind: 'int', min: 0, max: 65535, expected: 'an integer from 0 to 65535', default: 8787, commands: SERVE, description: 'port (0 = any free port)' },
-  storeProducts: { flag: '--products', kind: 'string', default: 'data/products.json', commands: SERVE, description: 'product catalog (generated when the default file is absent)' },
-  failRate: { flag: '--fail-rate', kind: 'number', min: 0, max: 1, expected: 'a probability from 0 to 1', default: 0, commands: SERVE, description: 'answer this share of requests with 503' },
-  latencyMs: { flag: '--latency-ms', kind: 'number', min: 0, expected: 'a number of milliseconds >= 0', default: 0, commands: SERVE, description: 'delay every answer by this many milliseconds' },
-  jitterMs: { flag: '--jitter-ms', kind: 'number', min: 0, expected: 'a number of milliseconds >= 0', default: 0, commands: SERVE, description: 'plus or minus up to this many milliseconds' },
-  maxRps: { flag: '--max-rps', kind: 'int', min: 0, expected: 'an integer >= 0 (0 = no limit)', default: 0, commands: SERVE, description: 'beyond n requests in any second: 429 with Retry-After (0 = no limit)' },
-  hangRate: { flag: '--hang-rate', kind: 'number', min: 0, max: 1, expected: 'a probability from 0 to 1', default: 0, commands: SERVE, description: 'never answer this share of requests' },
-  storeSeed: { flag: '--seed', kind: 'int', min: 0, max: 2 ** 48, default: 42, commands: SERVE, description: 'seeds offers and fault draws' },
-  log: { flag: '--log', kind: 'bool', default: false, commands: SERVE, description: 'log every request (pino JSON on stdout)' },
+  host: { flag: '--host', group: 'server', kind: 'string', default: '127.0.0.1', commands: SERVE, description: 'address to bind' },
+  port: { flag: '--port', group: 'server', kind: 'int', min: 0, max: 65535, expected: 'an integer from 0 to 65535', default: 8787, commands: SERVE, description: 'port (0 = any free port)' },
+  storeProducts: { flag: '--products', group: 'server', kind: 'string', default: 'data/products.json', commands: SERVE, description: 'product catalog (generated when the default file is absent)' },
+  failRate: { flag: '--fail-rate', group: 'faults', kind: 'number', min: 0, max: 1, expected: 'a probability from 0 to 1', default: 0, commands: SERVE, description: 'answer this share of requests with 503' },
+  latencyMs: { flag: '--latency-ms', group: 'faults', kind: 'number', min: 0, expected: 'a number of milliseconds >= 0', default: 0, commands: SERVE, description: 'delay every answer by this many milliseconds' },
+  jitterMs: { flag: '--jitter-ms', group: 'faults', kind: 'number', min: 0, expected: 'a number of milliseconds >= 0', default: 0, commands: SERVE, description: 'plus or minus up to this many milliseconds' },
+  maxRps: { flag: '--max-rps', group: 'faults', kind: 'int', min: 0, expected: 'an integer >= 0 (0 = no limit)', default: 0, commands: SERVE, description: 'beyond n requests in any second: 429 with Retry-After (0 = no limit)' },
+  hangRate: { flag: '--hang-rate', group: 'faults', kind: 'number', min: 0, max: 1, expected: 'a probability from 0 to 1', default: 0, commands: SERVE, description: 'never answer this share of requests' },
+  storeSeed: { flag: '--seed', group: 'server', kind: 'int', min: 0, max: 2 ** 48, default: 42, commands: SERVE, description: 'seeds offers and fault draws' },
+  log: { flag: '--log', group: 'server', kind: 'bool', default: false, commands: SERVE, description: 'log every request (pino JSON on stdout)' },
 };
 
 /** Options of `shopsim calibrate` that `run` does not have (it shares --profile, --agents, --seed, --personas, --products, --json). */
@@ -200,9 +230,9 @@ export interface CalibrateOnlyConfig {
 }
 
 const CALIBRATE_SPECS: { [K in keyof CalibrateOnlyConfig]: OptionSpec<CalibrateOnlyConfig[K]> } = {
-  days: { flag: '--days', kind: 'number', min: 0, exclusiveMin: true, max: 365, default: 7, commands: ['calibrate'], description: 'simulated days of each measuring run' },
-  out: { flag: '--out', kind: 'string', nullable: true, default: null, commands: ['calibrate'], description: 'write the fitted profile here (default: NAME.fitted.yaml beside the profile file, or in the working directory for a built-in)' },
-  maxRounds: { flag: '--max-rounds', kind: 'int', min: 1, max: 50, default: 8, commands: ['calibrate'], description: 'most measuring runs of the fit' },
+  days: { flag: '--days', group: 'calibrate', kind: 'number', min: 0, exclusiveMin: true, max: 365, default: 7, commands: ['calibrate'], description: 'simulated days of each measuring run' },
+  out: { flag: '--out', group: 'calibrate', kind: 'string', nullable: true, default: null, commands: ['calibrate'], description: 'write the fitted profile here (default: NAME.fitted.yaml beside the profile file, or in the working directory for a built-in)' },
+  maxRounds: { flag: '--max-rounds', group: 'calibrate', kind: 'int', min: 1, max: 50, default: 8, commands: ['calibrate'], description: 'most measuring runs of the fit' },
 };
 
 /** Options of `shopsim replay` that `run` does not have. */
@@ -212,8 +242,8 @@ export interface ReplayOnlyConfig {
 }
 
 const REPLAY_SPECS: { [K in keyof ReplayOnlyConfig]: OptionSpec<ReplayOnlyConfig[K]> } = {
-  untilCycle: { flag: '--until-cycle', kind: 'int', min: 1, nullable: true, default: null, commands: ['replay'], description: "stop after this cycle (default: the run's last cycle)" },
-  verify: { flag: '--verify', kind: 'bool', default: false, commands: ['replay'], description: 'compare the digest with every later checkpoint of the same run on disk; exit 1 on divergence' },
+  untilCycle: { flag: '--until-cycle', group: 'replay', kind: 'int', min: 1, nullable: true, default: null, commands: ['replay'], description: "stop after this cycle (default: the run's last cycle)" },
+  verify: { flag: '--verify', group: 'replay', kind: 'bool', default: false, commands: ['replay'], description: 'compare the digest with every later checkpoint of the same run on disk; exit 1 on divergence' },
 };
 
 function keyed(table: Record<string, OptionSpec>): KeyedSpec[] {
@@ -293,6 +323,14 @@ export function coerce(spec: OptionSpec, raw: unknown, where: string): unknown {
       if (!Number.isFinite(n) || (spec.kind === 'int' && !Number.isInteger(n))) throw bad(what);
       if (spec.min !== undefined && (spec.exclusiveMin ? n <= spec.min : n < spec.min)) throw bad(what);
       if (spec.max !== undefined && n > spec.max) throw bad(what);
+      return n;
+    }
+    case 'duration': {
+      // A number of seconds, or a number with a unit: 90s, 10m, 1.5h, 7d, 2w.
+      if (typeof raw === 'number' && Number.isFinite(raw) && raw > 0) return raw;
+      const m = typeof raw === 'string' ? /^\s*(\d+(?:\.\d+)?)\s*(s|m|min|h|d|w)?\s*$/.exec(raw) : null;
+      const n = m ? Number(m[1]) * { s: 1, m: 60, min: 60, h: 3600, d: 86_400, w: 604_800 }[(m[2] ?? 's') as 's'] : NaN;
+      if (!(n > 0)) throw bad('a duration > 0 such as 90s, 10m, 2h or 7d');
       return n;
     }
     case 'date': {
@@ -403,22 +441,45 @@ export function resolveConfig(
   if (config.resume && config.fresh) throw inputError('--resume and --fresh: expected at most one of them');
   if (config.resumeFrom && config.fresh) throw inputError('--resume-from and --fresh: expected at most one of them');
   if (config.resumeFrom && config.resume !== false) throw inputError('--resume and --resume-from: expected at most one of them');
-  if (config.hours !== null && config.cycles !== null && sources.hours === sources.cycles) {
-    throw inputError('--hours and --cycles: expected one of them, got both');
+  // The run's length: at most one of its four options from the same place (a flag beats a config file's).
+  const given = LENGTH_KEYS.filter((k) => config[k] !== null);
+  for (const a of given) {
+    const b = given.find((k) => k !== a && sources[k] === sources[a]);
+    if (b) throw inputError(`${RUN_SPECS[a].flag} and ${RUN_SPECS[b].flag}: expected one of them, got both`);
   }
   return { config, sources };
 }
 
-/** Total cycles of the run: --cycles, or --hours × time-scale, or one real hour. */
+/** The options that say how long a run is; the one from the highest-ranked source wins. */
+const LENGTH_KEYS = ['hours', 'cycles', 'duration', 'simDuration'] as const;
+
+/**
+ * Total cycles of the run: --cycles, or --sim-duration in simulated hours, or --hours / --duration
+ * × time-scale, or one real hour (time-scale cycles).
+ */
 export function totalCycles(c: RunConfig, sources: ResolvedConfig['sources']): number {
-  const useHours = c.hours !== null && (c.cycles === null || rank(sources.hours) > rank(sources.cycles));
-  if (useHours) {
-    const n = Math.round((c.hours as number) * c.timeScale);
-    if (n < 1) throw inputError(`--hours ${c.hours} at --time-scale ${c.timeScale}: expected at least one cycle, got ${(c.hours as number) * c.timeScale}`);
+  const given = LENGTH_KEYS.filter((k) => c[k] !== null);
+  const chosen = given.reduce<(typeof LENGTH_KEYS)[number] | null>((best, k) => (best === null || rank(sources[k]) > rank(sources[best]) ? k : best), null);
+  const realCycles = (flag: string, hours: number) => {
+    const n = Math.round(hours * c.timeScale);
+    if (n < 1) throw inputError(`${flag} at --time-scale ${c.timeScale}: expected at least one cycle, got ${hours * c.timeScale}`);
     return n;
+  };
+  switch (chosen) {
+    case 'cycles':
+      return c.cycles as number;
+    case 'hours':
+      return realCycles(`--hours ${c.hours}`, c.hours as number);
+    case 'duration':
+      return realCycles(`--duration ${c.duration} s`, (c.duration as number) / 3600);
+    case 'simDuration': {
+      const h = (c.simDuration as number) / 3600;
+      if (!Number.isInteger(h)) throw inputError(`--sim-duration: expected whole simulated hours (one cycle is one simulated hour), got ${h.toFixed(3)} h`);
+      return h;
+    }
+    default:
+      return Math.max(1, Math.round(c.timeScale));
   }
-  if (c.cycles !== null) return c.cycles;
-  return Math.max(1, Math.round(c.timeScale));
 }
 
 function rank(s: Source | undefined): number {

@@ -10,4 +10,11 @@ describe('docs/cli.md', () => {
     expect(table.split('\n').length).toBeGreaterThan(40);
     expect(doc).toContain(table);
   });
+
+  it('holds the serve options table exactly as the option table renders it', () => {
+    const doc = readFileSync(new URL('../docs/cli.md', import.meta.url), 'utf8');
+    const table = optionsMarkdown('serve');
+    expect(table).toContain('`--fail-rate <n>`');
+    expect(doc).toContain(table);
+  });
 });

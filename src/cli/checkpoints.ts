@@ -1,10 +1,11 @@
 /**
  * `shopsim checkpoints list [--dir DIR] [--json]`: the checkpoints in a directory, newest first:
- * file, run, its status (the run's status file beside the checkpoints: running, completed,
- * stopped, breaker, error, or unknown), cycle, trigger, mode (store and database), simulated
- * time, agents, created, size. Only each file's header is read.
+ * run, its status (the run's status file beside the checkpoints: running, completed, stopped,
+ * breaker, error, or unknown), cycle, trigger, agents and size on one line; the file's absolute
+ * path alone on the next (pasteable); its mode (store and database), simulated time and creation
+ * on a third. Only each file's header is read.
  */
-import Table from 'cli-table3';
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { listCheckpointFiles, readCheckpointHeader } from '../checkpoint/load.ts';
 import { DEFAULTS } from '../config.ts';
@@ -81,27 +82,35 @@ function humanSize(n: number): string {
   return `${(n / 1024 / 1024).toFixed(1)} MB`;
 }
 
+/**
+ * Two lines per checkpoint, no borders, within 100 columns: the facts, then the file's absolute
+ * path alone on its line so it can be pasted (`shopsim run --resume-from PATH`, `shopsim replay PATH`).
+ */
 export function renderCheckpointTable(rows: CheckpointRow[], dir: string): string {
   if (rows.length === 0) return `no checkpoints in ${dir}`;
-  const t = new Table({ head: ['file', 'run', 'status', 'cycle', 'trigger', 'mode', 'simulated time', 'agents', 'created', 'size'], style: { head: [], border: [] } });
-  for (const r of rows) {
-    const name = r.file.split(/[\\/]/).pop() as string;
-    if (r.error) t.push([name, r.run_id, r.run_status, String(r.cycle), { colSpan: 6, content: `UNUSABLE: ${r.error.replace(/^checkpoint \S+: /, '')}` }]);
-    else
-      t.push([
-        name,
-        r.run_id,
-        r.run_status,
-        r.total_cycles ? `${r.cycle}/${r.total_cycles}` : String(r.cycle),
-        r.trigger ?? '',
-        r.mode ?? '',
-        (r.simulated_time ?? '').replace('.000Z', 'Z'),
-        String(r.agents),
-        (r.created_at ?? '').replace(/\.\d+Z$/, 'Z'),
-        humanSize(r.size_bytes),
-      ]);
-  }
-  return t.toString();
+  const cells = rows.map((r) =>
+    r.error
+      ? [r.run_id, String(r.cycle), r.run_status, '', '', '', `UNUSABLE: ${r.error.replace(/^checkpoint \S+: /, '')}`]
+      : [r.run_id, r.total_cycles ? `${r.cycle}/${r.total_cycles}` : String(r.cycle), r.run_status, r.trigger ?? '', String(r.agents), humanSize(r.size_bytes), ''],
+  );
+  const head = ['run', 'cycle', 'status', 'trigger', 'agents', 'size', ''];
+  const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] as string).length)));
+  const right = [false, true, false, false, true, true, false];
+  const line = (c: string[]) =>
+    c
+      .map((x, i) => (right[i] ? x.padStart(widths[i] as number) : i === c.length - 1 ? x : x.padEnd(widths[i] as number)))
+      .join('  ')
+      .trimEnd();
+  const out = [line(head)];
+  rows.forEach((r, i) => {
+    out.push(line(cells[i] as string[]));
+    out.push(`  ${resolve(r.file)}`);
+    if (!r.error) {
+      const when = [r.mode ?? '', r.simulated_time ? `simulated ${(r.simulated_time ?? '').replace(/:00(\.000)?Z$/, 'Z').replace('T', ' ')}` : '', r.created_at ? `written ${(r.created_at ?? '').replace(/:\d\d(\.\d+)?Z$/, 'Z').replace('T', ' ')}` : ''];
+      out.push(`  ${when.filter(Boolean).join(' · ')}`);
+    }
+  });
+  return out.join('\n');
 }
 
 export function registerCheckpointsCommand(program: Command): void {

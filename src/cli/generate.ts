@@ -36,8 +36,8 @@ const GENERATORS = [
   { noun: 'products', what: 'product catalog', count: '240', max: 1_000_000, make: generateProducts },
 ] as const;
 
-export function registerGenerateCommands(program: Command): void {
-  for (const g of GENERATORS) {
+export function registerGenerateCommands(program: Command, nouns: string[] = GENERATORS.map((g) => g.noun)): void {
+  for (const g of GENERATORS.filter((x) => nouns.includes(x.noun))) {
     program
       .command(g.noun)
       .description(`${g.what}s`)

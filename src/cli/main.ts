@@ -1,45 +1,87 @@
 /**
  * The shopsim command line. Each command lives in its own file; this one only wires them.
  * Usage errors (unknown flag, missing value) are one line and exit 2.
+ *
+ * Start-up time: a command's module (and what it pulls in: XState, PGlite, fastify, slonik…)
+ * is imported only when that command runs; `shopsim --help` loads them all to list them.
  */
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { registerGenerateCommands } from './generate.ts';
-import { registerRunCommand } from './run.ts';
-import { registerCheckpointsCommand } from './checkpoints.ts';
-import { registerReplayCommand } from './replay.ts';
-import { registerServeCommand } from './serve.ts';
-import { registerDbCommand } from './db.ts';
-import { registerReportCommand } from './report.ts';
-import { registerCalibrateCommand } from './calibrate.ts';
 
-export function buildProgram(): Command {
+type Io = { env: NodeJS.ProcessEnv; stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream };
+
+/** Command name → how to register it. Several names may share one module. */
+const COMMANDS: Record<string, (program: Command, io: Io) => Promise<void>> = {
+  run: async (p, io) => (await import('./run.ts')).registerRunCommand(p, io),
+  personas: async (p) => (await import('./generate.ts')).registerGenerateCommands(p, ['personas']),
+  products: async (p) => (await import('./generate.ts')).registerGenerateCommands(p, ['products']),
+  serve: async (p) => (await import('./serve.ts')).registerServeCommand(p),
+  report: async (p, io) => (await import('./report.ts')).registerReportCommand(p, io),
+  db: async (p, io) => (await import('./db.ts')).registerDbCommand(p, io),
+  runs: async (p, io) => (await import('./runs.ts')).registerRunsCommand(p, io),
+  clean: async (p, io) => (await import('./runs.ts')).registerCleanCommand(p, io),
+  checkpoints: async (p) => (await import('./checkpoints.ts')).registerCheckpointsCommand(p),
+  replay: async (p) => (await import('./replay.ts')).registerReplayCommand(p),
+  calibrate: async (p, io) => (await import('./calibrate.ts')).registerCalibrateCommand(p, io),
+};
+
+/** The package's version, from package.json (two levels up from src/cli and from dist/src/cli). */
+export function packageVersion(): string {
+  for (const rel of ['../../package.json', '../../../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'shopsim' && typeof pkg.version === 'string') return pkg.version;
+    } catch {
+      // try the next
+    }
+  }
+  return '0.0.0';
+}
+
+const TOP_HELP = `
+Examples:
+  shopsim run --mock-api --mock-db --fast -c 24     one simulated day, nothing outside the process
+  shopsim run -a 50 --duration 10m                  50 agents for ten real minutes, bundled store
+  shopsim serve --port 8787                         the reference store alone (another terminal)
+  shopsim run --api-url http://127.0.0.1:8787 --fast -c 24
+  shopsim run --resume                              continue the newest checkpoint
+  shopsim personas generate --count 1000 --out data/personas.json
+  shopsim products generate --count 500 --out data/products.json
+  shopsim report                                    funnel and revenue of the newest run
+  shopsim runs list                                 runs in the database, with their checkpoints
+  shopsim checkpoints list                          checkpoint files on disk
+
+Every command has --help. Options and environment variables: docs/cli.md.
+`;
+
+/**
+ * The program with the commands `argv` needs: the one it names, or all of them (help, an
+ * unknown command, no command).
+ */
+export async function buildProgram(argv: string[] = []): Promise<Command> {
   const program = new Command();
   program
     .name('shopsim')
     .description('Persona-driven shoppers (XState actors) shopping against a store API on a time-scaled calendar.')
-    .version('0.1.0')
+    .version(packageVersion(), '-V, --version')
     .exitOverride()
     .showHelpAfterError(false)
+    .addHelpText('after', TOP_HELP)
     .configureOutput({
       // Usage errors are one line: "shopsim: error: unknown option '--agnets' (Did you mean --agents?)".
       writeErr: (s) => process.stderr.write(s.startsWith('error:') ? `shopsim: ${s.trim().replace(/\s*\n\s*/g, ' ')}\n` : s),
     });
-  const io = { env: process.env, stdout: process.stdout, stderr: process.stderr };
-  registerRunCommand(program, io);
-  registerGenerateCommands(program);
-  registerServeCommand(program);
-  registerReportCommand(program, io);
-  registerDbCommand(program, io);
-  registerCheckpointsCommand(program);
-  registerReplayCommand(program);
-  registerCalibrateCommand(program, io);
+  const io: Io = { env: process.env, stdout: process.stdout, stderr: process.stderr };
+  const named = argv.slice(2).find((a) => !a.startsWith('-'));
+  const wanted = named !== undefined && argv[2] === named && named in COMMANDS ? [named] : Object.keys(COMMANDS);
+  for (const name of wanted) await COMMANDS[name]!(program, io);
   for (const c of program.commands) c.exitOverride();
   return program;
 }
 
 export async function main(argv: string[]): Promise<void> {
-  const program = buildProgram();
   try {
+    const program = await buildProgram(argv);
     await program.parseAsync(argv);
   } catch (err) {
     if (err instanceof CommanderError) {

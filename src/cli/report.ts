@@ -13,6 +13,7 @@ import { openDatabase, type Database } from '../db/connection.ts';
 import { DEFAULT_DATA_DIR } from '../db/embedded.ts';
 import { buildReport, listRuns, type Report, type RunListing } from '../db/report.ts';
 import { ShopsimError } from '../errors.ts';
+import { formatMoney } from '../monitor/money.ts';
 import { addDatabaseOptions, databaseOptionsFrom, type DbFlags, type DbIo } from './db.ts';
 
 async function hasShopsimTables(db: Database): Promise<boolean> {
@@ -21,7 +22,7 @@ async function hasShopsimTables(db: Database): Promise<boolean> {
 }
 
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
-const money = (cents: number) => `$${(cents / 100).toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
+const money = (cents: number) => formatMoney(cents);
 const int = (n: number) => n.toLocaleString('en-US');
 
 function table(head: string[], rows: (string | number)[][], align?: ('left' | 'right')[]): string {

@@ -2,13 +2,33 @@
  * `shopsim run`: argv → options → start → print. Composing the run is the application layer's
  * (src/run/start-run.ts); this file parses, wires the terminal and prints.
  */
-import type { Command } from 'commander';
+import { performance } from 'node:perf_hooks';
+import { dirname, join, resolve } from 'node:path';
+import { Option, type Command } from 'commander';
 import { OPTION_SPECS, resolveConfig, type RunConfig } from '../config.ts';
 import { isShopsimError, oneLine } from '../errors.ts';
 import type { RunSummary } from '../model/run.ts';
-import { renderSummary } from '../monitor/summary.ts';
-import { openRunMonitoring } from './run-monitoring.ts';
-import { openRun, prepareRun, type OpenedRun, type RunPlan } from '../run/start-run.ts';
+import { renderBanner } from '../monitor/banner.ts';
+import type { OpenedRun, RunPlan } from '../run/start-run.ts';
+import { redactUrl } from '../url.ts';
+import { addSpecOptions } from './help-options.ts';
+
+const RUN_EXAMPLES = `
+Examples:
+  shopsim run --mock-api --mock-db --fast -c 24    one simulated day in seconds, nothing outside the process
+  shopsim run -a 50 -d 10m                         50 agents for ten real minutes (bundled store, embedded database)
+  shopsim run --sim-duration 7d --fast             a simulated week, as fast as it goes
+  shopsim run --api-url http://127.0.0.1:8787 --fast -c 24
+                                                   against \`shopsim serve --port 8787\` in another terminal
+  shopsim run --resume                             continue the newest checkpoint (same seed and data)
+  shopsim run --database-url postgres://user@host/db -a 1000 -t 48
+  shopsim run -j --mock-api --mock-db --fast -c 24 one JSON summary on stdout (for scripts)
+
+Length: one of -c/--cycles, --sim-duration, -d/--duration, --hours; none = one real hour.
+Keys on a terminal: p pause, r resume, c checkpoint, s stats, q quit. Without one: SIGTERM stops
+with a checkpoint, SIGUSR1 checkpoints, SIGUSR2 pauses and resumes. Exit codes: 0 done, 2 bad
+input, 3 breaker open, 130/143 stopped by SIGINT/SIGTERM, 1 crash.
+`;
 
 export interface RunIo {
   env: Record<string, string | undefined>;
@@ -17,16 +37,10 @@ export interface RunIo {
 }
 
 export function registerRunCommand(program: Command, io: RunIo): void {
-  const cmd = program.command('run').description('run a simulation (see docs/cli.md)');
-  for (const spec of OPTION_SPECS) {
-    const flag =
-      spec.kind === 'bool'
-        ? spec.key === 'color' ? '--no-color' : spec.flag
-        : spec.kind === 'bool-or-string' ? `${spec.flag} [value]` : spec.key === 'inspect' ? `${spec.flag} [port]` : `${spec.flag} <value>`;
-    const env = spec.env ? ` [env: ${spec.env.join(', ')}]` : '';
-    cmd.option(flag, `${spec.description}${env}`);
-  }
-  cmd.option('--config <file>', 'YAML config file (the seed\'s config/simulation.yaml shape)');
+  const cmd = program.command('run').description('run a simulation: agents shop on a simulated calendar against a store, recorded in a database (see docs/cli.md)');
+  addSpecOptions(cmd, OPTION_SPECS);
+  cmd.addOption(new Option('--config <file>', 'YAML config file (keys as in docs/cli.md: simulation.agents, database.url, …); flags and env win over it').helpGroup('Options:'));
+  cmd.addHelpText('after', RUN_EXAMPLES);
   cmd.action(async (_opts: Record<string, unknown>, command: Command) => {
     const opts = command.opts<Record<string, unknown>>();
     const flags: Record<string, unknown> = {};
@@ -58,19 +72,48 @@ export async function runCommand(flags: Partial<Record<keyof RunConfig, unknown>
     return isShopsimError(err) ? err.exitCode : fallback;
   };
   let plan: RunPlan;
+  // The application layer pulls in XState, PGlite, fastify and slonik: imported here, after the
+  // flags are known good, so `run --help` and bad flags answer at once.
+  let resolved;
   try {
-    plan = prepareRun(resolveConfig(flags, io.env, configFile));
+    resolved = resolveConfig(flags, io.env, configFile);
   } catch (err) {
     return fail(err, 2);
   }
-  for (const w of plan.warnings) io.stderr.write(`shopsim: ${w}\n`);
+  const { openRun, prepareRun } = await import('../run/start-run.ts');
+  try {
+    plan = prepareRun(resolved);
+  } catch (err) {
+    return fail(err, 2);
+  }
   const config = plan.config;
+  const logDir = logDirOf(config);
+  const interactive = io.stdout.isTTY === true && !config.json;
+  for (const line of renderBanner(bannerFacts(plan, logDir, interactive))) io.stderr.write(`${line}\n`);
+  for (const w of plan.warnings) io.stderr.write(`shopsim: ${w}\n`);
+  // A store given by URL answers before the database opens: started together (`shopsim serve &
+  // shopsim run --api-url …`), the store's process takes the embedded database and the run shares it.
+  if (config.apiUrl && !config.mockApi) {
+    const waiting = slowStep(io.stderr, `waiting for the store at ${redactUrl(config.apiUrl)} to answer`);
+    const answered = await storeAnswers(config.apiUrl, STORE_WAIT_MS);
+    waiting.done(answered ? '' : null);
+    if (!answered) {
+      io.stderr.write(`shopsim: --api-url ${redactUrl(config.apiUrl)}: expected a store answering HTTP, got no answer within ${STORE_WAIT_MS / 1000} s (is \`shopsim serve\` running?)\n`);
+      return 2;
+    }
+  }
   let opened: OpenedRun;
+  const opening = slowStep(io.stderr, openingWhat(config));
   try {
     opened = await openRun(plan);
   } catch (err) {
+    opening.done(null);
     return fail(err, 2);
   }
+  // The bundled store's port is known only now: say it, and how long the start took if it was slow.
+  const bundled = !config.mockApi && !config.apiUrl;
+  opening.done(bundled ? `store ${opened.backends.describe.store}` : '', bundled);
+  const { openRunMonitoring } = await import('./run-monitoring.ts');
   const line = resumeLine(plan, opened.backends.describe);
   if (line) io.stderr.write(`shopsim: ${line}\n`);
   // Logs, dashboard or plain lines, signals, inspector.
@@ -78,6 +121,7 @@ export async function runCommand(flags: Partial<Record<keyof RunConfig, unknown>
   try {
     monitoring = await openRunMonitoring({
       config,
+      logDir,
       io: { stdout: io.stdout, stderr: io.stderr, ...(io.stdout === process.stdout ? { stdin: process.stdin } : {}) },
       agentIds: plan.personas.map((p) => p.id),
     });
@@ -109,7 +153,14 @@ export async function runCommand(flags: Partial<Record<keyof RunConfig, unknown>
   monitoring.logger.info({ event: 'summary', summary }, 'run finished');
   await monitoring.close();
   if (config.json) io.stdout.write(`${JSON.stringify(summary)}\n`);
-  else io.stdout.write(`${renderSummary(summary, { color: config.color && io.stdout.isTTY === true })}\n`);
+  else {
+    const { renderSummary } = await import('../monitor/summary.ts');
+    // Paths a user can paste from anywhere; the report flags that find this run's database.
+    const shown = { ...summary, last_checkpoint: summary.last_checkpoint ? resolve(summary.last_checkpoint) : null };
+    const reportArgs = config.databaseUrl ? '--database-url …' : config.dataDir !== 'data/pglite' ? `--data-dir ${resolve(config.dataDir)}` : '';
+    const width = 'columns' in io.stdout && typeof io.stdout.columns === 'number' && io.stdout.columns > 0 ? io.stdout.columns : 80;
+    io.stdout.write(`${renderSummary(shown, { color: config.color && io.stdout.isTTY === true, width, ...(reportArgs ? { reportArgs } : {}) })}\n`);
+  }
 
   if (summary.exit_reason === 'breaker') {
     const why =
@@ -119,7 +170,83 @@ export async function runCommand(flags: Partial<Record<keyof RunConfig, unknown>
     io.stderr.write(`shopsim: stopped because the circuit breaker opened (${why}). Fix the cause, then continue with: shopsim run --resume\n`);
     return 3;
   }
+  if (summary.exit_reason === 'stopped' && summary.last_checkpoint) {
+    io.stderr.write(`shopsim: stopped at cycle ${summary.cycles_completed} of ${summary.cycles_total}; continue with: shopsim run --resume-from ${resolve(summary.last_checkpoint)}\n`);
+  }
   const requested = monitor.requestedExitCode();
   if (requested !== null) return requested;
   return 0;
+}
+
+/** Where a run's logs go: --log-dir, else `logs` beside the embedded database directory (data/logs). */
+export function logDirOf(config: Pick<RunConfig, 'logDir' | 'dataDir'>): string {
+  return config.logDir ?? join(dirname(config.dataDir), 'logs');
+}
+
+function bannerFacts(plan: RunPlan, logDir: string, keys: boolean): Parameters<typeof renderBanner>[0] {
+  const c = plan.config;
+  const startMs = Date.parse(c.start);
+  const done = plan.resume ? plan.resume.checkpoint.simulation_state.current_cycle : 0;
+  return {
+    runId: plan.runId,
+    agents: plan.personas.length,
+    cycles: plan.cycles,
+    simStart: new Date(startMs).toISOString(),
+    simEnd: new Date(startMs + plan.cycles * 3_600_000).toISOString(),
+    realSeconds: c.fast ? null : ((plan.cycles - done) * 3600) / c.timeScale,
+    timeScale: c.timeScale,
+    resumeFrom: plan.resume ? { file: plan.resume.file, cycle: done } : null,
+    store: c.mockApi ? 'mock (in this process, deterministic)' : c.apiUrl ? redactUrl(c.apiUrl) : 'bundled reference store (in this process, 127.0.0.1, port picked at start)',
+    database: c.mockDb ? 'none (--mock-db)' : c.databaseUrl ? redactUrl(c.databaseUrl) : `embedded at ${resolve(c.dataDir)}`,
+    checkpoints: `${resolve(c.checkpointDir)} (${c.checkpointInterval === 0 ? 'on stop only' : `every ${c.checkpointInterval} cycles and on stop`}, keeping ${c.keepCheckpoints})`,
+    logs: resolve(logDir),
+    inspector: c.inspect !== null ? `127.0.0.1:${c.inspect}` : null,
+    pid: process.pid,
+    keys,
+    userSignals: process.platform !== 'win32',
+  };
+}
+
+function openingWhat(c: RunConfig): string {
+  const parts: string[] = [];
+  if (!c.mockDb) parts.push(c.databaseUrl ? 'connecting to the database and migrating it' : `opening the embedded database in ${resolve(c.dataDir)} (created and migrated on first use)`);
+  if (!c.mockApi && !c.apiUrl) parts.push('starting the bundled store');
+  return parts.join(', ') || 'preparing the agents';
+}
+
+/**
+ * A start-up step that may be slow: one line when it has taken more than a second, and one
+ * when it ends (only if the first was printed).
+ */
+function slowStep(out: { write(s: string): unknown }, what: string): { done(detail: string | null, always?: boolean): void } {
+  const t0 = performance.now();
+  let said = false;
+  const timer = setTimeout(() => {
+    said = true;
+    out.write(`shopsim: ${what}…\n`);
+  }, 1000);
+  timer.unref();
+  return {
+    done(detail, always = false) {
+      clearTimeout(timer);
+      if (detail !== null && (said || always)) out.write(`shopsim: ready after ${((performance.now() - t0) / 1000).toFixed(1)} s${detail ? `; ${detail}` : ''}\n`);
+    },
+  };
+}
+
+const STORE_WAIT_MS = 60_000;
+
+/** Whether the store answers GET /health with any HTTP status within `ms` (polled). */
+async function storeAnswers(baseUrl: string, ms: number): Promise<boolean> {
+  const t0 = performance.now();
+  while (performance.now() - t0 < ms) {
+    try {
+      const res = await fetch(`${baseUrl}/health`, { signal: AbortSignal.timeout(2000) });
+      await res.body?.cancel();
+      return true;
+    } catch {
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  return false;
 }

@@ -13,6 +13,17 @@ import type { StoreBackend } from '../model/store-backend.ts';
 import { createStoreServer } from '../server/create-store-server.ts';
 import { createMemoryBackend } from '../server/memory-backend.ts';
 import { loadProducts } from '../run/load-data.ts';
+import { addSpecOptions } from './help-options.ts';
+
+const SERVE_EXAMPLES = `
+Examples:
+  shopsim serve --port 8787                          the store on 127.0.0.1:8787, embedded database
+  shopsim run --api-url http://127.0.0.1:8787 --fast -c 24
+                                                     a run against it, from another terminal (it shares
+                                                     the embedded database this process holds)
+  shopsim serve --mock-db --fail-rate 0.05 --latency-ms 40 --jitter-ms 20
+                                                     in memory, with faults: 5% 503s, 20-60 ms answers
+`;
 
 interface ServeFlags {
   host: string;
@@ -94,7 +105,8 @@ export async function startServe(o: ServeOptions, productsDefaulted = false): Pr
   } else {
     const { openDatabase } = await import('../db/connection.ts');
     const { createPgStoreBackend, seedProducts } = await import('../db/store-repository.ts');
-    const db = await openDatabase({ ...(o.databaseUrl ? { databaseUrl: o.databaseUrl } : {}), ...(o.dataDir ? { dataDir: o.dataDir } : {}) });
+    // A directory a run already holds is shared through it (either may start first).
+    const db = await openDatabase({ ...(o.databaseUrl ? { databaseUrl: o.databaseUrl } : {}), ...(o.dataDir ? { dataDir: o.dataDir } : {}), attachToRunning: true });
     await seedProducts(db.pool, products);
     backend = createPgStoreBackend(db.pool, { catalog: products });
     closeDb = () => db.close();
@@ -134,18 +146,13 @@ export async function startServe(o: ServeOptions, productsDefaulted = false): Pr
 
 export function registerServeCommand(program: Command): void {
   const cmd = program.command('serve').description('run the reference store (HTTP API of docs/store-api.yaml) with optional fault injection');
-  // Flags, descriptions and defaults from the option table (src/config.ts).
-  for (const spec of specsFor('serve')) {
-    const flag = spec.kind === 'bool' ? spec.flag : `${spec.flag} <value>`;
-    const env = spec.env && spec.key === 'databaseUrl' ? ' [env: DATABASE_URL]' : '';
-    if (spec.kind === 'bool' || spec.default === null) cmd.option(flag, `${spec.description}${env}`);
-    else if (spec.key === 'dataDir') cmd.option(flag, `${spec.description} (default: ${String(spec.default)})`);
-    else cmd.option(flag, spec.description, String(spec.default));
-  }
+  // Flags, groups and defaults from the option table (src/config.ts); serve reads only DATABASE_URL.
+  addSpecOptions(cmd, specsFor('serve'), { env: (spec) => (spec.key === 'databaseUrl' ? ['DATABASE_URL'] : []), first: ['server', 'faults'] });
+  cmd.addHelpText('after', SERVE_EXAMPLES);
   cmd
     .action(async (flags: ServeFlags, cmd: Command) => {
       const o = parseServeFlags(flags, process.env);
-      const productsDefaulted = cmd.getOptionValueSource('products') === 'default';
+      const productsDefaulted = cmd.getOptionValueSource('products') !== 'cli';
       const store = await startServe(o, productsDefaulted);
       const faults = [
         o.failRate > 0 ? `fail-rate ${o.failRate}` : '',

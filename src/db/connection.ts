@@ -11,7 +11,7 @@ import { createPool, sql, type DatabasePool } from 'slonik';
 import { z } from 'zod';
 import { ShopsimError, oneLine } from '../errors.ts';
 import type { Recorder } from '../model/types.ts';
-import { DEFAULT_DATA_DIR, embeddedUrl, findRunningEmbedded, startEmbedded, type EmbeddedServer } from './embedded.ts';
+import { DEFAULT_DATA_DIR, startEmbedded, type EmbeddedServer } from './embedded.ts';
 import { readDatabaseId } from './identity.ts';
 import { migrate, type MigrateResult } from './migrate.ts';
 import { createPgRecorder } from './pg-recorder.ts';
@@ -83,13 +83,9 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
     url = o.databaseUrl;
     kind = 'external';
   } else {
-    const running = o.attachToRunning ? await findRunningEmbedded(o.dataDir) : null;
-    if (running && running.pid !== process.pid) {
-      url = embeddedUrl(running.port);
-    } else {
-      embedded = await startEmbedded(o.dataDir);
-      url = embedded.url;
-    }
+    // With attachToRunning, a directory another live process holds (or is opening) is shared through it.
+    embedded = await startEmbedded(o.dataDir, { attach: o.attachToRunning === true });
+    url = embedded.url;
     kind = 'embedded';
   }
   const info = parseDatabaseUrl(url);
@@ -211,7 +207,8 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
     kind,
     migrations,
     databaseId,
-    describe: () => (kind === 'embedded' ? `${where} (embedded, ${embedded?.dataDir ?? o.dataDir})` : where),
+    describe: () =>
+      kind === 'embedded' ? `${where} (embedded, ${embedded?.dataDir ?? o.dataDir}${embedded?.sharedWith ? `, shared with process ${embedded.sharedWith}` : ''})` : where,
     psqlUrl: () => (kind === 'embedded' ? `psql "${url}"` : null),
     close() {
       closed ??= (async () => {

@@ -99,7 +99,10 @@ export function httpMetrics(metrics: Record<string, unknown>): HttpMetrics {
   const rps = num('requests_per_second');
   if (rps !== undefined) out.requestsPerSecond = rps;
   if (lat && typeof lat === 'object') out.latency = lat as HttpMetrics['latency'] & object;
-  const errs = num('http_errors');
+  // The HTTP store reports errors by status ({"503": 4}); a total, 0 when there are none.
+  const byStatus = metrics['http_errors'];
+  const errs =
+    byStatus && typeof byStatus === 'object' ? Object.values(byStatus).reduce<number>((a, v) => a + (typeof v === 'number' ? v : 0), 0) : num('http_errors');
   if (errs !== undefined) out.httpErrors = errs;
   const r429 = num('retries_429');
   if (r429 !== undefined) out.retries429 = r429;

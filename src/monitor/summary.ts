@@ -1,44 +1,135 @@
-/** The end-of-run summary as a cli-table3 table (the JSON form is the RunSummary itself). */
-import Table from 'cli-table3';
+/**
+ * The end-of-run summary: one screen (about 25 lines at 80 columns), outcome first, then the
+ * funnel, the store's rates and per-endpoint latency, the database writes, the breaker, the last
+ * checkpoint's full path (never truncated: it is meant to be pasted), the digest and the commands
+ * that come next. A pure renderer; the JSON form is the RunSummary itself.
+ */
 import type { RunSummary } from '../model/run.ts';
 import { dbWriteMetrics } from './dashboard.ts';
+import { formatMoney } from './money.ts';
 
-function n(x: unknown): string {
-  return typeof x === 'number' ? x.toLocaleString('en-US') : String(x ?? '');
+export interface SummaryOptions {
+  color?: boolean;
+  /** Columns available (default 80); the endpoint table and wrapped lines fit them. */
+  width?: number;
+  /** Flags `shopsim report` needs to find the run's database (`--data-dir DIR`), if not the defaults. */
+  reportArgs?: string;
 }
 
-export function renderSummary(s: RunSummary, options: { color?: boolean } = {}): string {
-  const style = options.color === false ? { head: [], border: [] } : { head: ['cyan'] };
-  const t = new Table({ head: ['Run summary', s.run_id], style, colWidths: [26, 50], wordWrap: true });
-  const lat = s['latency_ms'] as { p50?: number; p95?: number; p99?: number } | undefined;
-  const rows: [string, string][] = [
-    ['Exit', s.exit_reason],
-    ['Agents', n(s.agents)],
-    ['Cycles', `${n(s.cycles_completed)} of ${n(s.cycles_total)}`],
-    ['Simulated', `${s.simulated_start} → ${s.simulated_end}`],
-    ['Sessions created', n(s.sessions_created)],
-    ['  browse only', n(s.idle_browses)],
-    ['  checkouts', n(s.checkouts_completed)],
-    ['  abandoned', n(s.sessions_abandoned)],
-    ['  failed', n(s.sessions_failed)],
-    ['Carts / coupons applied', `${n(s.carts_created)} / ${n(s.coupons_applied)}`],
-    ['Revenue', `${(s.revenue_cents / 100).toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`],
-    ['Events', n(s.events_created)],
-    ['Offers assigned', n(s.offers_assigned)],
-    ['Store requests', n(s.requests)],
-    ['Agent failures', n(s.agent_failures)],
-    ['Breaker', `${s.breaker.state} (threshold ${s.breaker.threshold} per cycle, ${s.breaker.trips} trips)`],
-  ];
-  if (lat && typeof lat.p50 === 'number') rows.push(['Latency p50/p95/p99 ms', `${lat.p50} / ${lat.p95} / ${lat.p99}`]);
-  if (typeof s['requests_per_second'] === 'number') rows.push(['Requests/s', n(Math.round((s['requests_per_second'] as number) * 10) / 10)]);
-  const db = dbWriteMetrics(s);
-  if (db) {
-    rows.push(['Database writes', `${n(db.commits)} agent-cycles, ${n(db.events)} events, ${n(db.failed)} failed, ${n(db.statements)} statements`]);
-    rows.push(['Commit p50/p95/p99 ms', `${db.commit_ms.p50} / ${db.commit_ms.p95} / ${db.commit_ms.p99}`]);
+type Latency = { p50?: number; p95?: number; p99?: number; count?: number };
+type Endpoint = { count?: number; errors?: number; latency_ms?: Latency };
+
+const n = (x: unknown) => (typeof x === 'number' ? x.toLocaleString('en-US') : '–');
+const ms = (x: number | undefined) => (typeof x === 'number' && Number.isFinite(x) ? (x >= 100 ? String(Math.round(x)) : x.toFixed(1)) : '–');
+const pct = (a: number, b: number) => (b > 0 ? `${((a / b) * 100).toFixed(1)}%` : '–');
+const when = (iso: string) => `${iso.slice(0, 16).replace('T', ' ')}`;
+
+function outcome(s: RunSummary): string {
+  switch (s.exit_reason) {
+    case 'completed':
+      return 'completed';
+    case 'stopped':
+      return 'stopped by the user (state saved)';
+    case 'breaker':
+      return `stopped: the circuit breaker opened (more than ${s.breaker.threshold} agent failures in one cycle)`;
+    default:
+      return 'ended by an error';
   }
-  rows.push(['Wall time', `${s.wall_seconds.toFixed(2)} s (max cycle lag ${s.cycle_lag_max_s.toFixed(2)} s)`]);
-  if (s.resumed_from) rows.push(['Resumed from', s.resumed_from]);
-  if (s.last_checkpoint) rows.push(['Last checkpoint', s.last_checkpoint]);
-  for (const r of rows) t.push(r);
-  return `${t.toString()}\nDigest: ${s.digest}`;
+}
+
+/** "label      text", text wrapped at spaces to `width` under its own column. */
+function row(label: string, text: string, width: number): string[] {
+  const pad = 12;
+  const room = Math.max(20, width - pad);
+  const out: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line && line.length + 1 + word.length > room) {
+      out.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  out.push(line);
+  return out.map((l, i) => `${(i === 0 ? label : '').padEnd(pad)}${l}`);
+}
+
+export function renderSummary(s: RunSummary, options: SummaryOptions = {}): string {
+  const width = options.width ?? 80;
+  const bold = (t: string) => (options.color ? `\x1b[1m${t}\x1b[22m` : t);
+  const tone = (t: string) => (!options.color ? t : s.exit_reason === 'completed' ? `\x1b[32m${t}\x1b[39m` : `\x1b[33m${t}\x1b[39m`);
+  const lines: string[] = [];
+  lines.push(`${bold(`Run ${s.run_id}`)}: ${tone(outcome(s))}`);
+  lines.push(
+    ...row(
+      '',
+      `${n(s.cycles_completed)}/${n(s.cycles_total)} cycles, ${when(s.simulated_start)} → ${when(s.simulated_end)} UTC, ` +
+        `${n(s.agents)} agents, seed ${s.seed}; wall ${s.wall_seconds.toFixed(1)} s, time-scale ${s.time_scale}, max lag ${s.cycle_lag_max_s.toFixed(1)} s`,
+      width,
+    ).map((l) => `  ${l.trimStart()}`),
+  );
+  lines.push(
+    ...row(
+      'Funnel',
+      `${n(s.sessions_created)} sessions: ${n(s.checkouts_completed)} checkouts (${pct(s.checkouts_completed, s.sessions_created)}), ` +
+        `${n(s.sessions_abandoned)} abandoned, ${n(s.idle_browses)} browse only, ${n(s.sessions_failed)} failed; ` +
+        `${n(s.carts_created)} carts, ${n(s.coupons_applied)} coupons, ${n(s.events_created)} events, ${n(s.offers_assigned)} offers`,
+      width,
+    ),
+  );
+  lines.push(...row('Revenue', `${formatMoney(s.revenue_cents)}${s.checkouts_completed > 0 ? ` (average order ${formatMoney(Math.round(s.revenue_cents / s.checkouts_completed))})` : ''}`, width));
+  const endpoints = (s['endpoints'] ?? null) as Record<string, Endpoint> | null;
+  const all = s['latency_ms'] as Latency | undefined;
+  // Where the store and the database were is the banner's first lines; here only when there are no figures.
+  const store = typeof s['store'] === 'string' ? `${s['store'] as string}: ` : '';
+  if (typeof s['requests_per_second'] === 'number') {
+    const errors = typeof s['errors'] === 'number' ? (s['errors'] as number) : 0;
+    lines.push(
+      ...row(
+        'Store',
+        `${n(s.requests)} requests, ${(s['requests_per_second'] as number).toFixed(1)}/s, ${n(errors)} errors (${pct(errors, s.requests)}), ` +
+          `${n(s['timeouts'])} timeouts, ${n(s['retries_429'])} retries (429)`,
+        width,
+      ),
+    );
+  } else lines.push(...row('Store', `${store}${n(s.requests)} calls`, width));
+  if (endpoints && Object.keys(endpoints).length > 0) {
+    const nameWidth = Math.max(8, Math.min(width - 12 - 38, Math.max(...Object.keys(endpoints).map((k) => k.length))));
+    const fmt = (name: string, calls: string, errs: string, a: string, b: string, c: string) =>
+      `${''.padEnd(12)}${name.length > nameWidth ? `${name.slice(0, nameWidth - 1)}…` : name.padEnd(nameWidth)} ${calls.padStart(8)} ${errs.padStart(6)} ${a.padStart(7)} ${b.padStart(7)} ${c.padStart(7)}`;
+    lines.push(`${'Latency ms'.padEnd(12)}${fmt('endpoint', 'calls', 'errors', 'p50', 'p95', 'p99').slice(12)}`);
+    for (const [name, e] of Object.entries(endpoints).sort((a, b) => (b[1].count ?? 0) - (a[1].count ?? 0))) {
+      lines.push(fmt(name, n(e.count), n(e.errors ?? 0), ms(e.latency_ms?.p50), ms(e.latency_ms?.p95), ms(e.latency_ms?.p99)));
+    }
+    if (all) lines.push(fmt('all', n(all.count ?? s.requests), n(s['errors'] ?? 0), ms(all.p50), ms(all.p95), ms(all.p99)));
+  } else if (all && typeof all.p50 === 'number') {
+    lines.push(...row('Latency', `p50 ${ms(all.p50)} ms, p95 ${ms(all.p95)} ms, p99 ${ms(all.p99)} ms`, width));
+  }
+  const db = dbWriteMetrics(s);
+  const database = typeof s['database'] === 'string' ? (s['database'] as string) : null;
+  if (db) {
+    lines.push(
+      ...row(
+        'Database',
+        `${n(db.commits)} agent-cycles, ${n(db.events)} events, ${n(db.failed)} failed; commit p95 ${ms(db.commit_ms.p95)} ms, p99 ${ms(db.commit_ms.p99)} ms`,
+        width,
+      ),
+    );
+  } else if (database) lines.push(...row('Database', database, width));
+  lines.push(
+    ...row(
+      'Breaker',
+      `${s.breaker.state}, ${s.breaker.trips} trips (limit ${s.breaker.threshold} failing agents/cycle, ${s.breaker.percent}%); ${n(s.agent_failures)} agent failures`,
+      width,
+    ),
+  );
+  // Paths are never cut: a line holding one may be wider than the screen.
+  if (s.resumed_from) lines.push(`${'Resumed'.padEnd(12)}${s.resumed_from}`);
+  if (s.last_checkpoint) lines.push(`${'Checkpoint'.padEnd(12)}${s.last_checkpoint}`);
+  lines.push(`Digest      ${s.digest}`.length <= width ? `Digest      ${s.digest}` : `Digest ${s.digest}`);
+  const next: string[] = [];
+  if (db) next.push(`shopsim report --run ${s.run_id}${options.reportArgs ? ` ${options.reportArgs}` : ''}`);
+  if (s.exit_reason !== 'completed' && s.last_checkpoint) next.push(`shopsim run --resume-from ${s.last_checkpoint}`);
+  if (s.last_checkpoint) next.push(`shopsim replay ${s.last_checkpoint} --verify`);
+  next.forEach((c, i) => lines.push(`${(i === 0 ? 'Next' : '').padEnd(12)}${c}`));
+  return lines.join('\n');
 }

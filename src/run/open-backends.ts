@@ -41,7 +41,8 @@ export async function openBackends(config: RunConfig, personas: Persona[], produ
       recorder = createMockRecorder();
       dbDescription = 'none (--mock-db)';
     } else {
-      db = await openDatabase({ databaseUrl: config.databaseUrl ?? undefined, dataDir: config.dataDir, poolSize: config.dbPoolSize, writeTimeoutMs: config.dbWriteTimeout * 1000, groupCommit: config.dbGroupCommit,
+      // An embedded directory another process holds (`shopsim serve`) is shared through that process.
+      db = await openDatabase({ databaseUrl: config.databaseUrl ?? undefined, dataDir: config.dataDir, attachToRunning: true, poolSize: config.dbPoolSize, writeTimeoutMs: config.dbWriteTimeout * 1000, groupCommit: config.dbGroupCommit,
         connectionTimeoutMs: config.dbConnectTimeout * 1000, statementTimeoutMs: config.dbStatementTimeout * 1000, idleTimeoutMs: config.dbIdleTimeout * 1000 });
       const opened = db;
       closers.push(() => opened.close());

@@ -15,9 +15,7 @@ import type { Persona, Product, SessionEvent, SessionRecord } from '../../src/mo
 
 export const TEST_DATABASE_URL = process.env['TEST_DATABASE_URL'];
 
-if (!TEST_DATABASE_URL) {
-  console.warn('[test/db] TEST_DATABASE_URL is not set: the real-PostgreSQL variants of these tests are SKIPPED (embedded PGlite only).');
-}
+// The notice that the real-PostgreSQL variants are skipped is printed once per run, by test/global-setup.ts.
 
 export interface Target {
   name: 'embedded' | 'postgres';

@@ -51,7 +51,9 @@ describe('shopsim run without a terminal', () => {
     const [, finalPath] = run.stderr().match(/checkpoint \(stop, cycle \d+\) written: (\S+)/) ?? [];
     expect(finalPath, run.stderr()).toBeDefined();
     expect(existsSync(join(run.cwd, finalPath as string))).toBe(true);
-    expect(run.stdout()).toContain('Run summary');
+    expect(run.stdout()).toMatch(/^Run run-\S+: /m);
+    // The exact command that continues the run, with the path of that final checkpoint.
+    expect(run.stderr()).toContain(`continue with: shopsim run --resume-from ${join(run.cwd, finalPath as string)}`);
   });
 
   it('SIGINT stops gracefully with a final checkpoint (exit 130)', async () => {

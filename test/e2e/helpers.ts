@@ -1,11 +1,34 @@
 /**
- * The real CLI (`node bin/shopsim.js`, through tsx) in a child process, for the end-to-end tests:
- * one spawn for all of them, so output is collected and signals are sent the same way everywhere.
+ * The real CLI (`node bin/shopsim.js`) in a child process, for the end-to-end tests: one spawn
+ * for all of them, so output is collected and signals are sent the same way everywhere.
+ *
+ * Hygiene: every directory made here is removed after the test file (afterAll), and a run from
+ * the repository root (`shopsim()`) gets a temporary data dir, log dir and checkpoint dir through
+ * the environment (a flag still wins), so no test writes into the repository's data/.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { afterAll } from 'vitest';
+
+const made: string[] = [];
+afterAll(() => {
+  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+let fileDir: string | null = null;
+/** One temporary directory per test file for the runs started from the repository root. */
+function perFileDir(): string {
+  fileDir ??= scratchDir('shopsim-e2e-');
+  return fileDir;
+}
+
+/** The environment that keeps a run's output out of the repository (flags given by a test win). */
+export function outputEnv(): Record<string, string> {
+  const d = perFileDir();
+  return { SHOPSIM_DATA_DIR: join(d, 'pglite'), SHOPSIM_LOG_DIR: join(d, 'logs'), CHECKPOINT_DIR: join(d, 'checkpoints') };
+}
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const BIN = join(ROOT, 'bin/shopsim.js');
@@ -29,12 +52,15 @@ export interface RunningCli {
   exit: Promise<Finished>;
 }
 
+/** A temporary directory, removed after the test file. */
 export function scratchDir(prefix = 'shopsim-monitor-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  made.push(dir);
+  return dir;
 }
 
 export function tempDir(prefix = 'shopsim-ck-'): { dir: string; cleanup(): void } {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const dir = scratchDir(prefix);
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
@@ -47,6 +73,7 @@ export function startCli(args: string[], options: { cwd?: string; env?: Record<s
   const cwd = options.cwd ?? scratchDir();
   const env: Record<string, string | undefined> = { ...process.env };
   delete env['NO_COLOR'];
+  if (resolve(cwd) === ROOT) Object.assign(env, outputEnv());
   Object.assign(env, options.env);
   const child = spawn(process.execPath, [BIN, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
@@ -94,7 +121,7 @@ export function startCli(args: string[], options: { cwd?: string; env?: Record<s
 
 /** Runs the CLI from the repository root (default inputs, relative paths) to its end. */
 export function shopsim(args: string[], env: Record<string, string> = {}): Promise<Finished> {
-  return startCli(args, { cwd: ROOT, env }).exit;
+  return startCli(args, { cwd: ROOT, env: { ...outputEnv(), ...env } }).exit;
 }
 
 export const CYCLE_LINE = /^cycle=(\d+)\/(\d+) sim=\S+Z active=\d+\/\d+ sessions=\d+ checkouts=\d+ abandoned=\d+ failures=\d+\/\d+ events=\d+ p95_ms=\S+ req_s=\S+ rss_mb=\d+ duration_s=[\d.]+ lag_s=[\d.]+( breaker=open)?$/;

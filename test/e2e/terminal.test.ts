@@ -68,9 +68,9 @@ describe.skipIf(!hasTmux)('shopsim run in a terminal (tmux)', () => {
     expect(code).toBe('0');
     // Back on the main screen: the summary, and a final checkpoint.
     const after = history();
-    expect(after).toContain('Run summary');
-    expect(after).toMatch(/│ Exit\s+│ stopped/);
-    expect(after).toMatch(/Last checkpoint/);
+    expect(after).toMatch(/Run run-\S+: /);
+    expect(after).toMatch(/Run run-\S+: stopped by the user/);
+    expect(after).toMatch(/Checkpoint {2}\//);
     expect(readdirSync(dir).length).toBeGreaterThanOrEqual(manual);
   });
 });

@@ -70,7 +70,7 @@ for (const target of targets()) {
       viaProxy.port = String(proxy.port);
       const args = [
         'run', '--agents', '200', '--cycles', '10', '--mock-api', '--json', '--database-url', viaProxy.toString(), '--db-pool-size', '4', '--db-write-timeout', '3',
-        '--start', '2024-01-01T10:00:00Z', '--time-scale', '36000', '--checkpoint-interval', '1', '--checkpoint-dir', join(dir, 'cp'),
+        '--start', '2024-01-01T10:00:00Z', '--time-scale', '36000', '--checkpoint-interval', '1', '--checkpoint-dir', join(dir, 'cp'), '--log-dir', join(dir, 'logs'),
       ];
       const child = spawn(process.execPath, ['bin/shopsim.js', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';

@@ -30,7 +30,7 @@ function findPgbouncer(): string | null {
 
 const PGBOUNCER = findPgbouncer();
 const skipReason = !TEST_DATABASE_URL ? 'TEST_DATABASE_URL is not set' : !PGBOUNCER ? 'the pgbouncer binary is not installed (apt-get install pgbouncer)' : null;
-if (skipReason) console.warn(`[test/integration/pooler] SKIPPED: ${skipReason}.`);
+if (skipReason && TEST_DATABASE_URL) console.warn(`[test/integration/pooler] SKIPPED: ${skipReason}.`);
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -148,7 +148,7 @@ describe.skipIf(skipReason !== null)('behind PgBouncer in transaction mode', () 
     const cp = join(dir, 'cp2');
     const args = [
       'run', '--agents', '300', '--cycles', '10', '--mock-api', '--json', '--database-url', viaPooler, '--db-group-commit', '50',
-      '--start', '2024-01-01T10:00:00Z', '--time-scale', '36000', '--checkpoint-interval', '1', '--checkpoint-dir', cp,
+      '--start', '2024-01-01T10:00:00Z', '--time-scale', '36000', '--checkpoint-interval', '1', '--checkpoint-dir', cp, '--log-dir', join(cp, 'logs'),
     ];
     const child = spawn(process.execPath, ['bin/shopsim.js', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
