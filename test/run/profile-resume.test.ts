@@ -3,7 +3,7 @@
  * checkpoint (profile_spec), not the file as it is now; a checkpoint from before profiles
  * resumes under the seed profile. In-process through the application layer, mock store.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -45,7 +45,13 @@ describe('the profile is kept with the run', () => {
 
     // The file changes: twice the visits, four times the carts.
     writeFileSync(file, stringify({ ...mine, generator: { ...mine.generator, visit_rate: 0.84, cart_intent: 0.34 } }));
-    const plan = prepareRun(resolveConfig({ fast: true, resumeFrom: cp4, checkpointDir: ckDir }, {}));
+    // The run completed (its status file beside the checkpoints says so, and a resume of it is
+    // refused): its cycle-4 checkpoint, alone in a directory of its own, stands for it interrupted.
+    const crashed = join(dir, 'interrupted');
+    mkdirSync(crashed);
+    const copy = join(crashed, checkpointFileName(first.run_id, 4, false));
+    copyFileSync(cp4, copy);
+    const plan = prepareRun(resolveConfig({ fast: true, resumeFrom: copy }, {}));
     expect(plan.profile).toEqual(mine);
     expect((await execute(plan)).digest).toBe(first.digest);
     const replay = prepareReplay(cp4);
