@@ -11,7 +11,7 @@
  */
 import { and, assign, enqueueActions, fromPromise, or, raise, setup, stateIn, type ActorRefFrom } from 'xstate';
 import { cycleInfo, HOUR_MS, type CycleInfo } from '../src/model/calendar.ts';
-import { emptyTotals, mergeTotals } from '../src/model/totals.ts';
+import { breakerFailures, emptyTotals, mergeTotals, type BreakerCounts } from '../src/model/totals.ts';
 import type { LastCycle, OfferEngineState } from '../src/model/run.ts';
 import { emptyOfferState } from '../src/model/run.ts';
 import type { CycleTotals, Persona } from '../src/model/types.ts';
@@ -26,6 +26,8 @@ export interface OrchestratorInput {
   startMs: number;
   warmupCycles: number;
   breakerPercent: number;
+  /** What the breaker counts: faults (default) or every failed session. */
+  breakerOn?: BreakerCounts;
   cohortSize: number;
   /** Most agents in a session at once across the run (shared out evenly over the cohorts). */
   maxConcurrentAgents: number;
@@ -42,6 +44,8 @@ export interface OrchestratorContext {
   breakerPercent: number;
   /** Most failures in one cycle before the breaker opens: floor(agents × breakerPercent / 100). */
   threshold: number;
+  /** Absent in a snapshot written before it existed: faults. */
+  breakerOn?: BreakerCounts;
   /** Most agents in a session at once across the run (each cohort gets an even share). */
   maxConcurrentAgents: number;
   offerCycleDays: number;
@@ -66,7 +70,7 @@ export type OrchestratorEvent =
   | { type: 'STOP' }
   | { type: 'BREAKER_TRIP' }
   /** Sent once to a restored tree before its first cycle. */
-  | { type: 'RUN_RESUMED'; totalCycles: number; breakerPercent: number; maxConcurrentAgents: number }
+  | { type: 'RUN_RESUMED'; totalCycles: number; breakerPercent: number; maxConcurrentAgents: number; breakerOn?: BreakerCounts }
   | CohortReport;
 
 /** The share of the run's concurrency window each cohort gets. */
@@ -110,7 +114,7 @@ export const orchestratorMachine = setup({
     breakerClosed: stateIn({ breaker: 'closed' }),
     offerCycleDue: ({ context }) => offerCycleDue(context),
     isLastCohort: ({ context }) => context.pendingCohorts === 1,
-    failuresExceedThreshold: ({ context }) => breakerTrips(context.cycleTotals.failed, context.threshold),
+    failuresExceedThreshold: ({ context }) => breakerTrips(breakerFailures(context.cycleTotals, context.breakerOn), context.threshold),
     allCyclesDone: ({ context }) => context.cyclesCompleted >= context.totalCycles,
   },
   actions: {
@@ -139,6 +143,7 @@ export const orchestratorMachine = setup({
         breakerPercent: event.breakerPercent,
         threshold: breakerThreshold(context.totalAgents, event.breakerPercent),
         maxConcurrentAgents: event.maxConcurrentAgents,
+        breakerOn: event.breakerOn ?? context.breakerOn ?? 'faults',
       });
       const setWindow = { type: 'SET_WINDOW' as const, window: cohortWindow(event.maxConcurrentAgents, context.cohorts.length) };
       for (const cohort of context.cohorts) enqueue.sendTo(cohort, setWindow);
@@ -166,6 +171,7 @@ export const orchestratorMachine = setup({
       warmupCycles: input.warmupCycles,
       breakerPercent: input.breakerPercent,
       threshold: breakerThreshold(input.personas.length, input.breakerPercent),
+      breakerOn: input.breakerOn ?? 'faults',
       maxConcurrentAgents: input.maxConcurrentAgents,
       offerCycleDays: input.offerCycleDays,
       cohorts,

@@ -68,6 +68,7 @@ export interface RunConfig {
   warmupCycles: number;
   breakerPercent: number;
   breakerAction: 'exit' | 'wait';
+  breakerOn: 'faults' | 'all';
   fast: boolean;
   mockApi: boolean;
   mockDb: boolean;
@@ -122,6 +123,7 @@ const RUN_SPECS: { [K in keyof RunConfig]: OptionSpec<RunConfig[K]> } = {
   seed: { flag: '--seed', env: ['SIMULATION_SEED'], yaml: ['simulation.seed'], kind: 'int', min: 0, max: 2 ** 48, default: 42, commands: RUN, public: 'seed', resume: 'must-match', description: 'random seed' },
   warmupCycles: { flag: '--warmup-cycles', env: ['WARMUP_CYCLES'], yaml: ['simulation.warmup_cycles'], kind: 'int', min: 0, default: 0, commands: RUN, public: 'warmup_cycles', resume: 'must-match', description: 'warm-up ramp cycles (10/25/50/75/100%)' },
   breakerPercent: { flag: '--breaker-percent', env: ['CIRCUIT_BREAKER_THRESHOLD_PERCENT'], yaml: ['circuit_breaker.failure_threshold_percent'], kind: 'number', min: 0, max: 100, default: 5, commands: RUN, public: 'breaker_percent', resume: 'carry', description: 'breaker threshold, percent of agents failing in one cycle' },
+  breakerOn: { flag: '--breaker-on', env: ['BREAKER_ON'], yaml: ['circuit_breaker.counts'], kind: 'enum', values: ['faults', 'all'], default: 'faults', commands: RUN, public: 'breaker_on', resume: 'carry', description: "what the breaker counts: faults (5xx, timeouts, bad answers; store rule refusals such as out of stock are outcomes) or all failed sessions" },
   breakerAction: { flag: '--breaker-action', env: ['BREAKER_ACTION'], yaml: ['circuit_breaker.action'], kind: 'enum', values: ['exit', 'wait'], default: 'exit', commands: RUN, description: 'without a terminal: exit (checkpoint, exit 3) or wait (until SIGUSR2)' },
   fast: { flag: '--fast', env: ['SIMULATION_FAST'], yaml: ['simulation.fast'], kind: 'bool', default: false, commands: RUN, public: 'fast', description: 'no real-time pacing' },
   mockApi: { flag: '--mock-api', env: ['MOCK_API'], yaml: ['simulation.mock_api'], kind: 'bool', default: false, commands: RUN, public: 'mock_api', resume: 'carry', description: 'in-process deterministic store' },
@@ -438,6 +440,7 @@ export function simulationConfigOf(c: RunConfig, run: { cycles: number; runId?: 
     warmupCycles: c.warmupCycles,
     breakerPercent: c.breakerPercent,
     breakerAction: run.breakerAction ?? c.breakerAction,
+    breakerOn: c.breakerOn,
     cohortSize: c.cohortSize,
     maxConcurrentAgents: c.maxConcurrentAgents,
     offerCycleDays: c.offerCycleDays,

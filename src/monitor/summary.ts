@@ -27,6 +27,7 @@ export function renderSummary(s: RunSummary, options: { color?: boolean } = {}):
     ['Offers assigned', n(s.offers_assigned)],
     ['Store requests', n(s.requests)],
     ['Agent failures', n(s.agent_failures)],
+    ['Store refusals', n(s.store_refusals)],
     ['Breaker', `${s.breaker.state} (threshold ${s.breaker.threshold} per cycle, ${s.breaker.trips} trips)`],
   ];
   if (lat && typeof lat.p50 === 'number') rows.push(['Latency p50/p95/p99 ms', `${lat.p50} / ${lat.p95} / ${lat.p99}`]);

@@ -156,6 +156,7 @@ export function createSimulation(given: SimulationConfig, deps: SimulationDeps):
               startMs: config.startMs,
               warmupCycles: config.warmupCycles,
               breakerPercent: config.breakerPercent,
+              breakerOn: config.breakerOn ?? 'faults',
               cohortSize: config.cohortSize,
               maxConcurrentAgents,
               offerCycleDays: config.offerCycleDays,
@@ -167,7 +168,7 @@ export function createSimulation(given: SimulationConfig, deps: SimulationDeps):
       // A restored tree runs again, with the options this invocation may change (the machine
       // recomputes the breaker threshold and the cohorts' windows from them).
       if (deps.restore) {
-        a.send({ type: 'RUN_RESUMED', totalCycles: config.cycles, breakerPercent: config.breakerPercent, maxConcurrentAgents });
+        a.send({ type: 'RUN_RESUMED', totalCycles: config.cycles, breakerPercent: config.breakerPercent, maxConcurrentAgents, breakerOn: config.breakerOn ?? 'faults' });
       }
       startedAt = clock.now();
       events.emit('started', { startupSeconds: (startedAt - t0) / 1000 });
@@ -219,17 +220,19 @@ export function createSimulation(given: SimulationConfig, deps: SimulationDeps):
           }
           await flushCheckpointWaiters();
           const now = a.getSnapshot();
-          if (now.matches({ cycle: 'done' })) break;
-          if (now.matches({ control: 'stopped' })) {
-            exitReason = 'stopped';
-            break;
-          }
+          // The breaker before 'done': a breaker that opens on the last cycle stops the run
+          // like any other (exit 3), rather than ending it "completed" with the breaker open.
           if (now.matches({ breaker: 'open' })) {
             events.emit('breaker-open', stats());
             if (config.breakerAction === 'exit') {
               exitReason = 'breaker';
               break;
             }
+          }
+          if (now.matches({ cycle: 'done' })) break;
+          if (now.matches({ control: 'stopped' })) {
+            exitReason = 'stopped';
+            break;
           }
           if (now.matches({ breaker: 'open' }) || now.matches({ control: 'paused' })) {
             const pausedAt = clock.now();
