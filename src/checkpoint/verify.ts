@@ -106,7 +106,8 @@ const shopperContext = z.object({
 
 const nodeBase = z.object({ status: z.literal('active'), historyValue: z.record(z.unknown()), children: z.record(z.unknown()) });
 
-const cartLine = z.object({ product_id: z.string().min(1), quantity: z.number().int().min(1).max(1_000_000), unit_price_cents: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) });
+/** Prices up to 10,000,000.00 a unit. */
+const cartLine = z.object({ product_id: z.string().min(1), quantity: z.number().int().min(1).max(1_000_000), unit_price_cents: z.number().int().min(0).max(1_000_000_000) });
 const order = z.object({
   order_id: z.string().min(1),
   user_id: z.string(),
@@ -228,6 +229,9 @@ export function verifyCheckpoint(ck: Checkpoint, file: string): string | null {
   if (ck.statistics['offers_assigned'] !== c.offer.offers_assigned) return `statistics.offers_assigned ${JSON.stringify(ck.statistics['offers_assigned'])} disagrees with the snapshot's ${c.offer.offers_assigned}`;
   if (recorded.start !== undefined && Date.parse(recorded.start) !== c.startMs) return `simulation_config.start ${recorded.start} disagrees with the snapshot's start`;
   if (recorded.warmupCycles !== undefined && recorded.warmupCycles !== c.warmupCycles) return `simulation_config.warmup_cycles ${recorded.warmupCycles} disagrees with the snapshot's ${c.warmupCycles}`;
+  if (recorded.offerCycleDays !== undefined && recorded.offerCycleDays !== c.offerCycleDays) return `simulation_config.offer_cycle_days ${recorded.offerCycleDays} disagrees with the snapshot's ${c.offerCycleDays}`;
+  if (c.breakerTrips > c.cyclesCompleted) return `xstate_snapshot.context.breakerTrips ${c.breakerTrips} is more than the cycles completed (${c.cyclesCompleted})`;
+  if (c.offer.current_offer_cycle > c.cyclesCompleted + 1) return `the snapshot's offer cycle ${c.offer.current_offer_cycle} is after its cycle ${c.cyclesCompleted}`;
   if (recorded.agents != null && recorded.agents !== c.totalAgents) return `simulation_config.agents ${recorded.agents} disagrees with the snapshot's ${c.totalAgents} agents`;
 
   // The cohorts and their shoppers.
@@ -255,7 +259,8 @@ export function verifyCheckpoint(ck: Checkpoint, file: string): string | null {
     const refs = (node.context as { shoppers: { id: string }[] }).shoppers;
     const ids = Object.keys(node.children);
     if (ids.length !== refs.length || refs.some((r, i) => r.id !== ids[i])) return `${where}.context.shoppers does not match the cohort's shoppers`;
-    for (const id of ids) {
+    const base = (node.context as { baseIndex: number }).baseIndex;
+    for (const [i, id] of ids.entries()) {
       const s = node.children[id] as PersistedChild;
       const sw = `${where}.children.${id}`;
       if (s === null || typeof s !== 'object' || s.src !== 'shopper') return `${sw} is not a shopper`;
@@ -270,6 +275,8 @@ export function verifyCheckpoint(ck: Checkpoint, file: string): string | null {
       if (ctx.agentId !== id) return `${sw}.context.agentId ${ctx.agentId} is not the shopper's id`;
       if (ctx.runId !== st.run_id) return `${sw}.context.runId ${ctx.runId} is not the checkpoint's run ${st.run_id}`;
       if (ctx.agentIndex >= c.totalAgents || seen.has(ctx.agentIndex)) return `${sw}.context.agentIndex ${ctx.agentIndex} is out of range or repeated`;
+      if (ctx.agentIndex !== base + i) return `${sw}.context.agentIndex ${ctx.agentIndex} is not its place in the cohort (${base + i})`;
+      if (Object.keys(sn.children).length > 0) return `${sw}.children: a shopper has no children between cycles`;
       if (ctx.lastCycle > c.cyclesCompleted) return `${sw}.context.lastCycle ${ctx.lastCycle} is after the snapshot's cycle ${c.cyclesCompleted}`;
       seen.add(ctx.agentIndex);
       shoppers++;
