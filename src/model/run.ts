@@ -49,7 +49,8 @@ export type CheckpointTrigger = 'interval' | 'manual' | 'stop' | 'breaker';
 
 export type RunStatus = 'starting' | 'running' | 'paused' | 'breaker_open' | 'stopping' | 'stopped' | 'completed' | 'failed';
 
-export type ExitReason = 'completed' | 'stopped' | 'breaker' | 'error';
+/** checkpoint_failed: CHECKPOINT_FAILURE_LIMIT checkpoints in a row could not be written (exit 4). */
+export type ExitReason = 'completed' | 'stopped' | 'breaker' | 'checkpoint_failed' | 'error';
 
 export interface RestoreState {
   /** A persisted orchestrator snapshot (fresh object: restore mutates it). */
@@ -133,6 +134,8 @@ export interface RunSummary extends RunTotals {
   simulated_end: string;
   /** Failed sessions that were faults (5xx, timeouts, bad answers, failed writes), store refusals left out. */
   agent_failures: number;
+  /** Checkpoints that could not be written (a full or read-only disk); each was retried at the next cycle boundary. */
+  checkpoint_failures: number;
   /** Failed sessions that ended on a store rule's answer (out of stock, coupon not valid…): outcomes, not faults. */
   store_refusals: number;
   breaker: { state: 'closed' | 'open'; threshold: number; percent: number; trips: number; last_cycle_failures: number; counts: 'faults' | 'all'; failure_samples: { agent_id: string; step: string; message: string }[] };

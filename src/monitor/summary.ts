@@ -38,6 +38,7 @@ export function renderSummary(s: RunSummary, options: { color?: boolean } = {}):
     rows.push(['Commit p50/p95/p99 ms', `${db.commit_ms.p50} / ${db.commit_ms.p95} / ${db.commit_ms.p99}`]);
   }
   rows.push(['Wall time', `${s.wall_seconds.toFixed(2)} s (max cycle lag ${s.cycle_lag_max_s.toFixed(2)} s)`]);
+  if (s.checkpoint_failures > 0) rows.push(['Checkpoint failures', `${n(s.checkpoint_failures)} (not written; retried at the next cycle)`]);
   if (s.resumed_from) rows.push(['Resumed from', s.resumed_from]);
   if (s.last_checkpoint) rows.push(['Last checkpoint', s.last_checkpoint]);
   for (const r of rows) t.push(r);

@@ -83,6 +83,7 @@ export interface SummaryExtras {
   agentIds: readonly string[];
   gcCollections: number;
   gcSeconds: number;
+  checkpointFailures?: number;
 }
 
 const ms3 = (s: number) => Math.round(s * 1000) / 1000;
@@ -103,6 +104,7 @@ export function summaryOf(stats: SimulationStats, extras: SummaryExtras): RunSum
     ...totals,
     agent_failures: totals.sessions_failed - (stats.totals.refusals ?? 0),
     store_refusals: stats.totals.refusals ?? 0,
+    checkpoint_failures: extras.checkpointFailures ?? 0,
     breaker: {
       state: stats.breaker.state,
       threshold: stats.breaker.threshold,
