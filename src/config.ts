@@ -33,6 +33,9 @@ export type CommandName = 'run' | 'serve' | 'db' | 'replay';
  */
 export type ResumeRule = 'must-match' | 'carry' | 'same-data';
 
+/** The longest run: 10,000,000 simulated hours (about 1,141 years); a checkpoint claiming more is refused. */
+export const MAX_CYCLES = 10_000_000;
+
 export interface OptionSpec<T = unknown> {
   flag: string;
   env?: string[];
@@ -117,7 +120,7 @@ const RUN_SPECS: { [K in keyof RunConfig]: OptionSpec<RunConfig[K]> } = {
   products: { flag: '--products', env: ['PRODUCTS_FILE'], yaml: ['simulation.products'], kind: 'string', default: 'data/products.json', commands: ['run', 'replay'], public: 'products', resume: 'same-data', description: 'product catalog file (the default falls back to the copy shipped with shopsim)' },
   hours: { flag: '--hours', env: ['SIMULATION_HOURS'], yaml: ['simulation.hours'], kind: 'number', min: 0, exclusiveMin: true, nullable: true, default: null, commands: RUN, description: 'real hours to run (cycles = hours × time-scale)' },
   // The public `cycles` is the run's total (--cycles or --hours × time-scale); resume handles it itself.
-  cycles: { flag: '--cycles', env: ['SIMULATION_CYCLES'], yaml: ['simulation.cycles'], kind: 'int', min: 1, nullable: true, default: null, commands: RUN, public: 'cycles', description: 'simulated hours (cycles) to run' },
+  cycles: { flag: '--cycles', env: ['SIMULATION_CYCLES'], yaml: ['simulation.cycles'], kind: 'int', min: 1, max: MAX_CYCLES, nullable: true, default: null, commands: RUN, public: 'cycles', description: 'simulated hours (cycles) to run' },
   timeScale: { flag: '--time-scale', env: ['TIME_SCALE'], yaml: ['simulation.time_scale'], kind: 'number', min: 0, exclusiveMin: true, default: 24, commands: RUN, public: 'time_scale', resume: 'carry', description: 'simulated hours per real hour' },
   start: { flag: '--start', env: ['SIMULATION_START'], yaml: ['simulation.start'], kind: 'date', default: '2024-01-01T00:00:00Z', commands: RUN, public: 'start', resume: 'must-match', description: 'simulated start (ISO-8601)' },
   seed: { flag: '--seed', env: ['SIMULATION_SEED'], yaml: ['simulation.seed'], kind: 'int', min: 0, max: 2 ** 48, default: 42, commands: RUN, public: 'seed', resume: 'must-match', description: 'random seed' },
@@ -385,6 +388,7 @@ export function totalCycles(c: RunConfig, sources: ResolvedConfig['sources']): n
   if (useHours) {
     const n = Math.round((c.hours as number) * c.timeScale);
     if (n < 1) throw inputError(`--hours ${c.hours} at --time-scale ${c.timeScale}: expected at least one cycle, got ${(c.hours as number) * c.timeScale}`);
+    if (n > MAX_CYCLES) throw inputError(`--hours ${c.hours} at --time-scale ${c.timeScale}: expected at most ${MAX_CYCLES} cycles, got ${n}`);
     return n;
   }
   if (c.cycles !== null) return c.cycles;

@@ -17,11 +17,11 @@ import { z } from 'zod';
 import { cohortMachine } from '../../machines/cohort.machine.ts';
 import { orchestratorMachine } from '../../machines/orchestrator.machine.ts';
 import { shopperMachine } from '../../machines/shopper.machine.ts';
-import { fromPublicConfig, resumeRules, type RunConfig } from '../config.ts';
+import { fromPublicConfig, MAX_CYCLES, resumeRules, type RunConfig } from '../config.ts';
 import type { Checkpoint, PersistedChild, PersistedNode } from './format.ts';
 
-/** The longest run a checkpoint may describe: 10,000,000 simulated hours (about 1,141 years). */
-export const MAX_CHECKPOINT_CYCLES = 10_000_000;
+/** The longest run a checkpoint may describe: the option table's (src/config.ts). */
+export const MAX_CHECKPOINT_CYCLES = MAX_CYCLES;
 
 const count = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const cycleNo = z.number().int().min(0).max(MAX_CHECKPOINT_CYCLES);

@@ -58,7 +58,7 @@ function simulate(outDir: string, opts: { restore?: RestoreState; storeState?: M
         dir: outDir,
         keep: 10,
         // A resume needs every option it carries or must match: the full public configuration.
-        publicConfig: publicConfig({ ...DEFAULTS, seed: CONFIG.seed, agents: personas.length, warmupCycles: CONFIG.warmupCycles, breakerPercent: CONFIG.breakerPercent, mockApi: true, mockDb: true }, CONFIG.cycles),
+        publicConfig: publicConfig({ ...DEFAULTS, seed: CONFIG.seed, agents: personas.length, warmupCycles: CONFIG.warmupCycles, breakerPercent: CONFIG.breakerPercent, offerCycleDays: CONFIG.offerCycleDays, mockApi: true, mockDb: true }, CONFIG.cycles),
         personas,
         products,
         mockStore: store,
