@@ -12,7 +12,7 @@
  */
 import { and, assign, enqueueActions, fromPromise, or, raise, setup, stateIn, type ActorRefFrom } from 'xstate';
 import { cycleInfo, HOUR_MS, type CycleInfo } from '../src/model/calendar.ts';
-import { emptyTotals, mergeTotals } from '../src/model/totals.ts';
+import { breakerFailures, emptyTotals, mergeTotals, type BreakerCounts } from '../src/model/totals.ts';
 import type { LastCycle, OfferEngineState } from '../src/model/run.ts';
 import { emptyOfferState } from '../src/model/run.ts';
 import type { CycleTotals, Persona } from '../src/model/types.ts';
@@ -27,6 +27,8 @@ export interface OrchestratorInput {
   startMs: number;
   warmupCycles: number;
   breakerPercent: number;
+  /** What the breaker counts: faults (default) or every failed session. */
+  breakerOn?: BreakerCounts;
   cohortSize: number;
   /** Most agents in a session at once across the run (shared out evenly over the cohorts). */
   maxConcurrentAgents: number;
@@ -43,6 +45,8 @@ export interface OrchestratorContext {
   breakerPercent: number;
   /** Most failures in one cycle before the breaker opens: floor(agents × breakerPercent / 100). */
   threshold: number;
+  /** Absent in a snapshot written before it existed: faults. */
+  breakerOn?: BreakerCounts;
   /** Most agents in a session at once across the run (each cohort gets an even share). */
   maxConcurrentAgents: number;
   offerCycleDays: number;
@@ -72,8 +76,13 @@ export type OrchestratorEvent =
   | { type: 'STOP' }
   | { type: 'BREAKER_TRIP' }
   /** Sent once to a restored tree before its first cycle. */
-  | { type: 'RUN_RESUMED'; totalCycles: number; breakerPercent: number; maxConcurrentAgents: number }
+  | { type: 'RUN_RESUMED'; totalCycles: number; breakerPercent: number; maxConcurrentAgents: number; breakerOn?: BreakerCounts }
   | CohortReport;
+
+/** The cycle's sessions and the failures the breaker counts. */
+function faultsOf(ctx: OrchestratorContext): { sessions: number; failed: number } {
+  return { sessions: ctx.cycleTotals.sessions, failed: breakerFailures(ctx.cycleTotals, ctx.breakerOn) };
+}
 
 /** The share of the run's concurrency window each cohort gets. */
 export function cohortWindow(maxConcurrentAgents: number, cohortCount: number): number {
@@ -116,8 +125,11 @@ export const orchestratorMachine = setup({
     breakerClosed: stateIn({ breaker: 'closed' }),
     offerCycleDue: ({ context }) => offerCycleDue(context),
     isLastCohort: ({ context }) => context.pendingCohorts === 1,
-    breakerShouldOpen: ({ context }) =>
-      breakerOpens(context.cycleTotals, context.threshold, failedInARowAfter(context.failedInARow ?? 0, context.cycleTotals), context.breakerPercent),
+    // The breaker counts faults (store rule refusals are outcomes, unless --breaker-on all).
+    breakerShouldOpen: ({ context }) => {
+      const faults = faultsOf(context);
+      return breakerOpens(faults, context.threshold, failedInARowAfter(context.failedInARow ?? 0, faults), context.breakerPercent);
+    },
     allCyclesDone: ({ context }) => context.cyclesCompleted >= context.totalCycles,
   },
   actions: {
@@ -146,6 +158,7 @@ export const orchestratorMachine = setup({
         breakerPercent: event.breakerPercent,
         threshold: breakerThreshold(context.totalAgents, event.breakerPercent),
         maxConcurrentAgents: event.maxConcurrentAgents,
+        breakerOn: event.breakerOn ?? context.breakerOn ?? 'faults',
       });
       const setWindow = { type: 'SET_WINDOW' as const, window: cohortWindow(event.maxConcurrentAgents, context.cohorts.length) };
       for (const cohort of context.cohorts) enqueue.sendTo(cohort, setWindow);
@@ -173,6 +186,7 @@ export const orchestratorMachine = setup({
       warmupCycles: input.warmupCycles,
       breakerPercent: input.breakerPercent,
       threshold: breakerThreshold(input.personas.length, input.breakerPercent),
+      breakerOn: input.breakerOn ?? 'faults',
       maxConcurrentAgents: input.maxConcurrentAgents,
       offerCycleDays: input.offerCycleDays,
       cohorts,
@@ -316,6 +330,6 @@ function settle(context: OrchestratorContext, digest: string): Partial<Orchestra
     digest,
     totals,
     lastCycle: { cycle, active: context.activeCount, totals: context.cycleTotals },
-    failedInARow: failedInARowAfter(context.failedInARow ?? 0, context.cycleTotals),
+    failedInARow: failedInARowAfter(context.failedInARow ?? 0, faultsOf(context)),
   };
 }

@@ -57,16 +57,18 @@ function stepBase(ctx: ShopperContext): StepBase {
   return { agentId: ctx.agentId, agentIndex: ctx.agentIndex, cycle: info.cycle, at: info.at, callsBefore: ctx.session?.calls ?? 0 };
 }
 
-function errorOf(err: unknown): { message: string; name: string; calls: number } {
+function errorOf(err: unknown): { message: string; name: string; calls: number; refusal: boolean } {
   if (err && typeof err === 'object') {
-    const e = err as { message?: unknown; name?: unknown; calls?: unknown };
+    const e = err as { message?: unknown; name?: unknown; calls?: unknown; refusal?: unknown };
     return {
       message: typeof e.message === 'string' ? e.message : String(err),
       name: typeof e.name === 'string' ? e.name : 'Error',
       calls: typeof e.calls === 'number' ? e.calls : 0,
+      // A store rule's answer (StoreCallError.refusal), not a fault: the breaker may skip it.
+      refusal: e.refusal === true,
     };
   }
-  return { message: String(err), name: 'Error', calls: 0 };
+  return { message: String(err), name: 'Error', calls: 0, refusal: false };
 }
 
 function sessionOf(ctx: ShopperContext): Session {

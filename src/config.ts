@@ -52,6 +52,9 @@ export type CommandName = 'run' | 'serve' | 'db' | 'replay' | 'calibrate';
  */
 export type ResumeRule = 'must-match' | 'carry' | 'same-data';
 
+/** The longest run: 10,000,000 simulated hours (about 1,141 years); a checkpoint claiming more is refused. */
+export const MAX_CYCLES = 10_000_000;
+
 export interface OptionSpec<T = unknown> {
   flag: string;
   /** One-letter alias for the most used options (`-a`); see docs/cli.md. */
@@ -95,6 +98,7 @@ export interface RunConfig {
   warmupCycles: number;
   breakerPercent: number;
   breakerAction: 'exit' | 'wait';
+  breakerOn: 'faults' | 'all';
   fast: boolean;
   mockApi: boolean;
   mockDb: boolean;
@@ -146,7 +150,7 @@ const RUN_SPECS: { [K in keyof RunConfig]: OptionSpec<RunConfig[K]> } = {
   products: { flag: '--products', group: 'agents', env: ['PRODUCTS_FILE'], yaml: ['simulation.products'], kind: 'string', default: 'data/products.json', commands: ['run', 'replay', 'calibrate'], public: 'products', resume: 'same-data', description: 'product catalog file (when the default is absent: the copy shipped with shopsim)' },
   hours: { flag: '--hours', group: 'length', env: ['SIMULATION_HOURS'], yaml: ['simulation.hours'], kind: 'number', min: 0, exclusiveMin: true, nullable: true, default: null, commands: RUN, description: 'real hours to run (cycles = hours × time-scale)' },
   // The public `cycles` is the run's total (--cycles, --sim-duration, or --hours / --duration × time-scale); resume handles it itself.
-  cycles: { flag: '--cycles', short: '-c', group: 'length', env: ['SIMULATION_CYCLES'], yaml: ['simulation.cycles'], kind: 'int', min: 1, nullable: true, default: null, commands: RUN, public: 'cycles', description: 'simulated hours (cycles) to run (default: one real hour, i.e. --time-scale cycles)' },
+  cycles: { flag: '--cycles', short: '-c', group: 'length', env: ['SIMULATION_CYCLES'], yaml: ['simulation.cycles'], kind: 'int', min: 1, max: MAX_CYCLES, nullable: true, default: null, commands: RUN, public: 'cycles', description: 'simulated hours (cycles) to run (default: one real hour, i.e. --time-scale cycles)' },
   duration: { flag: '--duration', short: '-d', group: 'length', env: ['SIMULATION_DURATION'], yaml: ['simulation.duration'], kind: 'duration', nullable: true, default: null, commands: RUN, description: 'real time to run, e.g. 90s, 10m, 2h (cycles = duration × time-scale)' },
   simDuration: { flag: '--sim-duration', group: 'length', env: ['SIMULATION_SIM_DURATION'], yaml: ['simulation.sim_duration'], kind: 'duration', nullable: true, default: null, commands: RUN, description: 'simulated time to run in whole hours, e.g. 36h, 7d, 2w (cycles = simulated hours)' },
   timeScale: { flag: '--time-scale', short: '-t', group: 'length', env: ['TIME_SCALE'], yaml: ['simulation.time_scale'], kind: 'number', min: 0, exclusiveMin: true, default: 24, commands: RUN, public: 'time_scale', resume: 'carry', description: 'simulated hours per real hour' },
@@ -154,6 +158,7 @@ const RUN_SPECS: { [K in keyof RunConfig]: OptionSpec<RunConfig[K]> } = {
   seed: { flag: '--seed', short: '-s', group: 'agents', env: ['SIMULATION_SEED'], yaml: ['simulation.seed'], kind: 'int', min: 0, max: 2 ** 48, default: 42, commands: ['run', 'calibrate'], public: 'seed', resume: 'must-match', description: 'random seed' },
   warmupCycles: { flag: '--warmup-cycles', group: 'length', env: ['WARMUP_CYCLES'], yaml: ['simulation.warmup_cycles'], kind: 'int', min: 0, default: 0, commands: RUN, public: 'warmup_cycles', resume: 'must-match', description: 'warm-up ramp cycles (10/25/50/75/100%)' },
   breakerPercent: { flag: '--breaker-percent', group: 'agents', env: ['CIRCUIT_BREAKER_THRESHOLD_PERCENT'], yaml: ['circuit_breaker.failure_threshold_percent'], kind: 'number', min: 0, max: 100, default: 5, commands: RUN, public: 'breaker_percent', resume: 'carry', description: 'breaker threshold, percent of agents failing in one cycle' },
+  breakerOn: { flag: '--breaker-on', group: 'agents', env: ['BREAKER_ON'], yaml: ['circuit_breaker.counts'], kind: 'enum', values: ['faults', 'all'], default: 'faults', commands: RUN, public: 'breaker_on', resume: 'carry', description: "what the breaker counts: faults (5xx, timeouts, bad answers; store rule refusals such as out of stock are outcomes) or all failed sessions" },
   breakerAction: { flag: '--breaker-action', group: 'agents', env: ['BREAKER_ACTION'], yaml: ['circuit_breaker.action'], kind: 'enum', values: ['exit', 'wait'], default: 'exit', commands: RUN, description: 'without a terminal: exit (checkpoint, exit 3) or wait (until SIGUSR2)' },
   fast: { flag: '--fast', group: 'length', env: ['SIMULATION_FAST'], yaml: ['simulation.fast'], kind: 'bool', default: false, commands: RUN, public: 'fast', resume: 'carry', description: 'no real-time pacing' },
   mockApi: { flag: '--mock-api', group: 'dryRun', env: ['MOCK_API'], yaml: ['simulation.mock_api'], kind: 'bool', default: false, commands: RUN, public: 'mock_api', resume: 'must-match', description: 'in-process deterministic store' },
@@ -463,6 +468,7 @@ export function totalCycles(c: RunConfig, sources: ResolvedConfig['sources']): n
   const realCycles = (flag: string, hours: number) => {
     const n = Math.round(hours * c.timeScale);
     if (n < 1) throw inputError(`${flag} at --time-scale ${c.timeScale}: expected at least one cycle, got ${hours * c.timeScale}`);
+    if (n > MAX_CYCLES) throw inputError(`${flag} at --time-scale ${c.timeScale}: expected at most ${MAX_CYCLES} cycles, got ${n}`);
     return n;
   };
   switch (chosen) {
@@ -475,6 +481,7 @@ export function totalCycles(c: RunConfig, sources: ResolvedConfig['sources']): n
     case 'simDuration': {
       const h = (c.simDuration as number) / 3600;
       if (!Number.isInteger(h)) throw inputError(`--sim-duration: expected whole simulated hours (one cycle is one simulated hour), got ${h.toFixed(3)} h`);
+      if (h > MAX_CYCLES) throw inputError(`--sim-duration: expected at most ${MAX_CYCLES} simulated hours, got ${h}`);
       return h;
     }
     default:
@@ -531,6 +538,7 @@ export function simulationConfigOf(c: RunConfig, run: { cycles: number; runId?: 
     warmupCycles: c.warmupCycles,
     breakerPercent: c.breakerPercent,
     breakerAction: run.breakerAction ?? c.breakerAction,
+    breakerOn: c.breakerOn,
     cohortSize: c.cohortSize,
     maxConcurrentAgents: c.maxConcurrentAgents,
     offerCycleDays: c.offerCycleDays,

@@ -105,8 +105,8 @@ describe('resolveConfig: coercion, one line per bad value', () => {
   it('integers: whole numbers within the range', () => {
     expect(resolveConfig({ agents: '20', seed: '0' }, {}).config).toMatchObject({ agents: 20, seed: 0 });
     expect(inputErrorOf(() => resolveConfig({ agents: '0' }, {})).message).toBe('--agents: expected an integer >= 1, got "0"');
-    expect(inputErrorOf(() => resolveConfig({ cycles: '2.5' }, {})).message).toBe('--cycles: expected an integer >= 1, got "2.5"');
-    expect(inputErrorOf(() => resolveConfig({ cycles: 'abc' }, {})).message).toBe('--cycles: expected an integer >= 1, got "abc"');
+    expect(inputErrorOf(() => resolveConfig({ cycles: '2.5' }, {})).message).toBe('--cycles: expected an integer >= 1 and <= 10000000, got "2.5"');
+    expect(inputErrorOf(() => resolveConfig({ cycles: 'abc' }, {})).message).toBe('--cycles: expected an integer >= 1 and <= 10000000, got "abc"');
     expect(inputErrorOf(() => resolveConfig({ seed: String(2 ** 48 + 1) }, {})).message).toBe(`--seed: expected an integer >= 0 and <= ${2 ** 48}, got "${2 ** 48 + 1}"`);
     expect(inputErrorOf(() => resolveConfig({ inspect: '70000' }, {})).message).toBe('--inspect: expected a port from 0 to 65535, got "70000"');
   });

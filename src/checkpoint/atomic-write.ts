@@ -3,7 +3,7 @@
  * the target, fsync the directory. A crash leaves either the old file or the new one, never a
  * half-written one under the final name (temp files start with '.' and end in '.tmp').
  */
-import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
 export function atomicWriteFile(path: string, data: Buffer | string): void {
@@ -36,5 +36,64 @@ export function fsyncDir(dir: string): void {
     // Some platforms (Windows) cannot fsync a directory; the rename is still atomic there.
   } finally {
     if (fd !== null) closeSync(fd);
+  }
+}
+
+/** `.<final name>.<pid>.tmp`, as atomicWriteFile names its temporary files. */
+const TEMP_RE = /^\.(.+)\.(\d+)\.tmp$/;
+
+function processIsAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'; // alive, someone else's
+  }
+}
+
+/**
+ * Removes the temporary files that interrupted atomic writes left in `dir` (a kill or a crash
+ * between the write and the rename) whose final name `keep` accepts and whose writer is gone.
+ * A temp file of a live process (another run writing into the same directory) is left alone.
+ * Returns the paths removed; a directory that does not exist has none.
+ */
+export function removeStaleTempFiles(dir: string, keep: (finalName: string) => boolean): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    const m = TEMP_RE.exec(name);
+    if (!m || !keep(m[1] as string)) continue;
+    const pid = Number(m[2]);
+    if (pid === process.pid || processIsAlive(pid)) continue;
+    try {
+      unlinkSync(join(dir, name));
+      removed.push(join(dir, name));
+    } catch {}
+  }
+  return removed;
+}
+
+/**
+ * Creates `dir` if needed and writes, fsyncs and removes a small file in it: throws (the
+ * system's error) when the directory cannot be written, so a run finds out at start rather than
+ * at its first checkpoint.
+ */
+export function probeWritableDir(dir: string): void {
+  mkdirSync(dir, { recursive: true });
+  const probe = join(dir, `.shopsim-probe.${process.pid}.tmp`);
+  const fd = openSync(probe, 'w', 0o644);
+  try {
+    writeSync(fd, 'probe\n');
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+    try {
+      unlinkSync(probe);
+    } catch {}
   }
 }

@@ -10,13 +10,30 @@ import { CheckpointError, ShopsimError } from '../errors.ts';
 import type { Persona, Product } from '../model/types.ts';
 import type { RestoreState } from '../model/run.ts';
 import { CHECKPOINT_VERSION, injectPersonas, parseCheckpointFileName, personasHash, productsHash, type Checkpoint } from './format.ts';
-import { TAIL_MARKER } from './save.ts';
+import { CHECKSUM_RE, sha256Hex, TAIL_MARKER } from './save.ts';
+import { verifyCheckpoint } from './verify.ts';
 
 export function checkpointError(file: string, problem: string, cause?: unknown): CheckpointError {
   return new CheckpointError(file, problem, { cause });
 }
 
+/**
+ * Refuses anything but a regular file before opening it: opening a FIFO blocks until a writer
+ * comes (forever), and a device or a directory is no checkpoint.
+ */
+function checkRegular(file: string): void {
+  let st;
+  try {
+    st = statSync(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw checkpointError(file, code === 'ENOENT' ? 'no such file' : `cannot read the file (${code ?? 'error'})`, err);
+  }
+  if (!st.isFile()) throw checkpointError(file, `not a regular file (${st.isFIFO() ? 'a FIFO' : st.isDirectory() ? 'a directory' : st.isCharacterDevice() || st.isBlockDevice() ? 'a device' : st.isSocket() ? 'a socket' : 'not a file'})`);
+}
+
 function readBytes(file: string): Buffer {
+  checkRegular(file);
   try {
     return readFileSync(file);
   } catch (err) {
@@ -73,13 +90,24 @@ export function readCheckpoint(file: string): Checkpoint {
       throw checkpointError(file, `truncated or corrupt gzip data (${(err as Error).message})`, err);
     }
   }
+  const text = buf.toString('utf8');
+  // The content checksum first: any damaged byte is found here, before anything is parsed.
+  const tailStart = Math.max(0, text.length - 200);
+  const sum = CHECKSUM_RE.exec(text.slice(tailStart));
+  if (!sum) throw checkpointError(file, 'no content checksum at the end (truncated, or not written by this version of shopsim)');
+  if (sha256Hex(text.slice(0, tailStart + sum.index)) !== sum[1]) {
+    throw checkpointError(file, 'content checksum mismatch (the file was changed or damaged after it was written)');
+  }
   let data: unknown;
   try {
-    data = JSON.parse(buf.toString('utf8'));
+    data = JSON.parse(text);
   } catch (err) {
     throw checkpointError(file, `truncated or not JSON (${(err as Error).message})`, err);
   }
-  return checkShape(file, data);
+  const ck = checkShape(file, data);
+  const problem = verifyCheckpoint(ck, file);
+  if (problem) throw checkpointError(file, problem);
+  return ck;
 }
 
 export type CheckpointHeader = Omit<Checkpoint, 'agent_states' | 'mock_store_state' | 'xstate_snapshot'>;
@@ -101,6 +129,7 @@ export async function readCheckpointHeader(file: string): Promise<CheckpointHead
 }
 
 async function readPrefix(file: string, max: number): Promise<string> {
+  checkRegular(file);
   let fd: number;
   try {
     fd = openSync(file, 'r');

@@ -3,6 +3,7 @@
  * `createCheckpointer(options)` returns the `checkpointer` createSimulation calls with the data
  * to write ({ snapshot, stats, trigger }); it never calls back into the simulation.
  */
+import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -26,6 +27,24 @@ import {
 
 /** The first field of the bulky tail: everything before it is the header (see readCheckpointHeader). */
 export const TAIL_MARKER = ',"agent_states":';
+
+/** What ends every checkpoint: `,"checksum":"sha256:<64 hex>"}`, the checksum of every byte before it. */
+export const CHECKSUM_FIELD = ',"checksum":"sha256:';
+export const CHECKSUM_RE = /,"checksum":"sha256:([0-9a-f]{64})"\}\s*$/;
+
+export function sha256Hex(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
+}
+
+/**
+ * A checkpoint's JSON text (an object, ending in `}`) with its content checksum as the last
+ * field: the sha256 of everything before `,"checksum":`. Last, so the header stays first and
+ * readable from a prefix (readCheckpointHeader); checked on load (src/checkpoint/load.ts).
+ */
+export function withChecksum(json: string): string {
+  const body = json.slice(0, json.lastIndexOf('}'));
+  return `${body}${CHECKSUM_FIELD}${sha256Hex(body)}"}`;
+}
 
 export interface CheckpointerOptions {
   dir: string;
@@ -87,7 +106,7 @@ export function serializeCheckpoint(request: CheckpointRequest, options: Checkpo
     offer_engine_state: stats.offer,
   };
   const head = JSON.stringify(header);
-  const text =
+  const text = withChecksum(
     head.slice(0, -1) +
     TAIL_MARKER +
     JSON.stringify(agentStatesOf(live)) +
@@ -95,7 +114,8 @@ export function serializeCheckpoint(request: CheckpointRequest, options: Checkpo
     JSON.stringify(options.mockStore ? options.mockStore.exportState() : null) +
     ',"xstate_snapshot":' +
     JSON.stringify(stripPersonas(live)) +
-    '}';
+    '}',
+  );
   return { text, cycle, runId: stats.runId };
 }
 

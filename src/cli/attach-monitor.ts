@@ -163,11 +163,16 @@ export function attachMonitor(sim: Simulation, options: AttachOptions): MonitorH
   const onCheckpoint = (c: { path: string; trigger: string; cycle: number }) => {
     notify(`checkpoint (${c.trigger}, cycle ${c.cycle}) written: ${c.path}`);
   };
+  const onCheckpointFailed = (f: { trigger: string; cycle: number; message: string; inARow: number; limit: number }) => {
+    const next = f.inARow >= f.limit ? `${f.limit} in a row: stopping the run (exit 4); the last good checkpoint is kept` : 'retrying at the next cycle; the last good checkpoint is kept';
+    notify(`warning: checkpoint (${f.trigger}, cycle ${f.cycle}) could not be written: ${f.message}; ${next}`);
+  };
   const onStarted = () => redraw();
   const onControl = () => redraw();
   sim.events.on('cycle', onCycle);
   sim.events.on('breaker-open', onBreaker);
   sim.events.on('checkpoint', onCheckpoint);
+  sim.events.on('checkpoint-failed', onCheckpointFailed);
   sim.events.on('started', onStarted);
   sim.events.on('control', onControl);
 
@@ -187,6 +192,7 @@ export function attachMonitor(sim: Simulation, options: AttachOptions): MonitorH
       sim.events.off('cycle', onCycle);
       sim.events.off('breaker-open', onBreaker);
       sim.events.off('checkpoint', onCheckpoint);
+      sim.events.off('checkpoint-failed', onCheckpointFailed);
       sim.events.off('started', onStarted);
       sim.events.off('control', onControl);
       controls.close();

@@ -50,7 +50,12 @@ export function wantsDashboard(stdout: OutLike, json: boolean): boolean {
 export async function openRunMonitoring(options: RunMonitoringOptions): Promise<RunMonitoring> {
   const { config, io } = options;
   const interactive = wantsDashboard(io.stdout, config.json);
-  const runLogger: RunLogger = createRunLogger({ ...(options.logDir ? { dir: options.logDir } : {}), debug: config.debug });
+  const runLogger: RunLogger = createRunLogger({
+    ...(options.logDir ? { dir: options.logDir } : {}),
+    debug: config.debug,
+    // A log file that cannot be written (disk full) is a warning, never the end of the run.
+    onWriteError: (file, err) => io.stderr.write(`shopsim: warning: cannot write the log file ${file} (${(err as NodeJS.ErrnoException).code ?? String(err)}); its lines are dropped, the run goes on\n`),
+  });
   const logger = runLogger.logger;
   let inspector: InspectorHandle | null = null;
   if (config.inspect !== null && config.inspect !== undefined) {

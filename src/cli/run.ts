@@ -65,7 +65,7 @@ export function resumeLine(plan: RunPlan, describe: { store: string; database: s
   );
 }
 
-/** Returns the process exit code: 0 done, 2 bad input, 3 breaker open, 130/143 signals, 1 crash. */
+/** Returns the process exit code: 0 done, 2 bad input, 3 breaker open, 4 checkpoints could not be written, 130/143 signals, 1 crash. */
 export async function runCommand(flags: Partial<Record<keyof RunConfig, unknown>>, configFile: string | undefined, io: RunIo): Promise<number> {
   const fail = (err: unknown, fallback: number) => {
     io.stderr.write(`shopsim: ${oneLine(err)}\n`);
@@ -169,6 +169,13 @@ export async function runCommand(flags: Partial<Record<keyof RunConfig, unknown>
         : `every session of the last cycle failed, and at least 3 in a row: is the store reachable?`;
     io.stderr.write(`shopsim: stopped because the circuit breaker opened (${why}). Fix the cause, then continue with: shopsim run --resume\n`);
     return 3;
+  }
+  if (summary.exit_reason === 'checkpoint_failed') {
+    io.stderr.write(
+      `shopsim: stopped because checkpoints kept failing to be written to ${config.checkpointDir} (${summary.checkpoint_failures} failed writes; disk full or read-only?). ` +
+        `The last good checkpoint is ${summary.last_checkpoint ?? 'none of this run'}; free space, then continue with: shopsim run --resume\n`,
+    );
+    return 4;
   }
   if (summary.exit_reason === 'stopped' && summary.last_checkpoint) {
     io.stderr.write(`shopsim: stopped at cycle ${summary.cycles_completed} of ${summary.cycles_total}; continue with: shopsim run --resume-from ${resolve(summary.last_checkpoint)}\n`);

@@ -17,6 +17,8 @@ export interface SimulationConfig {
   fast: boolean;
   warmupCycles: number;
   breakerPercent: number;
+  /** What the breaker counts: 'faults' (store rule refusals left out) or 'all' failed sessions. Default faults. */
+  breakerOn?: 'faults' | 'all';
   /** What to do when the breaker opens: wait for resume() or end the run. */
   breakerAction: 'wait' | 'exit';
   cohortSize: number;
@@ -47,7 +49,8 @@ export type CheckpointTrigger = 'interval' | 'manual' | 'stop' | 'breaker';
 
 export type RunStatus = 'starting' | 'running' | 'paused' | 'breaker_open' | 'stopping' | 'stopped' | 'completed' | 'failed';
 
-export type ExitReason = 'completed' | 'stopped' | 'breaker' | 'error';
+/** checkpoint_failed: CHECKPOINT_FAILURE_LIMIT checkpoints in a row could not be written (exit 4). */
+export type ExitReason = 'completed' | 'stopped' | 'breaker' | 'checkpoint_failed' | 'error';
 
 export interface RestoreState {
   /** A persisted orchestrator snapshot (fresh object: restore mutates it). */
@@ -75,7 +78,10 @@ export interface BreakerStats {
   threshold: number;
   percent: number;
   trips: number;
+  /** The failures the breaker compared with its threshold in the last cycle (faults only by default). */
   lastCycleFailures: number;
+  /** What it counts: faults or all failed sessions (--breaker-on). Default faults. */
+  counts?: 'faults' | 'all';
 }
 
 export interface SimulationStats {
@@ -126,8 +132,13 @@ export interface RunSummary extends RunTotals {
   cycles_total: number;
   simulated_start: string;
   simulated_end: string;
+  /** Failed sessions that were faults (5xx, timeouts, bad answers, failed writes), store refusals left out. */
   agent_failures: number;
-  breaker: { state: 'closed' | 'open'; threshold: number; percent: number; trips: number; last_cycle_failures: number; failure_samples: { agent_id: string; step: string; message: string }[] };
+  /** Checkpoints that could not be written (a full or read-only disk); each was retried at the next cycle boundary. */
+  checkpoint_failures: number;
+  /** Failed sessions that ended on a store rule's answer (out of stock, coupon not valid…): outcomes, not faults. */
+  store_refusals: number;
+  breaker: { state: 'closed' | 'open'; threshold: number; percent: number; trips: number; last_cycle_failures: number; counts: 'faults' | 'all'; failure_samples: { agent_id: string; step: string; message: string }[] };
   digest: string;
   wall_seconds: number;
   real_elapsed_seconds: number;

@@ -54,7 +54,8 @@ export interface Session {
   order: Order | null;
   status: SessionStatus | null;
   notes: string | null;
-  failure: { step: string; message: string } | null;
+  /** `refusal`: the step ended on a store rule's answer (out of stock…), not a fault. */
+  failure: { step: string; message: string; refusal?: boolean } | null;
 }
 
 export const PAGE_SIZE = 12;
@@ -221,7 +222,7 @@ export function afterCheckout(s: Session, order: Order): Session {
 export type ShopStep = 'browse' | 'add_to_cart' | 'offers' | 'coupon' | 'checkout' | 'write';
 
 /** The failure path: record `<step>_failed`, the cart and coupon are cleared, the session fails. */
-export function afterFailure(s: Session, step: ShopStep, error: { message: string; name?: string; calls?: number }): Session {
+export function afterFailure(s: Session, step: ShopStep, error: { message: string; name?: string; calls?: number; refusal?: boolean }): Session {
   s.calls += error.calls ?? 0;
   const message = error.message.slice(0, 500);
   addEvent(s, `${step}_failed`, { error: message, error_type: error.name ?? 'Error' });
@@ -229,7 +230,7 @@ export function afterFailure(s: Session, step: ShopStep, error: { message: strin
   s.coupon = null;
   s.status = 'failed';
   s.notes = message;
-  s.failure = { step, message };
+  s.failure = error.refusal === true ? { step, message, refusal: true } : { step, message };
   return s;
 }
 

@@ -4,7 +4,7 @@ import type { CycleTotals, ShopperCycleResult } from './types.ts';
 export const MAX_FAILURE_SAMPLES = 20;
 
 export function emptyTotals(): CycleTotals {
-  return { agents: 0, sessions: 0, idleBrowses: 0, carts: 0, couponsApplied: 0, checkouts: 0, abandoned: 0, failed: 0, events: 0, calls: 0, revenueCents: 0, failureSamples: [] };
+  return { agents: 0, sessions: 0, idleBrowses: 0, carts: 0, couponsApplied: 0, checkouts: 0, abandoned: 0, failed: 0, refusals: 0, events: 0, calls: 0, revenueCents: 0, failureSamples: [] };
 }
 
 /** Mutates and returns `t`. */
@@ -18,6 +18,7 @@ export function foldResult(t: CycleTotals, r: ShopperCycleResult): CycleTotals {
   else if (r.outcome === 'abandon') t.abandoned += 1;
   else if (r.outcome === 'failed') {
     t.failed += 1;
+    if (r.failure?.refusal === true) t.refusals = (t.refusals ?? 0) + 1;
     if (r.failure && t.failureSamples.length < MAX_FAILURE_SAMPLES) {
       t.failureSamples.push({ agentIndex: r.agentIndex, step: r.failure.step, message: r.failure.message.slice(0, 200) });
     }
@@ -38,6 +39,7 @@ export function mergeTotals(into: CycleTotals, t: CycleTotals): CycleTotals {
   into.checkouts += t.checkouts;
   into.abandoned += t.abandoned;
   into.failed += t.failed;
+  into.refusals = (into.refusals ?? 0) + (t.refusals ?? 0);
   into.events += t.events;
   into.calls += t.calls;
   into.revenueCents += t.revenueCents;
@@ -47,4 +49,14 @@ export function mergeTotals(into: CycleTotals, t: CycleTotals): CycleTotals {
       .slice(0, MAX_FAILURE_SAMPLES);
   }
   return into;
+}
+
+export type BreakerCounts = 'faults' | 'all';
+
+/**
+ * The failures the circuit breaker compares with its threshold: faults only (store rule
+ * refusals left out, the default), or every failed session (`--breaker-on all`).
+ */
+export function breakerFailures(t: CycleTotals, counts: BreakerCounts | undefined): number {
+  return counts === 'all' ? t.failed : t.failed - (t.refusals ?? 0);
 }

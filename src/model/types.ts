@@ -219,7 +219,8 @@ export interface ShopperCycleResult {
   revenueCents: number;
   couponApplied: boolean;
   carted: boolean;
-  failure: { step: string; message: string } | null;
+  /** `refusal`: a store rule's answer (out of stock, coupon not valid…), not a fault. */
+  failure: { step: string; message: string; refusal?: boolean } | null;
 }
 
 /** Totals folded over the agents of a cycle (cohort → orchestrator). */
@@ -232,6 +233,12 @@ export interface CycleTotals {
   checkouts: number;
   abandoned: number;
   failed: number;
+  /**
+   * Of `failed`, sessions that ended on a store rule's answer (a 4xx refusal: out of stock,
+   * coupon not valid…) rather than a fault. Absent in totals restored from a checkpoint
+   * written before it existed (read as 0).
+   */
+  refusals?: number;
   events: number;
   calls: number;
   revenueCents: number;

@@ -63,8 +63,13 @@ export function logSimulationEvents(sim: Pick<Simulation, 'events' | 'config'>, 
   sim.events.on('started', onStarted);
   sim.events.on('cycle', onCycle);
   sim.events.on('breaker-open', onBreaker);
+  const onCheckpointFailed = (f: { trigger: string; cycle: number; message: string; inARow: number; limit: number }) => {
+    logger.error({ event: 'checkpoint-failed', ...f }, 'checkpoint could not be written');
+  };
   sim.events.on('checkpoint', onCheckpoint);
+  sim.events.on('checkpoint-failed', onCheckpointFailed);
   return () => {
+    sim.events.off('checkpoint-failed', onCheckpointFailed);
     sim.events.off('started', onStarted);
     sim.events.off('cycle', onCycle);
     sim.events.off('breaker-open', onBreaker);

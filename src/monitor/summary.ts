@@ -32,6 +32,8 @@ function outcome(s: RunSummary): string {
       return 'stopped by the user (state saved)';
     case 'breaker':
       return `stopped: the circuit breaker opened (more than ${s.breaker.threshold} agent failures in one cycle)`;
+    case 'checkpoint_failed':
+      return `stopped: checkpoints could not be written (${s.checkpoint_failures} failed writes); the last good one is kept`;
     default:
       return 'ended by an error';
   }
@@ -118,10 +120,12 @@ export function renderSummary(s: RunSummary, options: SummaryOptions = {}): stri
   lines.push(
     ...row(
       'Breaker',
-      `${s.breaker.state}, ${s.breaker.trips} trips (limit ${s.breaker.threshold} failing agents/cycle, ${s.breaker.percent}%); ${n(s.agent_failures)} agent failures`,
+      `${s.breaker.state}, ${s.breaker.trips} trips (limit ${s.breaker.threshold} failing agents/cycle, ${s.breaker.percent}%); ${n(s.agent_failures)} agent failures` +
+        (s.store_refusals ? `, ${n(s.store_refusals)} store refusals (not counted)` : ''),
       width,
     ),
   );
+  if (s.checkpoint_failures > 0) lines.push(...row('Checkpoints', `${n(s.checkpoint_failures)} writes failed (retried at the next cycle)`, width));
   // Paths are never cut: a line holding one may be wider than the screen.
   if (s.resumed_from) lines.push(`${'Resumed'.padEnd(12)}${s.resumed_from}`);
   if (s.last_checkpoint) lines.push(`${'Checkpoint'.padEnd(12)}${s.last_checkpoint}`);

@@ -10,7 +10,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { atomicWriteFile } from '../checkpoint/atomic-write.ts';
 
-export type RunStatusValue = 'running' | 'completed' | 'stopped' | 'breaker' | 'error';
+export type RunStatusValue = 'running' | 'completed' | 'stopped' | 'breaker' | 'checkpoint_failed' | 'error';
 
 export interface RunStatusFile {
   run_id: string;
@@ -20,7 +20,7 @@ export interface RunStatusFile {
   updated_at: string;
 }
 
-const STATUSES: readonly string[] = ['running', 'completed', 'stopped', 'breaker', 'error'];
+const STATUSES: readonly string[] = ['running', 'completed', 'stopped', 'breaker', 'checkpoint_failed', 'error'];
 
 export function runStatusPath(dir: string, runId: string): string {
   return join(dir, `run_${runId}.status.json`);

@@ -15,6 +15,8 @@ import { DEFAULTS, fromPublicConfig, publicConfig, simulationConfigOf, totalCycl
 import { readCheckpoint, restoreStateOf, validateCheckpoint } from '../checkpoint/load.ts';
 import type { Checkpoint } from '../checkpoint/format.ts';
 import { createCheckpointer } from '../checkpoint/save.ts';
+import { probeWritableDir, removeStaleTempFiles } from '../checkpoint/atomic-write.ts';
+import { parseCheckpointFileName } from '../checkpoint/format.ts';
 import { inputError, oneLine, ShopsimError } from '../errors.ts';
 import type { RestoreState, RunSummary } from '../model/run.ts';
 import type { Persona, Product } from '../model/types.ts';
@@ -64,6 +66,21 @@ function profileOf(config: RunConfig, checkpoint: { file: string; checkpoint: Ch
   return loadProfile(config.profile);
 }
 
+/**
+ * The checkpoint directory, checked at start: writable (else exit 2 now, not at the first
+ * checkpoint, cycles later), and rid of the temporary files interrupted writes left (a kill
+ * during a write). Returns the warnings to print.
+ */
+export function prepareCheckpointDir(dir: string): string[] {
+  try {
+    probeWritableDir(dir);
+  } catch (err) {
+    throw inputError(`--checkpoint-dir ${dir}: cannot write checkpoints there (${(err as NodeJS.ErrnoException).code ?? oneLine(err)})`, err);
+  }
+  const removed = removeStaleTempFiles(dir, (name) => parseCheckpointFileName(name) !== null || name === 'shopsim-probe');
+  return removed.length > 0 ? [`removed ${removed.length} temporary file${removed.length === 1 ? '' : 's'} of interrupted checkpoint writes in ${dir}`] : [];
+}
+
 /** A new or resumed run of `shopsim run`: plans the resume, loads and checks the data. */
 export function prepareRun(resolved: ResolvedConfig): RunPlan {
   // --resume / --resume-from: options not given again come from the checkpoint.
@@ -85,6 +102,7 @@ export function prepareRun(resolved: ResolvedConfig): RunPlan {
     validateCheckpoint(plan.file, plan.checkpoint, { personas: filePersonas, products });
     restore = restoreStateOf(plan.file, plan.checkpoint, personas);
   }
+  warnings.push(...prepareCheckpointDir(config.checkpointDir));
   return {
     config,
     cycles,

@@ -27,6 +27,9 @@ export const DEFAULT_SIMULATION_CONFIG: Omit<SimulationConfig, 'runId'> = simula
 
 type OrchestratorSnapshot = SnapshotFrom<ProvidedOrchestrator>;
 
+/** Checkpoints in a row that could not be written before the run stops (exit reason checkpoint_failed, exit 4). */
+export const CHECKPOINT_FAILURE_LIMIT = 3;
+
 export function createSimulation(given: SimulationConfig, deps: SimulationDeps): Simulation {
   const config: SimulationConfig = { ...given, maxConcurrentAgents: given.maxConcurrentAgents ?? DEFAULTS.maxConcurrentAgents };
   const maxConcurrentAgents = config.maxConcurrentAgents as number;
@@ -48,6 +51,8 @@ export function createSimulation(given: SimulationConfig, deps: SimulationDeps):
   /** Aborted (and replaced) by every control call, to wake the driver from a pacing or pause sleep. */
   let wake = new AbortController();
   let checkpointWaiters: ((path: string | null) => void)[] = [];
+  let checkpointFailures = 0;
+  let checkpointFailuresInARow = 0;
   let cycleStartedAt = 0;
 
   function ctx(): OrchestratorContext {
@@ -101,12 +106,26 @@ export function createSimulation(given: SimulationConfig, deps: SimulationDeps):
     return actor.getPersistedSnapshot();
   }
 
-  /** Writes a checkpoint of the tree as it is now (a cycle boundary); null without a checkpointer. */
+  /**
+   * Writes a checkpoint of the tree as it is now (a cycle boundary); null without a checkpointer
+   * or when the write failed. A failed write (a full or read-only disk) is announced
+   * ('checkpoint-failed') and retried at the next boundary; the checkpoints written before it
+   * are untouched (atomic writes). The driver stops the run after CHECKPOINT_FAILURE_LIMIT in a row.
+   */
   async function writeCheckpoint(trigger: CheckpointTrigger): Promise<string | null> {
     if (!deps.checkpointer) return null;
-    const path = await deps.checkpointer({ snapshot: persistedSnapshot(), stats: stats(), trigger });
-    if (path) lastCheckpoint = path;
-    return path;
+    const snapshot = persistedSnapshot();
+    try {
+      const path = await deps.checkpointer({ snapshot, stats: stats(), trigger });
+      if (path) lastCheckpoint = path;
+      checkpointFailuresInARow = 0;
+      return path;
+    } catch (err) {
+      checkpointFailures++;
+      checkpointFailuresInARow++;
+      events.emit('checkpoint-failed', { trigger, cycle: ctx().cyclesCompleted, message: err instanceof Error ? err.message : String(err), inARow: checkpointFailuresInARow, limit: CHECKPOINT_FAILURE_LIMIT });
+      return null;
+    }
   }
 
   const sim: Simulation = {
@@ -156,6 +175,7 @@ export function createSimulation(given: SimulationConfig, deps: SimulationDeps):
               startMs: config.startMs,
               warmupCycles: config.warmupCycles,
               breakerPercent: config.breakerPercent,
+              breakerOn: config.breakerOn ?? 'faults',
               cohortSize: config.cohortSize,
               maxConcurrentAgents,
               offerCycleDays: config.offerCycleDays,
@@ -167,7 +187,7 @@ export function createSimulation(given: SimulationConfig, deps: SimulationDeps):
       // A restored tree runs again, with the options this invocation may change (the machine
       // recomputes the breaker threshold and the cohorts' windows from them).
       if (deps.restore) {
-        a.send({ type: 'RUN_RESUMED', totalCycles: config.cycles, breakerPercent: config.breakerPercent, maxConcurrentAgents });
+        a.send({ type: 'RUN_RESUMED', totalCycles: config.cycles, breakerPercent: config.breakerPercent, maxConcurrentAgents, breakerOn: config.breakerOn ?? 'faults' });
       }
       startedAt = clock.now();
       events.emit('started', { startupSeconds: (startedAt - t0) / 1000 });
@@ -215,23 +235,31 @@ export function createSimulation(given: SimulationConfig, deps: SimulationDeps):
               digest: c.digest,
             };
             events.emit('cycle', report);
-            if (config.checkpointInterval > 0 && c.cyclesCompleted % config.checkpointInterval === 0 && c.cyclesCompleted < c.totalCycles) {
+            // Due at the interval, and at every boundary after a failed one until one is written.
+            const due = config.checkpointInterval > 0 && (c.cyclesCompleted % config.checkpointInterval === 0 || checkpointFailuresInARow > 0);
+            if (due && c.cyclesCompleted < c.totalCycles) {
               await takeCheckpoint('interval');
+              if (checkpointFailuresInARow >= CHECKPOINT_FAILURE_LIMIT) {
+                exitReason = 'checkpoint_failed';
+                break;
+              }
             }
           }
           await flushCheckpointWaiters();
           const now = a.getSnapshot();
-          if (now.matches({ cycle: 'done' })) break;
-          if (now.matches({ control: 'stopped' })) {
-            exitReason = 'stopped';
-            break;
-          }
+          // The breaker before 'done': a breaker that opens on the last cycle stops the run
+          // like any other (exit 3), rather than ending it "completed" with the breaker open.
           if (now.matches({ breaker: 'open' })) {
             events.emit('breaker-open', stats());
             if (config.breakerAction === 'exit') {
               exitReason = 'breaker';
               break;
             }
+          }
+          if (now.matches({ cycle: 'done' })) break;
+          if (now.matches({ control: 'stopped' })) {
+            exitReason = 'stopped';
+            break;
           }
           if (now.matches({ breaker: 'open' }) || now.matches({ control: 'paused' })) {
             const pausedAt = clock.now();
@@ -259,7 +287,8 @@ export function createSimulation(given: SimulationConfig, deps: SimulationDeps):
           cycleStartedAt = clock.now();
           a.send({ type: 'NEXT_CYCLE' });
         }
-        if (exitReason !== 'completed' || ctx().cyclesCompleted < ctx().totalCycles) {
+        // After CHECKPOINT_FAILURE_LIMIT failed writes a last attempt is not made: the summary says where the run is.
+        if (exitReason !== 'checkpoint_failed' && (exitReason !== 'completed' || ctx().cyclesCompleted < ctx().totalCycles)) {
           await takeCheckpoint(exitReason === 'breaker' ? 'breaker' : 'stop');
         }
         await flushCheckpointWaiters();
@@ -275,6 +304,7 @@ export function createSimulation(given: SimulationConfig, deps: SimulationDeps):
         agentIds,
         gcCollections: gcPolicy.collections,
         gcSeconds,
+        checkpointFailures,
       });
     },
   };

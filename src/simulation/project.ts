@@ -4,7 +4,7 @@
  */
 import type { OrchestratorContext } from '../../machines/orchestrator.machine.ts';
 import { simulatedTimeAfter } from '../model/calendar.ts';
-import { emptyTotals } from '../model/totals.ts';
+import { breakerFailures, emptyTotals } from '../model/totals.ts';
 import { emptyOfferState, type ExitReason, type RunStatus, type RunSummary, type RunTotals, type SimulationStats } from '../model/run.ts';
 import type { SimulationConfig } from './types.ts';
 
@@ -42,7 +42,8 @@ export function statsOf(config: SimulationConfig, context: OrchestratorContext |
       // The orchestrator's own percent: on resume it may differ from the one the run started with.
       percent: context?.breakerPercent ?? config.breakerPercent,
       trips: context?.breakerTrips ?? 0,
-      lastCycleFailures: context?.lastCycle?.totals.failed ?? 0,
+      lastCycleFailures: context?.lastCycle ? breakerFailures(context.lastCycle.totals, context.breakerOn) : 0,
+      counts: context?.breakerOn ?? config.breakerOn ?? 'faults',
     },
     offer: context?.offer ?? emptyOfferState(),
     digest: context?.digest ?? '',
@@ -82,6 +83,7 @@ export interface SummaryExtras {
   agentIds: readonly string[];
   gcCollections: number;
   gcSeconds: number;
+  checkpointFailures?: number;
 }
 
 const ms3 = (s: number) => Math.round(s * 1000) / 1000;
@@ -100,13 +102,16 @@ export function summaryOf(stats: SimulationStats, extras: SummaryExtras): RunSum
     simulated_start: stats.simulatedStart,
     simulated_end: stats.simulatedTime,
     ...totals,
-    agent_failures: totals.sessions_failed,
+    agent_failures: totals.sessions_failed - (stats.totals.refusals ?? 0),
+    store_refusals: stats.totals.refusals ?? 0,
+    checkpoint_failures: extras.checkpointFailures ?? 0,
     breaker: {
       state: stats.breaker.state,
       threshold: stats.breaker.threshold,
       percent: stats.breaker.percent,
       trips: stats.breaker.trips,
       last_cycle_failures: stats.breaker.lastCycleFailures,
+      counts: stats.breaker.counts ?? 'faults',
       failure_samples: (stats.lastCycle?.totals.failureSamples ?? []).slice(0, 5).map((f) => ({
         agent_id: extras.agentIds[f.agentIndex] ?? String(f.agentIndex),
         step: f.step,

@@ -28,7 +28,15 @@ export interface MachineDeps {
 function effect<K extends ShopperEffect>(name: K, run: (input: EffectInput<K>) => Promise<EffectOutput<K>>) {
   const type = EFFECT_DONE[name];
   return ({ self }: { self: { send: (event: EffectDoneEvent<K> | StepFailedEvent) => void } }, input: EffectInput<K>): void => {
-    run(input).then(
+    // A step that throws synchronously (a broken adapter, a provided stub) is that agent's
+    // failure like a rejected call: nothing thrown here may reach the machine's transition.
+    let started: Promise<EffectOutput<K>>;
+    try {
+      started = run(input);
+    } catch (error) {
+      started = Promise.reject(error);
+    }
+    started.then(
       (output) => self.send({ type, output }),
       (error: unknown) => self.send({ type: 'STEP_FAILED', error }),
     );

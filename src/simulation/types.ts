@@ -39,6 +39,8 @@ export interface SimulationEvents {
   cycle: [CycleReport];
   /** A checkpoint was written (interval, stop or breaker; manual ones resolve checkpointNow()). */
   checkpoint: [{ path: string; trigger: CheckpointTrigger; cycle: number }];
+  /** A checkpoint could not be written (retried at the next cycle boundary; `limit` in a row stop the run). */
+  'checkpoint-failed': [{ trigger: CheckpointTrigger; cycle: number; message: string; inARow: number; limit: number }];
   /** pause(), resume() or stop() was called. */
   control: ['paused' | 'resumed' | 'stopping'];
   /** The breaker is open at a cycle boundary. */

@@ -16,6 +16,8 @@ import { Pool, type Dispatcher } from 'undici';
 import type { Cart, CallContext, Offer, OfferCycleRequest, Order, Product, ProductQuery, StoreApi } from '../model/types.ts';
 import { createLatencyTracker, type CallOutcome, type EndpointLatency, type LatencySummary } from '../metrics/latency.ts';
 import { createRateLimiter, realLimiterClock, type LimiterClock, type RateLimiter } from './rate-limiter.ts';
+import { z } from 'zod';
+import { checkAnswer, cartSchema, offerCycleAnswerSchema, offerListSchema, offerSchema, orderSchema, productPageSchema, productSchema } from './contract-schemas.ts';
 import { StoreCallError } from './store-error.ts';
 
 export interface HttpStoreOptions {
@@ -286,7 +288,7 @@ export function createHttpStore(options: HttpStoreOptions): HttpStore {
     } else slotsBusy--;
   }
 
-  async function send(spec: StoreRequest, body: string | undefined): Promise<SendResult> {
+  async function send(spec: StoreRequest, body: string | undefined, sent: { at: number; out: boolean }): Promise<SendResult> {
     // The token is taken with a connection in hand and the request starts inside the release,
     // so send times keep the limiter's guarantees (no bunching behind busy connections or a
     // busy event loop).
@@ -301,6 +303,8 @@ export function createHttpStore(options: HttpStoreOptions): HttpStore {
     a.start = (): void => {
       a.timer = setTimeout(onAttemptTimeout, timeoutMs, a, timeoutMs);
       sentAt = clock.now();
+      sent.at = sentAt;
+      sent.out = true;
       if (requests === 0) firstSent = sentAt;
       requests++;
       inFlight++;
@@ -342,6 +346,9 @@ export function createHttpStore(options: HttpStoreOptions): HttpStore {
     let lastSent = 0;
     let outcome: CallOutcome = 'failed';
     let tries429 = 0;
+    // When the attempt went out: set before an answer arrives, so a timeout or a dropped
+    // connection is measured (and counted in `errors`) like any other failed call.
+    const sent = { at: 0, out: false };
     try {
       for (;;) {
         if (firstDue === null) firstDue = limiter.intendedStart();
@@ -355,8 +362,9 @@ export function createHttpStore(options: HttpStoreOptions): HttpStore {
           }
         }
         try {
-          res = await send(spec, body);
+          res = await send(spec, body, sent);
         } catch (err) {
+          lastSent = sent.at;
           if (err instanceof TimeoutSignal) {
             timeouts++;
             throw new StoreCallError('failed', `${spec.endpoint}: ${err.message}`, { storeCode: 'TIMEOUT', cause: err });
@@ -393,12 +401,12 @@ export function createHttpStore(options: HttpStoreOptions): HttpStore {
     } finally {
       const end = clock.now();
       lastEnd = end;
-      if (lastSent > 0 && firstDue !== null) latency.record(spec.endpoint, end - lastSent, end - firstDue, outcome);
+      if (sent.out && firstDue !== null) latency.record(spec.endpoint, end - lastSent, end - firstDue, outcome);
     }
   }
 
   const store: HttpStore = {
-    ...(options.routes ?? contractRoutes)(call),
+    ...(options.routes ? checkedApi(options.routes(call)) : contractRoutes(call)),
 
     metrics(): HttpMetrics {
       const r = latency.report();
@@ -440,7 +448,7 @@ export function createHttpStore(options: HttpStoreOptions): HttpStore {
 
 const enc = encodeURIComponent;
 
-/** shopsim's store contract (docs/store-api.yaml) as StoreRoutes: the default mapping. */
+/** shopsim's store contract (docs/store-api.yaml) as StoreRoutes: the default mapping. Every body is checked against the contract's schema before it is read. */
 export const contractRoutes: StoreRoutes = (call) => ({
   async listProducts(ctx: CallContext, q: ProductQuery): Promise<Product[]> {
     const params = new URLSearchParams();
@@ -448,44 +456,74 @@ export const contractRoutes: StoreRoutes = (call) => ({
     if (q.search) params.set('search', q.search);
     params.set('page', String(q.page));
     params.set('page_size', String(q.pageSize));
-    const res = await call<{ items: Product[] }>({ endpoint: 'GET /products', method: 'GET', path: `/products?${params}`, ctx });
-    return res.items;
+    const endpoint = 'GET /products';
+    return checkAnswer(endpoint, productPageSchema, await call<unknown>({ endpoint, method: 'GET', path: `/products?${params}`, ctx })).items;
   },
 
-  getProduct(ctx, productId) {
-    return call<Product>({ endpoint: 'GET /products/:id', method: 'GET', path: `/products/${enc(productId)}`, ctx });
+  async getProduct(ctx, productId) {
+    const endpoint = 'GET /products/:id';
+    return checkAnswer(endpoint, productSchema, await call<unknown>({ endpoint, method: 'GET', path: `/products/${enc(productId)}`, ctx }));
   },
 
-  getCart(ctx) {
-    return call<Cart>({ endpoint: 'GET /cart', method: 'GET', path: '/cart', ctx });
+  async getCart(ctx) {
+    const endpoint = 'GET /cart';
+    return checkAnswer(endpoint, cartSchema, await call<unknown>({ endpoint, method: 'GET', path: '/cart', ctx }));
   },
 
-  addToCart(ctx, productId, quantity) {
-    return call<Cart>({ endpoint: 'POST /cart/items', method: 'POST', path: '/cart/items', ctx, body: { product_id: productId, quantity } });
+  async addToCart(ctx, productId, quantity) {
+    const endpoint = 'POST /cart/items';
+    return checkAnswer(endpoint, cartSchema, await call<unknown>({ endpoint, method: 'POST', path: '/cart/items', ctx, body: { product_id: productId, quantity } }));
   },
 
-  removeFromCart(ctx, productId) {
-    return call<Cart>({ endpoint: 'DELETE /cart/items/:id', method: 'DELETE', path: `/cart/items/${enc(productId)}`, ctx });
+  async removeFromCart(ctx, productId) {
+    const endpoint = 'DELETE /cart/items/:id';
+    return checkAnswer(endpoint, cartSchema, await call<unknown>({ endpoint, method: 'DELETE', path: `/cart/items/${enc(productId)}`, ctx }));
   },
 
   async clearCart(ctx) {
+    // 204, no body: nothing to check.
     await call<void>({ endpoint: 'DELETE /cart', method: 'DELETE', path: '/cart', ctx });
   },
 
   async listOffers(ctx): Promise<Offer[]> {
-    const res = await call<{ offers: Offer[] }>({ endpoint: 'GET /offers', method: 'GET', path: '/offers', ctx });
-    return res.offers;
+    const endpoint = 'GET /offers';
+    return checkAnswer(endpoint, offerListSchema, await call<unknown>({ endpoint, method: 'GET', path: '/offers', ctx })).offers;
   },
 
-  applyCoupon(ctx, code) {
-    return call<Cart>({ endpoint: 'POST /cart/coupon', method: 'POST', path: '/cart/coupon', ctx, body: { code } });
+  async applyCoupon(ctx, code) {
+    const endpoint = 'POST /cart/coupon';
+    return checkAnswer(endpoint, cartSchema, await call<unknown>({ endpoint, method: 'POST', path: '/cart/coupon', ctx, body: { code } }));
   },
 
-  checkout(ctx, idempotencyKey) {
-    return call<Order>({ endpoint: 'POST /checkout', method: 'POST', path: '/checkout', ctx, body: {}, headers: { 'idempotency-key': idempotencyKey } });
+  async checkout(ctx, idempotencyKey) {
+    const endpoint = 'POST /checkout';
+    return checkAnswer(endpoint, orderSchema, await call<unknown>({ endpoint, method: 'POST', path: '/checkout', ctx, body: {}, headers: { 'idempotency-key': idempotencyKey } }));
   },
 
-  startOfferCycle(request: OfferCycleRequest) {
-    return call<{ offers_assigned: number }>({ endpoint: 'POST /offer-cycles', method: 'POST', path: '/offer-cycles', body: request });
+  async startOfferCycle(request: OfferCycleRequest) {
+    const endpoint = 'POST /offer-cycles';
+    return checkAnswer(endpoint, offerCycleAnswerSchema, await call<unknown>({ endpoint, method: 'POST', path: '/offer-cycles', body: request }));
   },
 });
+
+/**
+ * A mapping other than the contract (src/store/adapter.ts) answers in StoreApi's own types: those
+ * answers are checked against the same schemas, so an adapter's mistake or its store's odd
+ * body is a BAD_RESPONSE failure too, not a crash.
+ */
+export function checkedApi(api: StoreApi): StoreApi {
+  const products = z.array(productSchema);
+  const offers = z.array(offerSchema);
+  return {
+    listProducts: async (ctx, q) => checkAnswer('listProducts', products, await api.listProducts(ctx, q)),
+    getProduct: async (ctx, id) => checkAnswer('getProduct', productSchema, await api.getProduct(ctx, id)),
+    getCart: async (ctx) => checkAnswer('getCart', cartSchema, await api.getCart(ctx)),
+    addToCart: async (ctx, id, qty) => checkAnswer('addToCart', cartSchema, await api.addToCart(ctx, id, qty)),
+    removeFromCart: async (ctx, id) => checkAnswer('removeFromCart', cartSchema, await api.removeFromCart(ctx, id)),
+    clearCart: (ctx) => api.clearCart(ctx),
+    listOffers: async (ctx) => checkAnswer('listOffers', offers, await api.listOffers(ctx)),
+    applyCoupon: async (ctx, code) => checkAnswer('applyCoupon', cartSchema, await api.applyCoupon(ctx, code)),
+    checkout: async (ctx, key) => checkAnswer('checkout', orderSchema, await api.checkout(ctx, key)),
+    startOfferCycle: async (req) => checkAnswer('startOfferCycle', offerCycleAnswerSchema, await api.startOfferCycle(req)),
+  };
+}

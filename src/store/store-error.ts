@@ -24,6 +24,13 @@ export class StoreCallError extends ShopsimError {
   readonly storeCode: string;
   /** Store calls the step had made when it failed, this one included. */
   readonly calls: number;
+  /**
+   * A store rule's answer (out of stock, coupon not valid, product gone, empty cart): a 4xx
+   * refusal other than 400 (a malformed request is shopsim's fault, not the shop's answer).
+   * A session that ends on one is still `failed` in the database, but by default it is not
+   * a fault: the circuit breaker does not count it (--breaker-on faults).
+   */
+  readonly refusal: boolean;
 
   constructor(kind: StoreCallKind, message: string, opts: StoreCallErrorOptions = {}) {
     super(kind === 'rejected' ? 'E_STORE_REJECTED' : 'E_STORE_FAILED', message, { cause: opts.cause, exitCode: 1 });
@@ -33,5 +40,6 @@ export class StoreCallError extends ShopsimError {
     this.status = opts.status ?? null;
     this.storeCode = opts.storeCode ?? (kind === 'rejected' ? 'REJECTED' : 'STORE_FAILED');
     this.calls = opts.calls ?? 1;
+    this.refusal = kind === 'rejected' && this.status !== 400;
   }
 }

@@ -9,8 +9,8 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkpointFileName, findActiveInvocation, type Checkpoint, type PersistedNode } from '../../src/checkpoint/format.ts';
 import { newestValidCheckpoint, readCheckpoint, restoreStateOf, validateCheckpoint } from '../../src/checkpoint/load.ts';
-import { createCheckpointer, serializeCheckpoint } from '../../src/checkpoint/save.ts';
-import { DEFAULTS } from '../../src/config.ts';
+import { createCheckpointer, serializeCheckpoint, withChecksum } from '../../src/checkpoint/save.ts';
+import { DEFAULTS, publicConfig } from '../../src/config.ts';
 import { planResume } from '../../src/run/plan-resume.ts';
 import { generateProducts } from '../../src/model/catalog.ts';
 import { generatePersonas } from '../../src/model/personas.ts';
@@ -57,7 +57,8 @@ function simulate(outDir: string, opts: { restore?: RestoreState; storeState?: M
       checkpointer: createCheckpointer({
         dir: outDir,
         keep: 10,
-        publicConfig: { seed: CONFIG.seed, agents: personas.length, cycles: CONFIG.cycles },
+        // A resume needs every option it carries or must match: the full public configuration.
+        publicConfig: publicConfig({ ...DEFAULTS, seed: CONFIG.seed, agents: personas.length, warmupCycles: CONFIG.warmupCycles, breakerPercent: CONFIG.breakerPercent, offerCycleDays: CONFIG.offerCycleDays, mockApi: true, mockDb: true }, CONFIG.cycles),
         personas,
         products,
         mockStore: store,
@@ -183,13 +184,14 @@ describe('bad input: one line naming the file, E_CHECKPOINT, exit 2', () => {
     const text = readFileSync(good, 'utf8');
     const trunc = join(d, 'trunc.json');
     writeFileSync(trunc, text.slice(0, text.length / 2));
-    expectError(() => readCheckpoint(trunc), trunc, /truncated or not JSON/);
+    expectError(() => readCheckpoint(trunc), trunc, /no content checksum at the end \(truncated/);
     const truncGz = join(d, 'trunc.json.gz');
     const gz = gzipSync(text);
     writeFileSync(truncGz, gz.subarray(0, gz.length / 2));
     expectError(() => readCheckpoint(truncGz), truncGz, /truncated or corrupt gzip/);
     const v9 = join(d, 'v9.json');
-    writeFileSync(v9, text.replace('"version":1', '"version":9'));
+    // A later shopsim's file: its checksum is right, its version is not one this one reads.
+    writeFileSync(v9, withChecksum(text.replace('"version":1', '"version":9').replace(/,"checksum":"[^"]*"\}$/, '}')));
     expectError(() => readCheckpoint(v9), v9, /unknown version 9/);
   });
 

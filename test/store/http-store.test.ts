@@ -225,7 +225,7 @@ describe('createHttpStore', () => {
 
   it('reports latency per endpoint and overall, from send and from due', async () => {
     const { pool, store } = setup({ rateLimit: 20, burst: 1 });
-    pool.intercept({ path: /\/products\/.*/, method: 'GET' }).reply(200, { id: 'p' }).times(5);
+    pool.intercept({ path: /\/products\/.*/, method: 'GET' }).reply(200, { id: 'p', sku: 'P', name: 'p', category: 'c', price_cents: 100, stock: 1, rating: 4 }).times(5);
     await Promise.all([1, 2, 3, 4, 5].map((n) => store.getProduct(ctx(n), `prod_${n}`)));
     const m = store.metrics();
     expect(m.calls).toBe(5);
