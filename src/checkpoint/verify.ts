@@ -178,6 +178,8 @@ function checkRecordedConfig(ck: Checkpoint, file: string): { problem: string | 
     return { problem: msg.startsWith(prefix) ? msg.slice(prefix.length) : msg, recorded: {} };
   }
   for (const r of resumeRules()) {
+    // A run recorded before profiles existed ran the seed profile's behaviour (src/run/start-run.ts).
+    if (r.key === 'profile') continue;
     if (!(r.public in ck.simulation_config)) return { problem: `simulation_config.${r.public} is missing (a resume needs every option it carries or must match)`, recorded };
   }
   return { problem: null, recorded };

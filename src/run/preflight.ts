@@ -19,7 +19,10 @@ import { oneLine, ShopsimError } from '../errors.ts';
 import { createHttpStore } from '../store/http-store.ts';
 import type { RunPlan } from './start-run.ts';
 
-const refuse = (message: string) => new ShopsimError('E_CHECKPOINT', message, { exitCode: 2 });
+import { checkpointError } from '../checkpoint/load.ts';
+
+/** A resume refused because of its checkpoint's run: one line naming the checkpoint file. */
+const refuseFor = (file: string) => (message: string) => checkpointError(file, message);
 
 export async function preflightRun(plan: RunPlan): Promise<void> {
   if (!plan.durable) return;
@@ -45,6 +48,7 @@ async function checkResumeDatabase(plan: RunPlan): Promise<void> {
   const ck = plan.resume?.checkpoint;
   if (!ck) return;
   const runId = ck.simulation_state.run_id;
+  const refuse = refuseFor(plan.resume?.file ?? '(checkpoint)');
   if (!c.databaseUrl && !existsSync(join(resolve(c.dataDir), 'PG_VERSION'))) {
     throw refuse(`database mismatch: there is no embedded database in ${c.dataDir}, so run ${runId} was not written there; pass the --data-dir it was written to (nothing was created)`);
   }

@@ -185,7 +185,12 @@ describe('a mutated checkpoint is refused or resumes the same run', () => {
     reference = essence(first);
     good = join(d, checkpointFileName(first.run_id, 4, false));
     text = readFileSync(good, 'utf8');
-    const again = await load(good, join(root, 'again'), reference);
+    // The run completed, so a resume of it from its own directory is refused (its status file);
+    // a copy alone in a directory stands for the run interrupted after cycle 4.
+    mkdirSync(join(root, 'copy'), { recursive: true });
+    const copy = join(root, 'copy', 'checkpoint.json');
+    writeFileSync(copy, text);
+    const again = await load(copy, join(root, 'again'), reference);
     expect(again).toEqual({ kind: 'same' });
   });
 

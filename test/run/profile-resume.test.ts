@@ -3,6 +3,7 @@
  * checkpoint (profile_spec), not the file as it is now; a checkpoint from before profiles
  * resumes under the seed profile. In-process through the application layer, mock store.
  */
+import { withChecksum } from '../../src/checkpoint/save.ts';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -70,8 +71,10 @@ describe('the profile is kept with the run', () => {
     const ck = JSON.parse(readFileSync(cp4, 'utf8')) as { simulation_config: Record<string, unknown> };
     delete ck.simulation_config['profile'];
     delete ck.simulation_config['profile_spec'];
+    delete (ck as { checksum?: string }).checksum;
     const old = join(dir, 'old-checkpoint.json');
-    writeFileSync(old, JSON.stringify(ck));
+    // Sealed as shopsim writes any checkpoint (its content checksum), minus the profile keys.
+    writeFileSync(old, withChecksum(JSON.stringify(ck)));
     const plan = prepareRun(resolveConfig({ fast: true, resumeFrom: old, checkpointDir: join(dir, 'ck-old') }, {}));
     expect(plan.profile.name).toBe('seed');
     expect((await execute(plan)).digest).toBe(whole.digest);
