@@ -18,7 +18,7 @@ export { redactUrl } from './url.ts';
 type Kind = 'int' | 'number' | 'bool' | 'string' | 'date' | 'enum' | 'http-url' | 'postgres-url';
 
 /** The commands options serve. */
-export type CommandName = 'run' | 'serve' | 'db' | 'replay';
+export type CommandName = 'run' | 'serve' | 'db' | 'replay' | 'ctl';
 
 /**
  * What `run --resume` does with an option the checkpoint recorded:
@@ -105,9 +105,13 @@ export interface RunConfig {
   memoryWarningMb: number;
   inspect: number | null;
   inspectAgents: string | null;
+  web: number | null;
 }
 
 const RUN: CommandName[] = ['run'];
+
+/** The port of `--web` given without one. */
+export const DEFAULT_WEB_PORT = 8477;
 
 /** The options of `shopsim run`, in help order. */
 const RUN_SPECS: { [K in keyof RunConfig]: OptionSpec<RunConfig[K]> } = {
@@ -133,7 +137,7 @@ const RUN_SPECS: { [K in keyof RunConfig]: OptionSpec<RunConfig[K]> } = {
   cohortSize: { flag: '--cohort-size', env: ['COHORT_SIZE'], yaml: ['parallelization.cohort_size'], kind: 'int', min: 1, default: 500, commands: RUN, public: 'cohort_size', resume: 'must-match', description: 'shoppers per cohort actor' },
   maxConcurrentAgents: { flag: '--max-concurrent-agents', env: ['MAX_CONCURRENT_AGENTS'], yaml: ['parallelization.max_concurrent_agents'], kind: 'int', min: 1, default: 10_000, commands: RUN, public: 'max_concurrent_agents', resume: 'carry', description: 'most agents in a session at once (all of them up to this many)' },
   offerCycleDays: { flag: '--offer-cycle-days', env: ['OFFER_CYCLE_DAYS'], yaml: ['offers.cycle_days'], kind: 'number', min: 0, exclusiveMin: true, default: 7, commands: RUN, public: 'offer_cycle_days', resume: 'must-match', description: 'simulated days per offer cycle' },
-  checkpointDir: { flag: '--checkpoint-dir', env: ['CHECKPOINT_DIR'], yaml: ['checkpoints.dir'], kind: 'string', default: 'data/checkpoints', commands: RUN, description: 'checkpoint directory' },
+  checkpointDir: { flag: '--checkpoint-dir', env: ['CHECKPOINT_DIR'], yaml: ['checkpoints.dir'], kind: 'string', default: 'data/checkpoints', commands: ['run', 'ctl'], description: 'checkpoint directory' },
   checkpointInterval: { flag: '--checkpoint-interval', env: ['DEFAULT_CHECKPOINT_INTERVAL'], yaml: ['simulation.checkpoint_interval_cycles'], kind: 'int', min: 0, default: 10, commands: RUN, description: 'cycles between checkpoints (0 = only on stop)' },
   keepCheckpoints: { flag: '--keep-checkpoints', env: ['KEEP_CHECKPOINTS'], yaml: ['checkpoints.keep'], kind: 'int', min: 1, default: 5, commands: RUN, description: 'checkpoints of a run to keep' },
   resume: { flag: '--resume', kind: 'bool', default: false, commands: RUN, description: 'resume from the newest valid checkpoint' },
@@ -156,6 +160,7 @@ const RUN_SPECS: { [K in keyof RunConfig]: OptionSpec<RunConfig[K]> } = {
   color: { flag: '--color', kind: 'bool', default: true, commands: RUN, description: 'colour output (--no-color, NO_COLOR)' },
   memoryWarningMb: { flag: '--memory-warning-mb', env: ['MEMORY_WARNING_MB'], yaml: ['monitoring.memory_warning_mb'], kind: 'int', min: 1, default: 12000, commands: RUN, description: 'RSS warning threshold, MB' },
   inspect: { flag: '--inspect', kind: 'int', min: 0, max: 65535, expected: 'a port from 0 to 65535', nullable: true, default: null, commands: ['run', 'replay'], description: 'Stately inspector port' },
+  web: { flag: '--web', kind: 'int', min: 0, max: 65535, expected: 'a port from 0 to 65535', nullable: true, default: null, commands: RUN, description: `live web view and control API on 127.0.0.1 (port ${DEFAULT_WEB_PORT} when given without one; 0 = any free port; see docs/web.md)` },
   inspectAgents: { flag: '--inspect-agents', kind: 'string', nullable: true, default: null, commands: ['run', 'replay'], description: 'agent ids to stream to the inspector' },
 };
 
@@ -198,12 +203,21 @@ const REPLAY_SPECS: { [K in keyof ReplayOnlyConfig]: OptionSpec<ReplayOnlyConfig
   verify: { flag: '--verify', kind: 'bool', default: false, commands: ['replay'], description: 'compare the digest with every later checkpoint of the same run on disk; exit 1 on divergence' },
 };
 
+/** Options of `shopsim ctl` that `run` does not have (it shares --checkpoint-dir: the run files are beside it). */
+export interface CtlOnlyConfig {
+  ctlRun: string | null;
+}
+
+const CTL_SPECS: { [K in keyof CtlOnlyConfig]: OptionSpec<CtlOnlyConfig[K]> } = {
+  ctlRun: { flag: '--run', kind: 'string', nullable: true, default: null, commands: ['ctl'], description: 'the run id to talk to (default: the newest run with --web still running)' },
+};
+
 function keyed(table: Record<string, OptionSpec>): KeyedSpec[] {
   return Object.entries(table).map(([key, spec]) => ({ key, ...spec }));
 }
 
 /** Every option of every command. */
-export const ALL_SPECS: KeyedSpec[] = [...keyed(RUN_SPECS as Record<string, OptionSpec>), ...keyed(SERVE_SPECS as Record<string, OptionSpec>), ...keyed(REPLAY_SPECS as Record<string, OptionSpec>)];
+export const ALL_SPECS: KeyedSpec[] = [...keyed(RUN_SPECS as Record<string, OptionSpec>), ...keyed(SERVE_SPECS as Record<string, OptionSpec>), ...keyed(REPLAY_SPECS as Record<string, OptionSpec>), ...keyed(CTL_SPECS as Record<string, OptionSpec>)];
 
 /** The options a command takes, in help order. */
 export function specsFor(command: CommandName): KeyedSpec[] {

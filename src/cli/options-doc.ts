@@ -9,7 +9,7 @@ const RESUME = { 'must-match': 'must match', carry: 'carried; may change', 'same
 
 function flagOf(spec: KeyedSpec): string {
   if (spec.kind === 'bool') return spec.key === 'color' ? '--no-color' : spec.flag;
-  return spec.key === 'inspect' ? `${spec.flag} [port]` : `${spec.flag} <v>`;
+  return spec.key === 'inspect' || spec.key === 'web' ? `${spec.flag} [port]` : `${spec.flag} <v>`;
 }
 
 const code = (s: string) => `\`${s}\``;

@@ -3,7 +3,7 @@
  * (src/run/start-run.ts); this file parses, wires the terminal and prints.
  */
 import type { Command } from 'commander';
-import { OPTION_SPECS, resolveConfig, type RunConfig } from '../config.ts';
+import { DEFAULT_WEB_PORT, OPTION_SPECS, resolveConfig, type RunConfig } from '../config.ts';
 import { isShopsimError, oneLine } from '../errors.ts';
 import type { RunSummary } from '../model/run.ts';
 import { renderSummary } from '../monitor/summary.ts';
@@ -19,7 +19,7 @@ export interface RunIo {
 export function registerRunCommand(program: Command, io: RunIo): void {
   const cmd = program.command('run').description('run a simulation (see docs/cli.md)');
   for (const spec of OPTION_SPECS) {
-    const flag = spec.kind === 'bool' ? (spec.key === 'color' ? '--no-color' : spec.flag) : spec.key === 'inspect' ? `${spec.flag} [port]` : `${spec.flag} <value>`;
+    const flag = spec.kind === 'bool' ? (spec.key === 'color' ? '--no-color' : spec.flag) : spec.key === 'inspect' || spec.key === 'web' ? `${spec.flag} [port]` : `${spec.flag} <value>`;
     const env = spec.env ? ` [env: ${spec.env.join(', ')}]` : '';
     cmd.option(flag, `${spec.description}${env}`);
   }
@@ -31,6 +31,7 @@ export function registerRunCommand(program: Command, io: RunIo): void {
       if (command.getOptionValueSource(k) === 'cli') flags[k] = v;
     }
     if (flags['inspect'] === true) flags['inspect'] = 8080;
+    if (flags['web'] === true) flags['web'] = DEFAULT_WEB_PORT;
     const configFile = flags['config'] as string | undefined;
     delete flags['config'];
     process.exitCode = await runCommand(flags as Partial<Record<keyof RunConfig, unknown>>, configFile, io);
@@ -64,6 +65,7 @@ export async function runCommand(flags: Partial<Record<keyof RunConfig, unknown>
       config,
       io: { stdout: io.stdout, stderr: io.stderr, ...(io.stdout === process.stdout ? { stdin: process.stdin } : {}) },
       agentIds: plan.personas.map((p) => p.id),
+      runId: plan.runId,
     });
   } catch (err) {
     await opened.close().catch(() => {});
