@@ -10,6 +10,7 @@ import { registerReplayCommand } from './replay.ts';
 import { registerServeCommand } from './serve.ts';
 import { registerDbCommand } from './db.ts';
 import { registerReportCommand } from './report.ts';
+import { registerCtlCommand } from './ctl.ts';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerDbCommand(program, io);
   registerCheckpointsCommand(program);
   registerReplayCommand(program);
+  registerCtlCommand(program, io);
   for (const c of program.commands) c.exitOverride();
   return program;
 }
