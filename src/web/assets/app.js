@@ -40,6 +40,12 @@
     graph.regions.forEach(function (region) {
       var width = region.cols * (W + GX) + 40, height = region.rows * (H + GY) + 10;
       // Wide charts (the shopper's flow) read left to right in columns of rows.
+      if (region.id) {
+        var label = document.createElement('div');
+        label.className = 'region-label';
+        label.textContent = 'region ' + region.id;
+        box.appendChild(label);
+      }
       var svg = el('svg', { width: width + 120, height: height, 'data-region': region.id || graph.id });
       var defs = el('defs', {}, svg);
       var mk = el('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: 10, refY: 5, markerWidth: 6, markerHeight: 6, orient: 'auto-start-reverse' }, defs);
@@ -172,6 +178,8 @@
   function col(rows, f) { return rows.map(f); }
   function renderCharts() {
     var s = data.seconds, h = data.hours;
+    // How many points each chart holds, on its element (what a reader or a test can check).
+    for (var id in charts) charts[id].root.parentNode.dataset.points = String(id === 'chart-hours' || id === 'chart-conversion' ? h.length : s.length);
     var t = col(s, function (p) { return p.t; });
     charts['chart-rps'].setData([t, col(s, function (p) { return p.rps; })]);
     charts['chart-latency'].setData([t, col(s, function (p) { return p.p50; }), col(s, function (p) { return p.p95; }), col(s, function (p) { return p.p99; })]);
