@@ -4,7 +4,7 @@
  * is aborted and must never be asked for. Skipped, with one message, when Chromium is missing.
  * SHOPSIM_SCREENSHOTS=DIR also saves the screenshots there (else only in the scratch directory).
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
@@ -87,6 +87,10 @@ describe.skipIf(!have)('the --web page in Chromium', () => {
       await page.waitForFunction(() => document.querySelector('#run-status')?.getAttribute('data-status') === 'running', null, { timeout: 20_000 });
       expect(await apiStatus(origin as string, token as string)).toBe('running');
 
+      if (process.env['SHOPSIM_SCREENSHOTS']) {
+        const figures = { render_ms_last: await page.getAttribute('body', 'data-render-ms'), render_ms_max_last_60: await page.getAttribute('body', 'data-render-ms-max') };
+        writeFileSync(join(process.env['SHOPSIM_SCREENSHOTS'], 'web-render-ms.json'), `${JSON.stringify(figures)}\n`);
+      }
       expect(errors).toEqual([]);
       expect(outside).toEqual([]);
       expect(requested.length).toBeGreaterThan(4);

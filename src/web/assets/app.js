@@ -241,7 +241,20 @@
     });
   });
 
+  var renderTimes = [];
   function onMessage(msg) {
+    var t0 = performance.now();
+    handle(msg);
+    // What one update costs the page (shown in the footer and on <body data-render-ms>).
+    renderTimes.push(performance.now() - t0);
+    if (renderTimes.length > 60) renderTimes.shift();
+    var max = Math.max.apply(null, renderTimes);
+    document.body.dataset.renderMs = (Math.round(renderTimes[renderTimes.length - 1] * 10) / 10) + '';
+    document.body.dataset.renderMsMax = (Math.round(max * 10) / 10) + '';
+    $('render-time').textContent = 'page update ' + document.body.dataset.renderMs + ' ms (max ' + document.body.dataset.renderMsMax + ' ms over the last 60)';
+  }
+
+  function handle(msg) {
     if (msg.type === 'full') {
       data.seconds = msg.seconds || [];
       data.hours = msg.hours || [];
