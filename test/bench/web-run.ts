@@ -43,8 +43,10 @@ if (mode === 'web') {
   }, 1000);
 }
 const t0 = performance.now();
+const cpu0 = process.cpuUsage();
 const s = await sim.run();
 const wall = (performance.now() - t0) / 1000;
+const cpu = process.cpuUsage(cpu0);
 clearInterval(stateTimer);
 viewer?.kill();
 await web?.close();
@@ -56,6 +58,8 @@ process.stdout.write(
     cycles: s.cycles_completed,
     run_s: Math.round((wall - startup) * 1000) / 1000,
     agent_cycles_per_s: Math.round((agents * s.cycles_completed) / (wall - startup)),
+    // CPU time of this process (startup included), less sensitive than wall time to other load.
+    cpu_s: Math.round((cpu.user + cpu.system) / 1000) / 1000,
     digest: s.digest,
     ...(mode === 'web' ? { occupancy_walk_ms_median: sampleMs[Math.floor(sampleMs.length / 2)] ?? null, occupancy_walk_ms_max: sampleMs.at(-1) ?? null, samples: sampleMs.length, viewer_bytes: viewerBytes } : {}),
   })}\n`,

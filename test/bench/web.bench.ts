@@ -23,18 +23,20 @@ const median = (xs: number[]) => {
 
 for (const agents of sizes) {
   const rates: Record<string, number[]> = { none: [], web: [] };
+  const cpus: Record<string, number[]> = { none: [], web: [] };
   const digests = new Set<unknown>();
   for (let i = 0; i < repeat; i++) {
     for (const mode of i % 2 === 0 ? ['none', 'web'] : ['web', 'none']) {
       const r = run(mode, agents);
       process.stdout.write(`${JSON.stringify({ bench: 'web', ...r })}\n`);
       rates[mode]?.push(r['agent_cycles_per_s'] as number);
+      cpus[mode]?.push(Math.round((r['cpu_s'] as number) * 1000));
       digests.add(r['digest']);
     }
   }
   const none = median(rates['none'] as number[]);
   const web = median(rates['web'] as number[]);
   process.stdout.write(
-    `${JSON.stringify({ bench: 'web-ratio', agents, cycles, repeat, agent_cycles_per_s_without: none, agent_cycles_per_s_with: web, cost_percent: Math.round((1 - web / none) * 1000) / 10, same_digest: digests.size === 1 })}\n`,
+    `${JSON.stringify({ bench: 'web-ratio', agents, cycles, repeat, agent_cycles_per_s_without: none, agent_cycles_per_s_with: web, cost_percent: Math.round((1 - web / none) * 1000) / 10, cpu_ms_without: median(cpus['none'] as number[]), cpu_ms_with: median(cpus['web'] as number[]), same_digest: digests.size === 1 })}\n`,
   );
 }
