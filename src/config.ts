@@ -33,11 +33,12 @@ export const GROUPS = {
   faults: 'Fault injection',
   replay: 'Replay',
   calibrate: 'Calibration',
+  ctl: 'Control',
 } as const;
 export type Group = keyof typeof GROUPS;
 
 /** The commands options serve. */
-export type CommandName = 'run' | 'serve' | 'db' | 'replay' | 'calibrate';
+export type CommandName = 'run' | 'serve' | 'db' | 'replay' | 'calibrate' | 'ctl';
 
 /**
  * What `run --resume` does with an option the checkpoint recorded:
@@ -139,9 +140,13 @@ export interface RunConfig {
   memoryWarningMb: number;
   inspect: number | null;
   inspectAgents: string | null;
+  web: number | null;
 }
 
 const RUN: CommandName[] = ['run'];
+
+/** The port of `--web` given without one. */
+export const DEFAULT_WEB_PORT = 8477;
 
 /** The options of `shopsim run`, in help order. */
 const RUN_SPECS: { [K in keyof RunConfig]: OptionSpec<RunConfig[K]> } = {
@@ -172,7 +177,7 @@ const RUN_SPECS: { [K in keyof RunConfig]: OptionSpec<RunConfig[K]> } = {
   offerCycleDays: { flag: '--offer-cycle-days', group: 'agents', env: ['OFFER_CYCLE_DAYS'], yaml: ['offers.cycle_days'], kind: 'number', min: 0, exclusiveMin: true, default: 7, commands: RUN, public: 'offer_cycle_days', resume: 'must-match', description: 'simulated days per offer cycle' },
   // The profile shapes the personas (src/model/profiles.ts); the whole profile is recorded with the run as profile_spec.
   profile: { flag: '--profile', group: 'agents', env: ['SHOPSIM_PROFILE'], yaml: ['simulation.profile'], kind: 'string', default: 'retail', commands: ['run', 'calibrate'], public: 'profile', resume: 'must-match', description: 'traffic profile: retail, seed (the original behaviour), flash-sale, or a YAML profile file' },
-  checkpointDir: { flag: '--checkpoint-dir', group: 'checkpoints', env: ['CHECKPOINT_DIR'], yaml: ['checkpoints.dir'], kind: 'string', default: 'data/checkpoints', commands: RUN, description: 'checkpoint directory' },
+  checkpointDir: { flag: '--checkpoint-dir', group: 'checkpoints', env: ['CHECKPOINT_DIR'], yaml: ['checkpoints.dir'], kind: 'string', default: 'data/checkpoints', commands: ['run', 'ctl'], description: 'checkpoint directory' },
   checkpointInterval: { flag: '--checkpoint-interval', group: 'checkpoints', env: ['DEFAULT_CHECKPOINT_INTERVAL'], yaml: ['simulation.checkpoint_interval_cycles'], kind: 'int', min: 0, default: 10, commands: RUN, description: 'cycles between checkpoints (0 = only on stop)' },
   keepCheckpoints: { flag: '--keep-checkpoints', group: 'checkpoints', env: ['KEEP_CHECKPOINTS'], yaml: ['checkpoints.keep'], kind: 'int', min: 1, default: 5, commands: RUN, description: 'checkpoints of a run to keep' },
   resume: { flag: '--resume', group: 'checkpoints', kind: 'bool-or-string', default: false, commands: RUN, description: 'resume the newest unfinished run (its newest valid checkpoint), or the run named: --resume RUN_ID' },
@@ -196,6 +201,7 @@ const RUN_SPECS: { [K in keyof RunConfig]: OptionSpec<RunConfig[K]> } = {
   color: { flag: '--color', group: 'monitoring', kind: 'bool', default: true, commands: RUN, description: 'colour output (--no-color, NO_COLOR)' },
   memoryWarningMb: { flag: '--memory-warning-mb', group: 'monitoring', env: ['MEMORY_WARNING_MB'], yaml: ['monitoring.memory_warning_mb'], kind: 'int', min: 1, default: 12000, commands: RUN, description: 'RSS warning threshold, MB' },
   inspect: { flag: '--inspect', group: 'monitoring', kind: 'int', min: 0, max: 65535, expected: 'a port from 0 to 65535', nullable: true, default: null, commands: ['run', 'replay'], description: 'Stately inspector port' },
+  web: { flag: '--web', group: 'monitoring', kind: 'int', min: 0, max: 65535, expected: 'a port from 0 to 65535', nullable: true, default: null, commands: RUN, description: `live web view and control API on 127.0.0.1 (port ${DEFAULT_WEB_PORT} when given without one; 0 = any free port; see docs/web.md)` },
   inspectAgents: { flag: '--inspect-agents', group: 'monitoring', kind: 'string', nullable: true, default: null, commands: ['run', 'replay'], description: 'agent ids to stream to the inspector' },
 };
 
@@ -251,6 +257,15 @@ const REPLAY_SPECS: { [K in keyof ReplayOnlyConfig]: OptionSpec<ReplayOnlyConfig
   verify: { flag: '--verify', group: 'replay', kind: 'bool', default: false, commands: ['replay'], description: 'compare the digest with every later checkpoint of the same run on disk; exit 1 on divergence' },
 };
 
+/** Options of `shopsim ctl` that `run` does not have (it shares --checkpoint-dir: the run files are beside it). */
+export interface CtlOnlyConfig {
+  ctlRun: string | null;
+}
+
+const CTL_SPECS: { [K in keyof CtlOnlyConfig]: OptionSpec<CtlOnlyConfig[K]> } = {
+  ctlRun: { flag: '--run', group: 'ctl', kind: 'string', nullable: true, default: null, commands: ['ctl'], description: 'the run id to talk to (default: the newest run with --web still running)' },
+};
+
 function keyed(table: Record<string, OptionSpec>): KeyedSpec[] {
   return Object.entries(table).map(([key, spec]) => ({ key, ...spec }));
 }
@@ -261,6 +276,7 @@ export const ALL_SPECS: KeyedSpec[] = [
   ...keyed(SERVE_SPECS as Record<string, OptionSpec>),
   ...keyed(REPLAY_SPECS as Record<string, OptionSpec>),
   ...keyed(CALIBRATE_SPECS as Record<string, OptionSpec>),
+  ...keyed(CTL_SPECS as Record<string, OptionSpec>),
 ];
 
 /** The options a command takes, in help order. */

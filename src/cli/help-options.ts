@@ -18,7 +18,7 @@ export function flagSyntax(spec: KeyedSpec): string {
   const long =
     spec.kind === 'bool'
       ? spec.key === 'color' ? '--no-color' : spec.flag
-      : spec.kind === 'bool-or-string' ? `${spec.flag} [run-id]` : spec.key === 'inspect' ? `${spec.flag} [port]` : `${spec.flag} <${valueName(spec)}>`;
+      : spec.kind === 'bool-or-string' ? `${spec.flag} [run-id]` : spec.key === 'inspect' || spec.key === 'web' ? `${spec.flag} [port]` : `${spec.flag} <${valueName(spec)}>`;
   return spec.short ? `${spec.short}, ${long}` : long;
 }
 

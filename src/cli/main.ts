@@ -23,6 +23,7 @@ const COMMANDS: Record<string, (program: Command, io: Io) => Promise<void>> = {
   checkpoints: async (p) => (await import('./checkpoints.ts')).registerCheckpointsCommand(p),
   replay: async (p) => (await import('./replay.ts')).registerReplayCommand(p),
   calibrate: async (p, io) => (await import('./calibrate.ts')).registerCalibrateCommand(p, io),
+  ctl: async (p, io) => (await import('./ctl.ts')).registerCtlCommand(p, io),
 };
 
 /** The package's version, from package.json (two levels up from src/cli and from dist/src/cli). */

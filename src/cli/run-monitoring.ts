@@ -11,6 +11,8 @@ import type { Simulation } from '../simulation/types.ts';
 import { createRunLogger, type Logger, type RunLogger } from '../monitor/logger.ts';
 import { attachMonitor, type MonitorHandle } from './attach-monitor.ts';
 import type { InLike, OutLike } from './terminal.ts';
+import { removeRunFile, runsDirOf, writeRunFile } from '../web/run-file.ts';
+import { startWebServer, type WebServer } from '../web/server.ts';
 
 export interface RunMonitoringIo {
   stdout: OutLike;
@@ -27,14 +29,18 @@ export interface RunMonitoring {
   /** For SimulationDeps.inspect when --inspect is on. */
   inspect: ((event: InspectionEvent) => void) | undefined;
   inspector: InspectorHandle | null;
+  /** The web view and control API (--web), or null. */
+  web: WebServer | null;
   /** Starts the dashboard / lines / signal handling for this simulation. */
   attach(sim: Simulation): MonitorHandle;
-  /** Flushes the logs and stops the inspector server. */
+  /** Flushes the logs and stops the inspector and web servers (and removes the run file). */
   close(): Promise<void>;
 }
 
 export interface RunMonitoringOptions {
-  config: Pick<RunConfig, 'json' | 'debug' | 'refresh' | 'color' | 'memoryWarningMb' | 'breakerAction' | 'inspect' | 'inspectAgents'>;
+  config: Pick<RunConfig, 'json' | 'debug' | 'refresh' | 'color' | 'memoryWarningMb' | 'breakerAction' | 'inspect' | 'inspectAgents'> & Partial<Pick<RunConfig, 'web' | 'checkpointDir'>>;
+  /** The run's id (names the --web run file). */
+  runId?: string;
   io: RunMonitoringIo;
   /** Ids of the run's agents, in order (the inspector samples the first few by default). */
   agentIds: string[];
@@ -66,6 +72,24 @@ export async function openRunMonitoring(options: RunMonitoringOptions): Promise<
     io.stderr.write(`shopsim: ${msg}\n`);
     logger.info({ event: 'inspector', url: inspector.url, agents: inspector.agents }, msg);
   }
+  let web: WebServer | null = null;
+  let runFile: string | null = null;
+  if (config.web !== null && config.web !== undefined) {
+    const runId = options.runId ?? 'run';
+    try {
+      web = await startWebServer({ port: config.web, runId });
+      runFile = writeRunFile(runsDirOf(config.checkpointDir ?? 'data/checkpoints'), { runId, pid: process.pid, url: web.origin, token: web.token, startedAt: new Date().toISOString() });
+    } catch (err) {
+      if (inspector) await inspector.close();
+      if (web) await web.close();
+      runLogger.close();
+      throw err;
+    }
+    const msg = `web view: open ${web.pageUrl} (control token also in ${runFile}, mode 0600; shopsim ctl uses it)`;
+    io.stderr.write(`shopsim: ${msg}\n`);
+    // The log gets the URL without the token.
+    logger.info({ event: 'web', url: web.origin, runFile }, 'web view started');
+  }
   let monitor: MonitorHandle | null = null;
   return {
     interactive,
@@ -73,7 +97,9 @@ export async function openRunMonitoring(options: RunMonitoringOptions): Promise<
     logger,
     inspect: inspector?.inspect,
     inspector,
+    web,
     attach(sim) {
+      web?.attach(sim);
       monitor = attachMonitor(sim, {
         stdout: io.stdout,
         stderr: io.stderr,
@@ -86,11 +112,14 @@ export async function openRunMonitoring(options: RunMonitoringOptions): Promise<
         logger,
       });
       if (inspector && interactive) monitor.notify(`Stately inspector: ${inspector.url}`);
+      if (web && interactive) monitor.notify(`web view: ${web.pageUrl}`);
       return monitor;
     },
     async close() {
       monitor?.detach();
       if (inspector) await inspector.close();
+      if (runFile) removeRunFile(runFile);
+      if (web) await web.close();
       runLogger.close();
     },
   };

@@ -5,7 +5,7 @@
 import { performance } from 'node:perf_hooks';
 import { dirname, join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
-import { OPTION_SPECS, resolveConfig, type RunConfig } from '../config.ts';
+import { DEFAULT_WEB_PORT, OPTION_SPECS, resolveConfig, type RunConfig } from '../config.ts';
 import { isShopsimError, oneLine } from '../errors.ts';
 import type { RunSummary } from '../model/run.ts';
 import { renderBanner } from '../monitor/banner.ts';
@@ -48,6 +48,7 @@ export function registerRunCommand(program: Command, io: RunIo): void {
       if (command.getOptionValueSource(k) === 'cli') flags[k] = v;
     }
     if (flags['inspect'] === true) flags['inspect'] = 8080;
+    if (flags['web'] === true) flags['web'] = DEFAULT_WEB_PORT;
     const configFile = flags['config'] as string | undefined;
     delete flags['config'];
     process.exitCode = await runCommand(flags as Partial<Record<keyof RunConfig, unknown>>, configFile, io);
@@ -124,6 +125,7 @@ export async function runCommand(flags: Partial<Record<keyof RunConfig, unknown>
       logDir,
       io: { stdout: io.stdout, stderr: io.stderr, ...(io.stdout === process.stdout ? { stdin: process.stdin } : {}) },
       agentIds: plan.personas.map((p) => p.id),
+      runId: plan.runId,
     });
   } catch (err) {
     await opened.close().catch(() => {});

@@ -15,6 +15,7 @@ import { realClock } from './clock.ts';
 import { EventLog } from './event-log.ts';
 import { createGcPolicy } from './gc-policy.ts';
 import { provideOrchestrator, type ProvidedOrchestrator } from './provide-machines.ts';
+import { occupancyOf, shopperSnapshotOf } from './occupancy.ts';
 import { statsOf, summaryOf } from './project.ts';
 import type { Simulation, SimulationConfig, SimulationDeps, SimulationEvents } from './types.ts';
 
@@ -134,6 +135,16 @@ export function createSimulation(given: SimulationConfig, deps: SimulationDeps):
     stats,
     atCycleBoundary,
     persistedSnapshot,
+
+    occupancy(sample) {
+      if (!actor) return null;
+      const snap = actor.getSnapshot();
+      return { ...occupancyOf(snap.context, sample), orchestrator: snap.value };
+    },
+
+    shopper(id) {
+      return actor ? shopperSnapshotOf(actor.getSnapshot().context, id) : null;
+    },
 
     pause() {
       actor?.send({ type: 'PAUSE' });

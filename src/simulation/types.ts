@@ -9,6 +9,7 @@ import type { Checkpointer, CheckpointTrigger, CycleReport, RestoreState, RunSum
 
 export type { SimulationConfig } from '../model/run.ts';
 import type { Persona, Product, Recorder, StoreApi } from '../model/types.ts';
+import type { Occupancy } from './occupancy.ts';
 
 export interface Clock {
   /** Real milliseconds (monotonic enough for pacing). */
@@ -63,4 +64,8 @@ export interface Simulation {
   persistedSnapshot(): unknown;
   /** True between cycles: nothing in flight, safe to persist. */
   atCycleBoundary(): boolean;
+  /** Shoppers per state right now (a read-only walk of the tree; null before start). */
+  occupancy(sample?: number): Occupancy | null;
+  /** One shopper's state and context right now, or null. */
+  shopper(id: string): { value: unknown; context: Record<string, unknown> } | null;
 }

@@ -1,0 +1,165 @@
+/**
+ * What the web page shows, folded from the simulation: a 1 Hz sample (stats, occupancy, rates,
+ * memory) kept in a bounded history for late viewers, and one point per completed cycle
+ * (simulated hour). Subscribes to the simulation's typed events; reads stats() and occupancy();
+ * never sends anything to the actors.
+ */
+import type { CycleReport, SimulationStats } from '../model/run.ts';
+import type { Simulation } from '../simulation/types.ts';
+import type { Occupancy } from '../simulation/occupancy.ts';
+
+export interface SecondPoint {
+  /** Unix seconds. */
+  t: number;
+  rps: number;
+  p50: number | null;
+  p95: number | null;
+  p99: number | null;
+  active: number;
+  breakerOpen: number;
+  rssMb: number;
+  /** p95 per endpoint (ms), when the store is HTTP. */
+  endpoints: Record<string, number>;
+}
+
+export interface HourPoint {
+  cycle: number;
+  simulatedTime: string;
+  sessions: number;
+  checkouts: number;
+  abandoned: number;
+  failed: number;
+  conversion: number | null;
+  durationSeconds: number;
+}
+
+export interface WebState {
+  runId: string;
+  status: SimulationStats['status'];
+  cycle: number;
+  totalCycles: number;
+  simulatedTime: string;
+  realElapsedSeconds: number;
+  etaSeconds: number | null;
+  activeAgents: number;
+  totalAgents: number;
+  breaker: SimulationStats['breaker'] & { recentErrors: { message: string; count: number }[] };
+  totals: SimulationStats['totals'];
+  occupancy: Occupancy | null;
+  /** The orchestrator's region states, e.g. { cycle: 'executing', control: 'running', breaker: 'closed' }. */
+  orchestrator: Record<string, string> | null;
+  lastCheckpoint: string | null;
+  /** How long the last occupancy walk took, ms (shown on the page; the cost of this view). */
+  sampleMs: number;
+}
+
+export interface WebSampler {
+  current(): WebState;
+  seconds(): SecondPoint[];
+  hours(): HourPoint[];
+  /** Takes one sample now (the timer calls it at 1 Hz). */
+  sample(): { state: WebState; point: SecondPoint };
+  /** New hour points since index `from`. */
+  hoursSince(from: number): HourPoint[];
+  stop(): void;
+}
+
+const MAX_SECONDS = 3600;
+const MAX_HOURS = 10_000;
+
+function num(v: unknown): number | null {
+  return typeof v === 'number' && Number.isFinite(v) ? v : null;
+}
+
+export function createWebSampler(sim: Simulation, options: { now?: () => number } = {}): WebSampler {
+  const now = options.now ?? (() => performance.timeOrigin + performance.now());
+  const seconds: SecondPoint[] = [];
+  const hours: HourPoint[] = [];
+  const errorCounts = new Map<string, number>();
+  let lastRequests: { t: number; n: number } | null = null;
+  let state: WebState | null = null;
+
+  const onCycle = (r: CycleReport) => {
+    const t = r.totals;
+    hours.push({
+      cycle: r.cycle,
+      simulatedTime: r.simulatedTime,
+      sessions: t.sessions,
+      checkouts: t.checkouts,
+      abandoned: t.abandoned,
+      failed: t.failed,
+      conversion: t.sessions > 0 ? t.checkouts / t.sessions : null,
+      durationSeconds: r.durationSeconds,
+    });
+    if (hours.length > MAX_HOURS) hours.shift();
+    for (const f of t.failureSamples) {
+      const key = `${f.step}: ${f.message}`.slice(0, 200);
+      errorCounts.set(key, (errorCounts.get(key) ?? 0) + 1);
+    }
+  };
+  sim.events.on('cycle', onCycle);
+
+  function sample(): { state: WebState; point: SecondPoint } {
+    const s = sim.stats();
+    const t0 = performance.now();
+    const occ = sim.occupancy();
+    const sampleMs = performance.now() - t0;
+    const m = s.metrics as Record<string, unknown>;
+    const requests = num(m['requests']) ?? s.totals.calls;
+    const tMs = now();
+    const rps = lastRequests && tMs > lastRequests.t ? ((requests - lastRequests.n) * 1000) / (tMs - lastRequests.t) : 0;
+    lastRequests = { t: tMs, n: requests };
+    const lat = (m['latency_ms'] ?? {}) as Record<string, unknown>;
+    const endpoints: Record<string, number> = {};
+    for (const [name, e] of Object.entries((m['endpoints'] ?? {}) as Record<string, { latency_ms?: { p95?: unknown } }>)) {
+      const p95 = num(e?.latency_ms?.p95);
+      if (p95 !== null) endpoints[name] = p95;
+    }
+    const point: SecondPoint = {
+      t: Math.round(tMs) / 1000,
+      rps: Math.max(0, Math.round(rps * 10) / 10),
+      p50: num(lat['p50']),
+      p95: num(lat['p95']),
+      p99: num(lat['p99']),
+      active: s.activeAgents,
+      breakerOpen: s.breaker.state === 'open' ? 1 : 0,
+      rssMb: Math.round(process.memoryUsage.rss() / 1048576),
+      endpoints,
+    };
+    seconds.push(point);
+    if (seconds.length > MAX_SECONDS) seconds.shift();
+    const remaining = Math.max(0, s.totalCycles - s.cyclesCompleted);
+    const perCycle = hours.length > 0 ? hours.reduce((a, h) => a + h.durationSeconds, 0) / hours.length : null;
+    const orchestrator = occ?.orchestrator && typeof occ.orchestrator === 'object' ? (occ.orchestrator as Record<string, string>) : null;
+    state = {
+      runId: s.runId,
+      status: s.status,
+      cycle: s.cyclesCompleted,
+      totalCycles: s.totalCycles,
+      simulatedTime: s.simulatedTime,
+      realElapsedSeconds: s.realElapsedSeconds,
+      // Paced runs: the remaining cycles at their interval; --fast: at the mean cycle duration so far.
+      etaSeconds: sim.config.fast ? (perCycle === null ? null : remaining * perCycle) : (remaining * 3600) / sim.config.timeScale,
+      activeAgents: s.activeAgents,
+      totalAgents: s.totalAgents,
+      breaker: { ...s.breaker, recentErrors: [...errorCounts].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([message, count]) => ({ message, count })) },
+      totals: s.totals,
+      occupancy: occ ? { counts: occ.counts, samples: occ.samples, total: occ.total } : null,
+      orchestrator,
+      lastCheckpoint: s.lastCheckpoint,
+      sampleMs: Math.round(sampleMs * 100) / 100,
+    };
+    return { state, point };
+  }
+
+  return {
+    current: () => state ?? sample().state,
+    seconds: () => seconds,
+    hours: () => hours,
+    sample,
+    hoursSince: (from) => hours.slice(from),
+    stop: () => {
+      sim.events.off('cycle', onCycle);
+    },
+  };
+}
