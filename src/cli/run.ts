@@ -96,10 +96,13 @@ export async function runCommand(flags: Partial<Record<keyof RunConfig, unknown>
   // shopsim run --api-url …`), the store's process takes the embedded database and the run shares it.
   if (config.apiUrl && !config.mockApi) {
     const waiting = slowStep(io.stderr, `waiting for the store at ${redactUrl(config.apiUrl)} to answer`);
-    const answered = await storeAnswers(config.apiUrl, STORE_WAIT_MS);
+    // Waited for up to the request timeout (at most a minute): long enough for a store started
+    // at the same moment, short enough that a wrong URL is said at once.
+    const waitMs = Math.min(STORE_WAIT_MS, config.requestTimeout * 1000);
+    const answered = await storeAnswers(config.apiUrl, waitMs);
     waiting.done(answered ? '' : null);
     if (!answered) {
-      io.stderr.write(`shopsim: --api-url ${redactUrl(config.apiUrl)}: expected a store answering HTTP, got no answer within ${STORE_WAIT_MS / 1000} s (is \`shopsim serve\` running?)\n`);
+      io.stderr.write(`shopsim: the store at ${redactUrl(config.apiUrl)} does not answer (GET /health within ${waitMs / 1000} s; is \`shopsim serve\` running?); nothing was written\n`);
       return 2;
     }
   }

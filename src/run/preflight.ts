@@ -16,6 +16,7 @@ import { redactUrl } from '../config.ts';
 import { openDatabase } from '../db/connection.ts';
 import { findRunRow } from '../db/identity.ts';
 import { oneLine, ShopsimError } from '../errors.ts';
+import { StoreCallError } from '../store/store-error.ts';
 import { createHttpStore } from '../store/http-store.ts';
 import type { RunPlan } from './start-run.ts';
 
@@ -37,6 +38,9 @@ export async function checkStoreAnswers(apiUrl: string, requestTimeoutSeconds: n
   try {
     await store.listProducts({ agentId: 'shopsim-preflight', agentIndex: -1, cycle: 0, at: new Date(0).toISOString(), callSeq: 1 }, { page: 1, pageSize: 1 });
   } catch (err) {
+    // The store answered (an HTTP status, or a body of the wrong shape): it is reachable; what it
+    // answers is each agent's business (a refusal or a BAD_RESPONSE failure of that agent).
+    if (err instanceof StoreCallError && (err.status !== null || err.storeCode === 'BAD_RESPONSE')) return;
     throw new ShopsimError('E_INPUT', `the store at ${redactUrl(apiUrl)} does not answer (GET /products within ${requestTimeoutSeconds} s): ${oneLine(err).replace(apiUrl, redactUrl(apiUrl))}; nothing was written`, { exitCode: 2 });
   } finally {
     await store.close().catch(() => {});

@@ -80,7 +80,7 @@ afterAll(async () => {
   scratch.cleanup();
 });
 
-const RUN = ['run', '--agents', '120', '--cycles', '8', '--fast', '--mock-db', '--json', '--breaker-percent', '100', '--rate-limit', '0', ...DATA];
+const RUN = ['run', '--profile', 'seed', '--agents', '120', '--cycles', '8', '--fast', '--mock-db', '--json', '--breaker-percent', '100', '--rate-limit', '0', ...DATA];
 
 describe('a store answering with bodies of the wrong shape', () => {
   it('{"items":"not-a-list"} for every product page: every shopping session fails with BAD_RESPONSE; the run completes with its summary', async () => {

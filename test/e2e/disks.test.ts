@@ -119,12 +119,14 @@ describe('disks', () => {
     const good = checkpointsIn(ck);
     expect(good.length).toBe(1);
     fill(ck, 4096);
-    const again = await startCli(['run', ...SMALL, '--resume', '--cycles', '12', '--checkpoint-interval', '2', '--checkpoint-dir', ck]).exit;
+    // The first run completed: the resumes name it and extend it to 12 cycles.
+    const runId = summaryOf(first)['run_id'] as string;
+    const again = await startCli(['run', ...SMALL, '--resume', runId, '--cycles', '12', '--checkpoint-interval', '2', '--checkpoint-dir', ck]).exit;
     expect(again.code).toBe(4);
     expect(summaryOf(again)['checkpoint_failures']).toBe(3);
     expect(checkpointsIn(ck)).toEqual(good);
     rmSync(join(ck, 'filler'));
-    const resumed = await startCli(['run', ...SMALL, '--resume', '--cycles', '12', '--checkpoint-interval', '2', '--checkpoint-dir', ck]).exit;
+    const resumed = await startCli(['run', ...SMALL, '--resume', runId, '--cycles', '12', '--checkpoint-interval', '2', '--checkpoint-dir', ck]).exit;
     expect(resumed.code).toBe(0);
     expect(summaryOf(resumed)['resumed_from']).toBe(join(ck, good[0] as string));
     expect(summaryOf(resumed)['cycles_completed']).toBe(12);

@@ -192,3 +192,19 @@ export async function signalUntilAcknowledged(r: RunningCli, sig: NodeJS.Signals
   }
   throw new Error(`${sig} not acknowledged after 5 attempts: ${r.stderr().slice(-1000)}`);
 }
+
+/**
+ * stderr without the start-up banner (`shopsim run RUN_ID` and its indented lines) and the
+ * start-up progress lines: what a run said after it. A refusal found once the run was starting
+ * (a database that is not the run's, a store that does not answer, a taken --web port) comes
+ * after the banner, as one line.
+ */
+export function afterBanner(stderr: string): string[] {
+  const lines = stderr.trim().split('\n');
+  let i = 0;
+  if (/^shopsim run \S+( \(.*\))?$/.test(lines[0] ?? "")) {
+    i = 1;
+    while (i < lines.length && /^ {2}\S/.test(lines[i] as string)) i++;
+  }
+  return lines.slice(i).filter((l) => !/^shopsim: (opening|starting|migrating|seeding|waiting|ready after)\b/.test(l));
+}

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { loadProfile } from '../../src/run/load-data.ts';
-import { DATA, startCli, tempDir } from './helpers.ts';
+import { afterBanner, DATA, startCli, tempDir } from './helpers.ts';
 
 const tmp = tempDir('shopsim-profile-cli-');
 afterAll(() => tmp.cleanup());
@@ -45,11 +45,13 @@ describe('run --profile', () => {
     const dir = join(tmp.dir, 'ck');
     const first = await startCli(['run', '--cycles', '6', '--checkpoint-interval', '3', '--checkpoint-dir', dir, '--json', ...MOCK], { cwd: tmp.dir }).exit;
     expect(first.code, first.stderr).toBe(0);
-    const refused = await startCli(['run', '--resume', '--profile', 'seed', '--cycles', '9', '--checkpoint-dir', dir, ...MOCK], { cwd: tmp.dir }).exit;
+    // The run completed: a resume names it and extends it (--cycles 9).
+    const runId = (JSON.parse(first.stdout) as { run_id: string }).run_id;
+    const refused = await startCli(['run', '--resume', runId, '--profile', 'seed', '--cycles', '9', '--checkpoint-dir', dir, ...MOCK], { cwd: tmp.dir }).exit;
     expect(refused.code).toBe(2);
-    expect(refused.stderr.trim().split('\n')).toHaveLength(1);
+    expect(afterBanner(refused.stderr)).toHaveLength(1);
     expect(refused.stderr).toContain('the checkpoint was written with --profile retail, this run asks for --profile seed');
-    const ok = await startCli(['run', '--resume', '--cycles', '9', '--checkpoint-dir', dir, '--json', ...MOCK], { cwd: tmp.dir }).exit;
+    const ok = await startCli(['run', '--resume', runId, '--cycles', '9', '--checkpoint-dir', dir, '--json', ...MOCK], { cwd: tmp.dir }).exit;
     expect(ok.code, ok.stderr).toBe(0);
     expect((JSON.parse(ok.stdout) as Record<string, number>)['cycles_completed']).toBe(9);
   }, 120_000);

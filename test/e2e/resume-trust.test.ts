@@ -12,7 +12,7 @@ import { sql } from 'slonik';
 import { z } from 'zod';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/connection.ts';
-import { checkpointsIn, shopsim, startCli, summaryOf, tempDir, waitForCheckpoint, ROOT, type Finished } from './helpers.ts';
+import { afterBanner, checkpointsIn, shopsim, startCli, summaryOf, tempDir, waitForCheckpoint, ROOT, type Finished } from './helpers.ts';
 
 const t = tempDir('shopsim-resume-trust-');
 afterAll(() => t.cleanup());
@@ -39,7 +39,7 @@ async function counts(dataDir: string): Promise<{ runs: number; sessions: number
 
 function oneLineExit2(f: Finished, pattern: RegExp): void {
   expect(f.code, f.stderr).toBe(2);
-  const lines = f.stderr.trim().split('\n');
+  const lines = afterBanner(f.stderr);
   expect(lines, f.stderr).toHaveLength(1);
   expect(lines[0]).toMatch(pattern);
   expect(f.stdout).toBe('');
@@ -156,13 +156,13 @@ describe('no silent success: a store that does not answer', () => {
     });
     const d1 = join(t.dir, 'never-1');
     oneLineExit2(
-      await shopsim(['run', ...common, '--cycles', '2', '--api-url', `http://user:hunter2@127.0.0.1:${refused}`, '--data-dir', d1, '--checkpoint-dir', join(t.dir, 'ck-never')]),
+      await shopsim(['run', ...common, '--cycles', '2', '--api-url', `http://user:hunter2@127.0.0.1:${refused}`, '--request-timeout', '2', '--data-dir', d1, '--checkpoint-dir', join(t.dir, 'ck-never')]),
       new RegExp(`the store at http://127\\.0\\.0\\.1:${refused} does not answer .*nothing was written`),
     );
     expect(existsSync(d1)).toBe(false);
     const d2 = join(t.dir, 'never-2');
     const f = await shopsim(['run', ...common, '--cycles', '2', '--api-url', `http://127.0.0.1:${hangPort}`, '--request-timeout', '1', '--data-dir', d2, '--checkpoint-dir', join(t.dir, 'ck-never')]);
-    oneLineExit2(f, new RegExp(`the store at http://127\\.0\\.0\\.1:${hangPort} does not answer \\(GET /products within 1 s\\)`));
+    oneLineExit2(f, new RegExp(`the store at http://127\\.0\\.0\\.1:${hangPort} does not answer \\(GET /health within 1 s`));
     expect(f.stderr).not.toContain('hunter2');
     expect(existsSync(d2)).toBe(false);
     expect(checkpointsIn(join(t.dir, 'ck-never'))).toEqual([]);

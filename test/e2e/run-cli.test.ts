@@ -22,7 +22,7 @@ describe('shopsim run: bad input is one line and exit 2', () => {
     ['agents <= 0', ['run', ...MOCK, '--agents', '0'], /^shopsim: --agents: expected an integer >= 1, got "0"$/],
     ['more agents than personas', ['run', ...MOCK, '--agents', '373'], /^shopsim: --agents 373: expected at most 372 \(the number of personas in data\/personas.json\)/],
     ['time-scale <= 0', ['run', ...MOCK, '--time-scale', '0'], /^shopsim: --time-scale: expected a number > 0, got "0"$/],
-    ['wrong type', ['run', ...MOCK, '--cycles', 'abc'], /^shopsim: --cycles: expected an integer >= 1, got "abc"$/],
+    ['wrong type', ['run', ...MOCK, '--cycles', 'abc'], /^shopsim: --cycles: expected an integer >= 1 and <= 10000000, got "abc"$/],
     ['unknown flag', ['run', ...MOCK, '--agnets', '5'], /^shopsim: error: unknown option '--agnets'/],
     ['unreadable config', ['run', ...MOCK, '--config', join(tmp, 'missing.yaml')], /^shopsim: --config .*missing.yaml: cannot read the file \(ENOENT\)$/],
     ['bad YAML', ['run', ...MOCK, '--config', badYaml], /^shopsim: --config .*bad.yaml: not valid YAML: /],

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BIN, DATA, ROOT, scratchDir, startCli, type Finished } from './helpers.ts';
+import { afterBanner, BIN, DATA, ROOT, scratchDir, startCli, type Finished } from './helpers.ts';
 
 const cwd = scratchDir('shopsim-ctl-');
 afterAll(() => rmSync(cwd, { recursive: true, force: true }));
@@ -95,7 +95,7 @@ describe('shopsim ctl', () => {
       const [, port] = await first.waitForStderr(/web view: open http:\/\/127\.0\.0\.1:(\d+)\//);
       const second = await startCli(['run', '--mock-api', '--mock-db', ...DATA, '--agents', '5', '--cycles', '1', '--web', port as string]).exit;
       expect(second.code).toBe(2);
-      expect(second.stderr.trim().split('\n')).toEqual([expect.stringMatching(new RegExp(`^shopsim: --web ${port}: cannot listen on 127\\.0\\.0\\.1:${port} \\(EADDRINUSE\\)`))]);
+      expect(afterBanner(second.stderr)).toEqual([expect.stringMatching(new RegExp(`^shopsim: --web ${port}: cannot listen on 127\\.0\\.0\\.1:${port} \\(EADDRINUSE\\)`))]);
     } finally {
       first.child.kill('SIGKILL');
       await first.exit;
