@@ -72,6 +72,7 @@ export interface RunConfig {
   mockApi: boolean;
   mockDb: boolean;
   mockFailRate: number;
+  recordAnswers: boolean;
   json: boolean;
   debug: boolean;
   cohortSize: number;
@@ -127,6 +128,7 @@ const RUN_SPECS: { [K in keyof RunConfig]: OptionSpec<RunConfig[K]> } = {
   mockApi: { flag: '--mock-api', env: ['MOCK_API'], yaml: ['simulation.mock_api'], kind: 'bool', default: false, commands: RUN, public: 'mock_api', resume: 'carry', description: 'in-process deterministic store' },
   mockDb: { flag: '--mock-db', env: ['MOCK_DB'], yaml: ['simulation.mock_db'], kind: 'bool', default: false, commands: ['run', 'serve'], public: 'mock_db', resume: 'carry', description: 'write nothing to a database' },
   mockFailRate: { flag: '--mock-fail-rate', env: ['MOCK_FAIL_RATE'], yaml: ['simulation.mock_fail_rate'], kind: 'number', min: 0, max: 1, default: 0, commands: RUN, public: 'mock_fail_rate', resume: 'must-match', description: 'mock store failure probability per call' },
+  recordAnswers: { flag: '--record-answers', env: ['RECORD_ANSWERS'], yaml: ['simulation.record_answers'], kind: 'bool', default: true, commands: RUN, public: 'record_answers', resume: 'carry', description: 'record the store answers the decisions read, beside the checkpoints, for exact replay (real-store runs; --no-record-answers to turn off)' },
   json: { flag: '--json', kind: 'bool', default: false, commands: ['run', 'replay'], description: 'print one JSON summary on stdout' },
   debug: { flag: '--debug', env: ['DEBUG_LOGS'], kind: 'bool', default: false, commands: RUN, description: 'debug logging' },
   // The cohorts are in the checkpointed tree: another size cannot be applied to a restored run.

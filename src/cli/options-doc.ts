@@ -8,7 +8,7 @@ import { specsFor, type CommandName, type KeyedSpec } from '../config.ts';
 const RESUME = { 'must-match': 'must match', carry: 'carried; may change', 'same-data': 'carried; same data' } as const;
 
 function flagOf(spec: KeyedSpec): string {
-  if (spec.kind === 'bool') return spec.key === 'color' ? '--no-color' : spec.flag;
+  if (spec.kind === 'bool') return spec.default === true ? `--no-${spec.flag.slice(2)}` : spec.flag;
   return spec.key === 'inspect' ? `${spec.flag} [port]` : `${spec.flag} <v>`;
 }
 

@@ -19,7 +19,7 @@ export interface RunIo {
 export function registerRunCommand(program: Command, io: RunIo): void {
   const cmd = program.command('run').description('run a simulation (see docs/cli.md)');
   for (const spec of OPTION_SPECS) {
-    const flag = spec.kind === 'bool' ? (spec.key === 'color' ? '--no-color' : spec.flag) : spec.key === 'inspect' ? `${spec.flag} [port]` : `${spec.flag} <value>`;
+    const flag = spec.kind === 'bool' ? (spec.default === true ? `--no-${spec.flag.slice(2)}` : spec.flag) : spec.key === 'inspect' ? `${spec.flag} [port]` : `${spec.flag} <value>`;
     const env = spec.env ? ` [env: ${spec.env.join(', ')}]` : '';
     cmd.option(flag, `${spec.description}${env}`);
   }

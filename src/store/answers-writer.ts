@@ -1,0 +1,140 @@
+/**
+ * The run's recorded store answers: an append-only JSON-lines file beside its checkpoints
+ * (`answers_<run-id>.jsonl`). Calls are buffered by agent while a cycle runs; at the cycle
+ * boundary (`sealCycle`, before that cycle's checkpoint) the cycle is written as one line per
+ * agent that called the store, in agent order, then one end line, and fsync'ed. A checkpoint
+ * records the file's length after its cycle (`position()`), so a resume truncates to exactly
+ * that and a replay seeks to it.
+ *
+ * A failure to write (disk full…) never stops the run: recording stops, `problem` says why,
+ * and later checkpoints record no answers (a replay of them says so).
+ */
+import { closeSync, fsyncSync, ftruncateSync, mkdirSync, openSync, statSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import type { CallContext } from '../model/types.ts';
+import { ANSWERS_VERSION, answersFileName, type Entry } from './answer-format.ts';
+import type { AnswerSink } from './recording-store.ts';
+
+/** Where a checkpoint's cycle ends in the answers file (the checkpoint's `answers` field). */
+export interface AnswersPosition {
+  /** File name, beside the checkpoint. */
+  file: string;
+  /** Length of the file through `cycle`. */
+  bytes: number;
+  cycle: number;
+}
+
+export interface AnswersWriter extends AnswerSink {
+  readonly path: string;
+  sealCycle(cycle: number): void;
+  /** Null once recording has failed. */
+  position(): AnswersPosition | null;
+  /** Why recording stopped, or null. */
+  problem(): string | null;
+  /** Bytes and answers written by this process. */
+  written(): { bytes: number; answers: number };
+  close(): void;
+}
+
+export interface AnswersWriterOptions {
+  dir: string;
+  runId: string;
+  agents: number;
+  /** A resume: the checkpoint's cycle and its recorded position (null when it recorded none). */
+  resume?: { cycle: number; position: AnswersPosition | null } | null;
+  onProblem?: (message: string) => void;
+}
+
+function writeAll(fd: number, buf: Buffer): void {
+  let off = 0;
+  while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+}
+
+/** Opens (creates, or on resume truncates to the checkpoint's position) the run's answers file. */
+export function createAnswersWriter(options: AnswersWriterOptions): AnswersWriter & { warnings: string[] } {
+  mkdirSync(options.dir, { recursive: true });
+  const name = answersFileName(options.runId);
+  const path = join(options.dir, name);
+  const warnings: string[] = [];
+  const resume = options.resume ?? null;
+  let fd: number;
+  let bytes = 0;
+  let cycleThrough = resume?.cycle ?? 0;
+  const pos = resume?.position ?? null;
+  let size = -1;
+  if (pos) {
+    try {
+      size = statSync(path).size;
+    } catch {}
+  }
+  if (pos && size >= pos.bytes) {
+    fd = openSync(path, 'r+');
+    ftruncateSync(fd, pos.bytes);
+    bytes = pos.bytes;
+  } else {
+    if (pos) warnings.push(`${path}: the recorded answers through cycle ${pos.cycle} are missing or shorter than the checkpoint says; recording starts again at cycle ${cycleThrough + 1}`);
+    fd = openSync(path, 'w');
+    const header = Buffer.from(`${JSON.stringify({ shopsim_answers: ANSWERS_VERSION, run_id: options.runId, agents: options.agents, from_cycle: cycleThrough })}\n`);
+    writeAll(fd, header);
+    fsyncSync(fd);
+    bytes = header.length;
+  }
+  const startBytes = bytes;
+  let answers = 0;
+  let failed: string | null = null;
+  let byAgent = new Map<number, Entry[]>();
+  let orchestrator: Entry[] = [];
+
+  return {
+    path,
+    warnings,
+    add(ctx: CallContext | null, entry: Entry) {
+      if (failed) return;
+      if (ctx === null) {
+        orchestrator.push(entry);
+        return;
+      }
+      const list = byAgent.get(ctx.agentIndex);
+      if (list) list.push(entry);
+      else byAgent.set(ctx.agentIndex, [entry]);
+    },
+    sealCycle(cycle: number) {
+      const agents = byAgent;
+      const offers = orchestrator;
+      byAgent = new Map();
+      orchestrator = [];
+      if (failed) return;
+      const indices = [...agents.keys()].sort((a, b) => a - b);
+      const parts: string[] = [];
+      if (offers.length > 0) parts.push(JSON.stringify({ c: cycle, a: -1, k: offers.sort((x, y) => x[0] - y[0]) }));
+      for (const i of indices) {
+        const entries = (agents.get(i) as Entry[]).sort((x, y) => x[0] - y[0]);
+        answers += entries.length;
+        parts.push(JSON.stringify({ c: cycle, a: i, k: entries }));
+      }
+      answers += offers.length;
+      parts.push(JSON.stringify({ c: cycle, end: parts.length }));
+      const buf = Buffer.from(`${parts.join('\n')}\n`);
+      try {
+        writeAll(fd, buf);
+        fsyncSync(fd);
+        bytes += buf.length;
+        cycleThrough = cycle;
+      } catch (err) {
+        failed = `cannot write ${path} (${(err as NodeJS.ErrnoException).code ?? String(err)}); recording stopped after cycle ${cycleThrough}`;
+        try {
+          ftruncateSync(fd, bytes);
+        } catch {}
+        options.onProblem?.(failed);
+      }
+    },
+    position: () => (failed ? null : { file: name, bytes, cycle: cycleThrough }),
+    problem: () => failed,
+    written: () => ({ bytes: bytes - startBytes, answers }),
+    close() {
+      try {
+        closeSync(fd);
+      } catch {}
+    },
+  };
+}
