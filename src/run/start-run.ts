@@ -299,12 +299,14 @@ export async function openRun(plan: RunPlan, options: OpenRunOptions = {}): Prom
           summary['store'] = backends.describe.store;
           summary['database'] = backends.describe.database;
           if (answersWriter) {
+            answersWriter.position(); // fsync: the completed run's answers are on disk
             const w = answersWriter.written();
             summary['recorded_answers'] = {
               file: answersWriter.path,
               answers: w.answers,
               bytes: w.bytes,
               bytes_per_answer: w.answers > 0 ? Math.round((w.bytes / w.answers) * 10) / 10 : 0,
+              write_seconds: Math.round(w.sealSeconds * 1000) / 1000,
               problem: answersWriter.problem(),
             };
           }
