@@ -47,9 +47,10 @@ export interface AnswersWriterOptions {
   onProblem?: (message: string) => void;
 }
 
-function writeAll(fd: number, buf: Buffer): void {
+/** Writes all of `buf` at byte `at` (explicit positions: a file reopened for a resume starts at 0). */
+function writeAll(fd: number, buf: Buffer, at: number): void {
   let off = 0;
-  while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+  while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off, at + off);
 }
 
 /** Opens (creates, or on resume truncates to the checkpoint's position) the run's answers file. */
@@ -77,7 +78,7 @@ export function createAnswersWriter(options: AnswersWriterOptions): AnswersWrite
     if (pos) warnings.push(`${path}: the recorded answers through cycle ${pos.cycle} are missing or shorter than the checkpoint says; recording starts again at cycle ${cycleThrough + 1}`);
     fd = openSync(path, 'w');
     const header = Buffer.from(`${JSON.stringify({ shopsim_answers: ANSWERS_VERSION, run_id: options.runId, agents: options.agents, from_cycle: cycleThrough })}\n`);
-    writeAll(fd, header);
+    writeAll(fd, header, 0);
     fsyncSync(fd);
     bytes = header.length;
   }
@@ -134,7 +135,7 @@ export function createAnswersWriter(options: AnswersWriterOptions): AnswersWrite
       parts.push(JSON.stringify({ c: cycle, end: parts.length }));
       const buf = Buffer.from(`${parts.join('\n')}\n`);
       try {
-        writeAll(fd, buf);
+        writeAll(fd, buf, bytes);
         bytes += buf.length;
         cycleThrough = cycle;
         dirty = true;
