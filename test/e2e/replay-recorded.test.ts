@@ -155,3 +155,36 @@ describe('replay of a real-store run on its recorded answers', () => {
     expect(summaryOf(mock)['answers_from']).toBe('mock');
   });
 });
+
+describe('a killed real-store run, resumed, replays exactly', () => {
+  it('the resume truncates the answers to its checkpoint; a replay from before the kill matches every call', async () => {
+    const d = join(cwd, 'killed');
+    const args = ['run', '--agents', '60', '--cycles', '24', '--fast', '--rate-limit', '0', '--mock-db', '--seed', '9', '--checkpoint-interval', '5', '--keep-checkpoints', '10', '--checkpoint-dir', d];
+    const r = startCli(args, { cwd });
+    const t0 = Date.now();
+    let ten: string | undefined;
+    while (!ten) {
+      ten = (() => {
+        try {
+          return readdirSync(d).find((n) => n.endsWith('_cycle_000010.json'));
+        } catch {
+          return undefined;
+        }
+      })();
+      if (r.child.exitCode !== null || Date.now() - t0 > 120_000) throw new Error(`no cycle-10 checkpoint: ${r.stderr().slice(-500)}`);
+      await new Promise((res) => setTimeout(res, 5));
+    }
+    r.child.kill('SIGKILL');
+    await r.exit;
+    const resumed = await cli(['run', '--resume-from', join(d, ten), '--fast', '--rate-limit', '0', '--mock-db', '--checkpoint-dir', d, '--keep-checkpoints', '10', '--json']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(summaryOf(resumed)['cycles_completed']).toBe(24);
+    const five = join(d, ten.replace('_cycle_000010', '_cycle_000005'));
+    const f = await cli(['replay', five, '--verify', '--json']);
+    expect(f.code, f.stderr).toBe(0);
+    const v = summaryOf(f);
+    expect(v['recorded_through']).toBe(24);
+    expect(v['digest']).toBe(summaryOf(resumed)['digest']);
+    expect((v['verify'] as Record<string, unknown>)['identical_through']).toBe(20);
+  }, 240_000);
+});
