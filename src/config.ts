@@ -125,7 +125,7 @@ const RUN_SPECS: { [K in keyof RunConfig]: OptionSpec<RunConfig[K]> } = {
   breakerPercent: { flag: '--breaker-percent', env: ['CIRCUIT_BREAKER_THRESHOLD_PERCENT'], yaml: ['circuit_breaker.failure_threshold_percent'], kind: 'number', min: 0, max: 100, default: 5, commands: RUN, public: 'breaker_percent', resume: 'carry', description: 'breaker threshold, percent of agents failing in one cycle' },
   breakerAction: { flag: '--breaker-action', env: ['BREAKER_ACTION'], yaml: ['circuit_breaker.action'], kind: 'enum', values: ['exit', 'wait'], default: 'exit', commands: RUN, description: 'without a terminal: exit (checkpoint, exit 3) or wait (until SIGUSR2)' },
   fast: { flag: '--fast', env: ['SIMULATION_FAST'], yaml: ['simulation.fast'], kind: 'bool', default: false, commands: RUN, public: 'fast', description: 'no real-time pacing' },
-  mockApi: { flag: '--mock-api', env: ['MOCK_API'], yaml: ['simulation.mock_api'], kind: 'bool', default: false, commands: RUN, public: 'mock_api', resume: 'carry', description: 'in-process deterministic store' },
+  mockApi: { flag: '--mock-api', env: ['MOCK_API'], yaml: ['simulation.mock_api'], kind: 'bool', default: false, commands: ['run', 'replay'], public: 'mock_api', resume: 'carry', description: 'in-process deterministic store' },
   mockDb: { flag: '--mock-db', env: ['MOCK_DB'], yaml: ['simulation.mock_db'], kind: 'bool', default: false, commands: ['run', 'serve'], public: 'mock_db', resume: 'carry', description: 'write nothing to a database' },
   mockFailRate: { flag: '--mock-fail-rate', env: ['MOCK_FAIL_RATE'], yaml: ['simulation.mock_fail_rate'], kind: 'number', min: 0, max: 1, default: 0, commands: RUN, public: 'mock_fail_rate', resume: 'must-match', description: 'mock store failure probability per call' },
   recordAnswers: { flag: '--record-answers', env: ['RECORD_ANSWERS'], yaml: ['simulation.record_answers'], kind: 'bool', default: true, commands: RUN, public: 'record_answers', resume: 'carry', description: 'record the store answers the decisions read, beside the checkpoints, for exact replay (real-store runs; --no-record-answers to turn off)' },
@@ -193,11 +193,13 @@ const SERVE_SPECS: { [K in keyof ServeOnlyConfig]: OptionSpec<ServeOnlyConfig[K]
 export interface ReplayOnlyConfig {
   untilCycle: number | null;
   verify: boolean;
+  agent: string | null;
 }
 
 const REPLAY_SPECS: { [K in keyof ReplayOnlyConfig]: OptionSpec<ReplayOnlyConfig[K]> } = {
   untilCycle: { flag: '--until-cycle', kind: 'int', min: 1, nullable: true, default: null, commands: ['replay'], description: "stop after this cycle (default: the run's last cycle)" },
   verify: { flag: '--verify', kind: 'bool', default: false, commands: ['replay'], description: 'compare the digest with every later checkpoint of the same run on disk; exit 1 on divergence' },
+  agent: { flag: '--agent', kind: 'string', nullable: true, default: null, commands: ['replay'], description: "print this shopper's timeline: cycle, simulated time, states, store calls with their answers, outcome" },
 };
 
 function keyed(table: Record<string, OptionSpec>): KeyedSpec[] {

@@ -228,7 +228,7 @@ export function registerReplayCommand(program: Command): void {
     .option('--verify', 'compare the digest with every later checkpoint of the same run on disk; exit 1 on divergence')
     .option('--json', 'print one JSON result on stdout')
     .option('--agent <id>', "print this shopper's timeline: cycle, simulated time, states, store calls with their answers, outcome")
-    .option('--mock-api', 'replay a real-store run against the deterministic mock store instead of its recorded answers')
+    .option('--mock-api', 'the deterministic mock store instead of the recorded answers of a real-store run')
     .option('--personas <file>', 'persona file (default: the one the checkpoint names)')
     .option('--products <file>', 'product file (default: the one the checkpoint names)')
     .option('--inspect [port]', 'stream the replay to the Stately inspector on 127.0.0.1 (default port 8080)')
@@ -237,11 +237,15 @@ export function registerReplayCommand(program: Command): void {
       // The same validation as `run` (src/config.ts); `--inspect` alone means the default port.
       let untilCycle: number | undefined;
       let inspect: number | undefined;
+      let agent: string | null = null;
+      let mockApi = false;
       try {
         const flags = { ...opts, ...(opts['inspect'] === true ? { inspect: 8080 } : {}) };
-        const { config } = resolveOptions<{ untilCycle: number | null; inspect: number | null }>(specsFor('replay'), flags, {});
+        const { config } = resolveOptions<{ untilCycle: number | null; inspect: number | null; agent: string | null; mockApi: boolean }>(specsFor('replay'), flags, {});
         untilCycle = config.untilCycle ?? undefined;
         inspect = config.inspect ?? undefined;
+        agent = config.agent;
+        mockApi = config.mockApi;
       } catch (err) {
         process.stderr.write(`shopsim: ${oneLine(err)}\n`);
         process.exitCode = 2;
@@ -256,8 +260,8 @@ export function registerReplayCommand(program: Command): void {
           verify: opts['verify'] === true,
           json: opts['json'] === true,
           cycleLines: true,
-          ...(opts['mockApi'] === true ? { mockApi: true } : {}),
-          ...(typeof opts['agent'] === 'string' ? { agent: opts['agent'] } : {}),
+          ...(mockApi ? { mockApi: true } : {}),
+          ...(agent !== null ? { agent } : {}),
           ...(typeof opts['personas'] === 'string' ? { personas: opts['personas'] } : {}),
           ...(typeof opts['products'] === 'string' ? { products: opts['products'] } : {}),
         },

@@ -14,10 +14,11 @@
  * BENCH_SIZES=372,10000 (default), BENCH_CYCLES=24, BENCH_REPS=3.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateProducts } from '../../src/model/catalog.ts';
+import { generatePersonas } from '../../src/model/personas.ts';
 import type { CallContext, Cart, StoreApi } from '../../src/model/types.ts';
 import { createAnswersWriter } from '../../src/store/answers-writer.ts';
 import { createRecordingStore } from '../../src/store/recording-store.ts';
@@ -33,7 +34,17 @@ const median = (xs: number[]) => {
 };
 const r3 = (n: number) => Math.round(n * 1000) / 1000;
 
-function run(agents: number, record: boolean): Record<string, unknown> {
+/** Beyond the 372 bundled personas: a generated file (seed 1), written once per size. */
+const inputs = mkdtempSync(join(tmpdir(), 'shopsim-bench-rec-in-'));
+process.on('exit', () => rmSync(inputs, { recursive: true, force: true }));
+function personasFor(agents: number): string[] {
+  if (agents <= 372) return [];
+  const file = join(inputs, `personas-${agents}.json`);
+  writeFileSync(file, JSON.stringify(generatePersonas(agents, 1)));
+  return ['--personas', file];
+}
+
+function run(agents: number, record: boolean, personaArgs: string[]): Record<string, unknown> {
   const dir = mkdtempSync(join(tmpdir(), 'shopsim-bench-rec-'));
   try {
     const t0 = performance.now();
@@ -41,7 +52,7 @@ function run(agents: number, record: boolean): Record<string, unknown> {
     const cpuHook = `data:text/javascript,process.on('exit',()=>process.stderr.write('\\nBENCH_CPU '+JSON.stringify(process.cpuUsage())+'\\n'))`;
     const child = spawnSync(
       process.execPath,
-      ['--import', cpuHook, 'bin/shopsim.js', 'run', '--agents', String(agents), '--cycles', String(cycles), '--fast', '--rate-limit', '0', '--mock-db', '--json', '--checkpoint-dir', dir, ...(record ? [] : ['--no-record-answers'])],
+      ['--import', cpuHook, 'bin/shopsim.js', 'run', '--agents', String(agents), '--cycles', String(cycles), '--fast', '--rate-limit', '0', '--mock-db', '--json', '--checkpoint-dir', dir, ...personaArgs, ...(record ? [] : ['--no-record-answers'])],
       { encoding: 'utf8', maxBuffer: 1 << 26, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     const processSeconds = (performance.now() - t0) / 1000;
@@ -114,11 +125,12 @@ const perCall = await wrapperSecondsPerCall();
 emit({ bench: 'recording-wrapper', us_per_call: r3(perCall * 1e6) });
 
 for (const agents of sizes) {
+  const personaArgs = personasFor(agents);
   const on: Record<string, unknown>[] = [];
   const off: Record<string, unknown>[] = [];
   for (let i = 0; i < reps; i++) {
     for (const record of i % 2 === 0 ? [true, false] : [false, true]) {
-      const r = run(agents, record);
+      const r = run(agents, record, personaArgs);
       emit({ bench: 'recording', ...r });
       (record ? on : off).push(r);
     }
