@@ -100,21 +100,27 @@ export function createAnswersWriter(options: AnswersWriterOptions): AnswersWrite
       fail('fsync', err);
     }
   };
-  let byAgent = new Map<number, Entry[]>();
-  let orchestrator: Entry[] = [];
+  // Each call is turned into its JSON text at once: a cycle's buffer is then a few MB of flat
+  // strings rather than millions of small arrays for the collector to trace (measured at
+  // 10,000 agents).
+  let byAgent = new Map<number, { seq: number; json: string }[]>();
+  let orchestrator: { seq: number; json: string }[] = [];
+  const bySeq = (x: { seq: number }, y: { seq: number }) => x.seq - y.seq;
+  const joined = (list: { seq: number; json: string }[]) => list.sort(bySeq).map((e) => e.json).join(',');
 
   return {
     path,
     warnings,
     add(ctx: CallContext | null, entry: Entry) {
       if (failed) return;
+      const item = { seq: entry[0], json: JSON.stringify(entry) };
       if (ctx === null) {
-        orchestrator.push(entry);
+        orchestrator.push(item);
         return;
       }
       const list = byAgent.get(ctx.agentIndex);
-      if (list) list.push(entry);
-      else byAgent.set(ctx.agentIndex, [entry]);
+      if (list) list.push(item);
+      else byAgent.set(ctx.agentIndex, [item]);
     },
     sealCycle(cycle: number) {
       const agents = byAgent;
@@ -125,14 +131,14 @@ export function createAnswersWriter(options: AnswersWriterOptions): AnswersWrite
       const t0 = performance.now();
       const indices = [...agents.keys()].sort((a, b) => a - b);
       const parts: string[] = [];
-      if (offers.length > 0) parts.push(JSON.stringify({ c: cycle, a: -1, k: offers.sort((x, y) => x[0] - y[0]) }));
+      if (offers.length > 0) parts.push(`{"c":${cycle},"a":-1,"k":[${joined(offers)}]}`);
       for (const i of indices) {
-        const entries = (agents.get(i) as Entry[]).sort((x, y) => x[0] - y[0]);
+        const entries = agents.get(i) as { seq: number; json: string }[];
         answers += entries.length;
-        parts.push(JSON.stringify({ c: cycle, a: i, k: entries }));
+        parts.push(`{"c":${cycle},"a":${i},"k":[${joined(entries)}]}`);
       }
       answers += offers.length;
-      parts.push(JSON.stringify({ c: cycle, end: parts.length }));
+      parts.push(`{"c":${cycle},"end":${parts.length}}`);
       const buf = Buffer.from(`${parts.join('\n')}\n`);
       try {
         writeAll(fd, buf, bytes);
