@@ -104,6 +104,7 @@ export interface RunConfig {
   mockApi: boolean;
   mockDb: boolean;
   mockFailRate: number;
+  recordAnswers: boolean;
   json: boolean;
   debug: boolean;
   cohortSize: number;
@@ -166,9 +167,10 @@ const RUN_SPECS: { [K in keyof RunConfig]: OptionSpec<RunConfig[K]> } = {
   breakerOn: { flag: '--breaker-on', group: 'agents', env: ['BREAKER_ON'], yaml: ['circuit_breaker.counts'], kind: 'enum', values: ['faults', 'all'], default: 'faults', commands: RUN, public: 'breaker_on', resume: 'carry', description: "what the breaker counts: faults (5xx, timeouts, bad answers; store rule refusals such as out of stock are outcomes) or all failed sessions" },
   breakerAction: { flag: '--breaker-action', group: 'agents', env: ['BREAKER_ACTION'], yaml: ['circuit_breaker.action'], kind: 'enum', values: ['exit', 'wait'], default: 'exit', commands: RUN, description: 'without a terminal: exit (checkpoint, exit 3) or wait (until SIGUSR2)' },
   fast: { flag: '--fast', group: 'length', env: ['SIMULATION_FAST'], yaml: ['simulation.fast'], kind: 'bool', default: false, commands: RUN, public: 'fast', resume: 'carry', description: 'no real-time pacing' },
-  mockApi: { flag: '--mock-api', group: 'dryRun', env: ['MOCK_API'], yaml: ['simulation.mock_api'], kind: 'bool', default: false, commands: RUN, public: 'mock_api', resume: 'must-match', description: 'in-process deterministic store' },
+  mockApi: { flag: '--mock-api', group: 'dryRun', env: ['MOCK_API'], yaml: ['simulation.mock_api'], kind: 'bool', default: false, commands: ['run', 'replay'], public: 'mock_api', resume: 'must-match', description: 'in-process deterministic store' },
   mockDb: { flag: '--mock-db', group: 'dryRun', env: ['MOCK_DB'], yaml: ['simulation.mock_db'], kind: 'bool', default: false, commands: ['run', 'serve'], public: 'mock_db', resume: 'must-match', description: 'write nothing to a database' },
   mockFailRate: { flag: '--mock-fail-rate', group: 'dryRun', env: ['MOCK_FAIL_RATE'], yaml: ['simulation.mock_fail_rate'], kind: 'number', min: 0, max: 1, default: 0, commands: RUN, public: 'mock_fail_rate', resume: 'must-match', description: 'mock store failure probability per call' },
+  recordAnswers: { flag: '--record-answers', group: 'store', env: ['RECORD_ANSWERS'], yaml: ['simulation.record_answers'], kind: 'bool', default: true, commands: RUN, public: 'record_answers', resume: 'carry', description: 'record the store answers the decisions read, beside the checkpoints, for exact replay (real-store runs; --no-record-answers to turn off)' },
   json: { flag: '--json', short: '-j', group: 'monitoring', kind: 'bool', default: false, commands: ['run', 'replay', 'calibrate'], description: 'print one JSON summary on stdout' },
   debug: { flag: '--debug', group: 'monitoring', env: ['DEBUG_LOGS'], kind: 'bool', default: false, commands: RUN, description: 'debug logging' },
   // The cohorts are in the checkpointed tree: another size cannot be applied to a restored run.
@@ -250,11 +252,13 @@ const CALIBRATE_SPECS: { [K in keyof CalibrateOnlyConfig]: OptionSpec<CalibrateO
 export interface ReplayOnlyConfig {
   untilCycle: number | null;
   verify: boolean;
+  agent: string | null;
 }
 
 const REPLAY_SPECS: { [K in keyof ReplayOnlyConfig]: OptionSpec<ReplayOnlyConfig[K]> } = {
   untilCycle: { flag: '--until-cycle', group: 'replay', kind: 'int', min: 1, nullable: true, default: null, commands: ['replay'], description: "stop after this cycle (default: the run's last cycle)" },
   verify: { flag: '--verify', group: 'replay', kind: 'bool', default: false, commands: ['replay'], description: 'compare the digest with every later checkpoint of the same run on disk; exit 1 on divergence' },
+  agent: { flag: '--agent', group: 'replay', kind: 'string', nullable: true, default: null, commands: ['replay'], description: "print this shopper's timeline: cycle, simulated time, states, store calls with their answers, outcome" },
 };
 
 /** Options of `shopsim ctl` that `run` does not have (it shares --checkpoint-dir: the run files are beside it). */

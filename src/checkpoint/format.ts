@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto';
 import type { OfferEngineState } from '../../machines/orchestrator.machine.ts';
 import type { Persona, Product } from '../model/types.ts';
+import type { AnswersPosition } from '../store/answers-writer.ts';
 import type { MockStoreState } from '../store/mock-store.ts';
 
 export const CHECKPOINT_VERSION = 1;
@@ -41,6 +42,11 @@ export interface Checkpoint {
   products_hash: string;
   digest: string;
   offer_engine_state: OfferEngineState;
+  /**
+   * Where this checkpoint's cycle ends in the run's recorded store answers (a real-store run
+   * with recording on); null when none were recorded, absent in files of older versions.
+   */
+  answers?: AnswersPosition | null;
   mock_store_state: MockStoreState | null;
   agent_states: Record<string, AgentState>;
   xstate_snapshot: PersistedNode;

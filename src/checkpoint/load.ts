@@ -74,6 +74,12 @@ function checkShape(file: string, data: unknown): Checkpoint {
   if (typeof state['run_id'] !== 'string' || typeof state['current_cycle'] !== 'number') {
     throw checkpointError(file, 'missing or malformed field "simulation_state.run_id" / "simulation_state.current_cycle"');
   }
+  const answers = o['answers'];
+  if (answers !== undefined && answers !== null) {
+    const a = answers as Record<string, unknown>;
+    const ok = typeof answers === 'object' && typeof a['file'] === 'string' && Number.isInteger(a['bytes']) && (a['bytes'] as number) >= 0 && a['cycle'] === state['current_cycle'];
+    if (!ok) throw checkpointError(file, 'malformed field "answers" (expected { file, bytes, cycle } with the checkpoint\'s cycle, or null)');
+  }
   const snap = o['xstate_snapshot'] as Record<string, unknown>;
   if (typeof snap['children'] !== 'object' || typeof snap['context'] !== 'object') throw checkpointError(file, 'field "xstate_snapshot" is not a persisted XState snapshot');
   return data as Checkpoint;

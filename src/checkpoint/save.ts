@@ -11,6 +11,7 @@ import { ShopsimError } from '../errors.ts';
 import type { Persona, Product } from '../model/types.ts';
 import type { Checkpointer, CheckpointRequest } from '../model/run.ts';
 import { runTotalsOf } from '../simulation/project.ts';
+import type { AnswersPosition } from '../store/answers-writer.ts';
 import type { MockStore } from '../store/mock-store.ts';
 import { atomicWriteFile } from './atomic-write.ts';
 import {
@@ -57,6 +58,8 @@ export interface CheckpointerOptions {
   mockStore: MockStore | null;
   isReplay: boolean;
   resumedFrom: string | null;
+  /** The recorded store answers' position after the cycle being checkpointed (real-store runs). */
+  answers?: () => AnswersPosition | null;
   /** Write .json.gz instead of .json. */
   gzip?: boolean;
   now?: () => Date;
@@ -104,6 +107,7 @@ export function serializeCheckpoint(request: CheckpointRequest, options: Checkpo
     products_hash: productsHash(options.products),
     digest: stats.digest,
     offer_engine_state: stats.offer,
+    answers: options.answers?.() ?? null,
   };
   const head = JSON.stringify(header);
   const text = withChecksum(

@@ -17,7 +17,7 @@ export function inHelpOrder(specs: KeyedSpec[], first: Group[] = []): KeyedSpec[
 export function flagSyntax(spec: KeyedSpec): string {
   const long =
     spec.kind === 'bool'
-      ? spec.key === 'color' ? '--no-color' : spec.flag
+      ? spec.default === true ? `--no-${spec.flag.slice(2)}` : spec.flag
       : spec.kind === 'bool-or-string' ? `${spec.flag} [run-id]` : spec.key === 'inspect' || spec.key === 'web' ? `${spec.flag} [port]` : `${spec.flag} <${valueName(spec)}>`;
   return spec.short ? `${spec.short}, ${long}` : long;
 }

@@ -10,6 +10,8 @@
  * Every input problem is a ShopsimError with exit code 2, raised before anything is written.
  */
 import { randomBytes } from 'node:crypto';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
 import type { InspectionEvent } from 'xstate';
 import { DEFAULTS, fromPublicConfig, publicConfig, simulationConfigOf, totalCycles, type ResolvedConfig, type RunConfig } from '../config.ts';
 import { readCheckpoint, restoreStateOf, validateCheckpoint } from '../checkpoint/load.ts';
@@ -17,10 +19,14 @@ import type { Checkpoint } from '../checkpoint/format.ts';
 import { createCheckpointer } from '../checkpoint/save.ts';
 import { probeWritableDir, removeStaleTempFiles } from '../checkpoint/atomic-write.ts';
 import { parseCheckpointFileName } from '../checkpoint/format.ts';
-import { inputError, oneLine, ShopsimError } from '../errors.ts';
+import { CheckpointError, inputError, oneLine, ShopsimError } from '../errors.ts';
 import type { RestoreState, RunSummary } from '../model/run.ts';
-import type { Persona, Product } from '../model/types.ts';
+import type { Persona, Product, Recorder, StoreApi } from '../model/types.ts';
 import { createSimulation } from '../simulation/create-simulation.ts';
+import { answersFileName } from '../store/answer-format.ts';
+import { createAnswersWriter, type AnswersWriter } from '../store/answers-writer.ts';
+import { createRecordingStore } from '../store/recording-store.ts';
+import { createReplayStore, readRecordedAnswers, type RecordedAnswers, type ReplayStore } from '../store/replay-store.ts';
 import type { Simulation } from '../simulation/types.ts';
 import { applyProfile, validateProfile, type Profile } from '../model/profiles.ts';
 import { loadPersonas, loadProducts, loadProfile, selectAgents } from './load-data.ts';
@@ -48,6 +54,13 @@ export interface RunPlan {
   warnings: string[];
   /** Write checkpoints and record the run (false for a replay). */
   durable: boolean;
+  /** A replay of a real-store run: the recorded answers it is served (null: the mock store). */
+  answers?: RecordedAnswers | null;
+}
+
+/** True when the run records the store's answers: a real store, recording on, a run (not a replay). */
+function records(config: RunConfig, durable: boolean): boolean {
+  return durable && !config.mockApi && config.recordAnswers;
 }
 
 export function newRunId(now = new Date()): string {
@@ -101,6 +114,16 @@ export function prepareRun(resolved: ResolvedConfig): RunPlan {
     // overrides what changed; the profile itself is the recorded profile_spec.
     validateCheckpoint(plan.file, plan.checkpoint, { personas: filePersonas, products });
     restore = restoreStateOf(plan.file, plan.checkpoint, personas);
+    // Said here, before anything is written: openRun truncates the answers file to the checkpoint.
+    const pos = plan.checkpoint.answers ?? null;
+    if (records(config, true) && pos) {
+      const path = join(config.checkpointDir, answersFileName(plan.checkpoint.simulation_state.run_id));
+      let size = -1;
+      try {
+        size = statSync(path).size;
+      } catch {}
+      if (size < pos.bytes) warnings.push(`warning: ${path}: the recorded store answers through cycle ${pos.cycle} are ${size < 0 ? 'missing' : `shorter than the checkpoint says (${size} of ${pos.bytes} bytes)`}; recording starts again at cycle ${pos.cycle + 1}`);
+    }
   }
   warnings.push(...prepareCheckpointDir(config.checkpointDir));
   return {
@@ -120,13 +143,17 @@ export function prepareRun(resolved: ResolvedConfig): RunPlan {
 
 export interface ReplayRequest {
   untilCycle?: number;
+  /** Replay a real-store run against the mock store instead of its recorded answers. */
+  mockApi?: boolean;
   personas?: string;
   products?: string;
 }
 
 /**
- * A replay: the checkpoint's run, restored and driven forward with the deterministic mock store
- * and no database, as fast as possible, writing nothing.
+ * A replay: the checkpoint's run, restored and driven forward as fast as possible, writing
+ * nothing, with no database. A real-store run is served its recorded answers (read from the
+ * checkpoint's position in answers_<run>.jsonl) and stops where they end; a mock run, or any
+ * run with `mockApi`, uses the deterministic mock store.
  */
 export function prepareReplay(file: string, request: ReplayRequest = {}): RunPlan {
   const checkpoint = readCheckpoint(file);
@@ -157,13 +184,30 @@ export function prepareReplay(file: string, request: ReplayRequest = {}): RunPla
   validateCheckpoint(file, checkpoint, { personas: filePersonas, products });
   const fromCycle = checkpoint.simulation_state.current_cycle;
   const total = checkpoint.simulation_state.total_cycles ?? recorded.cycles ?? fromCycle;
-  const until = request.untilCycle ?? total;
+  let until = request.untilCycle ?? total;
   if (!Number.isInteger(until) || until <= fromCycle) throw inputError(`--until-cycle ${until}: expected a cycle after the checkpoint's cycle ${fromCycle}`);
   const warnings: string[] = [];
+  let answers: RecordedAnswers | null = null;
   if (checkpoint.simulation_config['mock_api'] === false) {
-    warnings.push(`warning: ${file} was written against a real store; replay uses the mock store, so its decisions (and --verify) follow the mock store's answers`);
+    if (request.mockApi) {
+      warnings.push(`warning: ${file} was written against a real store; --mock-api replays it against the mock store, so its decisions (and --verify) follow the mock store's answers`);
+    } else {
+      const position = checkpoint.answers ?? null;
+      if (!position) {
+        throw new CheckpointError(file, 'the run recorded no store answers after this checkpoint (--no-record-answers, or an older shopsim), so it cannot be replayed exactly; replay it with --mock-api to use the mock store');
+      }
+      answers = readRecordedAnswers(file, checkpoint.simulation_state.run_id, position);
+      if (answers.throughCycle <= fromCycle) {
+        throw new CheckpointError(file, `no store answers were recorded after its cycle ${fromCycle} in ${answers.path}${answers.note ? ` (${answers.note})` : ''}`);
+      }
+      if (until > answers.throughCycle) {
+        warnings.push(`the recorded store answers end at cycle ${answers.throughCycle}${answers.note ? ` (${answers.note})` : ''}: the replay stops there, not at cycle ${until}`);
+        until = answers.throughCycle;
+      }
+    }
   }
   return {
+    answers,
     config,
     cycles: until,
     runId: checkpoint.simulation_state.run_id,
@@ -195,12 +239,24 @@ export interface SimulatedRun {
 export interface OpenedRun {
   plan: RunPlan;
   backends: Backends;
+  /** The store the agents call: the backends' store, wrapped to record or serving recorded answers. */
+  store: StoreApi;
+  /** A replay served recorded answers: its store, which reports divergences per cycle. */
+  replayStore: ReplayStore | null;
+  /** The run's recorded answers, when it records them. */
+  answersWriter: AnswersWriter | null;
   simulate(options: SimulateOptions): SimulatedRun;
   close(): Promise<void>;
 }
 
+export interface OpenRunOptions {
+  /** Put around the store the agents call (outermost), e.g. to watch one agent's calls. */
+  wrapStore?: (store: StoreApi) => StoreApi;
+  wrapRecorder?: (recorder: Recorder) => Recorder;
+}
+
 /** Opens the run's store and database, and restores the edges' state a checkpoint carries. */
-export async function openRun(plan: RunPlan): Promise<OpenedRun> {
+export async function openRun(plan: RunPlan, options: OpenRunOptions = {}): Promise<OpenedRun> {
   // Before anything is written: the user's store answers; a resume's database is the run's.
   await preflightRun(plan);
   const backends = await openBackends(plan.config, plan.personas, plan.products);
@@ -210,16 +266,47 @@ export async function openRun(plan: RunPlan): Promise<OpenedRun> {
   // The profile is recorded whole, so a resume or replay keeps its targets and `report` shows them; the
   // database's identity goes into the checkpoints: a resume checks it (src/run/preflight.ts).
   const recorded = { ...publicConfig(config, cycles), profile_spec: plan.profile, ...(backends.db ? { database_id: backends.db.databaseId } : {}) };
+  let store: StoreApi = backends.store;
+  let replayStore: ReplayStore | null = null;
+  let writer: AnswersWriter | null = null;
+  try {
+    if (plan.answers) {
+      replayStore = createReplayStore(plan.answers, { agentIds: personas.map((p) => p.id), products });
+      store = replayStore;
+      backends.describe.store = `recorded answers (${plan.answers.path})`;
+    } else if (records(config, plan.durable)) {
+      const ck = plan.resume?.checkpoint;
+      writer = createAnswersWriter({
+        dir: config.checkpointDir,
+        runId,
+        agents: personas.length,
+        resume: ck ? { cycle: ck.simulation_state.current_cycle, position: ck.answers ?? null } : null,
+      });
+      store = createRecordingStore(backends.store, writer);
+    }
+  } catch (err) {
+    await backends.close();
+    throw new ShopsimError('E_INPUT', `cannot open the recorded store answers in ${config.checkpointDir}: ${oneLine(err)}`, { cause: err, exitCode: 2 });
+  }
+  const answersWriter = writer;
+  if (options.wrapStore) store = options.wrapStore(store);
+  const recorder = options.wrapRecorder ? options.wrapRecorder(backends.recorder) : backends.recorder;
   return {
     plan,
     backends,
-    close: () => backends.close(),
+    store,
+    replayStore,
+    answersWriter,
+    close: async () => {
+      answersWriter?.close();
+      await backends.close();
+    },
     simulate(options) {
       const sim = createSimulation(simulationConfigOf(config, { cycles, runId, breakerAction: options.breakerAction }), {
         personas,
         products,
-        store: backends.store,
-        recorder: backends.recorder,
+        store,
+        recorder,
         ...(backends.metrics ? { metrics: backends.metrics } : {}),
         ...(options.inspect ? { inspect: options.inspect } : {}),
         ...(plan.restore ? { restore: plan.restore } : {}),
@@ -232,16 +319,20 @@ export async function openRun(plan: RunPlan): Promise<OpenedRun> {
                 personas: plan.filePersonas,
                 products,
                 mockStore: backends.mockStore,
+                ...(answersWriter ? { answers: () => answersWriter.position() } : {}),
                 isReplay: plan.resume !== null,
                 resumedFrom: plan.resume?.file ?? null,
               }),
             }
           : {}),
       });
+      // First listener of every cycle: the cycle's answers are on disk before anything else
+      // (the interval checkpoint, which records their position) sees the cycle.
+      if (answersWriter) sim.events.on('cycle', (r) => answersWriter.sealCycle(r.cycle));
       return {
         sim,
         async execute() {
-          await backends.recorder.beginRun({
+          await recorder.beginRun({
             runId,
             seed: config.seed,
             config: recorded,
@@ -251,7 +342,7 @@ export async function openRun(plan: RunPlan): Promise<OpenedRun> {
             personas,
             products,
           });
-          if (plan.resume) await backends.recorder.prepareResume(runId, plan.resume.checkpoint.simulation_state.current_cycle);
+          if (plan.resume) await recorder.prepareResume(runId, plan.resume.checkpoint.simulation_state.current_cycle);
           // The run's status beside its checkpoints (src/run/run-status.ts): "running" once it has
           // checkpoints (a resume has), its exit reason at the end.
           const statusDir = config.checkpointDir;
@@ -281,7 +372,7 @@ export async function openRun(plan: RunPlan): Promise<OpenedRun> {
           }
           if (statusWritten || summary.last_checkpoint) writeStatus(summary.exit_reason, summary.cycles_completed);
           try {
-            await backends.recorder.endRun(runId, summary);
+            await recorder.endRun(runId, summary);
           } catch (err) {
             // The run itself is over and its checkpoint written; a database that went away only
             // loses the run row's end time and summary (written again by a resumed run).
@@ -289,6 +380,18 @@ export async function openRun(plan: RunPlan): Promise<OpenedRun> {
           }
           summary['store'] = backends.describe.store;
           summary['database'] = backends.describe.database;
+          if (answersWriter) {
+            answersWriter.position(); // fsync: the completed run's answers are on disk
+            const w = answersWriter.written();
+            summary['recorded_answers'] = {
+              file: answersWriter.path,
+              answers: w.answers,
+              bytes: w.bytes,
+              bytes_per_answer: w.answers > 0 ? Math.round((w.bytes / w.answers) * 10) / 10 : 0,
+              write_seconds: Math.round(w.sealSeconds * 1000) / 1000,
+              problem: answersWriter.problem(),
+            };
+          }
           return summary;
         },
       };
