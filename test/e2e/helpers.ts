@@ -194,8 +194,8 @@ export async function signalUntilAcknowledged(r: RunningCli, sig: NodeJS.Signals
 }
 
 /**
- * stderr without the start-up banner (`shopsim run RUN_ID` and its indented lines) and the
- * start-up progress lines: what a run said after it. A refusal found once the run was starting
+ * stderr without the start-up banner (`shopsim run RUN_ID` and its indented lines), the
+ * start-up progress lines and warnings: what a run said after them. A refusal found once the run was starting
  * (a database that is not the run's, a store that does not answer, a taken --web port) comes
  * after the banner, as one line.
  */
@@ -206,5 +206,6 @@ export function afterBanner(stderr: string): string[] {
     i = 1;
     while (i < lines.length && /^ {2}\S/.test(lines[i] as string)) i++;
   }
-  return lines.slice(i).filter((l) => !/^shopsim: (opening|starting|migrating|seeding|waiting|ready after)\b/.test(l));
+  // Progress lines and warnings (e.g. about recorded answers) may precede the refusal.
+  return lines.slice(i).filter((l) => !/^shopsim: (opening|starting|migrating|seeding|waiting|ready after|warning:)/.test(l));
 }

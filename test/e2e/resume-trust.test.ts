@@ -5,7 +5,7 @@
  * the checkpoint (cycle N of M), the store and the database, and carries --fast; a run against a
  * store that does not answer stops before anything is written.
  */
-import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { sql } from 'slonik';
@@ -51,6 +51,8 @@ function interrupted(name: string): string {
   mkdirSync(dir);
   const file = join(dir, (checkpointsIn(ck).find((n) => n.includes('_cycle_000004')) as string));
   copyFileSync(join(ck, file.split('/').pop() as string), file);
+  // With its recorded store answers, as the run left them beside its checkpoints.
+  for (const n of readdirSync(ck)) if (n.startsWith('answers_')) copyFileSync(join(ck, n), join(dir, n));
   return file;
 }
 
