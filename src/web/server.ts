@@ -96,8 +96,10 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
   const snapshotState = () =>
     sampler ? sampler.current() : { runId: options.runId, status: 'starting' as const, occupancy: null, cycle: 0, totalCycles: 0 };
 
+  let lastTick = 0;
   const tick = () => {
     if (!sampler) return;
+    lastTick = performance.now();
     const { state, point } = sampler.sample();
     for (const s of streams) {
       const hours = sampler.hoursSince(s.hoursSent);
@@ -208,6 +210,12 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
       timer = setInterval(tick, periodMs);
       timer.unref();
       s.events.on('control', () => setImmediate(tick));
+      // The state also follows the cycles (at most 5 samples a second): a busy process can run
+      // several cycles before a timer fires, and a late first sample would still say "starting".
+      s.events.on('started', () => setImmediate(tick));
+      s.events.on('cycle', () => {
+        if (performance.now() - lastTick > 200) setImmediate(tick);
+      });
     },
     close() {
       if (timer) clearInterval(timer);
