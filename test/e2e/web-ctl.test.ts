@@ -44,7 +44,9 @@ describe('shopsim ctl', () => {
 
   it('pauses, resumes and stops a run started through npx, found by its run file', async () => {
     const npx = join(process.execPath, '..', 'npx');
-    const args = ['--offline', '--prefix', ROOT, 'shopsim', 'run', '--mock-api', '--mock-db', ...DATA, '--agents', '40', '--cycles', '500', '--time-scale', '7200', '--checkpoint-interval', '0', '--web', '0'];
+    // --ignore-scripts: npx installs the checkout into its cache as a file: dependency, and would run
+    // its `prepare` (a rebuild of dist/, which other tests running at the same time are using).
+    const args = ['--offline', '--ignore-scripts', '--prefix', ROOT, 'shopsim', 'run', '--mock-api', '--mock-db', ...DATA, '--agents', '40', '--cycles', '500', '--time-scale', '7200', '--checkpoint-interval', '0', '--web', '0'];
     const run = spawn(existsSync(npx) ? npx : 'npx', args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
     run.stderr.on('data', (d: Buffer) => (err += d.toString()));
