@@ -23,6 +23,7 @@ import { isShopsimError } from '../../src/errors.ts';
 import type { RunSummary } from '../../src/model/run.ts';
 import { Rng, seedRng } from '../../src/model/rng.ts';
 import { openRun, prepareRun } from '../../src/run/start-run.ts';
+import { runFlags } from '../run/run-flags.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'shopsim-ck-mutation-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -33,15 +34,7 @@ const CASES = 300;
 /** Per load: a hang is a failure, not a stuck test run. */
 const CASE_TIMEOUT_MS = 15_000;
 
-async function run(flags: Partial<Record<keyof RunConfig, unknown>>): Promise<RunSummary> {
-  const plan = prepareRun(resolveConfig(flags, {}));
-  const opened = await openRun(plan);
-  try {
-    return await opened.simulate({ breakerAction: 'exit' }).execute();
-  } finally {
-    await opened.close();
-  }
-}
+const run = runFlags;
 
 /** What must be identical for "the same run". */
 function essence(s: RunSummary) {

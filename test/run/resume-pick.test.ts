@@ -11,21 +11,14 @@ import { resolveConfig, type RunConfig } from '../../src/config.ts';
 import type { RunSummary } from '../../src/model/run.ts';
 import { readRunStatus, runStatusPath, writeRunStatus } from '../../src/run/run-status.ts';
 import { openRun, prepareRun } from '../../src/run/start-run.ts';
+import { runFlags } from './run-flags.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'shopsim-resume-pick-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const base = { agents: '30', fast: true, mockApi: true, mockDb: true, checkpointInterval: '2', checkpointDir: dir };
 
-async function run(flags: Partial<Record<keyof RunConfig, unknown>>): Promise<RunSummary> {
-  const plan = prepareRun(resolveConfig(flags, {}));
-  const opened = await openRun(plan);
-  try {
-    return await opened.simulate({ breakerAction: 'exit' }).execute();
-  } finally {
-    await opened.close();
-  }
-}
+const run = runFlags;
 
 describe('run --resume picks a run', () => {
   let unfinished: RunSummary;
