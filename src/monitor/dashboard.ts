@@ -87,6 +87,7 @@ interface HttpMetrics {
   latency?: { p50?: number; p95?: number; p99?: number };
   httpErrors?: number;
   retries429?: number;
+  effectiveRate?: number;
 }
 
 /** The HTTP figures another part of the run puts into stats.metrics (absent with --mock-api). */
@@ -106,6 +107,8 @@ export function httpMetrics(metrics: Record<string, unknown>): HttpMetrics {
   if (errs !== undefined) out.httpErrors = errs;
   const r429 = num('retries_429');
   if (r429 !== undefined) out.retries429 = r429;
+  const eff = num('effective_rate');
+  if (eff !== undefined) out.effectiveRate = eff;
   return out;
 }
 
@@ -203,7 +206,7 @@ export function renderDashboard(view: DashboardView, options: DashboardOptions =
     ['Offers', n(s.offer.offers_assigned), 'Events', n(s.totals.events)],
     ['Memory', { content: head(memory, wide), colSpan: 3 }],
     ['p50/p95/p99', `${ms(http.latency?.p50)} / ${ms(http.latency?.p95)} / ${ms(http.latency?.p99)} ms`, 'Requests', n(http.requests ?? s.totals.calls)],
-    ['Req/s', http.requestsPerSecond === undefined ? '–' : String(Math.round(http.requestsPerSecond * 10) / 10), 'HTTP errors', `${n(http.httpErrors)} (429s ${n(http.retries429)})`],
+    ['Req/s', http.requestsPerSecond === undefined ? '–' : String(Math.round(http.requestsPerSecond * 10) / 10), 'HTTP errors', `${n(http.httpErrors)} (429s ${n(http.retries429)}${http.effectiveRate ? `, pace ${http.effectiveRate}/s` : ''})`],
     db
       ? ['DB writes', `${n(db.commits)} ok · ${db.failed > 0 ? paint(color, '31', n(db.failed)) : '0'} failed`, 'Commit ms', `${ms(db.commit_ms.p50)} / ${ms(db.commit_ms.p95)} (p50/p95)`]
       : ['DB writes', { content: 'none (--mock-db)', colSpan: 3 }],

@@ -9,7 +9,9 @@
  * token are free the request starts synchronously, with no promise or timer in between
  * (the limit-off hot path: see test/bench/http.bench.ts).
  * A 429 waits its Retry-After (seconds or HTTP date) and retries, at most `maxRetries429`
- * times; meanwhile no request of this client goes to the origin. 5xx, timeouts and network
+ * times; the other calls go on, at a pace the limiter cuts on each 429 and recovers gradually
+ * (AIMD, see rate-limiter.ts). Without a rate limit (0) nothing can be cut, so a 429 holds
+ * every call of this client until its Retry-After. 5xx, timeouts and network
  * errors reject with StoreCallError 'failed'; other 4xx with 'rejected' and the server's code.
  */
 import { Pool, type Dispatcher } from 'undici';
@@ -87,6 +89,8 @@ export interface HttpMetrics {
   /** Responses by HTTP status (>= 400), e.g. { "503": 12, "429": 3 }. */
   http_errors: Record<string, number>;
   retries_429: number;
+  /** The limiter's pace now (req/s): the setting, or less after a 429 cut it (0 = no limit). */
+  effective_rate: number;
   timeouts: number;
   network_errors: number;
   in_flight: number;
@@ -381,7 +385,10 @@ export function createHttpStore(options: HttpStoreOptions): HttpStore {
           tries429++;
           retries429++;
           const wait = Math.min(maxRetryAfterMs, parseRetryAfter(res.retryAfter, wallNow()) ?? defaultRetryAfterMs);
-          limiter.blockUntil(clock.now() + wait);
+          if (limiter.rate > 0) {
+            limiter.backOff();
+            await new Promise<void>((resolve) => clock.setTimer(resolve, wait));
+          } else limiter.blockUntil(clock.now() + wait);
           continue;
         }
         if (res.status >= 400) {
@@ -422,6 +429,7 @@ export function createHttpStore(options: HttpStoreOptions): HttpStore {
         endpoints: r.endpoints,
         http_errors: { ...httpErrors },
         retries_429: retries429,
+        effective_rate: Math.round(limiter.effectiveRate * 10) / 10,
         timeouts,
         network_errors: networkErrors,
         in_flight: inFlight,

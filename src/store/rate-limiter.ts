@@ -12,8 +12,14 @@
  * Releases also keep to at most `rate + burst` in any second of real time, so a stalled event
  * loop that catches up on overdue slots does not flood the store.
  *
- * `blockUntil(t)` is the shared "blocked until" gate a 429 Retry-After sets: no slot is
- * given before t, and the schedule restarts from t (at most `burst` at once).
+ * `blockUntil(t)` is a shared "blocked until" gate: no slot is given before t, and the
+ * schedule restarts from t (at most `burst` at once). The HTTP client uses it only when there
+ * is no rate to cut (rate 0).
+ *
+ * `backOff()` is the adaptive answer to a 429 (AIMD): the pace drops to 90% of what it is
+ * (at most one cut per second, never below half the setting) and recovers by 1% of the
+ * setting per second without a cut. The request that got the 429 waits its Retry-After on
+ * its own; every other agent keeps going at the lower pace.
  * The clock is injectable so tests run it with a fake one.
  */
 
@@ -70,6 +76,12 @@ export interface RateLimiter {
   /** No slot before `untilMs` (clock ms). A later gate wins over an earlier one. */
   blockUntil(untilMs: number): void;
   readonly blockedUntil: number;
+  /** A 429 arrived: cut the pace multiplicatively (once per second at most); it recovers additively. */
+  backOff(): void;
+  /** The pace now, requests per second (the setting unless a 429 cut it; 0 = no limit). */
+  readonly effectiveRate: number;
+  /** Cuts made by backOff. */
+  readonly backOffs: number;
   /** Requests waiting for a slot. */
   readonly pending: number;
   /** Drops the timer; queued acquires are rejected. */
@@ -115,6 +127,27 @@ export function createRateLimiter(options: RateLimiterOptions = {}): RateLimiter
   let timer: unknown = null;
   let timerAt = Infinity;
   let closed = false;
+  // AIMD: the pace as a share of the setting after the last cut, and when that cut was.
+  const minScale = 0.5;
+  const cutFactor = 0.9;
+  const recoverPerSecond = 0.01;
+  let cutScale = 1;
+  let cutAt = -Infinity;
+  let cuts = 0;
+
+  function scaleAt(now: number): number {
+    if (cutScale >= 1) return 1;
+    const s = cutScale + ((now - cutAt) / 1000) * recoverPerSecond;
+    if (s >= 1) {
+      cutScale = 1;
+      return 1;
+    }
+    return s;
+  }
+
+  function intervalAt(now: number): number {
+    return cutScale >= 1 ? interval : interval / scaleAt(now);
+  }
 
   function nextSlot(w: Waiter): number {
     return Math.max(w.arrivedAt, tat - tolerance, gate);
@@ -156,7 +189,7 @@ export function createRateLimiter(options: RateLimiterOptions = {}): RateLimiter
         break;
       }
       head++;
-      tat = Math.max(tat, slot) + interval;
+      tat = Math.max(tat, slot) + intervalAt(now);
       if (w.signal && w.onAbort) w.signal.removeEventListener('abort', w.onAbort);
       const g = { dueAt: slot, releasedAt: now };
       let failed: unknown = null;
@@ -187,6 +220,21 @@ export function createRateLimiter(options: RateLimiterOptions = {}): RateLimiter
     get pending() {
       return queue.length - head;
     },
+    get effectiveRate() {
+      return rate * scaleAt(clock.now());
+    },
+    get backOffs() {
+      return cuts;
+    },
+
+    backOff(): void {
+      if (rate === 0) return;
+      const now = clock.now();
+      if (now - cutAt < 1000) return;
+      cutScale = Math.max(minScale, scaleAt(now) * cutFactor);
+      cutAt = now;
+      cuts++;
+    },
 
     intendedStart(): number {
       const now = clock.now();
@@ -207,7 +255,7 @@ export function createRateLimiter(options: RateLimiterOptions = {}): RateLimiter
       // Nobody queued: go now if the bucket has a token and the 1-s window allows it.
       const slot = Math.max(now, tat - tolerance, gate);
       if (slot > now || windowOpensAt() > now) return null;
-      tat = Math.max(tat, slot) + interval;
+      tat = Math.max(tat, slot) + intervalAt(now);
       const g = { dueAt: slot, releasedAt: now };
       try {
         onRelease?.(g);

@@ -147,4 +147,35 @@ describe('createRateLimiter after a stall', () => {
     open.blockUntil(clock.now() + 100);
     expect(open.tryAcquire()).toBeNull();
   });
+  it('backOff cuts the pace to 90% (once a second at most, never below half) and it recovers 1% of the setting a second', async () => {
+    const clock = createFakeClock();
+    const limiter = createRateLimiter({ rate: 100, burst: 1, clock });
+    expect(limiter.effectiveRate).toBe(100);
+    limiter.backOff();
+    limiter.backOff(); // within the same second: no second cut
+    expect(limiter.backOffs).toBe(1);
+    expect(limiter.effectiveRate).toBeCloseTo(90, 6);
+    const { released } = flood(limiter, clock, 50);
+    await clock.advance(2000);
+    expect(released.length).toBe(50);
+    // paced at the cut rate: gaps of 1000 / ~90 ms, not 10 ms
+    for (let i = 1; i < 10; i++) expect((released[i] as number) - (released[i - 1] as number)).toBeGreaterThanOrEqual(11);
+    await clock.advance(3000); // 5 s after the cut: 90 + 5
+    expect(limiter.effectiveRate).toBeCloseTo(95, 6);
+    for (let i = 0; i < 20; i++) {
+      limiter.backOff();
+      await clock.advance(1000);
+    }
+    expect(limiter.effectiveRate).toBeGreaterThanOrEqual(50);
+    expect(limiter.effectiveRate).toBeLessThan(60);
+    await clock.advance(60_000);
+    expect(limiter.effectiveRate).toBe(100);
+  });
+
+  it('backOff does nothing without a rate', () => {
+    const limiter = createRateLimiter({ rate: 0 });
+    limiter.backOff();
+    expect(limiter.backOffs).toBe(0);
+    expect(limiter.effectiveRate).toBe(0);
+  });
 });
