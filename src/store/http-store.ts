@@ -31,7 +31,7 @@ export interface HttpStoreOptions {
   requestTimeoutMs?: number;
   /** Requests per second over all agents; 0 = no limit. Default 50. Ignored when `limiter` is given. */
   rateLimit?: number;
-  /** Bucket capacity. Default max(2, ceil(rateLimit / 50)). */
+  /** Bucket capacity. Default 1. */
   burst?: number;
   /** A shared limiter (e.g. one per origin across clients). */
   limiter?: RateLimiter;

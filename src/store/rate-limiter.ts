@@ -9,6 +9,10 @@
  * 50 req/s, see FINDINGS). In any window of W ms at most `burst + W * rate / 1000` slots
  * fall (never a burst above capacity).
  *
+ * The schedule paces at `paceShare` (default 99%) of the rate: 10 ms of slack per second for
+ * delivery jitter, so a store enforcing the same limit over a sliding second sees no request
+ * above it.
+ *
  * Releases also keep to at most `rate + burst` in any second of real time, so a stalled event
  * loop that catches up on overdue slots does not flood the store.
  *
@@ -39,9 +43,15 @@ export const realLimiterClock: LimiterClock = {
 export interface RateLimiterOptions {
   /** Requests per second; 0 = no limit (the 429 gate still applies). Default 50. */
   rate?: number;
-  /** Bucket capacity: how many requests may go at once after an idle spell. Default max(2, ceil(rate / 50)). */
+  /** Bucket capacity: how many requests may go at once after an idle spell. Default 1. */
   burst?: number;
   clock?: LimiterClock;
+  /**
+   * The share of `rate` the schedule paces at. Default 0.99: 1,000 ms of the setting's slots
+   * span 1,010 ms, so delivery jitter of up to 10 ms (timers, connection set-up) does not put
+   * rate + 1 requests into a sliding second at a store that enforces the same limit.
+   */
+  paceShare?: number;
 }
 
 export interface Grant {
@@ -88,8 +98,15 @@ export interface RateLimiter {
   close(): void;
 }
 
+/**
+ * Capacity 1: a store that enforces the same limit over a sliding second sees no burst on top
+ * of the pace (the GCRA schedule keeps the long-run rate at any capacity).
+ */
+/** See RateLimiterOptions.paceShare. */
+export const DEFAULT_PACE_SHARE = 0.99;
+
 export function defaultBurst(rate: number): number {
-  return rate > 0 ? Math.max(2, Math.ceil(rate / 50)) : 0;
+  return rate > 0 ? 1 : 0;
 }
 
 interface Waiter {
@@ -110,7 +127,9 @@ export function createRateLimiter(options: RateLimiterOptions = {}): RateLimiter
   const burst = options.burst ?? defaultBurst(rate);
   if (rate > 0 && (!Number.isInteger(burst) || burst < 1)) throw new RangeError(`Expected \`burst\` to be an integer >= 1, got ${String(burst)}`);
   const clock = options.clock ?? realLimiterClock;
-  const interval = rate > 0 ? 1000 / rate : 0;
+  const paceShare = options.paceShare ?? DEFAULT_PACE_SHARE;
+  if (!Number.isFinite(paceShare) || paceShare <= 0 || paceShare > 1) throw new RangeError(`Expected \`paceShare\` to be a number in (0, 1], got ${String(paceShare)}`);
+  const interval = rate > 0 ? 1000 / (rate * paceShare) : 0;
   const tolerance = rate > 0 ? (burst - 1) * interval : 0;
 
   // Actual release times of the last `rate + burst` grants: a release is held back while that

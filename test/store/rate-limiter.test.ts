@@ -18,15 +18,16 @@ function flood(limiter: ReturnType<typeof createRateLimiter>, clock: ReturnType<
 
 
 describe('createRateLimiter', () => {
-  it('defaults the capacity to at least 2', () => {
-    expect(defaultBurst(50)).toBe(2);
-    expect(defaultBurst(1000)).toBe(20);
-    expect(createRateLimiter({ rate: 10 }).burst).toBe(2);
+  it('defaults the capacity to 1', () => {
+    expect(defaultBurst(50)).toBe(1);
+    expect(defaultBurst(1000)).toBe(1);
+    expect(defaultBurst(0)).toBe(0);
+    expect(createRateLimiter({ rate: 10 }).burst).toBe(1);
   });
 
   it('never releases more than the capacity at once, then paces at the rate', async () => {
     const clock = createFakeClock();
-    const limiter = createRateLimiter({ rate: 50, burst: 5, clock });
+    const limiter = createRateLimiter({ rate: 50, burst: 5, clock, paceShare: 1 });
     const { released } = flood(limiter, clock, 100);
     await clock.advance(0);
     expect(released.length).toBe(5);
@@ -47,7 +48,8 @@ describe('createRateLimiter', () => {
     [1000, 20, 2],
   ])('long-run rate equals the setting (rate %d, capacity %d, timers %d ms late)', async (rate, burst, late) => {
     const clock = createFakeClock(late);
-    const limiter = createRateLimiter({ rate, burst, clock });
+    // the schedule at the full setting (the default jitter slack is tested below)
+    const limiter = createRateLimiter({ rate, burst, clock, paceShare: 1 });
     const n = rate * 30;
     const { due, released } = flood(limiter, clock, n + burst);
     await clock.advance(30_000 + late + 1);
@@ -62,7 +64,7 @@ describe('createRateLimiter', () => {
 
   it('does not bank tokens beyond the capacity while idle', async () => {
     const clock = createFakeClock();
-    const limiter = createRateLimiter({ rate: 10, burst: 3, clock });
+    const limiter = createRateLimiter({ rate: 10, burst: 3, clock, paceShare: 1 });
     await clock.advance(60_000);
     const { released } = flood(limiter, clock, 10);
     await clock.advance(0);
@@ -71,7 +73,7 @@ describe('createRateLimiter', () => {
 
   it('gives no slot before a blockUntil gate, then at most the capacity at once', async () => {
     const clock = createFakeClock();
-    const limiter = createRateLimiter({ rate: 100, burst: 4, clock });
+    const limiter = createRateLimiter({ rate: 100, burst: 4, clock, paceShare: 1 });
     limiter.blockUntil(2000);
     const { released } = flood(limiter, clock, 20);
     await clock.advance(1999);
@@ -99,7 +101,7 @@ describe('createRateLimiter', () => {
 
   it('rejects a queued acquire when its signal aborts', async () => {
     const clock = createFakeClock();
-    const limiter = createRateLimiter({ rate: 1, burst: 1, clock });
+    const limiter = createRateLimiter({ rate: 1, burst: 1, clock, paceShare: 1 });
     await limiter.acquire();
     const ac = new AbortController();
     const p = limiter.acquire(ac.signal);
@@ -117,7 +119,7 @@ describe('createRateLimiter', () => {
 describe('createRateLimiter after a stall', () => {
   it('catches up on overdue slots but never releases more than rate + capacity in a second', async () => {
     const clock = createFakeClock(40); // every timer fires 40 ms late: a busy event loop
-    const limiter = createRateLimiter({ rate: 100, burst: 5, clock });
+    const limiter = createRateLimiter({ rate: 100, burst: 5, clock, paceShare: 1 });
     const { released } = flood(limiter, clock, 1000 + 5);
     await clock.advance(15_000);
     expect(released.length).toBe(1005);
@@ -128,7 +130,7 @@ describe('createRateLimiter after a stall', () => {
 
   it('tryAcquire takes a free token synchronously and nothing when it must wait', async () => {
     const clock = createFakeClock();
-    const limiter = createRateLimiter({ rate: 50, burst: 2, clock });
+    const limiter = createRateLimiter({ rate: 50, burst: 2, clock, paceShare: 1 });
     const sent: number[] = [];
     expect(limiter.tryAcquire(() => sent.push(1))).toEqual({ dueAt: 0, releasedAt: 0 });
     expect(limiter.tryAcquire(() => sent.push(2))).not.toBeNull();
@@ -149,7 +151,7 @@ describe('createRateLimiter after a stall', () => {
   });
   it('backOff cuts the pace to 90% (once a second at most, never below half) and it recovers 1% of the setting a second', async () => {
     const clock = createFakeClock();
-    const limiter = createRateLimiter({ rate: 100, burst: 1, clock });
+    const limiter = createRateLimiter({ rate: 100, burst: 1, clock, paceShare: 1 });
     expect(limiter.effectiveRate).toBe(100);
     limiter.backOff();
     limiter.backOff(); // within the same second: no second cut
@@ -177,5 +179,17 @@ describe('createRateLimiter after a stall', () => {
     limiter.backOff();
     expect(limiter.backOffs).toBe(0);
     expect(limiter.effectiveRate).toBe(0);
+  });
+  it('paces at 99% of the rate by default: the slots of any 1,010 ms hold at most the rate', async () => {
+    for (const [rate, late] of [[50, 0], [50, 3], [1000, 2]] as const) {
+      const clock = createFakeClock(late);
+      const limiter = createRateLimiter({ rate, clock });
+      const { due } = flood(limiter, clock, rate * 20);
+      await clock.advance(25_000);
+      expect(due.length).toBe(rate * 20);
+      expect(maxInWindow(due, 1010)).toBeLessThanOrEqual(rate);
+      const span = ((due[due.length - 1] as number) - (due[0] as number)) / 1000;
+      expect((due.length - 1) / span).toBeGreaterThanOrEqual(rate * 0.989);
+    }
   });
 });
