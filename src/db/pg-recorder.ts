@@ -12,8 +12,9 @@
  *   the database answers again (reconcile), so the summary and the database agree.
  *   A statement the server refused (an SQL error) is not retried: it was rolled back.
  * - prepareResume: for a resumed run, deletes what was written for cycles after the last
- *   checkpointed one (they will run again), marks sessions left `active` as abandoned and
- *   clears those agents' carts (when the store's cart tables exist).
+ *   checkpointed one (they will run again), marks sessions left `active` as abandoned, and —
+ *   when this database holds the reference store's tables — clears the carts of every agent of
+ *   the run and takes back the orders no kept session references (takeBackOrders).
  * - endRun: stores ended_at and the summary.
  */
 import { sql, type DatabasePool, type DatabaseTransactionConnection } from 'slonik';
@@ -286,10 +287,19 @@ export function createPgRecorder(pool: DatabasePool, options: PgRecorderOptions 
           SET status = 'abandoned', ended_at = now(), notes = ${ORPHAN_NOTE}
           WHERE run_id = ${runId} AND status = 'active' AND is_simulated = true
           RETURNING agent_id`);
-        if (orphaned.length > 0) {
-          await clearCarts(tx, [...new Set(orphaned.map((r) => r.agent_id))]);
-          options.log?.(`Cleaned up ${orphaned.length} orphaned sessions`);
-        }
+        if (orphaned.length > 0) options.log?.(`Cleaned up ${orphaned.length} orphaned sessions`);
+        // The store as the checkpoint left it, as far as this database holds the store: every
+        // agent of the run starts the re-run cycles with an empty cart (the killed run's carts
+        // are not in the checkpoint), and orders no kept session references — checkouts of the
+        // cycles that run again — are taken back (stock returned, coupon redemption undone), so
+        // the re-run cannot leave orders without a session nor place them twice.
+        const agents = await tx.any(sql.type(agentRow)`
+          SELECT id AS agent_id FROM agents WHERE last_run_id = ${runId}
+          UNION SELECT DISTINCT agent_id FROM shopping_sessions WHERE run_id = ${runId}`);
+        const agentIds = [...new Set([...agents.map((r) => r.agent_id), ...orphaned.map((r) => r.agent_id)])];
+        await clearCarts(tx, agentIds);
+        const ghosts = await takeBackOrders(tx, runId, agentIds);
+        if (ghosts > 0) options.log?.(`Took back ${ghosts} store orders of cycles after ${lastCompletedCycle} (they run again)`);
         if (discarded.length > 0) options.log?.(`Discarded ${discarded.length} sessions written after cycle ${lastCompletedCycle}`);
         return { orphanedSessions: orphaned.length, discardedSessions: discarded.length };
       });
@@ -336,6 +346,47 @@ export async function clearCarts(tx: DatabaseTransactionConnection, agentIds: st
         DELETE FROM ${sql.identifier([table])} WHERE cart_id IN (SELECT id FROM carts WHERE user_id = ANY (${ids}))`);
     }
   }
+}
+
+const tableRow = z.object({ t: z.string().nullable() });
+const countRow = z.object({ n: z.number() });
+
+/**
+ * Deletes the reference store's orders (this database's `orders` table, migration 002) that the
+ * given agents placed since the run started and that no recorded session references: on a
+ * resume, the checkouts of cycles after the checkpoint, whose sessions were just discarded.
+ * Their stock goes back to the products, their coupon redemptions are undone, and their
+ * idempotency keys and items go with them (ON DELETE CASCADE). Returns how many were deleted;
+ * 0 when the database holds no store tables.
+ */
+export async function takeBackOrders(tx: DatabaseTransactionConnection, runId: string, agentIds: string[]): Promise<number> {
+  if (agentIds.length === 0) return 0;
+  const present = await tx.any(sql.type(tableRow)`
+    SELECT to_regclass(t)::text AS t FROM unnest(ARRAY['orders', 'order_items', 'offer_assignments', 'products']::text[]) AS t`);
+  if (present.some((r) => r.t === null)) return 0;
+  const ids = sql.array(agentIds, 'text');
+  await tx.query(sql.unsafe`
+    CREATE TEMP TABLE IF NOT EXISTS shopsim_ghost_orders (id text PRIMARY KEY) ON COMMIT DROP`);
+  await tx.query(sql.unsafe`
+    INSERT INTO shopsim_ghost_orders (id)
+    SELECT o.id FROM orders o
+    WHERE o.user_id = ANY (${ids})
+      AND o.created_at >= (SELECT started_at FROM runs WHERE id = ${runId})
+      AND NOT EXISTS (SELECT 1 FROM shopping_sessions s WHERE s.order_id = o.id)
+    ON CONFLICT DO NOTHING`);
+  await tx.query(sql.unsafe`
+    UPDATE products p SET stock = p.stock + q.quantity, updated_at = now()
+    FROM (SELECT i.product_id, sum(i.quantity)::int AS quantity FROM order_items i
+          JOIN shopsim_ghost_orders g ON g.id = i.order_id GROUP BY i.product_id) q
+    WHERE p.id = q.product_id`);
+  await tx.query(sql.unsafe`
+    UPDATE offer_assignments SET redeemed_at = NULL, order_id = NULL
+    WHERE order_id IN (SELECT id FROM shopsim_ghost_orders)`);
+  const n = await tx.oneFirst(sql.type(countRow)`
+    WITH d AS (DELETE FROM orders WHERE id IN (SELECT id FROM shopsim_ghost_orders) RETURNING 1)
+    SELECT count(*)::int AS n FROM d`);
+  await tx.query(sql.unsafe`DROP TABLE shopsim_ghost_orders`);
+  return n;
 }
 
 /**

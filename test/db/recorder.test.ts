@@ -103,7 +103,7 @@ for (const target of targets()) {
       expect(await eventsOf(runId)).toBe(0);
     });
 
-    it('prepareResume: abandons orphaned active sessions, clears their carts, drops cycles after the checkpoint; re-commits never duplicate', async () => {
+    it('prepareResume: abandons orphaned active sessions, clears the carts of every agent of the run, takes back orders no session references, drops cycles after the checkpoint; re-commits never duplicate', async () => {
       const runId = 'run-resume';
       const agents = 10;
       await db.recorder.beginRun(runMeta(runId, agents));
@@ -115,14 +115,14 @@ for (const target of targets()) {
       // Carts in the store's tables (migration 002); minimal stand-ins if this database has none.
       const hasCarts = await db.pool.oneFirst(sql.type(z.object({ t: z.boolean() }))`SELECT to_regclass('carts') IS NOT NULL AS t`);
       if (hasCarts) {
-        await db.pool.query(sql.unsafe`INSERT INTO carts (user_id) VALUES ('agent-0001'), ('agent-0002'), ('agent-0005') ON CONFLICT DO NOTHING`);
-        await db.pool.query(sql.unsafe`INSERT INTO cart_items (user_id, product_id, quantity, unit_price_cents) VALUES ('agent-0001', 'prod-1', 1, 1001), ('agent-0002', 'prod-2', 1, 1002), ('agent-0005', 'prod-1', 2, 1001)`);
-        await db.pool.query(sql.unsafe`INSERT INTO cart_coupons (user_id, code, discount_percent, min_spend_cents) VALUES ('agent-0001', 'SAVE10', 10, 0), ('agent-0005', 'SAVE10', 10, 0)`);
+        await db.pool.query(sql.unsafe`INSERT INTO carts (user_id) VALUES ('agent-0001'), ('agent-0002'), ('agent-0005'), ('outsider') ON CONFLICT DO NOTHING`);
+        await db.pool.query(sql.unsafe`INSERT INTO cart_items (user_id, product_id, quantity, unit_price_cents) VALUES ('agent-0001', 'prod-1', 1, 1001), ('agent-0002', 'prod-2', 1, 1002), ('agent-0005', 'prod-1', 2, 1001), ('outsider', 'prod-1', 2, 1001)`);
+        await db.pool.query(sql.unsafe`INSERT INTO cart_coupons (user_id, code, discount_percent, min_spend_cents) VALUES ('agent-0001', 'SAVE10', 10, 0), ('agent-0005', 'SAVE10', 10, 0), ('outsider', 'SAVE10', 10, 0)`);
       } else {
         await db.pool.query(sql.unsafe`CREATE TABLE cart_items (user_id text NOT NULL, product_id text NOT NULL, quantity int NOT NULL)`);
         await db.pool.query(sql.unsafe`CREATE TABLE cart_coupons (user_id text NOT NULL, code text NOT NULL)`);
-        await db.pool.query(sql.unsafe`INSERT INTO cart_items VALUES ('agent-0001', 'prod-1', 1), ('agent-0002', 'prod-2', 1), ('agent-0005', 'prod-1', 2)`);
-        await db.pool.query(sql.unsafe`INSERT INTO cart_coupons VALUES ('agent-0001', 'SAVE10'), ('agent-0005', 'SAVE10')`);
+        await db.pool.query(sql.unsafe`INSERT INTO cart_items VALUES ('agent-0001', 'prod-1', 1), ('agent-0002', 'prod-2', 1), ('agent-0005', 'prod-1', 2), ('outsider', 'prod-1', 2)`);
+        await db.pool.query(sql.unsafe`INSERT INTO cart_coupons VALUES ('agent-0001', 'SAVE10'), ('agent-0005', 'SAVE10'), ('outsider', 'SAVE10')`);
       }
       const before = await eventsOf(runId);
       // The checkpoint was taken after cycle 3; cycles 4 and 5 were committed after it.
@@ -134,8 +134,9 @@ for (const target of targets()) {
         { agent_id: 'agent-0001', status: 'abandoned', notes: ORPHAN_NOTE },
         { agent_id: 'agent-0002', status: 'abandoned', notes: ORPHAN_NOTE },
       ]);
-      expect(await db.pool.anyFirst(sql.type(z.object({ u: z.string() }))`SELECT user_id AS u FROM cart_items ORDER BY 1`)).toEqual(['agent-0005']);
-      expect(await db.pool.anyFirst(sql.type(z.object({ u: z.string() }))`SELECT user_id AS u FROM cart_coupons ORDER BY 1`)).toEqual(['agent-0005']);
+      // Every agent of the run starts the re-run cycles with an empty cart; a user of no run keeps theirs.
+      expect(await db.pool.anyFirst(sql.type(z.object({ u: z.string() }))`SELECT user_id AS u FROM cart_items ORDER BY 1`)).toEqual(['outsider']);
+      expect(await db.pool.anyFirst(sql.type(z.object({ u: z.string() }))`SELECT user_id AS u FROM cart_coupons ORDER BY 1`)).toEqual(['outsider']);
       expect(await sessionsOf(runId)).toBe(3 * agents);
       // The resumed run re-runs cycles 4 and 5: exactly the same rows as before, no duplicates.
       for (let c = 4; c <= 5; c++) {
