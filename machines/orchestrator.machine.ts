@@ -56,6 +56,13 @@ export interface OrchestratorContext {
   current: CycleInfo | null;
   activeCount: number;
   pendingCohorts: number;
+  /**
+   * The running cycle's cohort reports by the cohort's first agent index, merged into
+   * cycleTotals in cohort order at the barrier (the last report), never in completion order:
+   * cohorts run on an executor (in-process, worker threads, other machines) and may finish in
+   * any order. Absent in a snapshot written before it existed (taken between cycles: empty).
+   */
+  cohortReports?: Record<number, CycleTotals>;
   cycleTotals: CycleTotals;
   lastCycle: LastCycle | null;
   totals: CycleTotals;
@@ -139,6 +146,7 @@ export const orchestratorMachine = setup({
         current: cycleInfo(context.startMs, cycle),
         activeCount: activeAgentCount(cycle, context.totalAgents, context.warmupCycles),
         pendingCohorts: context.cohorts.length,
+        cohortReports: {},
         cycleTotals: emptyTotals(),
       };
     }),
@@ -148,7 +156,15 @@ export const orchestratorMachine = setup({
     }),
     foldCohort: assign(({ context, event }) => {
       if (event.type !== 'COHORT_DONE') return {};
-      return { cycleTotals: mergeTotals(context.cycleTotals, event.totals), pendingCohorts: context.pendingCohorts - 1 };
+      return { cohortReports: { ...context.cohortReports, [event.baseIndex]: event.totals }, pendingCohorts: context.pendingCohorts - 1 };
+    }),
+    /** The barrier: every cohort has reported; their totals are merged in cohort order. */
+    mergeCohorts: assign(({ context }) => {
+      const reports = context.cohortReports ?? {};
+      const bases = Object.keys(reports).map(Number).sort((a, b) => a - b);
+      let cycleTotals = emptyTotals();
+      for (const base of bases) cycleTotals = mergeTotals(cycleTotals, reports[base] as CycleTotals);
+      return { cycleTotals, cohortReports: {} };
     }),
     countTrip: assign(({ context }) => ({ breakerTrips: context.breakerTrips + 1, failedInARow: 0 })),
     applyResume: enqueueActions(({ context, event, enqueue }) => {
@@ -194,6 +210,7 @@ export const orchestratorMachine = setup({
       current: null,
       activeCount: 0,
       pendingCohorts: 0,
+      cohortReports: {},
       cycleTotals: emptyTotals(),
       lastCycle: null,
       totals: emptyTotals(),
@@ -264,7 +281,7 @@ export const orchestratorMachine = setup({
           description: 'All active agents shop concurrently; an agent failure never stops the others.',
           entry: 'dispatchCycle',
           on: {
-            COHORT_DONE: [{ guard: 'isLastCohort', target: 'settling', actions: 'foldCohort' }, { actions: 'foldCohort' }],
+            COHORT_DONE: [{ guard: 'isLastCohort', target: 'settling', actions: ['foldCohort', 'mergeCohorts'] }, { actions: 'foldCohort' }],
           },
         },
         settling: {

@@ -38,7 +38,7 @@ export function createSimulation(given: SimulationConfig, deps: SimulationDeps):
   const log = new EventLog();
   const events = new EventEmitter<SimulationEvents>();
   const agentIds = deps.personas.map((p) => p.id);
-  const machine = provideOrchestrator({ store: deps.store, recorder: deps.recorder, log, agentIds });
+  const machine = provideOrchestrator({ store: deps.store, recorder: deps.recorder, log, agentIds, executor: deps.executor });
   const gcPolicy = createGcPolicy();
   let gcSeconds = 0;
 

@@ -10,7 +10,8 @@
 import { createHash } from 'node:crypto';
 import type { SessionRecord } from '../model/types.ts';
 
-interface Entry {
+/** One committed session's hash: what a cohort run elsewhere sends back with its report. */
+export interface Entry {
   cycle: number;
   agentIndex: number;
   agentId: string;
@@ -29,6 +30,18 @@ export class EventLog {
 
   add(record: SessionRecord): void {
     this.pending.push({ cycle: record.cycle, agentIndex: record.agentIndex, agentId: record.agentId, hash: sessionHash(record) });
+  }
+
+  /** Takes the cycle's entries out (a worker's cohorts, to ship with their reports). */
+  take(cycle: number): Entry[] {
+    const taken = this.pending.filter((e) => e.cycle === cycle);
+    this.pending = this.pending.filter((e) => e.cycle !== cycle);
+    return taken;
+  }
+
+  /** Adds entries taken from another log (in any order: sealing sorts by agent index). */
+  addEntries(entries: readonly Entry[]): void {
+    for (const e of entries) this.pending.push({ cycle: e.cycle, agentIndex: e.agentIndex, agentId: e.agentId, hash: e.hash });
   }
 
   /** Hash of the cycle's sessions, chained onto `previous`. Drops the cycle's entries. */

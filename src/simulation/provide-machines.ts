@@ -9,6 +9,7 @@ import { orchestratorMachine } from '../../machines/orchestrator.machine.ts';
 import { shopperMachine } from '../../machines/shopper.machine.ts';
 import { EFFECT_DONE, type EffectDoneEvent, type EffectInput, type EffectOutput, type ShopperEffect, type StepFailedEvent } from '../../machines/shopper.types.ts';
 import type { CycleTotals, Recorder, StoreApi } from '../model/types.ts';
+import { inProcessExecutor, type CohortExecutor } from '../scale/executor.ts';
 import type { EventLog } from './event-log.ts';
 import { addToCartStep, browseStep, checkoutStep, clearCartStep, couponStep, offersStep } from './shopper-steps.ts';
 
@@ -17,6 +18,8 @@ export interface MachineDeps {
   recorder: Recorder;
   log: EventLog;
   agentIds: string[];
+  /** How the cohorts are run (src/scale/executor.ts); in-process when absent. */
+  executor?: CohortExecutor;
 }
 
 /**
@@ -61,9 +64,14 @@ export function provideShopper(deps: MachineDeps) {
   });
 }
 
+export function provideCohort(deps: MachineDeps) {
+  return cohortMachine.provide({ actors: { shopper: provideShopper(deps) } });
+}
+
+export type ProvidedCohort = ReturnType<typeof provideCohort>;
+
 export function provideOrchestrator(deps: MachineDeps) {
-  const shopper = provideShopper(deps);
-  const cohort = cohortMachine.provide({ actors: { shopper } });
+  const cohort = (deps.executor ?? inProcessExecutor).cohort(provideCohort(deps));
   return orchestratorMachine.provide({
     actors: {
       cohort,

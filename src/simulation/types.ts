@@ -3,6 +3,7 @@
  * events it emits. Its configuration and the run's data contracts (stats, reports, summary,
  * restore state) are in src/model/run.ts.
  */
+import type { CohortExecutor } from '../scale/executor.ts';
 import type { EventEmitter } from 'node:events';
 import type { InspectionEvent } from 'xstate';
 import type { Checkpointer, CheckpointTrigger, CycleReport, RestoreState, RunSummary, SimulationConfig, SimulationStats } from '../model/run.ts';
@@ -30,6 +31,8 @@ export interface SimulationDeps {
   inspect?: (event: InspectionEvent) => void;
   /** Extra figures to fold into stats() and the summary (HTTP latency, memory…). */
   metrics?: () => Record<string, unknown>;
+  /** How the cohorts are run (src/scale/executor.ts); in-process when absent. */
+  executor?: CohortExecutor;
 }
 
 /** What the simulation emits, by name, with each listener's arguments. */
