@@ -7,6 +7,7 @@ import Table from 'cli-table3';
 import type { SimulationStats } from '../model/run.ts';
 import type { DbWriteMetrics } from '../model/types.ts';
 import { formatMemory, memoryWarning, type MemoryReading } from './memory.ts';
+import { endpointTable, errorPercent, formatDuration, formatRate, progressBar, type EndpointRow, type WindowRates } from './live-rates.ts';
 
 export interface DashboardView {
   stats: SimulationStats;
@@ -21,6 +22,8 @@ export interface DashboardView {
   notices?: string[];
   /** Overrides the status shown (e.g. "QUITTING" once q was pressed). */
   statusOverride?: string | null;
+  /** Sliding-window rates (src/cli samples the wall clock) and the ETA; absent: no progress row. */
+  live?: { rates: WindowRates; etaSeconds: number | null } | null;
 }
 
 export interface DashboardOptions {
@@ -87,6 +90,9 @@ interface HttpMetrics {
   latency?: { p50?: number; p95?: number; p99?: number };
   httpErrors?: number;
   retries429?: number;
+  calls?: number;
+  errors?: number;
+  endpoints?: Record<string, EndpointRow>;
 }
 
 /** The HTTP figures another part of the run puts into stats.metrics (absent with --mock-api). */
@@ -104,6 +110,12 @@ export function httpMetrics(metrics: Record<string, unknown>): HttpMetrics {
   const errs =
     byStatus && typeof byStatus === 'object' ? Object.values(byStatus).reduce<number>((a, v) => a + (typeof v === 'number' ? v : 0), 0) : num('http_errors');
   if (errs !== undefined) out.httpErrors = errs;
+  const calls = num('calls');
+  if (calls !== undefined) out.calls = calls;
+  const failed = num('errors');
+  if (failed !== undefined) out.errors = failed;
+  const eps = metrics['endpoints'];
+  if (eps && typeof eps === 'object') out.endpoints = eps as Record<string, EndpointRow>;
   const r429 = num('retries_429');
   if (r429 !== undefined) out.retries429 = r429;
   return out;
@@ -113,6 +125,25 @@ export function httpMetrics(metrics: Record<string, unknown>): HttpMetrics {
 export function dbWriteMetrics(metrics: Record<string, unknown>): DbWriteMetrics | null {
   const m = metrics['db_writes'];
   return m && typeof m === 'object' && typeof (m as DbWriteMetrics).commits === 'number' ? (m as DbWriteMetrics) : null;
+}
+
+/** "12.3 (avg 10.1)": the window's rate beside the run's average; "paused" while paused. */
+function reqPerSec(http: HttpMetrics, rates: WindowRates | undefined): string {
+  const avg = http.requestsPerSecond === undefined ? '–' : String(Math.round(http.requestsPerSecond * 10) / 10);
+  if (!rates) return avg;
+  return `${formatRate(rates.requestsPerSecond, rates.paused)} (avg ${avg})`;
+}
+
+/** "0" with none (the real store reports a total; the mock store none: "–"). */
+function httpErrorsText(http: HttpMetrics): string {
+  if (http.httpErrors === undefined) return '–';
+  return http.retries429 ? `${n(http.httpErrors)} (429s ${n(http.retries429)})` : n(http.httpErrors);
+}
+
+function errorRateText(http: HttpMetrics, rates: WindowRates): string {
+  const total = http.calls !== undefined && http.errors !== undefined ? `${errorPercent(http.errors, http.calls).toFixed(1)}%` : '–';
+  const now = rates.paused ? 'paused' : rates.errorPercent === null ? '–' : `${rates.errorPercent.toFixed(1)}%`;
+  return `${now} (all ${total})`;
 }
 
 function ms(x: number | undefined): string {
@@ -169,6 +200,10 @@ export function renderDashboard(view: DashboardView, options: DashboardOptions =
   const left = `${paint(color, '1', head(title, width - statusText.length - 4))}`;
   const pad = Math.max(1, width - visibleText(left).length - statusText.length);
   lines.push(`${left}${' '.repeat(pad)}${paint(color, statusColor(s.status), statusText)}`);
+  if (view.live) {
+    const eta = s.status === 'completed' ? 'done' : `ETA ${formatDuration(view.live.etaSeconds)}`;
+    lines.push(`${progressBar(s.cyclesCompleted, s.totalCycles, width - eta.length - 1)} ${eta}`);
+  }
   lines.push(view.keys ? paint(color, '2', `keys: ${KEYS_HEADER}`) : paint(color, '2', 'no keyboard: signals USR1 checkpoint, USR2 pause/resume, INT/TERM stop'));
 
   // Four columns: label, value, label, value. 5 borders + widths = width.
@@ -203,7 +238,8 @@ export function renderDashboard(view: DashboardView, options: DashboardOptions =
     ['Offers', n(s.offer.offers_assigned), 'Events', n(s.totals.events)],
     ['Memory', { content: head(memory, wide), colSpan: 3 }],
     ['p50/p95/p99', `${ms(http.latency?.p50)} / ${ms(http.latency?.p95)} / ${ms(http.latency?.p99)} ms`, 'Requests', n(http.requests ?? s.totals.calls)],
-    ['Req/s', http.requestsPerSecond === undefined ? '–' : String(Math.round(http.requestsPerSecond * 10) / 10), 'HTTP errors', `${n(http.httpErrors)} (429s ${n(http.retries429)})`],
+    ['Req/s', reqPerSec(http, view.live?.rates), 'HTTP errors', httpErrorsText(http)],
+    ...(view.live ? [['Sessions/min', formatRate(view.live.rates.sessionsPerMinute, view.live.rates.paused), 'Error rate', errorRateText(http, view.live.rates)]] : []),
     db
       ? ['DB writes', `${n(db.commits)} ok · ${db.failed > 0 ? paint(color, '31', n(db.failed)) : '0'} failed`, 'Commit ms', `${ms(db.commit_ms.p50)} / ${ms(db.commit_ms.p95)} (p50/p95)`]
       : ['DB writes', { content: 'none (--mock-db)', colSpan: 3 }],
@@ -211,6 +247,11 @@ export function renderDashboard(view: DashboardView, options: DashboardOptions =
     ['Checkpoint', { content: s.lastCheckpoint ? tail(s.lastCheckpoint, wide) : 'none yet', colSpan: 3 }],
   );
   lines.push(...t.toString().split('\n'));
+  // The per-endpoint table, as many rows as leave room for two notices.
+  if (http.endpoints && Object.keys(http.endpoints).length > 0) {
+    const rows = 24 - lines.length - 4;
+    if (rows >= 1) lines.push(...endpointTable(http.endpoints, width, rows).map((l) => head(l, width)));
+  }
 
   if (breakerOpen) {
     const banner = breakerBanner(s, view.keys ? 'Press r to resume, q to quit (a checkpoint is written).' : 'Send SIGUSR2 to resume (kill -USR2 <pid>), SIGTERM to stop.');
