@@ -31,6 +31,7 @@ export function formatCycleLine(
     ? ` progress=${pct}% eta=${formatDuration(live.etaSeconds)} win_req_s=${win(live.rates.requestsPerSecond, 1)} ` +
       `win_sessions_min=${win(live.rates.sessionsPerMinute, 1)} win_err_pct=${win(live.rates.errorPercent, 2)}` +
       (http.calls !== undefined && http.errors !== undefined ? ` err_pct=${errorPercent(http.errors, http.calls).toFixed(2)}` : '') +
+      (http.recentLatency ? ` win_p50_ms=${fixed(http.recentLatency.p50, 1)} win_p95_ms=${fixed(http.recentLatency.p95, 1)} win_p99_ms=${fixed(http.recentLatency.p99, 1)}` : '') +
       (http.httpErrors !== undefined ? ` http_errors=${http.httpErrors}` : '')
     : '';
   return (

@@ -88,6 +88,8 @@ interface HttpMetrics {
   requests?: number;
   requestsPerSecond?: number;
   latency?: { p50?: number; p95?: number; p99?: number };
+  /** Over the last 30 s (the store client's recent window). */
+  recentLatency?: { p50?: number; p95?: number; p99?: number; count?: number };
   httpErrors?: number;
   retries429?: number;
   calls?: number;
@@ -105,6 +107,8 @@ export function httpMetrics(metrics: Record<string, unknown>): HttpMetrics {
   const rps = num('requests_per_second');
   if (rps !== undefined) out.requestsPerSecond = rps;
   if (lat && typeof lat === 'object') out.latency = lat as HttpMetrics['latency'] & object;
+  const recent = metrics['recent_latency_ms'];
+  if (recent && typeof recent === 'object') out.recentLatency = recent as HttpMetrics['recentLatency'] & object;
   // The HTTP store reports errors by status ({"503": 4}); a total, 0 when there are none.
   const byStatus = metrics['http_errors'];
   const errs =
@@ -144,6 +148,12 @@ function errorRateText(http: HttpMetrics, rates: WindowRates): string {
   const total = http.calls !== undefined && http.errors !== undefined ? `${errorPercent(http.errors, http.calls).toFixed(1)}%` : '–';
   const now = rates.paused ? 'paused' : rates.errorPercent === null ? '–' : `${rates.errorPercent.toFixed(1)}%`;
   return `${now} (all ${total})`;
+}
+
+function pcts(l: { p50?: number; p95?: number; p99?: number; count?: number } | undefined, paused: boolean): string {
+  if (paused) return 'paused';
+  if (l && l.count === 0) return 'no calls';
+  return `${ms(l?.p50)} / ${ms(l?.p95)} / ${ms(l?.p99)} ms`;
 }
 
 function ms(x: number | undefined): string {
@@ -207,7 +217,7 @@ export function renderDashboard(view: DashboardView, options: DashboardOptions =
   lines.push(view.keys ? paint(color, '2', `keys: ${KEYS_HEADER}`) : paint(color, '2', 'no keyboard: signals USR1 checkpoint, USR2 pause/resume, INT/TERM stop'));
 
   // Four columns: label, value, label, value. 5 borders + widths = width.
-  const labelW = 14;
+  const labelW = 15;
   const valueW = Math.floor((width - 5 - 2 * labelW) / 2);
   const valueW2 = width - 5 - 2 * labelW - valueW;
   const wide = labelW + valueW2 + valueW; // content width of a value spanning three columns
@@ -237,7 +247,8 @@ export function renderDashboard(view: DashboardView, options: DashboardOptions =
     ['Failed', failedCell, 'Errors', n(errors)],
     ['Offers', n(s.offer.offers_assigned), 'Events', n(s.totals.events)],
     ['Memory', { content: head(memory, wide), colSpan: 3 }],
-    ['p50/p95/p99', `${ms(http.latency?.p50)} / ${ms(http.latency?.p95)} / ${ms(http.latency?.p99)} ms`, 'Requests', n(http.requests ?? s.totals.calls)],
+    ...(http.recentLatency ? [['p50/95/99 30s', pcts(http.recentLatency, s.status === 'paused'), 'Requests', n(http.requests ?? s.totals.calls)]] : []),
+    [http.recentLatency ? 'p50/95/99 all' : 'p50/p95/p99', pcts(http.latency, false), ...(http.recentLatency ? ['Retries 429', n(http.retries429)] : ['Requests', n(http.requests ?? s.totals.calls)])],
     ['Req/s', reqPerSec(http, view.live?.rates), 'HTTP errors', httpErrorsText(http)],
     ...(view.live ? [['Sessions/min', formatRate(view.live.rates.sessionsPerMinute, view.live.rates.paused), 'Error rate', errorRateText(http, view.live.rates)]] : []),
     db

@@ -129,3 +129,38 @@ describe('dashboard and cycle line with live figures', () => {
     expect(line).toContain('eta=1m00s');
   });
 });
+
+describe('windowed latency percentiles', () => {
+  it('reports the last 30 s beside the cumulative figures', async () => {
+    const { createLatencyTracker } = await import('../../src/metrics/latency.ts');
+    const t = createLatencyTracker();
+    // 100 slow calls early in the run, then 100 fast ones in the last 30 s.
+    for (let i = 0; i < 100; i++) t.record('GET /products', 200, 200, 'ok', 1_000 + i * 10);
+    for (let i = 0; i < 100; i++) t.record('GET /products', 5, 5, 'ok', 100_000 + i * 100);
+    const r = t.report(110_000);
+    expect(r.latency_ms.p95).toBeGreaterThan(150);
+    expect(r.recent_latency_ms!.count).toBe(100);
+    expect(r.recent_latency_ms!.p95).toBeLessThan(6);
+    expect(t.report(300_000).recent_latency_ms!.count).toBe(0);
+    expect(t.report().recent_latency_ms).toBeUndefined();
+  });
+
+  it('the dashboard shows both rows and still fits 80×24', () => {
+    const stats = sampleStats({
+      status: 'running',
+      metrics: {
+        requests: 10, calls: 10, errors: 0, requests_per_second: 1, http_errors: {}, retries_429: 0,
+        latency_ms: { p50: 95, p95: 180, p99: 200, count: 10 },
+        recent_latency_ms: { p50: 2, p95: 18, p99: 40, count: 5 },
+        endpoints: Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`GET /e${i}`, { count: i, errors: 0, latency_ms: { p50: 1, p95: 2, p99: 3 } }])),
+      },
+    });
+    const out = renderDashboard({ stats, memory: null, notices: ['checkpoint written', 'second notice'], live: { rates: { requestsPerSecond: 1, sessionsPerMinute: 1, errorPercent: 0, paused: false }, etaSeconds: 5 } });
+    const lines = out.split('\n');
+    expect(lines.length).toBeLessThanOrEqual(24);
+    for (const l of lines) expect(visibleText(l).length, l).toBeLessThanOrEqual(80);
+    expect(out).toMatch(/p50\/95\/99 30s\s*│\s*2 \/ 18 \/ 40 ms/);
+    expect(out).toMatch(/p50\/95\/99 all\s*│\s*95 \/ 180 \/ 200 ms/);
+    expect(out).toContain('more endpoints');
+  });
+});
