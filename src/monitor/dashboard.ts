@@ -258,9 +258,9 @@ export function renderDashboard(view: DashboardView, options: DashboardOptions =
     ['Checkpoint', { content: s.lastCheckpoint ? tail(s.lastCheckpoint, wide) : 'none yet', colSpan: 3 }],
   );
   lines.push(...t.toString().split('\n'));
-  // The per-endpoint table, as many rows as leave room for two notices.
+  // The per-endpoint table: as many rows as leave room for its header, the "more" line and one notice.
   if (http.endpoints && Object.keys(http.endpoints).length > 0) {
-    const rows = 24 - lines.length - 4;
+    const rows = 24 - lines.length - 3;
     if (rows >= 1) lines.push(...endpointTable(http.endpoints, width, rows).map((l) => head(l, width)));
   }
 
