@@ -12,6 +12,8 @@
 import { formatCycleLine } from '../monitor/cycle-line.ts';
 import { breakerBanner, renderDashboard } from '../monitor/dashboard.ts';
 import { logSimulationEvents } from '../monitor/log-events.ts';
+import { calendarWeights, createRateWindow, etaSeconds, type WindowRates } from '../monitor/live-rates.ts';
+import type { Persona } from '../model/types.ts';
 import type { Logger } from '../monitor/logger.ts';
 import { memoryWarnings, readMemory as defaultReadMemory, type MemoryReading } from '../monitor/memory.ts';
 import type { CycleReport, SimulationStats } from '../model/run.ts';
@@ -20,6 +22,8 @@ import { createControls, type SignalSource } from './controls.ts';
 import { openTerminal, type ExitHooks, type InLike, type OutLike, type Terminal } from './terminal.ts';
 
 export interface AttachOptions {
+  /** The run's personas: expected work per simulated hour for the ETA (absent: every cycle counts the same). */
+  personas?: readonly Persona[];
   stdout: OutLike;
   stderr: OutLike;
   /** Keys are read from it when interactive and it is a TTY. */
@@ -65,6 +69,20 @@ export function attachMonitor(sim: Simulation, options: AttachOptions): MonitorH
   const signals: SignalSource | undefined = options.signals === false ? undefined : options.signals === true || options.signals === undefined ? process : options.signals;
   const memoryWarningDue = memoryWarnings(options.memoryWarningMb);
   const notices: string[] = [];
+  // Rates over the last 30 s of wall-clock time; a pause restarts the window (no decay).
+  const rateWindow = createRateWindow(30_000);
+  const weights = options.personas ? calendarWeights(options.personas, sim.config.startMs, sim.config.cycles) : undefined;
+  function live(stats: SimulationStats): { rates: WindowRates; etaSeconds: number | null } {
+    const now = Date.now();
+    const paused = stats.status === 'paused' || stats.status === 'breaker_open';
+    if (paused) rateWindow.clear();
+    else {
+      const m = stats.metrics;
+      const num = (k: string, d: number) => (typeof m[k] === 'number' ? (m[k] as number) : d);
+      rateWindow.add({ atMs: now, requests: num('requests', stats.totals.calls), calls: num('calls', stats.totals.calls), errors: num('errors', stats.totals.failed), sessions: stats.totals.sessions });
+    }
+    return { rates: rateWindow.rates(now, paused), etaSeconds: etaSeconds(stats.cyclesCompleted, stats.totalCycles, stats.realElapsedSeconds, weights) };
+  }
   let detached = false;
   let lastBreakerTrips = -1;
   let timer: NodeJS.Timeout | null = null;
@@ -134,7 +152,7 @@ export function attachMonitor(sim: Simulation, options: AttachOptions): MonitorH
     const memory = currentMemory();
     checkMemory(memory);
     const frame = renderDashboard(
-      { stats, memory, memoryWarningMb: options.memoryWarningMb, warmupCycles: sim.config.warmupCycles, keys, notices, statusOverride: controls.statusOverride() },
+      { stats, memory, memoryWarningMb: options.memoryWarningMb, warmupCycles: sim.config.warmupCycles, keys, notices, statusOverride: controls.statusOverride(), live: live(stats) },
       { width: Math.min(terminal.columns(), 100), color: options.color },
     );
     terminal.draw(frame);
@@ -145,7 +163,10 @@ export function attachMonitor(sim: Simulation, options: AttachOptions): MonitorH
   const onCycle = (r: CycleReport) => {
     const memory = currentMemory();
     checkMemory(memory);
-    if (!interactive) stderr.write(`${formatCycleLine(r, sim.stats(), memory)}\n`);
+    if (!interactive) {
+      const stats = sim.stats();
+      stderr.write(`${formatCycleLine(r, stats, memory, live(stats))}\n`);
+    }
   };
   const onBreaker = (stats: SimulationStats) => {
     if (stats.breaker.trips === lastBreakerTrips) return;

@@ -4,6 +4,7 @@
  * keys, or plain lines), the breaker action that fits it, the Stately inspector, and the
  * monitor itself once the simulation exists.
  */
+import type { Persona } from '../model/types.ts';
 import type { InspectionEvent } from 'xstate';
 import type { RunConfig } from '../config.ts';
 import { startInspector, type InspectorHandle } from '../inspect/inspector.ts';
@@ -32,7 +33,8 @@ export interface RunMonitoring {
   /** The web view and control API (--web), or null. */
   web: WebServer | null;
   /** Starts the dashboard / lines / signal handling for this simulation. */
-  attach(sim: Simulation): MonitorHandle;
+  /** `personas` give the calendar's expected work per simulated hour (the ETA). */
+  attach(sim: Simulation, personas?: readonly Persona[]): MonitorHandle;
   /** Flushes the logs and stops the inspector and web servers (and removes the run file). */
   close(): Promise<void>;
 }
@@ -98,7 +100,7 @@ export async function openRunMonitoring(options: RunMonitoringOptions): Promise<
     inspect: inspector?.inspect,
     inspector,
     web,
-    attach(sim) {
+    attach(sim, personas) {
       web?.attach(sim);
       monitor = attachMonitor(sim, {
         stdout: io.stdout,
@@ -110,6 +112,7 @@ export async function openRunMonitoring(options: RunMonitoringOptions): Promise<
         memoryWarningMb: config.memoryWarningMb,
         breakerAction: interactive ? 'wait' : config.breakerAction,
         logger,
+        ...(personas ? { personas } : {}),
       });
       if (inspector && interactive) monitor.notify(`Stately inspector: ${inspector.url}`);
       if (web && interactive) monitor.notify(`web view: ${web.pageUrl}`);

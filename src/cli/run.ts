@@ -139,7 +139,7 @@ export async function runCommand(flags: Partial<Record<keyof RunConfig, unknown>
     ...(monitoring.inspect ? { inspect: monitoring.inspect } : {}),
     onEndRunError: (err) => io.stderr.write(`shopsim: could not record the end of the run: ${oneLine(err)}\n`),
   });
-  const monitor = monitoring.attach(sim);
+  const monitor = monitoring.attach(sim, plan.personas);
 
   let summary: RunSummary;
   try {

@@ -32,7 +32,13 @@ export interface LatencyReport {
   latency_ms: LatencySummary;
   latency_ms_from_due: LatencySummary;
   endpoints: Record<string, EndpointLatency>;
+  /** Latency (from the send) of the calls that ended in the last `windowMs` (when record() got times). */
+  recent_latency_ms?: LatencySummary;
 }
+
+/** The recent window: calls ending in the last 30 s, kept in 10 s buckets. */
+export const RECENT_WINDOW_MS = 30_000;
+const BUCKET_MS = 10_000;
 
 interface Pair {
   sent: Histogram;
@@ -73,14 +79,24 @@ export type CallOutcome = 'ok' | 'rejected' | 'failed';
 
 export interface LatencyTracker {
   /** Milliseconds (fractions allowed), measured from the intended start and from the send. */
-  record(endpoint: string, fromSentMs: number, fromDueMs: number, outcome: CallOutcome): void;
-  report(): LatencyReport;
+  record(endpoint: string, fromSentMs: number, fromDueMs: number, outcome: CallOutcome, endedAtMs?: number): void;
+  /** With `nowMs` (the same clock as record()'s `endedAtMs`) the report has recent_latency_ms. */
+  report(nowMs?: number): LatencyReport;
   reset(): void;
 }
 
 export function createLatencyTracker(): LatencyTracker {
   let overall = pair();
   let byEndpoint = new Map<string, Pair>();
+  // Bucket index (endedAtMs / 10 s) → histogram of the calls that ended in it; the newest few kept.
+  let buckets = new Map<number, Histogram>();
+
+  function recent(nowMs: number): LatencySummary {
+    const from = Math.floor((nowMs - RECENT_WINDOW_MS) / BUCKET_MS);
+    const h = latencyHistogram();
+    for (const [k, b] of buckets) if (k > from) h.add(b);
+    return summarizeLatency(h);
+  }
 
   function add(p: Pair, sentUs: number, dueUs: number, outcome: CallOutcome): void {
     p.sent.recordValue(sentUs);
@@ -91,26 +107,38 @@ export function createLatencyTracker(): LatencyTracker {
   }
 
   return {
-    record(endpoint, fromSentMs, fromDueMs, outcome) {
+    record(endpoint, fromSentMs, fromDueMs, outcome, endedAtMs) {
       const sentUs = Math.max(1, Math.round(fromSentMs * 1000));
       const dueUs = Math.max(sentUs, Math.round(fromDueMs * 1000));
+      if (endedAtMs !== undefined && Number.isFinite(endedAtMs)) {
+        const k = Math.floor(endedAtMs / BUCKET_MS);
+        let b = buckets.get(k);
+        if (!b) {
+          buckets.set(k, (b = latencyHistogram()));
+          for (const old of buckets.keys()) if (old <= k - RECENT_WINDOW_MS / BUCKET_MS - 1) buckets.delete(old);
+        }
+        b.recordValue(sentUs);
+      }
       let p = byEndpoint.get(endpoint);
       if (!p) byEndpoint.set(endpoint, (p = pair()));
       add(p, sentUs, dueUs, outcome);
       add(overall, sentUs, dueUs, outcome);
     },
 
-    report() {
+    report(nowMs) {
       const endpoints: Record<string, EndpointLatency> = {};
       for (const [name, p] of [...byEndpoint].sort(([a], [b]) => a.localeCompare(b))) {
         endpoints[name] = { count: p.count, errors: p.errors, rejected: p.rejected, latency_ms: summarizeLatency(p.sent), latency_ms_from_due: summarizeLatency(p.due) };
       }
-      return { count: overall.count, errors: overall.errors, rejected: overall.rejected, latency_ms: summarizeLatency(overall.sent), latency_ms_from_due: summarizeLatency(overall.due), endpoints };
+      const out: LatencyReport = { count: overall.count, errors: overall.errors, rejected: overall.rejected, latency_ms: summarizeLatency(overall.sent), latency_ms_from_due: summarizeLatency(overall.due), endpoints };
+      if (nowMs !== undefined) out.recent_latency_ms = recent(nowMs);
+      return out;
     },
 
     reset() {
       overall = pair();
       byEndpoint = new Map();
+      buckets = new Map();
     },
   };
 }

@@ -5,6 +5,7 @@
 import type { CycleReport, SimulationStats } from '../model/run.ts';
 import { httpMetrics } from './dashboard.ts';
 import type { MemoryReading } from './memory.ts';
+import { errorPercent, formatDuration, type WindowRates } from './live-rates.ts';
 
 function fixed(x: number | undefined, digits: number): string {
   return typeof x === 'number' && Number.isFinite(x) ? x.toFixed(digits) : '-';
@@ -16,9 +17,23 @@ function fixed(x: number | undefined, digits: number): string {
  * Per-cycle figures (sessions, checkouts, failures) are this cycle's; p95 and req/s are the
  * store client's current figures ("-" with the mock store).
  */
-export function formatCycleLine(r: CycleReport, stats: Pick<SimulationStats, 'totalCycles' | 'totalAgents' | 'metrics'>, memory?: MemoryReading | null): string {
+export function formatCycleLine(
+  r: CycleReport,
+  stats: Pick<SimulationStats, 'totalCycles' | 'totalAgents' | 'metrics'>,
+  memory?: MemoryReading | null,
+  live?: { rates: WindowRates; etaSeconds: number | null } | null,
+): string {
   const http = httpMetrics(stats.metrics);
   const sim = r.simulatedTime.replace(/\.000Z$/, 'Z');
+  const pct = stats.totalCycles > 0 ? Math.floor((r.cycle / stats.totalCycles) * 100) : 0;
+  const win = (x: number | null, d: number) => (live?.rates.paused ? 'paused' : fixed(x ?? undefined, d));
+  const liveText = live
+    ? ` progress=${pct}% eta=${formatDuration(live.etaSeconds)} win_req_s=${win(live.rates.requestsPerSecond, 1)} ` +
+      `win_sessions_min=${win(live.rates.sessionsPerMinute, 1)} win_err_pct=${win(live.rates.errorPercent, 2)}` +
+      (http.calls !== undefined && http.errors !== undefined ? ` err_pct=${errorPercent(http.errors, http.calls).toFixed(2)}` : '') +
+      (http.recentLatency ? ` win_p50_ms=${fixed(http.recentLatency.p50, 1)} win_p95_ms=${fixed(http.recentLatency.p95, 1)} win_p99_ms=${fixed(http.recentLatency.p99, 1)}` : '') +
+      (http.httpErrors !== undefined ? ` http_errors=${http.httpErrors}` : '')
+    : '';
   return (
     `cycle=${r.cycle}/${stats.totalCycles} sim=${sim} active=${r.active}/${stats.totalAgents} ` +
     `sessions=${r.totals.sessions} checkouts=${r.totals.checkouts} abandoned=${r.totals.abandoned} ` +
@@ -26,6 +41,7 @@ export function formatCycleLine(r: CycleReport, stats: Pick<SimulationStats, 'to
     `p95_ms=${fixed(http.latency?.p95, 1)} req_s=${fixed(http.requestsPerSecond, 1)}` +
     (memory ? ` rss_mb=${Math.round(memory.rssMb)}` : '') +
     ` duration_s=${r.durationSeconds.toFixed(3)} lag_s=${r.lagSeconds.toFixed(3)}` +
+    liveText +
     (r.breakerOpen ? ' breaker=open' : '')
   );
 }

@@ -7,6 +7,7 @@ import Table from 'cli-table3';
 import type { SimulationStats } from '../model/run.ts';
 import type { DbWriteMetrics } from '../model/types.ts';
 import { formatMemory, memoryWarning, type MemoryReading } from './memory.ts';
+import { endpointTable, errorPercent, formatDuration, formatRate, progressBar, type EndpointRow, type WindowRates } from './live-rates.ts';
 
 export interface DashboardView {
   stats: SimulationStats;
@@ -21,6 +22,8 @@ export interface DashboardView {
   notices?: string[];
   /** Overrides the status shown (e.g. "QUITTING" once q was pressed). */
   statusOverride?: string | null;
+  /** Sliding-window rates (src/cli samples the wall clock) and the ETA; absent: no progress row. */
+  live?: { rates: WindowRates; etaSeconds: number | null } | null;
 }
 
 export interface DashboardOptions {
@@ -85,9 +88,14 @@ interface HttpMetrics {
   requests?: number;
   requestsPerSecond?: number;
   latency?: { p50?: number; p95?: number; p99?: number };
+  /** Over the last 30 s (the store client's recent window). */
+  recentLatency?: { p50?: number; p95?: number; p99?: number; count?: number };
   httpErrors?: number;
   retries429?: number;
   effectiveRate?: number;
+  calls?: number;
+  errors?: number;
+  endpoints?: Record<string, EndpointRow>;
 }
 
 /** The HTTP figures another part of the run puts into stats.metrics (absent with --mock-api). */
@@ -100,11 +108,19 @@ export function httpMetrics(metrics: Record<string, unknown>): HttpMetrics {
   const rps = num('requests_per_second');
   if (rps !== undefined) out.requestsPerSecond = rps;
   if (lat && typeof lat === 'object') out.latency = lat as HttpMetrics['latency'] & object;
+  const recent = metrics['recent_latency_ms'];
+  if (recent && typeof recent === 'object') out.recentLatency = recent as HttpMetrics['recentLatency'] & object;
   // The HTTP store reports errors by status ({"503": 4}); a total, 0 when there are none.
   const byStatus = metrics['http_errors'];
   const errs =
     byStatus && typeof byStatus === 'object' ? Object.values(byStatus).reduce<number>((a, v) => a + (typeof v === 'number' ? v : 0), 0) : num('http_errors');
   if (errs !== undefined) out.httpErrors = errs;
+  const calls = num('calls');
+  if (calls !== undefined) out.calls = calls;
+  const failed = num('errors');
+  if (failed !== undefined) out.errors = failed;
+  const eps = metrics['endpoints'];
+  if (eps && typeof eps === 'object') out.endpoints = eps as Record<string, EndpointRow>;
   const r429 = num('retries_429');
   if (r429 !== undefined) out.retries429 = r429;
   const eff = num('effective_rate');
@@ -116,6 +132,31 @@ export function httpMetrics(metrics: Record<string, unknown>): HttpMetrics {
 export function dbWriteMetrics(metrics: Record<string, unknown>): DbWriteMetrics | null {
   const m = metrics['db_writes'];
   return m && typeof m === 'object' && typeof (m as DbWriteMetrics).commits === 'number' ? (m as DbWriteMetrics) : null;
+}
+
+/** "12.3 (avg 10.1)": the window's rate beside the run's average; "paused" while paused. */
+function reqPerSec(http: HttpMetrics, rates: WindowRates | undefined): string {
+  const avg = http.requestsPerSecond === undefined ? '–' : String(Math.round(http.requestsPerSecond * 10) / 10);
+  if (!rates) return avg;
+  return `${formatRate(rates.requestsPerSecond, rates.paused)} (avg ${avg})`;
+}
+
+/** "0" with none (the real store reports a total; the mock store none: "–"). */
+function httpErrorsText(http: HttpMetrics): string {
+  if (http.httpErrors === undefined) return '–';
+  return http.retries429 ? `${n(http.httpErrors)} (429s ${n(http.retries429)})` : n(http.httpErrors);
+}
+
+function errorRateText(http: HttpMetrics, rates: WindowRates): string {
+  const total = http.calls !== undefined && http.errors !== undefined ? `${errorPercent(http.errors, http.calls).toFixed(1)}%` : '–';
+  const now = rates.paused ? 'paused' : rates.errorPercent === null ? '–' : `${rates.errorPercent.toFixed(1)}%`;
+  return `${now} (all ${total})`;
+}
+
+function pcts(l: { p50?: number; p95?: number; p99?: number; count?: number } | undefined, paused: boolean): string {
+  if (paused) return 'paused';
+  if (l && l.count === 0) return 'no calls';
+  return `${ms(l?.p50)} / ${ms(l?.p95)} / ${ms(l?.p99)} ms`;
 }
 
 function ms(x: number | undefined): string {
@@ -172,10 +213,14 @@ export function renderDashboard(view: DashboardView, options: DashboardOptions =
   const left = `${paint(color, '1', head(title, width - statusText.length - 4))}`;
   const pad = Math.max(1, width - visibleText(left).length - statusText.length);
   lines.push(`${left}${' '.repeat(pad)}${paint(color, statusColor(s.status), statusText)}`);
+  if (view.live) {
+    const eta = s.status === 'completed' ? 'done' : `ETA ${formatDuration(view.live.etaSeconds)}`;
+    lines.push(`${progressBar(s.cyclesCompleted, s.totalCycles, width - eta.length - 1)} ${eta}`);
+  }
   lines.push(view.keys ? paint(color, '2', `keys: ${KEYS_HEADER}`) : paint(color, '2', 'no keyboard: signals USR1 checkpoint, USR2 pause/resume, INT/TERM stop'));
 
   // Four columns: label, value, label, value. 5 borders + widths = width.
-  const labelW = 14;
+  const labelW = 15;
   const valueW = Math.floor((width - 5 - 2 * labelW) / 2);
   const valueW2 = width - 5 - 2 * labelW - valueW;
   const wide = labelW + valueW2 + valueW; // content width of a value spanning three columns
@@ -205,8 +250,10 @@ export function renderDashboard(view: DashboardView, options: DashboardOptions =
     ['Failed', failedCell, 'Errors', n(errors)],
     ['Offers', n(s.offer.offers_assigned), 'Events', n(s.totals.events)],
     ['Memory', { content: head(memory, wide), colSpan: 3 }],
-    ['p50/p95/p99', `${ms(http.latency?.p50)} / ${ms(http.latency?.p95)} / ${ms(http.latency?.p99)} ms`, 'Requests', n(http.requests ?? s.totals.calls)],
-    ['Req/s', http.requestsPerSecond === undefined ? '–' : String(Math.round(http.requestsPerSecond * 10) / 10), 'HTTP errors', `${n(http.httpErrors)} (429s ${n(http.retries429)}${http.effectiveRate ? `, pace ${http.effectiveRate}/s` : ''})`],
+    ...(http.recentLatency ? [['p50/95/99 30s', pcts(http.recentLatency, s.status === 'paused'), 'Requests', n(http.requests ?? s.totals.calls)]] : []),
+    [http.recentLatency ? 'p50/95/99 all' : 'p50/p95/p99', pcts(http.latency, false), ...(http.recentLatency ? ['Retries 429', `${n(http.retries429)}${http.effectiveRate ? ` · pace ${http.effectiveRate}/s` : ''}`] : ['Requests', n(http.requests ?? s.totals.calls)])],
+    ['Req/s', reqPerSec(http, view.live?.rates), 'HTTP errors', httpErrorsText(http)],
+    ...(view.live ? [['Sessions/min', formatRate(view.live.rates.sessionsPerMinute, view.live.rates.paused), 'Error rate', errorRateText(http, view.live.rates)]] : []),
     db
       ? ['DB writes', `${n(db.commits)} ok · ${db.failed > 0 ? paint(color, '31', n(db.failed)) : '0'} failed`, 'Commit ms', `${ms(db.commit_ms.p50)} / ${ms(db.commit_ms.p95)} (p50/p95)`]
       : ['DB writes', { content: 'none (--mock-db)', colSpan: 3 }],
@@ -214,6 +261,11 @@ export function renderDashboard(view: DashboardView, options: DashboardOptions =
     ['Checkpoint', { content: s.lastCheckpoint ? tail(s.lastCheckpoint, wide) : 'none yet', colSpan: 3 }],
   );
   lines.push(...t.toString().split('\n'));
+  // The per-endpoint table: as many rows as leave room for its header, the "more" line and one notice.
+  if (http.endpoints && Object.keys(http.endpoints).length > 0) {
+    const rows = 24 - lines.length - 3;
+    if (rows >= 1) lines.push(...endpointTable(http.endpoints, width, rows).map((l) => head(l, width)));
+  }
 
   if (breakerOpen) {
     const banner = breakerBanner(s, view.keys ? 'Press r to resume, q to quit (a checkpoint is written).' : 'Send SIGUSR2 to resume (kill -USR2 <pid>), SIGTERM to stop.');

@@ -408,7 +408,7 @@ export function createHttpStore(options: HttpStoreOptions): HttpStore {
     } finally {
       const end = clock.now();
       lastEnd = end;
-      if (sent.out && firstDue !== null) latency.record(spec.endpoint, end - lastSent, end - firstDue, outcome);
+      if (sent.out && firstDue !== null) latency.record(spec.endpoint, end - lastSent, end - firstDue, outcome, end);
     }
   }
 
@@ -416,7 +416,7 @@ export function createHttpStore(options: HttpStoreOptions): HttpStore {
     ...(options.routes ? checkedApi(options.routes(call)) : contractRoutes(call)),
 
     metrics(): HttpMetrics {
-      const r = latency.report();
+      const r = latency.report(clock.now());
       const seconds = requests > 0 ? (lastEnd - firstSent) / 1000 : 0;
       return {
         requests,
@@ -424,6 +424,7 @@ export function createHttpStore(options: HttpStoreOptions): HttpStore {
         requests_per_second: seconds > 0 ? Math.round((requests / seconds) * 10) / 10 : 0,
         latency_ms: r.latency_ms,
         latency_ms_from_due: r.latency_ms_from_due,
+        ...(r.recent_latency_ms ? { recent_latency_ms: r.recent_latency_ms } : {}),
         errors: r.errors,
         rejected: r.rejected,
         endpoints: r.endpoints,
