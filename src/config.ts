@@ -12,11 +12,13 @@ import { parse as parseYaml } from 'yaml';
 import { inputError } from './errors.ts';
 import type { SimulationConfig } from './model/run.ts';
 import { redactUrl } from './url.ts';
+import { parseThreshold } from './thresholds/thresholds.ts';
 
 export { redactUrl } from './url.ts';
 
 /** 'bool-or-string': a flag alone is true; with a value, that value (`--resume [run-id]`). */
-type Kind = 'int' | 'number' | 'bool' | 'bool-or-string' | 'string' | 'date' | 'enum' | 'http-url' | 'postgres-url' | 'duration';
+/** 'thresholds': repeatable flag, comma-separated env, YAML list or string; each parsed (src/thresholds/thresholds.ts). */
+type Kind = 'int' | 'number' | 'bool' | 'bool-or-string' | 'string' | 'date' | 'enum' | 'http-url' | 'postgres-url' | 'duration' | 'thresholds';
 
 /**
  * The help groups, in the order `--help` shows them (src/cli/help-options.ts). Every option has one.
@@ -118,6 +120,9 @@ export interface RunConfig {
   /** true: the newest unfinished run; a string: that run id. */
   resume: boolean | string;
   resumeFrom: string | null;
+  /** --threshold expressions, normalised (`http_p95_ms<500`). */
+  threshold: string[];
+  thresholdAbort: boolean;
   fresh: boolean;
   // store
   apiUrl: string | null;
@@ -204,6 +209,8 @@ const RUN_SPECS: { [K in keyof RunConfig]: OptionSpec<RunConfig[K]> } = {
   memoryWarningMb: { flag: '--memory-warning-mb', group: 'monitoring', env: ['MEMORY_WARNING_MB'], yaml: ['monitoring.memory_warning_mb'], kind: 'int', min: 1, default: 12000, commands: RUN, description: 'RSS warning threshold, MB' },
   inspect: { flag: '--inspect', group: 'monitoring', kind: 'int', min: 0, max: 65535, expected: 'a port from 0 to 65535', nullable: true, default: null, commands: ['run', 'replay'], description: 'Stately inspector port' },
   web: { flag: '--web', group: 'monitoring', kind: 'int', min: 0, max: 65535, expected: 'a port from 0 to 65535', nullable: true, default: null, commands: RUN, description: `live web view and control API on 127.0.0.1 (port ${DEFAULT_WEB_PORT} when given without one; 0 = any free port; see docs/web.md)` },
+  threshold: { flag: '--threshold', group: 'monitoring', env: ['SHOPSIM_THRESHOLDS'], yaml: ['thresholds.checks'], kind: 'thresholds', default: [], commands: RUN, description: "pass/fail check METRIC OP NUMBER, repeatable: 'http_p95_ms<500', 'error_rate<0.05' (env: comma-separated; a failed one exits 99; see docs/cli.md)" },
+  thresholdAbort: { flag: '--threshold-abort', group: 'monitoring', env: ['SHOPSIM_THRESHOLD_ABORT'], yaml: ['thresholds.abort'], kind: 'bool', default: false, commands: RUN, description: 'stop the run (with a checkpoint) at the first cycle end where a threshold fails' },
   inspectAgents: { flag: '--inspect-agents', group: 'monitoring', kind: 'string', nullable: true, default: null, commands: ['run', 'replay'], description: 'agent ids to stream to the inspector' },
 };
 
@@ -364,6 +371,11 @@ export function coerce(spec: OptionSpec, raw: unknown, where: string): unknown {
         throw bad('an ISO-8601 date such as 2024-01-01T00:00:00Z');
       }
       return new Date(Date.parse(/T.*(Z|[+-]\d{2}:?\d{2})$/.test(s) || !s.includes('T') ? s : `${s}Z`)).toISOString();
+    }
+    case 'thresholds': {
+      const list = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',') : null;
+      if (!list || list.some((t) => typeof t !== 'string')) throw bad("a list of expressions such as ['http_p95_ms<500']");
+      return (list as string[]).filter((t) => t.trim() !== '').map((t) => parseThreshold(t, where).text);
     }
     case 'enum': {
       const s = String(raw);

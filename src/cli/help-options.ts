@@ -28,12 +28,14 @@ function valueName(spec: KeyedSpec): string {
   if (spec.kind.endsWith('-url')) return 'url';
   if (spec.kind === 'date') return 'date';
   if (spec.kind === 'enum') return spec.values?.join('|') ?? 'value';
+  if (spec.kind === 'thresholds') return 'expr';
   return /dir$/i.test(spec.key) ? 'dir' : /file|personas|products|from/i.test(spec.key) ? 'file' : 'value';
 }
 
 /** What help says about the default: `(default: 42)`; nothing for an off switch or a "not set" the text explains. */
 export function defaultText(spec: KeyedSpec): string {
   if (spec.kind === 'bool' || spec.kind === 'bool-or-string') return spec.default === true && spec.key !== 'color' ? ' (default: on)' : '';
+  if (Array.isArray(spec.default)) return spec.default.length ? ` (default: ${spec.default.join(', ')})` : ' (default: none)';
   if (spec.default === null) return /default/.test(spec.description) ? '' : ' (default: not set)';
   return ` (default: ${String(spec.default)})`;
 }
@@ -44,6 +46,8 @@ export function addSpecOptions(cmd: Command, specs: KeyedSpec[], options: { env?
     const env = options.env ? options.env(spec) : (spec.env ?? []);
     const envText = env.length ? ` [env: ${env.join(', ')}]` : '';
     const opt = new Option(flagSyntax(spec), `${spec.description}${defaultText(spec)}${envText}`).helpGroup(`${GROUPS[spec.group]}:`);
+    // A repeatable flag: every occurrence collected in order.
+    if (spec.kind === 'thresholds') opt.argParser((v: string, prev: unknown) => [...(Array.isArray(prev) ? (prev as string[]) : []), v]);
     cmd.addOption(opt);
   }
 }

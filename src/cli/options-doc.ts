@@ -20,7 +20,7 @@ export function optionsMarkdown(command: CommandName, first: Group[] = command =
       code(flagSyntax(s)),
       (s.env ?? []).map(code).join(', '),
       (s.yaml ?? []).map(code).join(', '),
-      s.default === null ? (defaultText(s) ? '—' : 'see meaning') : code(String(s.default)),
+      s.default === null ? (defaultText(s) ? '—' : 'see meaning') : Array.isArray(s.default) && s.default.length === 0 ? 'none' : code(String(s.default)),
       s.resume ? RESUME[s.resume] : '',
       s.description,
     ].join(' | '),

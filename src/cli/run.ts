@@ -27,7 +27,7 @@ Examples:
 Length: one of -c/--cycles, --sim-duration, -d/--duration, --hours; none = one real hour.
 Keys on a terminal: p pause, r resume, c checkpoint, s stats, q quit. Without one: SIGTERM stops
 with a checkpoint, SIGUSR1 checkpoints, SIGUSR2 pauses and resumes. Exit codes: 0 done, 2 bad
-input, 3 breaker open, 130/143 stopped by SIGINT/SIGTERM, 1 crash.
+input, 3 breaker open, 99 a --threshold failed, 130/143 stopped by SIGINT/SIGTERM, 1 crash.
 `;
 
 export interface RunIo {
@@ -140,6 +140,24 @@ export async function runCommand(flags: Partial<Record<keyof RunConfig, unknown>
     onEndRunError: (err) => io.stderr.write(`shopsim: could not record the end of the run: ${oneLine(err)}\n`),
   });
   const monitor = monitoring.attach(sim, plan.personas);
+  // Thresholds at every cycle end, on the run's figures so far: the first failure of each is said
+  // once, and with --threshold-abort the run stops there (a graceful stop: checkpoint, exit 99).
+  const { evaluateThresholds, parseThreshold, THRESHOLD_EXIT_CODE, thresholdFigures } = await import('../thresholds/thresholds.ts');
+  const thresholds = config.threshold.map((t) => parseThreshold(t));
+  const saidFailed = new Set<string>();
+  let abortedBy: string | null = null;
+  const onCycleThresholds = () => {
+    for (const r of evaluateThresholds(thresholds, thresholdFigures(sim.stats()))) {
+      if (r.ok || saidFailed.has(r.text)) continue;
+      saidFailed.add(r.text);
+      io.stderr.write(`shopsim: threshold ${r.text} failing at cycle ${sim.stats().cyclesCompleted} (${r.metric} ${r.actual})${config.thresholdAbort && abortedBy === null ? '; stopping (--threshold-abort)' : ''}\n`);
+      if (config.thresholdAbort && abortedBy === null) {
+        abortedBy = r.text;
+        sim.stop();
+      }
+    }
+  };
+  if (thresholds.length > 0) sim.events.on('cycle', onCycleThresholds);
 
   let summary: RunSummary;
   try {
@@ -153,8 +171,12 @@ export async function runCommand(flags: Partial<Record<keyof RunConfig, unknown>
     return isShopsimError(err) ? err.exitCode : 1;
   } finally {
     monitor.detach();
+    sim.events.off('cycle', onCycleThresholds);
   }
   await opened.close();
+  // Thresholds are judged on the run's final figures (the summary's), one result per expression.
+  const thresholdResults = evaluateThresholds(thresholds, summary);
+  if (thresholdResults.length > 0) summary = { ...summary, thresholds: thresholdResults.map((r) => ({ threshold: r.text, actual: r.actual, ok: r.ok })) };
   monitoring.logger.info({ event: 'summary', summary }, 'run finished');
   await monitoring.close();
   if (config.json) io.stdout.write(`${JSON.stringify(summary)}\n`);
@@ -182,11 +204,20 @@ export async function runCommand(flags: Partial<Record<keyof RunConfig, unknown>
     );
     return 4;
   }
+  if (abortedBy !== null) {
+    io.stderr.write(`shopsim: stopped by --threshold-abort (${abortedBy} failed) at cycle ${summary.cycles_completed} of ${summary.cycles_total}${summary.last_checkpoint ? `; continue with: shopsim run --resume-from ${resolve(summary.last_checkpoint)}` : ''}\n`);
+    return THRESHOLD_EXIT_CODE;
+  }
   if (summary.exit_reason === 'stopped' && summary.last_checkpoint) {
     io.stderr.write(`shopsim: stopped at cycle ${summary.cycles_completed} of ${summary.cycles_total}; continue with: shopsim run --resume-from ${resolve(summary.last_checkpoint)}\n`);
   }
   const requested = monitor.requestedExitCode();
   if (requested !== null) return requested;
+  const failed = thresholdResults.filter((r) => !r.ok);
+  if (failed.length > 0) {
+    io.stderr.write(`shopsim: ${failed.length} threshold${failed.length > 1 ? 's' : ''} failed: ${failed.map((r) => `${r.text} (${r.metric} ${r.actual})`).join(', ')}\n`);
+    return THRESHOLD_EXIT_CODE;
+  }
   return 0;
 }
 

@@ -82,6 +82,9 @@ export async function createLoopbackInspectorServer(options: InspectorServerOpti
     res.end(bridgeHtml(`ws://${host}:${port}`, inspectorUrl));
   });
   const wss = new WebSocketServer({ server: httpServer, verifyClient: (info: { req: http.IncomingMessage }) => loopbackHost(info.req.headers.host, port) });
+  // The WebSocket server re-emits the HTTP server's errors (a taken port): that one is answered
+  // below as one line, exit 2, and must not also be an unhandled 'error' event.
+  wss.on('error', () => {});
   const buffer: string[] = [];
   wss.on('connection', (ws) => {
     for (const msg of buffer) ws.send(msg);

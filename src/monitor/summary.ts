@@ -125,6 +125,11 @@ export function renderSummary(s: RunSummary, options: SummaryOptions = {}): stri
       width,
     ),
   );
+  const thresholds = Array.isArray(s['thresholds']) ? (s['thresholds'] as { threshold: string; actual: number | null; ok: boolean }[]) : [];
+  thresholds.forEach((t, i) => {
+    const actual = t.actual === null ? 'no data' : Number.isInteger(t.actual) ? String(t.actual) : t.actual.toPrecision(4);
+    lines.push(`${(i === 0 ? 'Thresholds' : '').padEnd(12)}${t.ok ? 'ok' : 'FAILED'} ${t.threshold} (${actual})`);
+  });
   if (s.checkpoint_failures > 0) lines.push(...row('Checkpoints', `${n(s.checkpoint_failures)} writes failed (retried at the next cycle)`, width));
   // Paths are never cut: a line holding one may be wider than the screen.
   if (s.resumed_from) lines.push(`${'Resumed'.padEnd(12)}${s.resumed_from}`);

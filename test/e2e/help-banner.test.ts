@@ -29,7 +29,7 @@ describe('help', () => {
     for (const spec of OPTION_SPECS) {
       const text = help.get(flagSyntax(spec));
       expect(text, `${spec.flag} in run --help`).toBeDefined();
-      if (spec.default !== null && spec.kind !== 'bool' && spec.kind !== 'bool-or-string') expect(text, spec.flag).toContain(`(default: ${String(spec.default)})`);
+      if (spec.default !== null && spec.kind !== 'bool' && spec.kind !== 'bool-or-string') expect(text, spec.flag).toContain(`(default: ${Array.isArray(spec.default) && spec.default.length === 0 ? 'none' : String(spec.default)})`);
       expect(text?.replace(/\s+/g, ' ')).toContain(`${spec.description}${defaultText(spec)}`.replace(/\s+/g, ' '));
       // The option sits under its group's heading.
       const heading = r.stdout.lastIndexOf(`\n${GROUPS[spec.group]}:\n`, r.stdout.indexOf(`  ${flagSyntax(spec)} `));
