@@ -10,11 +10,8 @@
  *    duration of each cycle's store work (the cycle is 75 s).
  * BENCH_HTTP=rate,throughput,target narrows it.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
-import { Agent, type Dispatcher } from 'undici';
 import { generateProducts } from '../../src/model/catalog.ts';
 import { generatePersonas } from '../../src/model/personas.ts';
 import { createSimulation, DEFAULT_SIMULATION_CONFIG, type CycleReport } from '../../src/simulation/create-simulation.ts';
@@ -22,6 +19,7 @@ import { createMockRecorder } from '../../src/simulation/mock-recorder.ts';
 import { createHttpStore } from '../../src/store/http-store.ts';
 import type { CallContext } from '../../src/model/types.ts';
 import { maxInWindow } from '../store/max-in-window.ts';
+import { recordingDispatcher, startStore } from './store-child.ts';
 
 const only = process.env['BENCH_HTTP']?.split(',');
 const want = (name: string) => !only || only.includes(name);
@@ -31,40 +29,6 @@ const WARMUP_SECONDS = Number(process.env['BENCH_THROUGHPUT_WARMUP_SECONDS'] ?? 
 const emit = (o: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(o)}\n`);
 const r3 = (n: number) => Math.round(n * 1000) / 1000;
 
-async function startStore(extra: string[] = []): Promise<{ url: string; child: ChildProcess; stop(): Promise<void> }> {
-  const child = spawn(process.execPath, ['bin/shopsim.js', 'serve', '--mock-db', '--port', '0', ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const url = await new Promise<string>((resolve, reject) => {
-    const rl = createInterface({ input: child.stdout! });
-    rl.once('line', (l) => resolve(l.trim()));
-    child.once('exit', (c) => reject(new Error(`store exited ${c}`)));
-  });
-  return {
-    url,
-    child,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
-  };
-}
-
-/** An undici Agent that notes when each request is dispatched. */
-function recordingDispatcher(times: number[]): Dispatcher & { close(): Promise<void> } {
-  const agent = new Agent({ connections: 50, pipelining: 1 });
-  const d = {
-    dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler) {
-      times.push(performance.now());
-      return agent.dispatch(opts, handler);
-    },
-    request(opts: Dispatcher.RequestOptions) {
-      times.push(performance.now());
-      return agent.request(opts);
-    },
-    close: () => agent.close(),
-  };
-  return d as unknown as Dispatcher & { close(): Promise<void> };
-}
 
 
 const ctxOf = (i: number, n: number): CallContext => ({ agentId: `agent_${String(i).padStart(4, '0')}`, agentIndex: i, cycle: 1, at: '2024-01-01T10:00:00.000Z', callSeq: n });

@@ -9,51 +9,19 @@
  * BENCH_PACING_RATES=50,1000 · BENCH_PACING_CYCLES=2 · BENCH_PACING_AGENTS_50=372 ·
  * BENCH_PACING_AGENTS_1000=8000.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
-import { Agent, type Dispatcher } from 'undici';
 import { generateProducts } from '../../src/model/catalog.ts';
 import { generatePersonas } from '../../src/model/personas.ts';
 import { createSimulation, DEFAULT_SIMULATION_CONFIG } from '../../src/simulation/create-simulation.ts';
 import { createMockRecorder } from '../../src/simulation/mock-recorder.ts';
 import { createHttpStore } from '../../src/store/http-store.ts';
 import { maxInWindow } from '../store/max-in-window.ts';
+import { recordingDispatcher, startStore } from './store-child.ts';
 
 const emit = (o: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(o)}\n`);
 const r3 = (n: number) => Math.round(n * 1000) / 1000;
 const rates = (process.env['BENCH_PACING_RATES'] ?? '50,1000').split(',').map(Number);
 const cycles = Number(process.env['BENCH_PACING_CYCLES'] ?? 2);
 
-async function startStore(extra: string[]): Promise<{ url: string; child: ChildProcess; stop(): Promise<void> }> {
-  const child = spawn(process.execPath, ['bin/shopsim.js', 'serve', '--mock-db', '--port', '0', ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const url = await new Promise<string>((resolve, reject) => {
-    const rl = createInterface({ input: child.stdout! });
-    rl.once('line', (l) => resolve(l.trim()));
-    child.once('exit', (c) => reject(new Error(`store exited ${c}`)));
-  });
-  return {
-    url,
-    child,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
-  };
-}
-
-/** An undici Agent that notes when each request is dispatched. */
-function recordingDispatcher(times: number[]): Dispatcher & { close(): Promise<void> } {
-  const agent = new Agent({ connections: 50, pipelining: 1 });
-  const d = {
-    dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler) {
-      times.push(performance.now());
-      return agent.dispatch(opts, handler);
-    },
-    close: () => agent.close(),
-  };
-  return d as unknown as Dispatcher & { close(): Promise<void> };
-}
 
 for (const rate of rates) {
   const agents = Number(process.env[`BENCH_PACING_AGENTS_${rate}`] ?? (rate <= 50 ? 372 : 8000));
