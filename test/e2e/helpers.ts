@@ -124,7 +124,7 @@ export function shopsim(args: string[], env: Record<string, string> = {}): Promi
   return startCli(args, { cwd: ROOT, env: { ...outputEnv(), ...env } }).exit;
 }
 
-export const CYCLE_LINE = /^cycle=(\d+)\/(\d+) sim=\S+Z active=\d+\/\d+ sessions=\d+ checkouts=\d+ abandoned=\d+ failures=\d+\/\d+ events=\d+ p95_ms=\S+ req_s=\S+ rss_mb=\d+ duration_s=[\d.]+ lag_s=[\d.]+( breaker=open)?$/;
+export const CYCLE_LINE = /^cycle=(\d+)\/(\d+) sim=\S+Z active=\d+\/\d+ sessions=\d+ checkouts=\d+ abandoned=\d+ failures=\d+\/\d+ events=\d+ p95_ms=\S+ req_s=\S+ rss_mb=\d+ duration_s=[\d.]+ lag_s=[\d.]+( progress=\d+% eta=\S+ win_req_s=\S+ win_sessions_min=\S+ win_err_pct=\S+( err_pct=[\d.]+)?( win_p50_ms=\S+ win_p95_ms=\S+ win_p99_ms=\S+)?( http_errors=\d+)?)?( breaker=open)?$/;
 
 export function cycleLines(stderr: string): string[] {
   return stderr.split('\n').filter((l) => l.startsWith('cycle='));
