@@ -122,12 +122,7 @@ export function prepareRun(resolved: ResolvedConfig): RunPlan {
       try {
         size = statSync(path).size;
       } catch {}
-      if (size < pos.bytes) {
-        const what = `the recorded store answers through cycle ${pos.cycle} (${path}) are ${size < 0 ? 'missing' : `shorter than the checkpoint says (${size} of ${pos.bytes} bytes)`}`;
-        // Refused unless asked: resuming would leave a run that can no longer be replayed exactly.
-        if (!config.allowMissingAnswers) throw new CheckpointError(plan.file, `${what}; the run could no longer be replayed exactly (--allow-missing-answers resumes anyway)`);
-        warnings.push(`warning: ${what}; recording starts again at cycle ${pos.cycle + 1} (--allow-missing-answers)`);
-      }
+      if (size < pos.bytes) warnings.push(`warning: ${path}: the recorded store answers through cycle ${pos.cycle} are ${size < 0 ? 'missing' : `shorter than the checkpoint says (${size} of ${pos.bytes} bytes)`}; recording starts again at cycle ${pos.cycle + 1}`);
     }
   }
   warnings.push(...prepareCheckpointDir(config.checkpointDir));
