@@ -7,6 +7,7 @@
 import type { RunSummary } from '../model/run.ts';
 import { dbWriteMetrics } from './dashboard.ts';
 import { formatMoney } from './money.ts';
+import { formatThresholdActual } from '../thresholds/thresholds.ts';
 
 export interface SummaryOptions {
   color?: boolean;
@@ -127,8 +128,7 @@ export function renderSummary(s: RunSummary, options: SummaryOptions = {}): stri
   );
   const thresholds = Array.isArray(s['thresholds']) ? (s['thresholds'] as { threshold: string; actual: number | null; ok: boolean }[]) : [];
   thresholds.forEach((t, i) => {
-    const actual = t.actual === null ? 'no data' : Number.isInteger(t.actual) ? String(t.actual) : t.actual.toPrecision(4);
-    lines.push(`${(i === 0 ? 'Thresholds' : '').padEnd(12)}${t.ok ? 'ok' : 'FAILED'} ${t.threshold} (${actual})`);
+    lines.push(`${(i === 0 ? 'Thresholds' : '').padEnd(12)}${t.ok ? 'ok' : 'FAILED'} ${t.threshold} (${formatThresholdActual(t.actual)})`);
   });
   if (s.checkpoint_failures > 0) lines.push(...row('Checkpoints', `${n(s.checkpoint_failures)} writes failed (retried at the next cycle)`, width));
   // Paths are never cut: a line holding one may be wider than the screen.

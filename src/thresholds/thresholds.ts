@@ -6,6 +6,7 @@
  */
 import { inputError } from '../errors.ts';
 import type { SimulationStats } from '../model/run.ts';
+import { runTotalsOf } from '../simulation/project.ts';
 
 export const THRESHOLD_EXIT_CODE = 99;
 
@@ -61,22 +62,13 @@ export function evaluateThresholds(thresholds: readonly Threshold[], figures: Fi
   });
 }
 
-/** One line per threshold: `ok   http_p95_ms<500 (p95 231.4)`. */
-export function thresholdLine(r: ThresholdResult): string {
-  const actual = r.actual === null ? 'no data' : Number.isInteger(r.actual) ? String(r.actual) : r.actual.toPrecision(4);
-  return `${r.ok ? 'ok    ' : 'FAILED'} ${r.text} (${r.metric} ${actual})`;
+/** A threshold's figure as the summary prints it: `no data`, an integer, or four significant digits. */
+export function formatThresholdActual(actual: number | null): string {
+  return actual === null ? 'no data' : Number.isInteger(actual) ? String(actual) : actual.toPrecision(4);
 }
 
 /** The figures of a run in progress, under the summary's names (for the per-cycle check). */
 export function thresholdFigures(stats: SimulationStats): Figures {
-  const t = stats.totals;
-  return {
-    ...stats.metrics,
-    sessions_created: t.sessions,
-    checkouts_completed: t.checkouts,
-    sessions_abandoned: t.abandoned,
-    sessions_failed: t.failed,
-    requests: t.calls,
-    agent_failures: t.failed - (t.refusals ?? 0),
-  };
+  const totals = runTotalsOf(stats);
+  return { ...stats.metrics, ...totals, agent_failures: totals.sessions_failed - (stats.totals.refusals ?? 0) };
 }
