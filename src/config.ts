@@ -18,7 +18,8 @@ export { redactUrl } from './url.ts';
 
 /** 'bool-or-string': a flag alone is true; with a value, that value (`--resume [run-id]`). */
 /** 'thresholds': repeatable flag, comma-separated env, YAML list or string; each parsed (src/thresholds/thresholds.ts). */
-type Kind = 'int' | 'number' | 'bool' | 'bool-or-string' | 'string' | 'date' | 'enum' | 'http-url' | 'postgres-url' | 'duration' | 'thresholds';
+/** 'size': a byte size as rotating-file-stream takes it, a whole number with B, K, M or G (`10M`; powers of 1024). */
+type Kind = 'int' | 'number' | 'bool' | 'bool-or-string' | 'string' | 'date' | 'enum' | 'http-url' | 'postgres-url' | 'duration' | 'thresholds' | 'size';
 
 /**
  * The help groups, in the order `--help` shows them (src/cli/help-options.ts). Every option has one.
@@ -134,6 +135,10 @@ export interface RunConfig {
   databaseUrl: string | null;
   dataDir: string;
   logDir: string | null;
+  /** Rotate a log file at this size (`10M`). */
+  logMaxSize: string;
+  /** Rotated files kept per log file. */
+  logKeep: number;
   dbPoolSize: number;
   dbWriteTimeout: number;
   dbGroupCommit: number;
@@ -198,6 +203,8 @@ const RUN_SPECS: { [K in keyof RunConfig]: OptionSpec<RunConfig[K]> } = {
   databaseUrl: { flag: '--database-url', group: 'database', env: ['DATABASE_URL'], yaml: ['database.url'], kind: 'postgres-url', nullable: true, default: null, commands: ['run', 'serve', 'db'], public: 'database', description: 'PostgreSQL URL (default: embedded)' },
   dataDir: { flag: '--data-dir', group: 'database', env: ['SHOPSIM_DATA_DIR'], yaml: ['database.data_dir'], kind: 'string', default: 'data/pglite', commands: ['run', 'serve', 'db'], description: 'embedded database directory' },
   logDir: { flag: '--log-dir', group: 'monitoring', env: ['SHOPSIM_LOG_DIR'], yaml: ['logging.dir'], kind: 'string', nullable: true, default: null, commands: RUN, description: 'log directory (default: logs beside --data-dir, i.e. data/logs)' },
+  logMaxSize: { flag: '--log-max-size', group: 'monitoring', env: ['SHOPSIM_LOG_MAX_SIZE'], yaml: ['logging.max_size'], kind: 'size', default: '10M', commands: RUN, description: 'rotate a log file when it reaches this size: a whole number with B, K, M or G (powers of 1024)' },
+  logKeep: { flag: '--log-keep', group: 'monitoring', env: ['SHOPSIM_LOG_KEEP'], yaml: ['logging.keep'], kind: 'int', min: 1, max: 1000, default: 5, commands: RUN, description: 'rotated files kept per log file (simulation.log.1 is the newest)' },
   dbPoolSize: { flag: '--db-pool-size', group: 'database', env: ['DB_POOL_SIZE'], yaml: ['database.pool_size'], kind: 'int', min: 1, default: 50, commands: ['run', 'db'], description: 'database pool size' },
   dbWriteTimeout: { flag: '--db-write-timeout', group: 'database', env: ['DB_WRITE_TIMEOUT'], yaml: ['database.write_timeout'], kind: 'number', min: 0, exclusiveMin: true, default: 30, commands: RUN, description: 'seconds one agent-cycle commit may take before it counts as failed' },
   dbGroupCommit: { flag: '--db-group-commit', group: 'database', env: ['DB_GROUP_COMMIT'], yaml: ['database.group_commit'], kind: 'int', min: 0, default: 0, commands: RUN, description: "agent-cycles per write statement (0 = one statement per agent-cycle; 50 for throughput)" },
@@ -376,6 +383,11 @@ export function coerce(spec: OptionSpec, raw: unknown, where: string): unknown {
       const list = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',') : null;
       if (!list || list.some((t) => typeof t !== 'string')) throw bad("a list of expressions such as ['http_p95_ms<500']");
       return (list as string[]).filter((t) => t.trim() !== '').map((t) => parseThreshold(t, where).text);
+    }
+    case 'size': {
+      const m = typeof raw === 'string' || typeof raw === 'number' ? /^\s*(\d+)\s*([BKMG])?\s*$/i.exec(String(raw)) : null;
+      if (!m || Number(m[1]) < 1) throw bad('a size such as 300K, 10M or 1G (a whole number >= 1 with B, K, M or G)');
+      return `${Number(m[1])}${(m[2] ?? 'B').toUpperCase()}`;
     }
     case 'enum': {
       const s = String(raw);

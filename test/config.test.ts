@@ -152,6 +152,15 @@ describe('resolveConfig: coercion, one line per bad value', () => {
     expect(inputErrorOf(() => resolveConfig({ breakerAction: 'later' }, {})).message).toBe('--breaker-action: expected one of exit, wait, got "later"');
   });
 
+  it('log sizes: a whole number with B, K, M or G (rotating-file-stream syntax), normalised; else one line', () => {
+    expect(resolveConfig({}, {}).config.logMaxSize).toBe('10M');
+    expect(resolveConfig({ logMaxSize: '300k' }, {}).config.logMaxSize).toBe('300K');
+    expect(resolveConfig({}, { SHOPSIM_LOG_MAX_SIZE: '4096' }).config.logMaxSize).toBe('4096B');
+    expect(inputErrorOf(() => resolveConfig({ logMaxSize: '10MB' }, {})).message).toBe('--log-max-size: expected a size such as 300K, 10M or 1G (a whole number >= 1 with B, K, M or G), got "10MB"');
+    expect(inputErrorOf(() => resolveConfig({ logMaxSize: '0M' }, {})).message).toMatch(/^--log-max-size: expected a size/);
+    expect(inputErrorOf(() => resolveConfig({ logKeep: '0' }, {})).message).toBe('--log-keep: expected an integer >= 1 and <= 1000, got "0"');
+  });
+
   it('strings: an empty one is refused, not taken as "not given"', () => {
     expect(inputErrorOf(() => resolveConfig({ personas: '' }, {})).message).toBe('--personas: expected a non-empty string, got ""');
     expect(inputErrorOf(() => resolveConfig({ agents: '' }, {})).message).toBe('--agents: expected an integer >= 1, got ""');

@@ -29,6 +29,7 @@ function valueName(spec: KeyedSpec): string {
   if (spec.kind === 'date') return 'date';
   if (spec.kind === 'enum') return spec.values?.join('|') ?? 'value';
   if (spec.kind === 'thresholds') return 'expr';
+  if (spec.kind === 'size') return 'size';
   return /dir$/i.test(spec.key) ? 'dir' : /file|personas|products|from/i.test(spec.key) ? 'file' : 'value';
 }
 

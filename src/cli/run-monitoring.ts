@@ -40,7 +40,7 @@ export interface RunMonitoring {
 }
 
 export interface RunMonitoringOptions {
-  config: Pick<RunConfig, 'json' | 'debug' | 'refresh' | 'color' | 'memoryWarningMb' | 'breakerAction' | 'inspect' | 'inspectAgents'> & Partial<Pick<RunConfig, 'web' | 'checkpointDir'>>;
+  config: Pick<RunConfig, 'json' | 'debug' | 'refresh' | 'color' | 'memoryWarningMb' | 'breakerAction' | 'inspect' | 'inspectAgents'> & Partial<Pick<RunConfig, 'web' | 'checkpointDir' | 'logMaxSize' | 'logKeep'>>;
   /** The run's id (names the --web run file). */
   runId?: string;
   io: RunMonitoringIo;
@@ -61,6 +61,8 @@ export async function openRunMonitoring(options: RunMonitoringOptions): Promise<
   const runLogger: RunLogger = createRunLogger({
     ...(options.logDir ? { dir: options.logDir } : {}),
     debug: config.debug,
+    ...(config.logMaxSize ? { maxSize: config.logMaxSize } : {}),
+    ...(config.logKeep ? { keep: config.logKeep } : {}),
     // A log file that cannot be written (disk full) is a warning, never the end of the run.
     onWriteError: (file, err) => io.stderr.write(`shopsim: warning: cannot write the log file ${file} (${(err as NodeJS.ErrnoException).code ?? String(err)}); its lines are dropped, the run goes on\n`),
   });
@@ -84,7 +86,7 @@ export async function openRunMonitoring(options: RunMonitoringOptions): Promise<
     } catch (err) {
       if (inspector) await inspector.close();
       if (web) await web.close();
-      runLogger.close();
+      await runLogger.close();
       throw err;
     }
     const msg = `web view: open ${web.pageUrl} (control token also in ${runFile}, mode 0600; shopsim ctl uses it)`;
@@ -123,7 +125,7 @@ export async function openRunMonitoring(options: RunMonitoringOptions): Promise<
       if (inspector) await inspector.close();
       if (runFile) removeRunFile(runFile);
       if (web) await web.close();
-      runLogger.close();
+      await runLogger.close();
     },
   };
 }

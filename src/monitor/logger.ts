@@ -1,12 +1,14 @@
 /**
  * Structured run logs (pino): everything at info (debug with --debug) to
- * data/logs/simulation.log, errors also to data/logs/simulation_errors.log (the seed's file).
+ * data/logs/simulation.log, errors also to data/logs/simulation_errors.log (the seed's file),
+ * each rotated by size (--log-max-size, --log-keep).
  * Logs never go to stdout (it belongs to the summary / --json). Secrets are never written:
  * credentials inside URLs are masked in every string, and secret-looking keys are censored.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import pino, { type Logger } from 'pino';
+import { createStream } from 'rotating-file-stream';
 import { inputError } from '../errors.ts';
 
 export type { Logger } from 'pino';
@@ -15,6 +17,10 @@ export interface RunLoggerOptions {
   /** Directory of the log files (created if missing). Default data/logs. */
   dir?: string;
   debug?: boolean;
+  /** Rotate a file when it reaches this size (rotating-file-stream's syntax: `10M`). Default 10M. */
+  maxSize?: string;
+  /** Rotated files kept per log file. Default 5. */
+  keep?: number;
   /**
    * Called once per file on its first failed write (a full disk, a removed directory): the
    * run goes on and later lines to that file are dropped. Log writes are never fatal.
@@ -27,45 +33,48 @@ export interface RunLogger {
   files: { log: string; errors: string };
   /** Lines that could not be written (disk full…), per file. */
   dropped(): { log: number; errors: number };
-  /** Flushes the files. */
-  close(): void;
+  /** Writes out what is buffered and closes the files. */
+  close(): Promise<void>;
 }
 
 /**
- * An append-only file destination for pino that never throws: pino's synchronous destination
- * (sonic-boom) throws on ENOSPC from inside a log call, which ended runs at a full disk. Writes
- * are synchronous (nothing is lost when the CLI ends the process right after the run); a failed
- * write drops the line, counts it and tells `onError` once.
+ * A log file destination for pino, rotated by size (rotating-file-stream, the classical
+ * logrotate scheme: at `size` the file becomes `NAME.1`, `NAME.1` becomes `NAME.2`… and the
+ * oldest beyond `keep` is dropped), that never throws: a write or rotation that fails (a full
+ * disk, a removed directory) drops the line and the ones after it, counts them and tells
+ * `onError` once. Writes are asynchronous: `end()` resolves once what was written is on disk.
  */
-export function safeFileDestination(file: string, onError: (err: unknown) => void = () => {}) {
-  const fd = openSync(file, 'a');
+export function rotatingFileDestination(file: string, rotation: { size: string; keep: number }, onError: (err: unknown) => void = () => {}) {
+  // Opened once here, synchronously: a file that cannot be created is said before the run starts.
+  closeSync(openSync(file, 'a'));
+  const stream = createStream(basename(file), { path: dirname(file), size: rotation.size, rotate: rotation.keep });
   let dropped = 0;
-  let open = true;
+  let failed = false;
+  stream.on('error', (err) => {
+    if (!failed) {
+      failed = true;
+      onError(err);
+    }
+  });
+  // Non-blocking problems of the library (a rotated file it could not remove): not the run's concern.
+  stream.on('warning', () => {});
   return {
     write(line: string): boolean {
-      if (!open) return true;
-      try {
-        const buf = Buffer.from(line, 'utf8');
-        let off = 0;
-        while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
-      } catch (err) {
-        if (dropped++ === 0) onError(err);
+      if (failed || stream.destroyed || stream.writableEnded) {
+        dropped++;
+        return true;
       }
+      stream.write(line, (err) => {
+        if (err) dropped++;
+      });
       return true;
     },
-    flushSync(): void {
-      try {
-        fsyncSync(fd);
-      } catch {
-        // a full or gone disk: nothing more to do
-      }
-    },
-    end(): void {
-      if (!open) return;
-      open = false;
-      try {
-        closeSync(fd);
-      } catch {}
+    end(): Promise<void> {
+      if (failed || stream.destroyed || stream.writableEnded) return Promise.resolve();
+      return new Promise((resolve) => {
+        stream.once('error', () => resolve());
+        stream.end(() => resolve());
+      });
     },
     dropped: () => dropped,
   };
@@ -96,19 +105,20 @@ export function redactDeep(value: unknown, depth = 0): unknown {
 export function createRunLogger(options: RunLoggerOptions = {}): RunLogger {
   const dir = options.dir ?? join('data', 'logs');
   const files = { log: join(dir, 'simulation.log'), errors: join(dir, 'simulation_errors.log') };
-  let all: ReturnType<typeof safeFileDestination>;
-  let errors: ReturnType<typeof safeFileDestination>;
+  let all: ReturnType<typeof rotatingFileDestination>;
+  let errors: ReturnType<typeof rotatingFileDestination>;
+  const rotation = { size: options.maxSize ?? '10M', keep: options.keep ?? 5 };
   const onWriteError = options.onWriteError ?? (() => {});
   // Opened at start: a log directory that cannot be written is bad input (exit 2) before the run.
   try {
     mkdirSync(dir, { recursive: true });
-    all = safeFileDestination(files.log, (err) => onWriteError(files.log, err));
-    errors = safeFileDestination(files.errors, (err) => onWriteError(files.errors, err));
+    all = rotatingFileDestination(files.log, rotation, (err) => onWriteError(files.log, err));
+    errors = rotatingFileDestination(files.errors, rotation, (err) => onWriteError(files.errors, err));
   } catch (err) {
     throw inputError(`log directory ${dir}: cannot write the log files there (${(err as NodeJS.ErrnoException).code ?? String(err)})`, err);
   }
-  // Synchronous appends: a handful of lines per cycle, and nothing is lost when the CLI
-  // ends the process right after the run (see src/cli/main.ts). Never throws (safeFileDestination).
+  // A handful of lines per cycle; close() waits for them, so nothing is lost when the CLI ends
+  // the process right after the run (see src/cli/main.ts). Never throws (rotatingFileDestination).
   const level = options.debug ? 'debug' : 'info';
   const logger = pino(
     {
@@ -134,9 +144,8 @@ export function createRunLogger(options: RunLoggerOptions = {}): RunLogger {
     logger,
     files,
     dropped: () => ({ log: all.dropped(), errors: errors.dropped() }),
-    close() {
-      all.flushSync();
-      errors.flushSync();
+    async close() {
+      await Promise.all([all.end(), errors.end()]);
     },
   };
 }

@@ -1,17 +1,27 @@
-import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { createRunLogger, redactSecrets } from '../../src/monitor/logger.ts';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createRunLogger, redactSecrets, rotatingFileDestination } from '../../src/monitor/logger.ts';
+
+const made: string[] = [];
+const tempDir = () => {
+  const d = mkdtempSync(join(tmpdir(), 'shopsim-logs-'));
+  made.push(d);
+  return d;
+};
+afterEach(() => {
+  for (const d of made.splice(0)) rmSync(d, { recursive: true, force: true });
+});
 
 describe('run logs', () => {
-  it('creates the directory, writes JSON lines, errors also to simulation_errors.log, never secrets', () => {
-    const dir = join(mkdtempSync(join(tmpdir(), 'shopsim-logs-')), 'nested', 'logs');
+  it('creates the directory, writes JSON lines, errors also to simulation_errors.log, never secrets', async () => {
+    const dir = join(tempDir(), 'nested', 'logs');
     const { logger, files, close } = createRunLogger({ dir });
     logger.info({ event: 'start', databaseUrl: 'postgres://app:hunter2@db:5432/shop', api: 'https://user:s3cret@store.example/api' }, 'connecting to postgres://app:hunter2@db:5432/shop');
     logger.debug('not at info level');
     logger.error({ err: new Error('refused: postgres://app:hunter2@db/shop?password=hunter2') }, 'run failed');
-    close();
+    await close();
     expect(files.log).toBe(join(dir, 'simulation.log'));
     const all = readFileSync(files.log, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     const errors = readFileSync(files.errors, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
@@ -24,13 +34,42 @@ describe('run logs', () => {
     expect(raw).not.toContain('s3cret');
   });
 
-  it('logs debug lines with --debug', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'shopsim-logs-'));
+  it('logs debug lines with --debug', async () => {
+    const dir = tempDir();
     const { logger, files, close } = createRunLogger({ dir, debug: true });
     logger.debug('detail');
-    close();
+    await close();
     expect(readFileSync(files.log, 'utf8')).toContain('"msg":"detail"');
     expect(existsSync(files.errors)).toBe(true);
+  });
+
+  it('rotates a file that grows past --log-max-size: NAME.1 is the newest, at most --log-keep are kept', async () => {
+    const dir = tempDir();
+    const { logger, files, close } = createRunLogger({ dir, maxSize: '1K', keep: 2 });
+    for (let i = 0; i < 100; i++) logger.info({ event: 'cycle', i }, `line ${i}`);
+    await close();
+    const names = readdirSync(dir).sort();
+    expect(names).toEqual(['simulation.log', 'simulation.log.1', 'simulation.log.2', 'simulation_errors.log']);
+    // Each rotated file reached the size (a line is never split), the live one is below it.
+    for (const n of ['simulation.log.1', 'simulation.log.2']) expect(statSync(join(dir, n)).size).toBeGreaterThanOrEqual(1024);
+    expect(statSync(files.log).size).toBeLessThan(1024);
+    // Nothing lost or reordered across the live file and the newest rotated one: the last line is 99.
+    const last = readFileSync(files.log, 'utf8').trim().split('\n').map((l) => JSON.parse(l).i);
+    const before = readFileSync(join(dir, 'simulation.log.1'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).i);
+    expect([...before, ...last]).toEqual(Array.from({ length: before.length + last.length }, (_, k) => 100 - before.length - last.length + k));
+  });
+
+  it('a log file that cannot be written is said once and never ends the run', async () => {
+    const errors: unknown[] = [];
+    // Not a regular file: the rotating stream refuses it after opening (as a vanished disk would fail a write).
+    const dest = rotatingFileDestination('/dev/null', { size: '1K', keep: 2 }, (err) => errors.push(err));
+    for (let i = 0; i < 50; i++) expect(dest.write(`{"i":${i}}\n`)).toBe(true);
+    await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 5; i++) dest.write('{"late":true}\n');
+    await dest.end();
+    expect(errors).toHaveLength(1);
+    expect(String(errors[0])).toMatch(/not a file/);
+    expect(dest.dropped()).toBeGreaterThan(0);
   });
 
   it('masks URL credentials and key=value secrets in any string', () => {
