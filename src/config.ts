@@ -8,6 +8,7 @@
  * (flag, env var, config key or checkpoint field) and what was expected; the CLI exits 2.
  */
 import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { inputError } from './errors.ts';
 import type { SimulationConfig } from './model/run.ts';
@@ -189,7 +190,7 @@ const RUN_SPECS: { [K in keyof RunConfig]: OptionSpec<RunConfig[K]> } = {
   offerCycleDays: { flag: '--offer-cycle-days', group: 'agents', env: ['OFFER_CYCLE_DAYS'], yaml: ['offers.cycle_days'], kind: 'number', min: 0, exclusiveMin: true, default: 7, commands: RUN, public: 'offer_cycle_days', resume: 'must-match', description: 'simulated days per offer cycle' },
   // The profile shapes the personas (src/model/profiles.ts); the whole profile is recorded with the run as profile_spec.
   profile: { flag: '--profile', group: 'agents', env: ['SHOPSIM_PROFILE'], yaml: ['simulation.profile'], kind: 'string', default: 'retail', commands: ['run', 'calibrate'], public: 'profile', resume: 'must-match', description: 'traffic profile: retail, seed (the original behaviour), flash-sale, or a YAML profile file' },
-  checkpointDir: { flag: '--checkpoint-dir', group: 'checkpoints', env: ['CHECKPOINT_DIR'], yaml: ['checkpoints.dir'], kind: 'string', default: 'data/checkpoints', commands: ['run', 'ctl'], description: 'checkpoint directory' },
+  checkpointDir: { flag: '--checkpoint-dir', group: 'checkpoints', env: ['CHECKPOINT_DIR'], yaml: ['checkpoints.dir'], kind: 'string', default: 'data/checkpoints', commands: ['run', 'ctl'], description: 'checkpoint directory (when not given: checkpoints beside --data-dir, as the logs)' },
   checkpointInterval: { flag: '--checkpoint-interval', group: 'checkpoints', env: ['DEFAULT_CHECKPOINT_INTERVAL'], yaml: ['simulation.checkpoint_interval_cycles'], kind: 'int', min: 0, default: 10, commands: RUN, description: 'cycles between checkpoints (0 = only on stop)' },
   keepCheckpoints: { flag: '--keep-checkpoints', group: 'checkpoints', env: ['KEEP_CHECKPOINTS'], yaml: ['checkpoints.keep'], kind: 'int', min: 1, default: 5, commands: RUN, description: 'checkpoints of a run to keep' },
   resume: { flag: '--resume', group: 'checkpoints', kind: 'bool-or-string', default: false, commands: RUN, description: 'resume the newest unfinished run (its newest valid checkpoint), or the run named: --resume RUN_ID' },
@@ -201,7 +202,7 @@ const RUN_SPECS: { [K in keyof RunConfig]: OptionSpec<RunConfig[K]> } = {
   connections: { flag: '--connections', group: 'store', env: ['API_CONNECTIONS'], yaml: ['api.connections'], kind: 'int', min: 1, default: 50, commands: RUN, public: 'connections', description: 'keep-alive connections to the store' },
   requestTimeout: { flag: '--request-timeout', group: 'store', env: ['API_REQUEST_TIMEOUT'], yaml: ['api.request_timeout'], kind: 'number', min: 0, exclusiveMin: true, default: 30, commands: RUN, public: 'request_timeout_s', description: 'request timeout, seconds' },
   databaseUrl: { flag: '--database-url', group: 'database', env: ['DATABASE_URL'], yaml: ['database.url'], kind: 'postgres-url', nullable: true, default: null, commands: ['run', 'serve', 'db'], public: 'database', description: 'PostgreSQL URL (default: embedded)' },
-  dataDir: { flag: '--data-dir', group: 'database', env: ['SHOPSIM_DATA_DIR'], yaml: ['database.data_dir'], kind: 'string', default: 'data/pglite', commands: ['run', 'serve', 'db'], description: 'embedded database directory' },
+  dataDir: { flag: '--data-dir', group: 'database', env: ['SHOPSIM_DATA_DIR'], yaml: ['database.data_dir'], kind: 'string', default: 'data/pglite', commands: ['run', 'serve', 'db', 'ctl'], description: 'embedded database directory' },
   logDir: { flag: '--log-dir', group: 'monitoring', env: ['SHOPSIM_LOG_DIR'], yaml: ['logging.dir'], kind: 'string', nullable: true, default: null, commands: RUN, description: 'log directory (default: logs beside --data-dir, i.e. data/logs)' },
   logMaxSize: { flag: '--log-max-size', group: 'monitoring', env: ['SHOPSIM_LOG_MAX_SIZE'], yaml: ['logging.max_size'], kind: 'size', default: '10M', commands: RUN, description: 'rotate a log file when it reaches this size: a whole number with B, K, M or G (powers of 1024)' },
   logKeep: { flag: '--log-keep', group: 'monitoring', env: ['SHOPSIM_LOG_KEEP'], yaml: ['logging.keep'], kind: 'int', min: 1, max: 1000, default: 5, commands: RUN, description: 'rotated files kept per log file (simulation.log.1 is the newest)' },
@@ -487,6 +488,8 @@ export function resolveConfig(
   const file = configFile ? loadConfigFile(configFile) : {};
   const { config, sources } = resolveOptions<RunConfig>(OPTION_SPECS, flags, env, file, configFile);
   if (env['NO_COLOR'] !== undefined && env['NO_COLOR'] !== '' && sources.color !== 'flag') config.color = false;
+  // The checkpoints follow the data directory unless given (the table's default is data/pglite's).
+  if (sources.checkpointDir === undefined) config.checkpointDir = defaultCheckpointDir(config.dataDir);
   if (config.resume && config.fresh) throw inputError('--resume and --fresh: expected at most one of them');
   if (config.resumeFrom && config.fresh) throw inputError('--resume-from and --fresh: expected at most one of them');
   if (config.resumeFrom && config.resume !== false) throw inputError('--resume and --resume-from: expected at most one of them');
@@ -497,6 +500,22 @@ export function resolveConfig(
     if (b) throw inputError(`${RUN_SPECS[a].flag} and ${RUN_SPECS[b].flag}: expected one of them, got both`);
   }
   return { config, sources };
+}
+
+/**
+ * The checkpoint directory when none is given: `checkpoints` beside the embedded database
+ * directory, as the logs are (data/pglite → data/checkpoints; /srv/shop/pglite → /srv/shop/checkpoints).
+ */
+export function defaultCheckpointDir(dataDir: string): string {
+  return join(dirname(dataDir), 'checkpoints');
+}
+
+/**
+ * For the commands that read these two by hand (runs, clean, checkpoints list): --checkpoint-dir,
+ * else CHECKPOINT_DIR, else beside --data-dir / SHOPSIM_DATA_DIR / data/pglite.
+ */
+export function checkpointDirFrom(flags: { checkpointDir?: string | undefined; dataDir?: string | undefined }, env: Record<string, string | undefined>): string {
+  return flags.checkpointDir ?? (env['CHECKPOINT_DIR'] || defaultCheckpointDir(flags.dataDir ?? (env['SHOPSIM_DATA_DIR'] || DEFAULTS.dataDir)));
 }
 
 /** The options that say how long a run is; the one from the highest-ranked source wins. */

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadConfigFile, publicConfig, redactUrl, resolveConfig, totalCycles } from '../src/config.ts';
+import { checkpointDirFrom, loadConfigFile, publicConfig, redactUrl, resolveConfig, totalCycles } from '../src/config.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'shopsim-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -159,6 +159,17 @@ describe('resolveConfig: coercion, one line per bad value', () => {
     expect(inputErrorOf(() => resolveConfig({ logMaxSize: '10MB' }, {})).message).toBe('--log-max-size: expected a size such as 300K, 10M or 1G (a whole number >= 1 with B, K, M or G), got "10MB"');
     expect(inputErrorOf(() => resolveConfig({ logMaxSize: '0M' }, {})).message).toMatch(/^--log-max-size: expected a size/);
     expect(inputErrorOf(() => resolveConfig({ logKeep: '0' }, {})).message).toBe('--log-keep: expected an integer >= 1 and <= 1000, got "0"');
+  });
+
+  it('the checkpoint directory follows --data-dir unless given: beside it, as the logs; a given one wins', () => {
+    expect(resolveConfig({}, {}).config.checkpointDir).toBe(join('data', 'checkpoints'));
+    expect(resolveConfig({ dataDir: '/srv/shop/pglite' }, {}).config.checkpointDir).toBe('/srv/shop/checkpoints');
+    expect(resolveConfig({}, { SHOPSIM_DATA_DIR: '/srv/x/db' }).config.checkpointDir).toBe('/srv/x/checkpoints');
+    expect(resolveConfig({ dataDir: '/srv/shop/pglite', checkpointDir: '/ck' }, {}).config.checkpointDir).toBe('/ck');
+    expect(resolveConfig({ dataDir: '/srv/shop/pglite' }, { CHECKPOINT_DIR: '/env-ck' }).config.checkpointDir).toBe('/env-ck');
+    expect(checkpointDirFrom({ dataDir: '/srv/shop/pglite' }, {})).toBe('/srv/shop/checkpoints');
+    expect(checkpointDirFrom({}, { SHOPSIM_DATA_DIR: '/a/b', CHECKPOINT_DIR: '' })).toBe('/a/checkpoints');
+    expect(checkpointDirFrom({ checkpointDir: 'mine' }, { CHECKPOINT_DIR: '/env-ck' })).toBe('mine');
   });
 
   it('strings: an empty one is refused, not taken as "not given"', () => {

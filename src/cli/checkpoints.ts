@@ -8,7 +8,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { listCheckpointFiles, readCheckpointHeader } from '../checkpoint/load.ts';
-import { DEFAULTS } from '../config.ts';
+import { checkpointDirFrom, DEFAULTS } from '../config.ts';
 import { oneLine } from '../errors.ts';
 import { readRunStatus } from '../run/run-status.ts';
 
@@ -118,12 +118,14 @@ export function registerCheckpointsCommand(program: Command): void {
   group
     .command('list')
     .description('list the checkpoints in a directory, newest first')
-    .option('--dir <dir>', 'checkpoint directory', process.env['CHECKPOINT_DIR'] || DEFAULTS.checkpointDir)
+    .option('--dir <dir>', `checkpoint directory (default: checkpoints beside --data-dir, i.e. ${DEFAULTS.checkpointDir}) [env: CHECKPOINT_DIR]`)
+    .option('--data-dir <dir>', `embedded database directory the checkpoints are beside (default: ${DEFAULTS.dataDir}) [env: SHOPSIM_DATA_DIR]`)
     .option('--json', 'print JSON (one array) instead of a table')
-    .action(async (opts: { dir: string; json?: boolean }) => {
+    .action(async (opts: { dir?: string; dataDir?: string; json?: boolean }) => {
       try {
-        const rows = await listCheckpoints(opts.dir);
-        process.stdout.write(opts.json ? `${JSON.stringify(rows)}\n` : `${renderCheckpointTable(rows, opts.dir)}\n`);
+        const dir = checkpointDirFrom({ checkpointDir: opts.dir, dataDir: opts.dataDir }, process.env);
+        const rows = await listCheckpoints(dir);
+        process.stdout.write(opts.json ? `${JSON.stringify(rows)}\n` : `${renderCheckpointTable(rows, dir)}\n`);
         process.exitCode = 0;
       } catch (err) {
         process.stderr.write(`shopsim: ${oneLine(err)}\n`);

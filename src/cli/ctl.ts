@@ -7,7 +7,7 @@
  */
 import type { Command } from 'commander';
 import { request } from 'undici';
-import { resolveOptions, specsFor, type CtlOnlyConfig, type RunConfig } from '../config.ts';
+import { defaultCheckpointDir, resolveOptions, specsFor, type CtlOnlyConfig, type RunConfig } from '../config.ts';
 import { isShopsimError, oneLine } from '../errors.ts';
 import { findRunFile, runsDirOf } from '../web/run-file.ts';
 
@@ -20,19 +20,25 @@ export interface CtlIo {
 const ACTIONS = ['pause', 'resume', 'checkpoint', 'stop', 'status'] as const;
 type Action = (typeof ACTIONS)[number];
 
-export async function ctlCommand(action: string, flags: { run?: string; checkpointDir?: string }, io: CtlIo): Promise<number> {
+export async function ctlCommand(action: string, flags: { run?: string; checkpointDir?: string; dataDir?: string }, io: CtlIo): Promise<number> {
   if (!(ACTIONS as readonly string[]).includes(action)) {
     io.stderr.write(`shopsim: ctl: expected one of ${ACTIONS.join(', ')}, got ${JSON.stringify(action)}\n`);
     return 2;
   }
   let target;
   try {
-    const { config } = resolveOptions<Pick<RunConfig, 'checkpointDir'> & CtlOnlyConfig>(
+    const { config, sources } = resolveOptions<Pick<RunConfig, 'checkpointDir' | 'dataDir'> & CtlOnlyConfig>(
       specsFor('ctl'),
-      { ...(flags.run !== undefined ? { ctlRun: flags.run } : {}), ...(flags.checkpointDir !== undefined ? { checkpointDir: flags.checkpointDir } : {}) },
+      {
+        ...(flags.run !== undefined ? { ctlRun: flags.run } : {}),
+        ...(flags.checkpointDir !== undefined ? { checkpointDir: flags.checkpointDir } : {}),
+        ...(flags.dataDir !== undefined ? { dataDir: flags.dataDir } : {}),
+      },
       io.env,
     );
-    target = findRunFile(runsDirOf(config.checkpointDir), config.ctlRun);
+    // As `run` does: the run files are beside the checkpoints, which follow --data-dir unless given.
+    const checkpointDir = sources.checkpointDir === undefined ? defaultCheckpointDir(config.dataDir) : config.checkpointDir;
+    target = findRunFile(runsDirOf(checkpointDir), config.ctlRun);
   } catch (err) {
     io.stderr.write(`shopsim: ${oneLine(err)}\n`);
     return isShopsimError(err) ? err.exitCode : 2;
@@ -82,7 +88,7 @@ export function registerCtlCommand(program: Command, io: CtlIo): void {
     .description('pause, resume, checkpoint, stop or show a run started with --web (see docs/web.md)')
     .argument('<action>', ACTIONS.join('|'));
   for (const spec of specsFor('ctl')) cmd.option(`${spec.flag} <value>`, spec.description);
-  cmd.action(async (action: string, opts: { run?: string; checkpointDir?: string }) => {
+  cmd.action(async (action: string, opts: { run?: string; checkpointDir?: string; dataDir?: string }) => {
     process.exitCode = await ctlCommand(action, opts, io);
   });
 }

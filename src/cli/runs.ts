@@ -8,7 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import { listCheckpointFiles, type CheckpointFile } from '../checkpoint/load.ts';
-import { DEFAULTS } from '../config.ts';
+import { checkpointDirFrom, DEFAULTS } from '../config.ts';
 import { ShopsimError } from '../errors.ts';
 import { addDatabaseOptions, databaseOptionsFrom, type DbFlags, type DbIo } from './db.ts';
 
@@ -24,7 +24,7 @@ interface RunsFlags extends DbFlags {
 const usage = (msg: string) => new ShopsimError('E_INPUT', msg, { exitCode: 2 });
 
 function checkpointDirOf(flags: RunsFlags, env: Record<string, string | undefined>): string {
-  return flags.checkpointDir ?? (env['CHECKPOINT_DIR'] || DEFAULTS.checkpointDir);
+  return checkpointDirFrom(flags, env);
 }
 
 function humanSize(n: number): string {
@@ -130,7 +130,7 @@ async function removeRuns(ids: string[], all: RunEntry[], db: Awaited<ReturnType
 }
 
 function addRunsOptions(cmd: Command): Command {
-  return addDatabaseOptions(cmd).option('--checkpoint-dir <dir>', `checkpoint directory (default: ${DEFAULTS.checkpointDir}) [env: CHECKPOINT_DIR]`);
+  return addDatabaseOptions(cmd).option('--checkpoint-dir <dir>', `checkpoint directory (default: checkpoints beside --data-dir, i.e. ${DEFAULTS.checkpointDir}) [env: CHECKPOINT_DIR]`);
 }
 
 async function withRuns(flags: RunsFlags, io: Io, fn: (g: Awaited<ReturnType<typeof gather>>) => Promise<number>): Promise<void> {
@@ -176,12 +176,12 @@ export function registerCleanCommand(program: Command, ioIn?: Io): void {
     .command('clean')
     .description("remove shopsim's output: the embedded database, the checkpoints and the logs (listed first; asks, or --yes)")
     .option('--data-dir <dir>', 'embedded database directory (default: data/pglite) [env: SHOPSIM_DATA_DIR]')
-    .option('--checkpoint-dir <dir>', `checkpoint directory (default: ${DEFAULTS.checkpointDir}) [env: CHECKPOINT_DIR]`)
+    .option('--checkpoint-dir <dir>', `checkpoint directory (default: checkpoints beside --data-dir, i.e. ${DEFAULTS.checkpointDir}) [env: CHECKPOINT_DIR]`)
     .option('--log-dir <dir>', 'log directory (default: logs beside --data-dir) [env: SHOPSIM_LOG_DIR]')
     .option('-y, --yes', 'remove without asking')
     .action(async (flags: { dataDir?: string; checkpointDir?: string; logDir?: string; yes?: boolean }) => {
       const dataDir = flags.dataDir ?? (io.env['SHOPSIM_DATA_DIR'] || DEFAULTS.dataDir);
-      const checkpointDir = flags.checkpointDir ?? (io.env['CHECKPOINT_DIR'] || DEFAULTS.checkpointDir);
+      const checkpointDir = checkpointDirFrom({ checkpointDir: flags.checkpointDir, dataDir }, io.env);
       const logDir = flags.logDir ?? (io.env['SHOPSIM_LOG_DIR'] || join(dirname(dataDir), 'logs'));
       const { findRunningEmbedded } = await import('../db/embedded.ts');
       const holder = existsSync(dataDir) ? await findRunningEmbedded(dataDir, 0) : null;
