@@ -14,13 +14,14 @@ import { inputError } from './errors.ts';
 import type { SimulationConfig } from './model/run.ts';
 import { redactUrl } from './url.ts';
 import { parseThreshold } from './thresholds/thresholds.ts';
+import { isCurrencyCode } from './monitor/money.ts';
 
 export { redactUrl } from './url.ts';
 
 /** 'bool-or-string': a flag alone is true; with a value, that value (`--resume [run-id]`). */
 /** 'thresholds': repeatable flag, comma-separated env, YAML list or string; each parsed (src/thresholds/thresholds.ts). */
 /** 'size': a byte size as rotating-file-stream takes it, a whole number with B, K, M or G (`10M`; powers of 1024). */
-type Kind = 'int' | 'number' | 'bool' | 'bool-or-string' | 'string' | 'date' | 'enum' | 'http-url' | 'postgres-url' | 'duration' | 'thresholds' | 'size';
+type Kind = 'int' | 'number' | 'bool' | 'bool-or-string' | 'string' | 'date' | 'enum' | 'http-url' | 'postgres-url' | 'duration' | 'thresholds' | 'size' | 'currency';
 
 /**
  * The help groups, in the order `--help` shows them (src/cli/help-options.ts). Every option has one.
@@ -140,6 +141,8 @@ export interface RunConfig {
   logMaxSize: string;
   /** Rotated files kept per log file. */
   logKeep: number;
+  /** ISO 4217 code of the catalog's prices, for every money figure shown (`USD`). */
+  currency: string;
   dbPoolSize: number;
   dbWriteTimeout: number;
   dbGroupCommit: number;
@@ -219,6 +222,7 @@ const RUN_SPECS: { [K in keyof RunConfig]: OptionSpec<RunConfig[K]> } = {
   web: { flag: '--web', group: 'monitoring', kind: 'int', min: 0, max: 65535, expected: 'a port from 0 to 65535', nullable: true, default: null, commands: RUN, description: `live web view and control API on 127.0.0.1 (port ${DEFAULT_WEB_PORT} when given without one; 0 = any free port; see docs/web.md)` },
   threshold: { flag: '--threshold', group: 'monitoring', env: ['SHOPSIM_THRESHOLDS'], yaml: ['thresholds.checks'], kind: 'thresholds', default: [], commands: RUN, description: "pass/fail check METRIC OP NUMBER, repeatable: 'http_p95_ms<500', 'error_rate<0.05' (env: comma-separated; a failed one exits 99; see docs/cli.md)" },
   thresholdAbort: { flag: '--threshold-abort', group: 'monitoring', env: ['SHOPSIM_THRESHOLD_ABORT'], yaml: ['thresholds.abort'], kind: 'bool', default: false, commands: RUN, description: 'stop the run (with a checkpoint) at the first cycle end where a threshold fails' },
+  currency: { flag: '--currency', group: 'monitoring', env: ['SHOPSIM_CURRENCY'], yaml: ['simulation.currency'], kind: 'currency', default: 'USD', commands: RUN, description: "ISO 4217 code of the catalog's prices (cents of it), for money in the summary, dashboard and report; --json has it as currency" },
   inspectAgents: { flag: '--inspect-agents', group: 'monitoring', kind: 'string', nullable: true, default: null, commands: ['run', 'replay'], description: 'agent ids to stream to the inspector' },
 };
 
@@ -389,6 +393,11 @@ export function coerce(spec: OptionSpec, raw: unknown, where: string): unknown {
       const m = typeof raw === 'string' || typeof raw === 'number' ? /^\s*(\d+)\s*([BKMG])?\s*$/i.exec(String(raw)) : null;
       if (!m || Number(m[1]) < 1) throw bad('a size such as 300K, 10M or 1G (a whole number >= 1 with B, K, M or G)');
       return `${Number(m[1])}${(m[2] ?? 'B').toUpperCase()}`;
+    }
+    case 'currency': {
+      const code = typeof raw === 'string' ? raw.trim().toUpperCase() : '';
+      if (!isCurrencyCode(code)) throw bad('an ISO 4217 currency code such as USD, EUR or JPY');
+      return code;
     }
     case 'enum': {
       const s = String(raw);

@@ -172,6 +172,15 @@ describe('resolveConfig: coercion, one line per bad value', () => {
     expect(checkpointDirFrom({ checkpointDir: 'mine' }, { CHECKPOINT_DIR: '/env-ck' })).toBe('mine');
   });
 
+  it('currency: an ISO 4217 code, upper-cased; anything else is one line', () => {
+    expect(resolveConfig({}, {}).config.currency).toBe('USD');
+    expect(resolveConfig({ currency: 'eur' }, {}).config.currency).toBe('EUR');
+    expect(resolveConfig({}, { SHOPSIM_CURRENCY: 'JPY' }).config.currency).toBe('JPY');
+    expect(inputErrorOf(() => resolveConfig({ currency: 'XYZ' }, {})).message).toBe('--currency: expected an ISO 4217 currency code such as USD, EUR or JPY, got "XYZ"');
+    expect(inputErrorOf(() => resolveConfig({ currency: '$' }, {})).message).toMatch(/^--currency: expected an ISO 4217/);
+    expect(inputErrorOf(() => resolveConfig({}, { SHOPSIM_CURRENCY: 'euro' })).message).toMatch(/^SHOPSIM_CURRENCY \(environment\): expected an ISO 4217/);
+  });
+
   it('strings: an empty one is refused, not taken as "not given"', () => {
     expect(inputErrorOf(() => resolveConfig({ personas: '' }, {})).message).toBe('--personas: expected a non-empty string, got ""');
     expect(inputErrorOf(() => resolveConfig({ agents: '' }, {})).message).toBe('--agents: expected an integer >= 1, got ""');

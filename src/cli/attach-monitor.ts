@@ -34,6 +34,8 @@ export interface AttachOptions {
   refreshSeconds: number;
   color: boolean;
   memoryWarningMb: number;
+  /** ISO 4217 code of the money shown (default USD). */
+  currency?: string;
   /** What the simulation does when the breaker opens (only changes the hints shown). */
   breakerAction: 'exit' | 'wait';
   logger?: Logger;
@@ -152,7 +154,7 @@ export function attachMonitor(sim: Simulation, options: AttachOptions): MonitorH
     const memory = currentMemory();
     checkMemory(memory);
     const frame = renderDashboard(
-      { stats, memory, memoryWarningMb: options.memoryWarningMb, warmupCycles: sim.config.warmupCycles, keys, notices, statusOverride: controls.statusOverride(), live: live(stats) },
+      { stats, memory, memoryWarningMb: options.memoryWarningMb, warmupCycles: sim.config.warmupCycles, keys, notices, statusOverride: controls.statusOverride(), live: live(stats), ...(options.currency ? { currency: options.currency } : {}) },
       { width: Math.min(terminal.columns(), 100), color: options.color },
     );
     terminal.draw(frame);

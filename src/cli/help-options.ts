@@ -30,6 +30,7 @@ function valueName(spec: KeyedSpec): string {
   if (spec.kind === 'enum') return spec.values?.join('|') ?? 'value';
   if (spec.kind === 'thresholds') return 'expr';
   if (spec.kind === 'size') return 'size';
+  if (spec.kind === 'currency') return 'code';
   return /dir$/i.test(spec.key) ? 'dir' : /file|personas|products|from/i.test(spec.key) ? 'file' : 'value';
 }
 

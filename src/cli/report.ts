@@ -13,7 +13,8 @@ import { openDatabase, type Database } from '../db/connection.ts';
 import { DEFAULT_DATA_DIR } from '../db/embedded.ts';
 import { buildReport, listRuns, type Report, type RunListing } from '../db/report.ts';
 import { ShopsimError } from '../errors.ts';
-import { formatMoney } from '../monitor/money.ts';
+import { DEFAULT_CURRENCY, formatMoney, isCurrencyCode } from '../monitor/money.ts';
+import { coerce, OPTION_SPECS } from '../config.ts';
 import { addDatabaseOptions, databaseOptionsFrom, type DbFlags, type DbIo } from './db.ts';
 
 async function hasShopsimTables(db: Database): Promise<boolean> {
@@ -22,7 +23,11 @@ async function hasShopsimTables(db: Database): Promise<boolean> {
 }
 
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
-const money = (cents: number) => formatMoney(cents);
+/** The run's recorded currency (its summary's), else the fallback (--currency, default USD). */
+function currencyOf(summary: Record<string, unknown> | null | undefined, fallback: string): string {
+  const c = summary?.['currency'];
+  return typeof c === 'string' && isCurrencyCode(c) ? c : fallback;
+}
 const int = (n: number) => n.toLocaleString('en-US');
 
 function table(head: string[], rows: (string | number)[][], align?: ('left' | 'right')[]): string {
@@ -32,7 +37,9 @@ function table(head: string[], rows: (string | number)[][], align?: ('left' | 'r
 }
 
 /** The report as text tables (no colour codes). */
-export function renderReport(r: Report): string {
+export function renderReport(r: Report, fallbackCurrency: string = DEFAULT_CURRENCY): string {
+  const currency = currencyOf(r.run.summary, fallbackCurrency);
+  const money = (cents: number) => formatMoney(cents, currency);
   const f = r.funnel;
   const share = (n: number) => (f.sessions > 0 ? pct(n / f.sessions) : '-');
   const summary = r.run.summary ?? {};
@@ -111,7 +118,7 @@ export function renderReport(r: Report): string {
 }
 
 /** `report --list`: the runs in the database, newest first. */
-export function renderRunList(runs: RunListing[]): string {
+export function renderRunList(runs: RunListing[], fallbackCurrency: string = DEFAULT_CURRENCY): string {
   if (runs.length === 0) return 'No runs in the database yet: run `shopsim run` first';
   return table(
     ['Run', 'Started', 'Ended', 'Exit', 'Agents', 'Cycles', 'Sessions', 'Checkouts', 'Revenue'],
@@ -124,7 +131,7 @@ export function renderRunList(runs: RunListing[]): string {
       r.cycles_completed === null ? '-' : int(r.cycles_completed),
       int(r.sessions),
       int(r.checkouts),
-      money(r.revenue_cents),
+      formatMoney(r.revenue_cents, r.currency ?? fallbackCurrency),
     ]),
     ['left', 'left', 'left', 'left', 'right', 'right', 'right', 'right', 'right'],
   );
@@ -136,9 +143,14 @@ export function registerReportCommand(program: Command, io?: DbIo): void {
     .description("funnel, rates, revenue and conversion by hour and weekday of a run, and the run's rates and hourly curve against its profile's targets, from the database")
     .option('--run <id>', 'the run to report (default: the newest)')
     .option('--list', 'list the runs in the database instead (newest first, at most 50)')
-    .option('--json', 'print the report (or the list) as one JSON object');
-  addDatabaseOptions(cmd).action(async (flags: DbFlags & { run?: string; json?: boolean; list?: boolean }) => {
+    .option('--json', 'print the report (or the list) as one JSON object')
+    .option('--currency <code>', 'ISO 4217 code for runs that did not record theirs (default: USD) [env: SHOPSIM_CURRENCY]');
+  addDatabaseOptions(cmd).action(async (flags: DbFlags & { run?: string; json?: boolean; list?: boolean; currency?: string }) => {
     const out = io ?? { env: process.env, stdout: process.stdout, stderr: process.stderr };
+    const spec = OPTION_SPECS.find((s) => s.key === 'currency')!;
+    const given = flags.currency ?? (out.env['SHOPSIM_CURRENCY'] || undefined);
+    const fallback = given === undefined ? DEFAULT_CURRENCY : (coerce(spec, given, flags.currency !== undefined ? '--currency' : 'SHOPSIM_CURRENCY (environment)') as string);
+    delete flags.currency;
     const options = databaseOptionsFrom(flags, out.env);
     // A report only reads: it never creates an embedded database nor migrates a server.
     if (!options.databaseUrl && !existsSync(options.dataDir ?? DEFAULT_DATA_DIR)) {
@@ -153,11 +165,11 @@ export function registerReportCommand(program: Command, io?: DbIo): void {
       const json = (o: unknown) => JSON.stringify(o, (_k, v: unknown) => (typeof v === 'bigint' ? Number(v) : v));
       if (flags.list) {
         const runs = await listRuns(db.pool);
-        out.stdout.write(flags.json ? `${json({ runs })}\n` : `${renderRunList(runs)}\n`);
+        out.stdout.write(flags.json ? `${json({ runs })}\n` : `${renderRunList(runs, fallback)}\n`);
         return;
       }
       const report = await buildReport(db.pool, flags.run);
-      out.stdout.write(flags.json ? `${json(report)}\n` : `${renderReport(report)}\n`);
+      out.stdout.write(flags.json ? `${json({ ...report, currency: currencyOf(report.run.summary, fallback) })}\n` : `${renderReport(report, fallback)}\n`);
     } finally {
       await db.close();
     }

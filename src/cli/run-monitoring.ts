@@ -40,7 +40,7 @@ export interface RunMonitoring {
 }
 
 export interface RunMonitoringOptions {
-  config: Pick<RunConfig, 'json' | 'debug' | 'refresh' | 'color' | 'memoryWarningMb' | 'breakerAction' | 'inspect' | 'inspectAgents'> & Partial<Pick<RunConfig, 'web' | 'checkpointDir' | 'logMaxSize' | 'logKeep'>>;
+  config: Pick<RunConfig, 'json' | 'debug' | 'refresh' | 'color' | 'memoryWarningMb' | 'breakerAction' | 'inspect' | 'inspectAgents'> & Partial<Pick<RunConfig, 'web' | 'checkpointDir' | 'logMaxSize' | 'logKeep' | 'currency'>>;
   /** The run's id (names the --web run file). */
   runId?: string;
   io: RunMonitoringIo;
@@ -112,6 +112,7 @@ export async function openRunMonitoring(options: RunMonitoringOptions): Promise<
         refreshSeconds: config.refresh,
         color: config.color && interactive,
         memoryWarningMb: config.memoryWarningMb,
+        ...(config.currency ? { currency: config.currency } : {}),
         breakerAction: interactive ? 'wait' : config.breakerAction,
         logger,
         ...(personas ? { personas } : {}),

@@ -5,7 +5,7 @@
 import { performance } from 'node:perf_hooks';
 import { dirname, join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
-import { DEFAULT_WEB_PORT, OPTION_SPECS, resolveConfig, type RunConfig } from '../config.ts';
+import { DEFAULT_WEB_PORT, defaultCheckpointDir, OPTION_SPECS, resolveConfig, type RunConfig } from '../config.ts';
 import { isShopsimError, oneLine } from '../errors.ts';
 import type { RunSummary } from '../model/run.ts';
 import { renderBanner } from '../monitor/banner.ts';
@@ -185,8 +185,12 @@ export async function runCommand(flags: Partial<Record<keyof RunConfig, unknown>
     // Paths a user can paste from anywhere; the report flags that find this run's database.
     const shown = { ...summary, last_checkpoint: summary.last_checkpoint ? resolve(summary.last_checkpoint) : null };
     const reportArgs = config.databaseUrl ? '--database-url …' : config.dataDir !== 'data/pglite' ? `--data-dir ${resolve(config.dataDir)}` : '';
+    // `--resume RUN_ID` finds the run's newest checkpoint where this run wrote them: its database and checkpoint dir.
+    const ownCheckpointDir = resolve(config.checkpointDir) !== resolve(defaultCheckpointDir(config.dataDir));
+    const resumeArgs = [reportArgs, ownCheckpointDir ? `--checkpoint-dir ${resolve(config.checkpointDir)}` : ''].filter(Boolean).join(' ');
     const width = 'columns' in io.stdout && typeof io.stdout.columns === 'number' && io.stdout.columns > 0 ? io.stdout.columns : 80;
-    io.stdout.write(`${renderSummary(shown, { color: config.color && io.stdout.isTTY === true, width, ...(reportArgs ? { reportArgs } : {}) })}\n`);
+    const rows = 'rows' in io.stdout && typeof io.stdout.rows === 'number' && io.stdout.rows > 0 ? Math.max(25, io.stdout.rows - 1) : 25;
+    io.stdout.write(`${renderSummary(shown, { color: config.color && io.stdout.isTTY === true, width, rows, resumeArgs, ...(reportArgs ? { reportArgs } : {}) })}\n`);
   }
 
   if (summary.exit_reason === 'breaker') {

@@ -284,6 +284,8 @@ export interface RunListing {
   sessions: number;
   checkouts: number;
   revenue_cents: number;
+  /** ISO 4217 code the run's money is in, from its summary (null: not recorded, an older run). */
+  currency: string | null;
 }
 
 const listingRow = z.object({
@@ -326,5 +328,6 @@ export async function listRuns(pool: DatabasePool, limit = 50): Promise<RunListi
     sessions: r.sessions,
     checkouts: r.checkouts,
     revenue_cents: r.revenue_cents,
+    currency: typeof r.summary?.['currency'] === 'string' && /^[A-Z]{3}$/.test(r.summary['currency'] as string) ? (r.summary['currency'] as string) : null,
   }));
 }

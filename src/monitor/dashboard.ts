@@ -3,6 +3,7 @@
  * and the breaker banner). Only src/cli (attach-monitor.ts) writes it to a terminal.
  * It fits 80×24 and uses colour only when asked to.
  */
+import { DEFAULT_CURRENCY, formatMoney } from './money.ts';
 import Table from 'cli-table3';
 import type { SimulationStats } from '../model/run.ts';
 import type { DbWriteMetrics } from '../model/types.ts';
@@ -24,6 +25,8 @@ export interface DashboardView {
   statusOverride?: string | null;
   /** Sliding-window rates (src/cli samples the wall clock) and the ETA; absent: no progress row. */
   live?: { rates: WindowRates; etaSeconds: number | null } | null;
+  /** ISO 4217 code of the revenue shown beside the checkouts (default USD). */
+  currency?: string;
 }
 
 export interface DashboardOptions {
@@ -193,6 +196,16 @@ export function breakerBanner(stats: SimulationStats, resumeHint: string): strin
   return lines;
 }
 
+/** "268 · $1,234.56": checkouts and revenue; without the cents, then abbreviated ($1.2M), when the cell is too narrow. */
+function checkoutsText(checkouts: number, revenueCents: number, currency: string, room: number): string {
+  const full = `${n(checkouts)} · ${formatMoney(revenueCents, currency)}`;
+  if (full.length <= room) return full;
+  const whole = `${n(checkouts)} · ${formatMoney(revenueCents, currency, 0)}`;
+  if (whole.length <= room) return whole;
+  const short = new Intl.NumberFormat('en-US', { style: 'currency', currency, notation: 'compact', maximumFractionDigits: 1 }).format(revenueCents / 100).replace(/\u00a0/g, ' ');
+  return `${n(checkouts)} · ${short}`;
+}
+
 export const KEYS_HEADER = 'p pause  r resume  c checkpoint  s stats  q quit';
 
 /**
@@ -246,7 +259,7 @@ export function renderDashboard(view: DashboardView, options: DashboardOptions =
     ['Cycles', `${n(s.cyclesCompleted)} / ${n(s.totalCycles)}`, 'Simulated', simTime(s.simulatedTime)],
     ['Real elapsed', hms(s.realElapsedSeconds), 'Cycle lag', `${s.cycleLagSeconds.toFixed(2)} s (max ${s.cycleLagMaxSeconds.toFixed(2)})`],
     ['Agents', agents, 'Sessions', n(s.totals.sessions)],
-    ['Checkouts', n(s.totals.checkouts), 'Abandoned', n(s.totals.abandoned)],
+    ['Checkouts', checkoutsText(s.totals.checkouts, s.totals.revenueCents, view.currency ?? DEFAULT_CURRENCY, valueW - 2), 'Abandoned', n(s.totals.abandoned)],
     ['Failed', failedCell, 'Errors', n(errors)],
     ['Offers', n(s.offer.offers_assigned), 'Events', n(s.totals.events)],
     ['Memory', { content: head(memory, wide), colSpan: 3 }],

@@ -6,7 +6,7 @@
  */
 import type { RunSummary } from '../model/run.ts';
 import { dbWriteMetrics } from './dashboard.ts';
-import { formatMoney } from './money.ts';
+import { DEFAULT_CURRENCY, formatMoney } from './money.ts';
 import { formatThresholdActual } from '../thresholds/thresholds.ts';
 
 export interface SummaryOptions {
@@ -15,6 +15,14 @@ export interface SummaryOptions {
   width?: number;
   /** Flags `shopsim report` needs to find the run's database (`--data-dir DIR`), if not the defaults. */
   reportArgs?: string;
+  /**
+   * Given (even ''): a run that did not complete is continued with `shopsim run --resume RUN_ID`
+   * plus these flags (its database and checkpoint dir, when not the defaults), which fits the
+   * screen; absent: with `--resume-from PATH`.
+   */
+  resumeArgs?: string;
+  /** Screen rows the summary may take (default 25); the endpoint rows that do not fit are left to --json. */
+  rows?: number;
 }
 
 type Latency = { p50?: number; p95?: number; p99?: number; count?: number };
@@ -40,6 +48,12 @@ function outcome(s: RunSummary): string {
   }
 }
 
+/** Rows a line takes on a terminal `width` columns wide (colour codes take none). */
+export function screenRows(line: string, width: number): number {
+  // eslint-disable-next-line no-control-regex
+  return Math.max(1, Math.ceil(line.replace(/\u001b\[[0-9;]*m/g, '').length / width));
+}
+
 /** "label      text", text wrapped at spaces to `width` under its own column. */
 function row(label: string, text: string, width: number): string[] {
   const pad = 12;
@@ -62,14 +76,12 @@ export function renderSummary(s: RunSummary, options: SummaryOptions = {}): stri
   const tone = (t: string) => (!options.color ? t : s.exit_reason === 'completed' ? `\x1b[32m${t}\x1b[39m` : `\x1b[33m${t}\x1b[39m`);
   const lines: string[] = [];
   lines.push(`${bold(`Run ${s.run_id}`)}: ${tone(outcome(s))}`);
-  lines.push(
-    ...row(
-      '',
-      `${n(s.cycles_completed)}/${n(s.cycles_total)} cycles, ${when(s.simulated_start)} → ${when(s.simulated_end)} UTC, ` +
-        `${n(s.agents)} agents, seed ${s.seed}; wall ${s.wall_seconds.toFixed(1)} s, time-scale ${s.time_scale}, max lag ${s.cycle_lag_max_s.toFixed(1)} s`,
-      width,
-    ).map((l) => `  ${l.trimStart()}`),
-  );
+  // One line as a rule: the end's date only when it differs; time-scale and lag only when a cycle started late.
+  const span =
+    `${n(s.cycles_completed)}/${n(s.cycles_total)} cycles, ${when(s.simulated_start)} → ${s.simulated_end.slice(0, 10) === s.simulated_start.slice(0, 10) ? s.simulated_end.slice(11, 16) : when(s.simulated_end)} UTC, ` +
+    `${n(s.agents)} agents, seed ${s.seed}, wall ${s.wall_seconds.toFixed(1)} s` +
+    (s.cycle_lag_max_s >= 0.1 ? `, time-scale ${s.time_scale}, max lag ${s.cycle_lag_max_s.toFixed(1)} s` : '');
+  lines.push(...(span.length + 2 <= width ? [`  ${span}`] : row('', span, width).map((l) => `  ${l.trimStart()}`)));
   lines.push(
     ...row(
       'Funnel',
@@ -79,7 +91,9 @@ export function renderSummary(s: RunSummary, options: SummaryOptions = {}): stri
       width,
     ),
   );
-  lines.push(...row('Revenue', `${formatMoney(s.revenue_cents)}${s.checkouts_completed > 0 ? ` (average order ${formatMoney(Math.round(s.revenue_cents / s.checkouts_completed))})` : ''}`, width));
+  const currency = typeof s['currency'] === 'string' ? (s['currency'] as string) : DEFAULT_CURRENCY;
+  const money = (cents: number) => formatMoney(cents, currency);
+  lines.push(...row('Revenue', `${money(s.revenue_cents)} ${currency}${s.checkouts_completed > 0 ? ` (average order ${money(Math.round(s.revenue_cents / s.checkouts_completed))})` : ''}`, width));
   const endpoints = (s['endpoints'] ?? null) as Record<string, Endpoint> | null;
   const all = s['latency_ms'] as Latency | undefined;
   // Where the store and the database were is the banner's first lines; here only when there are no figures.
@@ -95,15 +109,23 @@ export function renderSummary(s: RunSummary, options: SummaryOptions = {}): stri
       ),
     );
   } else lines.push(...row('Store', `${store}${n(s.requests)} calls`, width));
+  // The endpoint table goes here once the rest is known: it gets the rows left on the screen.
+  const tableAt = lines.length;
+  let table: (room: number) => string[] = () => [];
   if (endpoints && Object.keys(endpoints).length > 0) {
     const nameWidth = Math.max(8, Math.min(width - 12 - 38, Math.max(...Object.keys(endpoints).map((k) => k.length))));
     const fmt = (name: string, calls: string, errs: string, a: string, b: string, c: string) =>
       `${''.padEnd(12)}${name.length > nameWidth ? `${name.slice(0, nameWidth - 1)}…` : name.padEnd(nameWidth)} ${calls.padStart(8)} ${errs.padStart(6)} ${a.padStart(7)} ${b.padStart(7)} ${c.padStart(7)}`;
-    lines.push(`${'Latency ms'.padEnd(12)}${fmt('endpoint', 'calls', 'errors', 'p50', 'p95', 'p99').slice(12)}`);
-    for (const [name, e] of Object.entries(endpoints).sort((a, b) => (b[1].count ?? 0) - (a[1].count ?? 0))) {
-      lines.push(fmt(name, n(e.count), n(e.errors ?? 0), ms(e.latency_ms?.p50), ms(e.latency_ms?.p95), ms(e.latency_ms?.p99)));
-    }
-    if (all) lines.push(fmt('all', n(all.count ?? s.requests), n(s['errors'] ?? 0), ms(all.p50), ms(all.p95), ms(all.p99)));
+    const sorted = Object.entries(endpoints).sort((a, b) => (b[1].count ?? 0) - (a[1].count ?? 0));
+    table = (room) => {
+      // Header and the "all" row always; then the busiest endpoints that fit (at least three; all of them in --json).
+      const fit = Math.min(sorted.length, Math.max(3, room - 1 - (all ? 1 : 0)));
+      const more = sorted.length - fit;
+      const out = [`${'Latency ms'.padEnd(12)}${fmt(more > 0 ? `top ${fit} of ${sorted.length}` : 'endpoint', 'calls', 'errors', 'p50', 'p95', 'p99').slice(12)}`];
+      for (const [name, e] of sorted.slice(0, fit)) out.push(fmt(name, n(e.count), n(e.errors ?? 0), ms(e.latency_ms?.p50), ms(e.latency_ms?.p95), ms(e.latency_ms?.p99)));
+      if (all) out.push(fmt('all', n(all.count ?? s.requests), n(s['errors'] ?? 0), ms(all.p50), ms(all.p95), ms(all.p99)));
+      return out;
+    };
   } else if (all && typeof all.p50 === 'number') {
     lines.push(...row('Latency', `p50 ${ms(all.p50)} ms, p95 ${ms(all.p95)} ms, p99 ${ms(all.p99)} ms`, width));
   }
@@ -113,7 +135,7 @@ export function renderSummary(s: RunSummary, options: SummaryOptions = {}): stri
     lines.push(
       ...row(
         'Database',
-        `${n(db.commits)} agent-cycles, ${n(db.events)} events, ${n(db.failed)} failed; commit p95 ${ms(db.commit_ms.p95)} ms, p99 ${ms(db.commit_ms.p99)} ms`,
+        `${n(db.commits)} agent-cycles, ${n(db.events)} events, ${n(db.failed)} failed; commit p95/p99 ${ms(db.commit_ms.p95)}/${ms(db.commit_ms.p99)} ms`,
         width,
       ),
     );
@@ -137,8 +159,13 @@ export function renderSummary(s: RunSummary, options: SummaryOptions = {}): stri
   lines.push(`Digest      ${s.digest}`.length <= width ? `Digest      ${s.digest}` : `Digest ${s.digest}`);
   const next: string[] = [];
   if (db) next.push(`shopsim report --run ${s.run_id}${options.reportArgs ? ` ${options.reportArgs}` : ''}`);
-  if (s.exit_reason !== 'completed' && s.last_checkpoint) next.push(`shopsim run --resume-from ${s.last_checkpoint}`);
+  if (s.exit_reason !== 'completed' && s.last_checkpoint) {
+    next.push(options.resumeArgs !== undefined ? `shopsim run --resume ${s.run_id}${options.resumeArgs ? ` ${options.resumeArgs}` : ''}` : `shopsim run --resume-from ${s.last_checkpoint}`);
+  }
   if (s.last_checkpoint) next.push(`shopsim replay ${s.last_checkpoint} --verify`);
   next.forEach((c, i) => lines.push(`${(i === 0 ? 'Next' : '').padEnd(12)}${c}`));
+  // What a terminal of `width` columns shows: a line longer than that (one holding a whole path) takes more rows.
+  const used = lines.reduce((a, l) => a + screenRows(l, width), 0);
+  lines.splice(tableAt, 0, ...table((options.rows ?? 25) - used));
   return lines.join('\n');
 }

@@ -371,6 +371,8 @@ export async function openRun(plan: RunPlan, options: OpenRunOptions = {}): Prom
             sim.events.off('checkpoint', onCheckpoint);
           }
           if (statusWritten || summary.last_checkpoint) writeStatus(summary.exit_reason, summary.cycles_completed);
+          // The money figures' unit, in --json and in the stored summary (shopsim report shows it).
+          summary['currency'] = plan.config.currency;
           try {
             await recorder.endRun(runId, summary);
           } catch (err) {

@@ -37,6 +37,19 @@ describe('renderDashboard', () => {
     expect(out).toMatchSnapshot();
   });
 
+  it('shows the revenue beside the checkouts in the run currency, within 80 columns even when large', () => {
+    const base = sampleStats();
+    const text = (currency: string | undefined, revenueCents: number) =>
+      renderDashboard({ stats: sampleStats({ totals: { ...base.totals, checkouts: 12_345, revenueCents } }), memory: sampleMemory, ...(currency ? { currency } : {}) }, { width: 80, color: false });
+    expect(text(undefined, 1_823_456)).toMatch(/│ Checkouts\s+│ 12,345 · \$18,234\.56\s+│/);
+    expect(text('EUR', 1_823_456)).toMatch(/│ Checkouts\s+│ 12,345 · €18,234\.56\s+│/);
+    // Too wide for the cell with cents: whole units, then abbreviated; never cut.
+    expect(text('EUR', 1_234_567_89)).toMatch(/│ Checkouts\s+│ 12,345 · €1,234,568\s+│/);
+    const big = text('EUR', 123_456_789_00);
+    expect(big).toMatch(/│ Checkouts\s+│ 12,345 · €123\.5M\s+│/);
+    assertFits(big);
+  });
+
   it('shows every figure the issue asks for', () => {
     const out = renderDashboard({ stats: sampleStats(), memory: sampleMemory, keys: true }, { width: 80 });
     for (const text of ['RUNNING', 'p pause', 'r resume', 'c checkpoint', 's stats', 'q quit', '7 / 24', '2024-01-01 07:00', '01:02:05', '0.01 s', '150 / 372 (40%)', '640', '268', '99', '569', '4,301', '212 MB RSS', '41.2 / 181 / 412 ms', '3,290', '12.3', '2 (429s 1)', 'closed · this cycle 1 / 18 failures', 'checkpoint-c000005.json', '2,204 ok · 3 failed', '1.3 / 7.5 (p50/p95)']) {

@@ -2,11 +2,13 @@
 import { describe, expect, it } from 'vitest';
 import type { RunSummary } from '../../src/model/run.ts';
 import { formatMoney } from '../../src/monitor/money.ts';
-import { renderSummary } from '../../src/monitor/summary.ts';
+import { renderSummary, screenRows } from '../../src/monitor/summary.ts';
 
 const ENDPOINTS = ['GET /products/:id', 'POST /cart/items', 'GET /products', 'GET /offers', 'POST /checkout', 'POST /cart/coupon', 'POST /offer-cycles', 'DELETE /cart/items/:id'];
 const lat = (p: number) => ({ p50: p, p95: p * 4, p99: p * 9, max: p * 20, mean: p, count: 10 });
 const CHECKPOINT = '/home/someone/projects/a-rather-long-directory-name/shop/data/checkpoints/checkpoint_run-20261202-043739-fda281_cycle_000010.json';
+/** What an 80-column terminal shows: lines longer than 80 wrap onto more rows. */
+const rowsAt80 = (text: string) => text.split('\n').reduce((a, l) => a + Math.max(1, Math.ceil(l.length / 80)), 0);
 
 function summary(over: Partial<RunSummary> = {}): RunSummary {
   return {
@@ -32,7 +34,35 @@ describe('renderSummary', () => {
     expect(lines[0]).toBe('Run run-20261202-043739-fda281: stopped by the user (state saved)');
     // Only the lines that carry a path a user pastes may be longer than the screen.
     for (const l of lines.filter((x) => !x.includes(CHECKPOINT))) expect(l.length, l).toBeLessThanOrEqual(80);
-    for (const e of ENDPOINTS) expect(lines.some((l) => l.includes(e))).toBe(true);
+  });
+
+  it('takes at most 25 rows of an 80-column terminal counting the wrapped path lines; the busiest endpoints that fit are shown as top N of M', () => {
+    for (const resumeArgs of [undefined, '']) {
+      const text = renderSummary(summary(), { width: 80, ...(resumeArgs !== undefined ? { resumeArgs } : {}) });
+      expect(rowsAt80(text), text).toBeLessThanOrEqual(25);
+      expect(text.split('\n').reduce((a, l) => a + screenRows(l, 80), 0)).toBe(rowsAt80(text));
+      const shown = ENDPOINTS.filter((e) => text.includes(e));
+      expect(shown.length).toBeGreaterThanOrEqual(3);
+      if (shown.length < ENDPOINTS.length) expect(text).toContain(`top ${shown.length} of ${ENDPOINTS.length}`);
+      // The busiest ones are those shown.
+      expect(shown).toEqual(ENDPOINTS.slice(0, shown.length));
+    }
+    // A shorter path (a typical home directory) leaves room for every endpoint.
+    const short = '/home/me/shop/data/checkpoints/checkpoint_run-20261202-043739-fda281_cycle_000010.json';
+    const text = renderSummary(summary({ last_checkpoint: short }), { width: 80, resumeArgs: '' });
+    expect(rowsAt80(text), text).toBeLessThanOrEqual(25);
+    for (const e of ENDPOINTS) expect(text).toContain(e);
+    for (const l of text.split('\n').filter((x) => !x.includes(short))) expect(l.length, l).toBeLessThanOrEqual(80);
+    // With a taller terminal, all of them.
+    const tall = renderSummary(summary(), { width: 80, rows: 40 });
+    for (const e of ENDPOINTS) expect(tall).toContain(e);
+  });
+
+  it('continues a stopped run by its id, with the flags that find its data, when asked to', () => {
+    const text = renderSummary(summary(), { resumeArgs: '--data-dir /srv/shop/pglite' });
+    expect(text).toContain('shopsim run --resume run-20261202-043739-fda281 --data-dir /srv/shop/pglite');
+    expect(text).not.toContain('--resume-from');
+    expect(text).toContain(`\nCheckpoint  ${CHECKPOINT}\n`);
   });
 
   it('prints the checkpoint path whole, and the commands that continue and check the run', () => {
@@ -44,9 +74,15 @@ describe('renderSummary', () => {
     expect(renderSummary(summary({ exit_reason: 'completed' }))).not.toContain('--resume-from');
   });
 
-  it('prints revenue with the same money format as the report', () => {
-    expect(renderSummary(summary())).toContain(`Revenue     ${formatMoney(213_345)} (average order ${formatMoney(Math.round(213_345 / 22))})`);
+  it('prints revenue with the same money format as the report, naming the currency', () => {
+    expect(renderSummary(summary())).toContain(`Revenue     ${formatMoney(213_345)} USD (average order ${formatMoney(Math.round(213_345 / 22))})`);
     expect(formatMoney(213_345)).toBe('$2,133.45');
+    const eur = renderSummary(summary({ currency: 'EUR' } as Partial<RunSummary>));
+    expect(eur).toContain(`Revenue     ${formatMoney(213_345, 'EUR')} EUR (average order ${formatMoney(Math.round(213_345 / 22), 'EUR')})`);
+    expect(formatMoney(213_345, 'EUR')).toBe('€2,133.45');
+    expect(formatMoney(213_345, 'CHF')).toBe('CHF 2,133.45');
+    // Hundredths for every currency: the catalog's prices are in cents.
+    expect(formatMoney(213_345, 'JPY')).toBe('¥2,133.45');
   });
 
   it('without the store figures (mock store) or a database, says so in a line each', () => {
