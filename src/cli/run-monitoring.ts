@@ -7,13 +7,13 @@
 import type { Persona } from '../model/types.ts';
 import type { InspectionEvent } from 'xstate';
 import type { RunConfig } from '../config.ts';
-import { startInspector, type InspectorHandle } from '../inspect/inspector.ts';
+import type { InspectorHandle } from '../inspect/inspector.ts';
 import type { Simulation } from '../simulation/types.ts';
 import { createRunLogger, type Logger, type RunLogger } from '../monitor/logger.ts';
 import { attachMonitor, type MonitorHandle } from './attach-monitor.ts';
 import type { InLike, OutLike } from './terminal.ts';
 import { removeRunFile, runsDirOf, writeRunFile } from '../web/run-file.ts';
-import { startWebServer, type WebServer } from '../web/server.ts';
+import type { WebServer } from '../web/server.ts';
 
 export interface RunMonitoringIo {
   stdout: OutLike;
@@ -69,6 +69,8 @@ export async function openRunMonitoring(options: RunMonitoringOptions): Promise<
   const logger = runLogger.logger;
   let inspector: InspectorHandle | null = null;
   if (config.inspect !== null && config.inspect !== undefined) {
+    // The inspector (ws, @statelyai/inspect) and the web view (prom-client…) load only when asked for.
+    const { startInspector } = await import('../inspect/inspector.ts');
     inspector = await startInspector({ port: config.inspect, agents: config.inspectAgents, agentIds: options.agentIds });
     const msg =
       `Stately inspector: open ${inspector.url} in a browser (the page loads the inspector from stately.ai: the browser needs internet). ` +
@@ -81,6 +83,7 @@ export async function openRunMonitoring(options: RunMonitoringOptions): Promise<
   if (config.web !== null && config.web !== undefined) {
     const runId = options.runId ?? 'run';
     try {
+      const { startWebServer } = await import('../web/server.ts');
       web = await startWebServer({ port: config.web, runId });
       runFile = writeRunFile(runsDirOf(config.checkpointDir ?? 'data/checkpoints'), { runId, pid: process.pid, url: web.origin, token: web.token, startedAt: new Date().toISOString() });
     } catch (err) {

@@ -16,23 +16,19 @@ import type { InspectionEvent } from 'xstate';
 import { DEFAULTS, fromPublicConfig, publicConfig, simulationConfigOf, totalCycles, type ResolvedConfig, type RunConfig } from '../config.ts';
 import { readCheckpoint, restoreStateOf, validateCheckpoint } from '../checkpoint/load.ts';
 import type { Checkpoint } from '../checkpoint/format.ts';
-import { createCheckpointer } from '../checkpoint/save.ts';
 import { probeWritableDir, removeStaleTempFiles } from '../checkpoint/atomic-write.ts';
 import { parseCheckpointFileName } from '../checkpoint/format.ts';
 import { CheckpointError, inputError, oneLine, ShopsimError } from '../errors.ts';
 import type { RestoreState, RunSummary } from '../model/run.ts';
 import type { Persona, Product, Recorder, StoreApi } from '../model/types.ts';
-import { createSimulation } from '../simulation/create-simulation.ts';
 import { answersFileName } from '../store/answer-format.ts';
-import { createAnswersWriter, type AnswersWriter } from '../store/answers-writer.ts';
-import { createRecordingStore } from '../store/recording-store.ts';
+import type { AnswersWriter } from '../store/answers-writer.ts';
 import { createReplayStore, readRecordedAnswers, type RecordedAnswers, type ReplayStore } from '../store/replay-store.ts';
 import type { Simulation } from '../simulation/types.ts';
 import { applyProfile, validateProfile, type Profile } from '../model/profiles.ts';
 import { loadPersonas, loadProducts, loadProfile, selectAgents } from './load-data.ts';
-import { openBackends, type Backends } from './open-backends.ts';
+import type { Backends } from './open-backends.ts';
 import { planResume, type ResumePlan } from './plan-resume.ts';
-import { preflightRun } from './preflight.ts';
 import { readRunStatus, writeRunStatus, type RunStatusValue } from './run-status.ts';
 
 export interface RunPlan {
@@ -257,6 +253,16 @@ export interface OpenRunOptions {
 
 /** Opens the run's store and database, and restores the edges' state a checkpoint carries. */
 export async function openRun(plan: RunPlan, options: OpenRunOptions = {}): Promise<OpenedRun> {
+  // The heavy modules (the database driver and PGlite, fastify, undici, XState and the machines)
+  // load here, after the plan is made: `run` prints its banner, and bad input its one line, first.
+  const [{ preflightRun }, { openBackends }, { createSimulation }, { createCheckpointer }, { createAnswersWriter }, { createRecordingStore }] = await Promise.all([
+    import('./preflight.ts'),
+    import('./open-backends.ts'),
+    import('../simulation/create-simulation.ts'),
+    import('../checkpoint/save.ts'),
+    import('../store/answers-writer.ts'),
+    import('../store/recording-store.ts'),
+  ]);
   // Before anything is written: the user's store answers; a resume's database is the run's.
   await preflightRun(plan);
   const backends = await openBackends(plan.config, plan.personas, plan.products);
