@@ -155,7 +155,7 @@ export function attachMonitor(sim: Simulation, options: AttachOptions): MonitorH
     checkMemory(memory);
     const frame = renderDashboard(
       { stats, memory, memoryWarningMb: options.memoryWarningMb, warmupCycles: sim.config.warmupCycles, keys, notices, statusOverride: controls.statusOverride(), live: live(stats), ...(options.currency ? { currency: options.currency } : {}) },
-      { width: Math.min(terminal.columns(), 100), color: options.color },
+      { width: Math.min(terminal.columns(), 100), height: terminal.rows(), color: options.color },
     );
     terminal.draw(frame);
   }

@@ -189,7 +189,8 @@ export async function runCommand(flags: Partial<Record<keyof RunConfig, unknown>
     const ownCheckpointDir = resolve(config.checkpointDir) !== resolve(defaultCheckpointDir(config.dataDir));
     const resumeArgs = [reportArgs, ownCheckpointDir ? `--checkpoint-dir ${resolve(config.checkpointDir)}` : ''].filter(Boolean).join(' ');
     const width = 'columns' in io.stdout && typeof io.stdout.columns === 'number' && io.stdout.columns > 0 ? io.stdout.columns : 80;
-    const rows = 'rows' in io.stdout && typeof io.stdout.rows === 'number' && io.stdout.rows > 0 ? Math.max(25, io.stdout.rows - 1) : 25;
+    // On a terminal, its height less the prompt's row (an 80×24 one shows the whole summary); else 25.
+    const rows = 'rows' in io.stdout && typeof io.stdout.rows === 'number' && io.stdout.rows > 0 ? Math.max(16, io.stdout.rows - 1) : 25;
     io.stdout.write(`${renderSummary(shown, { color: config.color && io.stdout.isTTY === true, width, rows, resumeArgs, ...(reportArgs ? { reportArgs } : {}) })}\n`);
   }
 

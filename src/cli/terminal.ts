@@ -9,6 +9,7 @@ export interface OutLike {
   write(s: string): boolean;
   isTTY?: boolean;
   columns?: number;
+  rows?: number;
 }
 
 export interface InLike {
@@ -42,6 +43,8 @@ export interface Terminal {
   readonly keys: boolean;
   /** The terminal's width now (80 when it does not say). */
   columns(): number;
+  /** The terminal's height now (24 when it does not say). */
+  rows(): number;
   /** Replaces the previous frame, line by line, without clearing the screen first (no flicker). */
   draw(frame: string): void;
   /** Sends what the user types to fn, a key at a time or more, in raw mode. Once; no-op without keys. */
@@ -92,6 +95,7 @@ export function openTerminal(options: TerminalOptions): Terminal {
   return {
     keys,
     columns: () => stdout.columns ?? 80,
+    rows: () => stdout.rows ?? 24,
     draw(frame) {
       // Home, each line then erase-to-end-of-line, then erase below: the old frame's leftovers go.
       stdout.write(`${CSI}H${frame.split('\n').join(`${CSI}K\n`)}${CSI}K\n${CSI}J`);

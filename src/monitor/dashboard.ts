@@ -31,6 +31,8 @@ export interface DashboardView {
 
 export interface DashboardOptions {
   width?: number;
+  /** Rows available (default 24, at most 60): a taller terminal gets more endpoint rows and notices. */
+  height?: number;
   color?: boolean;
 }
 
@@ -214,6 +216,8 @@ export const KEYS_HEADER = 'p pause  r resume  c checkpoint  s stats  q quit';
  */
 export function renderDashboard(view: DashboardView, options: DashboardOptions = {}): string {
   const width = Math.max(60, Math.min(100, options.width ?? 80));
+  // One row is left for the cursor's line after the frame (src/cli/terminal.ts draws a newline after it).
+  const height = options.height === undefined ? 24 : Math.max(24, Math.min(60, options.height - 1));
   const color = options.color === true;
   const s = view.stats;
   const http = httpMetrics(s.metrics);
@@ -276,7 +280,7 @@ export function renderDashboard(view: DashboardView, options: DashboardOptions =
   lines.push(...t.toString().split('\n'));
   // The per-endpoint table: as many rows as leave room for its header, the "more" line and one notice.
   if (http.endpoints && Object.keys(http.endpoints).length > 0) {
-    const rows = 24 - lines.length - 3;
+    const rows = height - lines.length - 3;
     if (rows >= 1) lines.push(...endpointTable(http.endpoints, width, rows).map((l) => head(l, width)));
   }
 
@@ -286,7 +290,7 @@ export function renderDashboard(view: DashboardView, options: DashboardOptions =
   }
   const warn = view.memory && view.memoryWarningMb ? memoryWarning(view.memory, view.memoryWarningMb) : null;
   if (warn) lines.push(paint(color, '33', head(warn, width)));
-  const room = 24 - lines.length;
+  const room = height - lines.length;
   // Notices wrap (a checkpoint path matters in full); the newest that fit are shown.
   const wrapped: string[] = [];
   for (const msg of view.notices ?? []) {

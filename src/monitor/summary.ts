@@ -104,7 +104,7 @@ export function renderSummary(s: RunSummary, options: SummaryOptions = {}): stri
       ...row(
         'Store',
         `${n(s.requests)} requests, ${(s['requests_per_second'] as number).toFixed(1)}/s, ${n(errors)} errors (${pct(errors, s.requests)}), ` +
-          `${n(s['timeouts'])} timeouts, ${n(s['retries_429'])} retries (429)`,
+          `${n(s['timeouts'])} timeouts, ${n(s['retries_429'])} retried 429s`,
         width,
       ),
     );

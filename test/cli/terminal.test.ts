@@ -2,9 +2,9 @@ import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { openTerminal } from '../../src/cli/terminal.ts';
 
-function sink(columns?: number) {
+function sink(columns?: number, rows?: number) {
   const chunks: string[] = [];
-  return { isTTY: true, columns, write: (s: string) => (chunks.push(s), true), chunks };
+  return { isTTY: true, columns, rows, write: (s: string) => (chunks.push(s), true), chunks };
 }
 
 function fakeStdin(isTTY = true) {
@@ -78,6 +78,8 @@ describe('openTerminal', () => {
     const term = openTerminal({ stdout, stdin, alternateScreen: false, exitHooks: new EventEmitter() });
     expect(term.keys).toBe(false);
     expect(term.columns()).toBe(80);
+    expect(term.rows()).toBe(24);
+    expect(openTerminal({ stdout: sink(120, 40), exitHooks: new EventEmitter() }).rows()).toBe(40);
     term.readKeys(() => {});
     expect(stdin.raw).toEqual([]);
     expect(stdin.paused).toBe(true);

@@ -162,5 +162,12 @@ describe('windowed latency percentiles', () => {
     expect(out).toMatch(/p50\/95\/99 30s\s*│\s*2 \/ 18 \/ 40 ms/);
     expect(out).toMatch(/p50\/95\/99 all\s*│\s*95 \/ 180 \/ 200 ms/);
     expect(out).toContain('more endpoints');
+    // A taller terminal (40 rows) gets more of the endpoints, still within its height less the cursor's row.
+    const tall = renderDashboard({ stats, memory: null, notices: ['checkpoint written', 'second notice'], live: { rates: { requestsPerSecond: 1, sessionsPerMinute: 1, errorPercent: 0, paused: false }, etaSeconds: 5 } }, { width: 120, height: 40 });
+    const tallLines = tall.split('\n');
+    expect(tallLines.length).toBeLessThanOrEqual(39);
+    const shown = (text: string) => Array.from({ length: 12 }, (_, i) => `GET /e${i} `).filter((e) => text.includes(e)).length;
+    expect(shown(tall)).toBeGreaterThan(shown(out));
+    expect(tall).toContain('second notice');
   });
 });
