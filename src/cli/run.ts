@@ -179,12 +179,14 @@ export async function runCommand(flags: Partial<Record<keyof RunConfig, unknown>
   if (thresholdResults.length > 0) summary = { ...summary, thresholds: thresholdResults.map((r) => ({ threshold: r.text, actual: r.actual, ok: r.ok })) };
   monitoring.logger.info({ event: 'summary', summary }, 'run finished');
   await monitoring.close();
+  // The flags that find this run's database (report, resume), when not the defaults.
+  const reportArgs = config.databaseUrl ? '--database-url …' : config.dataDir !== 'data/pglite' ? `--data-dir ${resolve(config.dataDir)}` : '';
+  const resumeFromArgs = reportArgs ? ` ${reportArgs}` : '';
   if (config.json) io.stdout.write(`${JSON.stringify(summary)}\n`);
   else {
     const { renderSummary } = await import('../monitor/summary.ts');
-    // Paths a user can paste from anywhere; the report flags that find this run's database.
+    // Paths a user can paste from anywhere.
     const shown = { ...summary, last_checkpoint: summary.last_checkpoint ? resolve(summary.last_checkpoint) : null };
-    const reportArgs = config.databaseUrl ? '--database-url …' : config.dataDir !== 'data/pglite' ? `--data-dir ${resolve(config.dataDir)}` : '';
     // `--resume RUN_ID` finds the run's newest checkpoint where this run wrote them: its database and checkpoint dir.
     const ownCheckpointDir = resolve(config.checkpointDir) !== resolve(defaultCheckpointDir(config.dataDir));
     const resumeArgs = [reportArgs, ownCheckpointDir ? `--checkpoint-dir ${resolve(config.checkpointDir)}` : ''].filter(Boolean).join(' ');
@@ -210,11 +212,11 @@ export async function runCommand(flags: Partial<Record<keyof RunConfig, unknown>
     return 4;
   }
   if (abortedBy !== null) {
-    io.stderr.write(`shopsim: stopped by --threshold-abort (${abortedBy} failed) at cycle ${summary.cycles_completed} of ${summary.cycles_total}${summary.last_checkpoint ? `; continue with: shopsim run --resume-from ${resolve(summary.last_checkpoint)}` : ''}\n`);
+    io.stderr.write(`shopsim: stopped by --threshold-abort (${abortedBy} failed) at cycle ${summary.cycles_completed} of ${summary.cycles_total}${summary.last_checkpoint ? `; continue with: shopsim run --resume-from ${resolve(summary.last_checkpoint)}${resumeFromArgs}` : ''}\n`);
     return THRESHOLD_EXIT_CODE;
   }
   if (summary.exit_reason === 'stopped' && summary.last_checkpoint) {
-    io.stderr.write(`shopsim: stopped at cycle ${summary.cycles_completed} of ${summary.cycles_total}; continue with: shopsim run --resume-from ${resolve(summary.last_checkpoint)}\n`);
+    io.stderr.write(`shopsim: stopped at cycle ${summary.cycles_completed} of ${summary.cycles_total}; continue with: shopsim run --resume-from ${resolve(summary.last_checkpoint)}${resumeFromArgs}\n`);
   }
   const requested = monitor.requestedExitCode();
   if (requested !== null) return requested;

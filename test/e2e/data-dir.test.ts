@@ -21,6 +21,8 @@ describe('--data-dir', () => {
     const written = readdirSync(join(home, 'checkpoints')).filter((n) => n.startsWith('checkpoint_'));
     expect(written.length).toBeGreaterThan(0);
     expect(summaryOf(first)['last_checkpoint']).toMatch(new RegExp(`^${join(home, 'checkpoints')}/`));
+    // The command that continues it names the data dir too (the database is there).
+    expect(first.stderr).toContain(`continue with: shopsim run --resume-from ${summaryOf(first)['last_checkpoint'] as string} --data-dir ${dataDir}`);
     expect(existsSync(join(home, 'logs', 'simulation.log'))).toBe(true);
     expect(existsSync(join(cwd, 'data'))).toBe(false);
 
