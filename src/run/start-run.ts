@@ -11,7 +11,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { InspectionEvent } from 'xstate';
 import { DEFAULTS, fromPublicConfig, publicConfig, simulationConfigOf, totalCycles, type ResolvedConfig, type RunConfig } from '../config.ts';
 import { readCheckpoint, restoreStateOf, validateCheckpoint } from '../checkpoint/load.ts';
@@ -56,6 +56,11 @@ export interface RunPlan {
   durable: boolean;
   /** A replay of a real-store run: the recorded answers it is served (null: the mock store). */
   answers?: RecordedAnswers | null;
+}
+
+/** The recorded answers of a checkpoint's run: the file beside the checkpoint (docs/checkpoints.md). */
+export function answersBeside(checkpointFile: string, checkpoint: Checkpoint): string {
+  return join(dirname(checkpointFile), answersFileName(checkpoint.simulation_state.run_id));
 }
 
 /** True when the run records the store's answers: a real store, recording on, a run (not a replay). */
@@ -114,15 +119,22 @@ export function prepareRun(resolved: ResolvedConfig): RunPlan {
     // overrides what changed; the profile itself is the recorded profile_spec.
     validateCheckpoint(plan.file, plan.checkpoint, { personas: filePersonas, products });
     restore = restoreStateOf(plan.file, plan.checkpoint, personas);
-    // Said here, before anything is written: openRun truncates the answers file to the checkpoint.
+    // Said here, before anything is written: openRun truncates the answers file to the checkpoint
+    // (or copies it up to there into another --checkpoint-dir). The answers are the ones beside
+    // the checkpoint they belong to, wherever the resumed run writes its own checkpoints.
     const pos = plan.checkpoint.answers ?? null;
     if (records(config, true) && pos) {
-      const path = join(config.checkpointDir, answersFileName(plan.checkpoint.simulation_state.run_id));
+      const path = answersBeside(plan.file, plan.checkpoint);
       let size = -1;
       try {
         size = statSync(path).size;
       } catch {}
-      if (size < pos.bytes) warnings.push(`warning: ${path}: the recorded store answers through cycle ${pos.cycle} are ${size < 0 ? 'missing' : `shorter than the checkpoint says (${size} of ${pos.bytes} bytes)`}; recording starts again at cycle ${pos.cycle + 1}`);
+      if (size < pos.bytes) {
+        const what = `the recorded store answers through cycle ${pos.cycle} (${path}) are ${size < 0 ? 'missing' : `shorter than the checkpoint says (${size} of ${pos.bytes} bytes)`}`;
+        // Refused unless asked: resuming would leave a run that can no longer be replayed exactly.
+        if (!config.allowMissingAnswers) throw new CheckpointError(plan.file, `${what}; the run could no longer be replayed exactly (--allow-missing-answers resumes anyway)`);
+        warnings.push(`warning: ${what}; recording starts again at cycle ${pos.cycle + 1} (--allow-missing-answers)`);
+      }
     }
   }
   warnings.push(...prepareCheckpointDir(config.checkpointDir));
@@ -280,7 +292,7 @@ export async function openRun(plan: RunPlan, options: OpenRunOptions = {}): Prom
         dir: config.checkpointDir,
         runId,
         agents: personas.length,
-        resume: ck ? { cycle: ck.simulation_state.current_cycle, position: ck.answers ?? null } : null,
+        resume: ck && plan.resume ? { cycle: ck.simulation_state.current_cycle, position: ck.answers ?? null, from: answersBeside(plan.resume.file, ck) } : null,
       });
       store = createRecordingStore(backends.store, writer);
     }
