@@ -341,3 +341,63 @@ export function createPgStoreBackend(pool: DatabasePool, options: PgStoreBackend
     async close() {},
   };
 }
+
+/**
+ * The bundled store's carts as a checkpoint records them (`store_state.carts`): per user with a
+ * cart line or a coupon, its lines in the order the store lists them and its coupon. Read at a
+ * cycle boundary, when no store call is in flight; a resume puts them back (restoreCarts), so
+ * the carts a shopper left (an abandoned session keeps its cart) are there again, as they were
+ * in the run that was not interrupted.
+ */
+export type CheckpointCart = [userId: string, lines: [productId: string, quantity: number, unitPriceCents: number][], coupon: [code: string, discountPercent: number, minSpendCents: number] | null];
+
+const cartLineRow = z.object({ user_id: z.string(), product_id: z.string(), quantity: z.number(), unit_price_cents: z.number() });
+const cartCouponRow = z.object({ user_id: z.string(), code: z.string(), discount_percent: z.number(), min_spend_cents: z.number() });
+
+export async function exportCarts(pool: DatabasePool, userIds: string[]): Promise<CheckpointCart[]> {
+  if (userIds.length === 0) return [];
+  const ids = sql.array(userIds, 'text');
+  const lines = await pool.any(sql.type(cartLineRow)`
+    SELECT user_id, product_id, quantity, unit_price_cents FROM cart_items WHERE user_id = ANY (${ids}) ORDER BY user_id, added_at, product_id`);
+  const coupons = await pool.any(sql.type(cartCouponRow)`
+    SELECT user_id, code, discount_percent, min_spend_cents FROM cart_coupons WHERE user_id = ANY (${ids}) ORDER BY user_id`);
+  const byUser = new Map<string, CheckpointCart>();
+  const entry = (u: string): CheckpointCart => {
+    let e = byUser.get(u);
+    if (!e) byUser.set(u, (e = [u, [], null]));
+    return e;
+  };
+  for (const l of lines) entry(l.user_id)[1].push([l.product_id, l.quantity, l.unit_price_cents]);
+  for (const c of coupons) entry(c.user_id)[2] = [c.code, c.discount_percent, c.min_spend_cents];
+  return [...byUser.values()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+}
+
+/**
+ * A resume's carts: those of `userIds` emptied, then the checkpoint's put back, lines in their
+ * recorded order (added_at increasing), in one transaction.
+ */
+export async function restoreCarts(pool: DatabasePool, userIds: string[], carts: CheckpointCart[]): Promise<void> {
+  await pool.transaction(async (tx) => {
+    if (userIds.length > 0) {
+      const ids = sql.array(userIds, 'text');
+      await tx.query(sql.unsafe`DELETE FROM cart_items WHERE user_id = ANY (${ids})`);
+      await tx.query(sql.unsafe`DELETE FROM cart_coupons WHERE user_id = ANY (${ids})`);
+    }
+    if (carts.length === 0) return;
+    await tx.query(sql.unsafe`
+      INSERT INTO carts (user_id) SELECT * FROM ${sql.unnest(carts.map((c) => [c[0]]), ['text'])} ON CONFLICT (user_id) DO NOTHING`);
+    const lines = carts.flatMap(([u, ls]) => ls.map(([p, q, price], i) => [u, p, q, price, i]));
+    if (lines.length > 0) {
+      await tx.query(sql.unsafe`
+        INSERT INTO cart_items (user_id, product_id, quantity, unit_price_cents, added_at)
+        SELECT t.user_id, t.product_id, t.quantity, t.unit_price_cents, clock_timestamp() + make_interval(secs => t.n / 1000.0)
+        FROM ${sql.unnest(lines, ['text', 'text', 'int4', 'int4', 'int4'])} AS t (user_id, product_id, quantity, unit_price_cents, n)`);
+    }
+    const coupons = carts.filter((c) => c[2] !== null).map(([u, , c]) => [u, ...(c as [string, number, number])]);
+    if (coupons.length > 0) {
+      await tx.query(sql.unsafe`
+        INSERT INTO cart_coupons (user_id, code, discount_percent, min_spend_cents)
+        SELECT * FROM ${sql.unnest(coupons, ['text', 'text', 'int4', 'int4'])}`);
+    }
+  });
+}

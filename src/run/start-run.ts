@@ -63,6 +63,18 @@ export function answersBeside(checkpointFile: string, checkpoint: Checkpoint): s
   return join(dirname(checkpointFile), answersFileName(checkpoint.simulation_state.run_id));
 }
 
+/** The checkpoint's store carts name only the run's shoppers and the catalog's products (they are written back into the database). */
+function checkStoreState(file: string, checkpoint: Checkpoint, personas: Persona[], products: Product[]): void {
+  const carts = checkpoint.store_state?.carts;
+  if (!carts) return;
+  const agents = new Set(personas.map((p) => p.id));
+  const catalog = new Set(products.map((p) => p.id));
+  for (const [user, lines] of carts) {
+    if (!agents.has(user)) throw new CheckpointError(file, `store_state.carts names ${JSON.stringify(user)}, not a shopper of this run`);
+    for (const [product] of lines) if (!catalog.has(product)) throw new CheckpointError(file, `store_state.carts: the cart of ${user} holds ${JSON.stringify(product)}, not a product of the catalog`);
+  }
+}
+
 /** True when the run records the store's answers: a real store, recording on, a run (not a replay). */
 function records(config: RunConfig, durable: boolean): boolean {
   return durable && !config.mockApi && config.recordAnswers;
@@ -119,6 +131,7 @@ export function prepareRun(resolved: ResolvedConfig): RunPlan {
     // overrides what changed; the profile itself is the recorded profile_spec.
     validateCheckpoint(plan.file, plan.checkpoint, { personas: filePersonas, products });
     restore = restoreStateOf(plan.file, plan.checkpoint, personas);
+    checkStoreState(plan.file, plan.checkpoint, personas, products);
     // Said here, before anything is written: openRun truncates the answers file to the checkpoint
     // (or copies it up to there into another --checkpoint-dir). The answers are the ones beside
     // the checkpoint they belong to, wherever the resumed run writes its own checkpoints.
@@ -301,6 +314,16 @@ export async function openRun(plan: RunPlan, options: OpenRunOptions = {}): Prom
     throw new ShopsimError('E_INPUT', `cannot open the recorded store answers in ${config.checkpointDir}: ${oneLine(err)}`, { cause: err, exitCode: 2 });
   }
   const answersWriter = writer;
+  // The bundled store on the run's database: its carts go into every checkpoint and a resume puts
+  // them back (an abandoned session keeps its cart; the resume's clean-up empties every cart).
+  const storePool = !config.mockApi && config.apiUrl === null && backends.db && !plan.answers ? backends.db.pool : null;
+  const agentIds = personas.map((p) => p.id);
+  const storeState = storePool
+    ? async () => {
+        const { exportCarts } = await import('../db/store-repository.ts');
+        return { carts: await exportCarts(storePool, agentIds) };
+      }
+    : undefined;
   if (options.wrapStore) store = options.wrapStore(store);
   const recorder = options.wrapRecorder ? options.wrapRecorder(backends.recorder) : backends.recorder;
   return {
@@ -332,6 +355,7 @@ export async function openRun(plan: RunPlan, options: OpenRunOptions = {}): Prom
                 products,
                 mockStore: backends.mockStore,
                 ...(answersWriter ? { answers: () => answersWriter.position() } : {}),
+                ...(storeState ? { storeState } : {}),
                 isReplay: plan.resume !== null,
                 resumedFrom: plan.resume?.file ?? null,
               }),
@@ -354,7 +378,14 @@ export async function openRun(plan: RunPlan, options: OpenRunOptions = {}): Prom
             personas,
             products,
           });
-          if (plan.resume) await recorder.prepareResume(runId, plan.resume.checkpoint.simulation_state.current_cycle);
+          if (plan.resume) {
+            await recorder.prepareResume(runId, plan.resume.checkpoint.simulation_state.current_cycle);
+            const kept = plan.resume.checkpoint.store_state;
+            if (storePool && kept) {
+              const { restoreCarts } = await import('../db/store-repository.ts');
+              await restoreCarts(storePool, agentIds, kept.carts);
+            }
+          }
           // The run's status beside its checkpoints (src/run/run-status.ts): "running" once it has
           // checkpoints (a resume has), its exit reason at the end.
           const statusDir = config.checkpointDir;
