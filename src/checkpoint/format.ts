@@ -14,9 +14,15 @@ import type { MockStoreState } from '../store/mock-store.ts';
 
 export const CHECKPOINT_VERSION = 1;
 
-/** `store_state`: per user with a cart line or a coupon, [user, [[product, quantity, unit price]…], [code, percent, min spend] | null]. */
+/**
+ * `store_state`: the bundled store at the checkpoint's cycle boundary. carts: per user with a cart
+ * line or a coupon, [user, [[product, quantity, unit price]…], [code, percent, min spend] | null];
+ * stock: [product, stock] of every product; offer_cycle: the current offer cycle (null: none).
+ */
 export interface StoreStateSection {
   carts: [string, [string, number, number][], [string, number, number] | null][];
+  stock: [string, number][];
+  offer_cycle: number | null;
 }
 
 export interface AgentState {

@@ -132,7 +132,7 @@ const mockStoreSchema = z.object({
   calls: count,
 });
 
-/** The bundled store's carts (format.ts StoreStateSection): what a resume puts back into the database. */
+/** The bundled store's state (format.ts StoreStateSection): what a resume puts back into the database. */
 const storeStateSchema = z.object({
   carts: z.array(
     z.tuple([
@@ -141,6 +141,8 @@ const storeStateSchema = z.object({
       z.tuple([z.string().min(1), z.number().int().min(0).max(100), z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)]).nullable(),
     ]),
   ),
+  stock: z.array(z.tuple([z.string().min(1), z.number().int().min(0).max(2_147_483_647)])),
+  offer_cycle: z.number().int().min(0).max(2_147_483_647).nullable(),
 });
 
 /** Names of the states of a machine's region (top level when `region` is omitted). */

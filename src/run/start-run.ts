@@ -63,7 +63,7 @@ export function answersBeside(checkpointFile: string, checkpoint: Checkpoint): s
   return join(dirname(checkpointFile), answersFileName(checkpoint.simulation_state.run_id));
 }
 
-/** The checkpoint's store carts name only the run's shoppers and the catalog's products (they are written back into the database). */
+/** The checkpoint's store state names only the run's shoppers and the catalog's products (it is written back into the database). */
 function checkStoreState(file: string, checkpoint: Checkpoint, personas: Persona[], products: Product[]): void {
   const carts = checkpoint.store_state?.carts;
   if (!carts) return;
@@ -72,6 +72,9 @@ function checkStoreState(file: string, checkpoint: Checkpoint, personas: Persona
   for (const [user, lines] of carts) {
     if (!agents.has(user)) throw new CheckpointError(file, `store_state.carts names ${JSON.stringify(user)}, not a shopper of this run`);
     for (const [product] of lines) if (!catalog.has(product)) throw new CheckpointError(file, `store_state.carts: the cart of ${user} holds ${JSON.stringify(product)}, not a product of the catalog`);
+  }
+  for (const [product] of checkpoint.store_state?.stock ?? []) {
+    if (!catalog.has(product)) throw new CheckpointError(file, `store_state.stock names ${JSON.stringify(product)}, not a product of the catalog`);
   }
 }
 
@@ -314,14 +317,15 @@ export async function openRun(plan: RunPlan, options: OpenRunOptions = {}): Prom
     throw new ShopsimError('E_INPUT', `cannot open the recorded store answers in ${config.checkpointDir}: ${oneLine(err)}`, { cause: err, exitCode: 2 });
   }
   const answersWriter = writer;
-  // The bundled store on the run's database: its carts go into every checkpoint and a resume puts
-  // them back (an abandoned session keeps its cart; the resume's clean-up empties every cart).
+  // The bundled store on the run's database: its carts, stock and offer cycle go into every
+  // checkpoint and a resume puts them back (an abandoned session keeps its cart; the resume's
+  // clean-up empties every cart; a killed run may have gone past a restock and a new offer cycle).
   const storePool = !config.mockApi && config.apiUrl === null && backends.db && !plan.answers ? backends.db.pool : null;
   const agentIds = personas.map((p) => p.id);
   const storeState = storePool
     ? async () => {
-        const { exportCarts } = await import('../db/store-repository.ts');
-        return { carts: await exportCarts(storePool, agentIds) };
+        const { exportStoreState } = await import('../db/store-repository.ts');
+        return exportStoreState(storePool, agentIds);
       }
     : undefined;
   if (options.wrapStore) store = options.wrapStore(store);
@@ -382,8 +386,8 @@ export async function openRun(plan: RunPlan, options: OpenRunOptions = {}): Prom
             await recorder.prepareResume(runId, plan.resume.checkpoint.simulation_state.current_cycle);
             const kept = plan.resume.checkpoint.store_state;
             if (storePool && kept) {
-              const { restoreCarts } = await import('../db/store-repository.ts');
-              await restoreCarts(storePool, agentIds, kept.carts);
+              const { restoreStoreState } = await import('../db/store-repository.ts');
+              await restoreStoreState(storePool, agentIds, kept);
             }
           }
           // The run's status beside its checkpoints (src/run/run-status.ts): "running" once it has

@@ -50,16 +50,23 @@ interface Target {
   state(which: 'a' | 'b', runId: string): Promise<StoreState>;
 }
 
-async function killAndResume(target: Target): Promise<void> {
+/**
+ * `killAt`: the killed run's checkpoint after which it is killed; `from`: the checkpoint the resume
+ * starts from (default: --resume, the newest); `extra`: options of both runs.
+ */
+async function killAndResume(target: Target, o: { killAt?: number; from?: number; extra?: string[] } = {}): Promise<void> {
+  const killAt = o.killAt ?? 8;
+  const extra = o.extra ?? [];
   const ckA = join(t.dir, `${randomBytes(3).toString('hex')}-a`);
   const ckB = join(t.dir, `${randomBytes(3).toString('hex')}-b`);
-  const killed = startCli(['run', ...common, '--checkpoint-dir', ckB, ...target.args('b')]);
-  const uninterrupted = shopsim(['run', ...common, '--checkpoint-dir', ckA, ...target.args('a')]);
-  // Killed mid-run: after the cycle-8 checkpoint, while later cycles (their checkouts) are under way.
+  const killed = startCli(['run', ...common, ...extra, '--keep-checkpoints', '20', '--checkpoint-dir', ckB, ...target.args('b')]);
+  const uninterrupted = shopsim(['run', ...common, ...extra, '--checkpoint-dir', ckA, ...target.args('a')]);
+  // Killed mid-run: after the checkpoint of cycle killAt, while later cycles (their checkouts) are under way.
+  const mark = `_cycle_${String(killAt).padStart(6, '0')}`;
   const t0 = Date.now();
-  while (!checkpointsIn(ckB).some((f) => f.includes('_cycle_000008'))) {
-    if (killed.child.exitCode !== null) throw new Error(`run ended before cycle 8: ${killed.stderr().slice(-800)}`);
-    if (Date.now() - t0 > 150_000) throw new Error('no cycle-8 checkpoint');
+  while (!checkpointsIn(ckB).some((f) => f.includes(mark))) {
+    if (killed.child.exitCode !== null) throw new Error(`run ended before cycle ${killAt}: ${killed.stderr().slice(-800)}`);
+    if (Date.now() - t0 > 150_000) throw new Error(`no cycle-${killAt} checkpoint`);
     await new Promise((r) => setTimeout(r, 5));
   }
   await new Promise((r) => setTimeout(r, 300));
@@ -69,7 +76,9 @@ async function killAndResume(target: Target): Promise<void> {
   expect(a.code, a.stderr).toBe(0);
   const full = summaryOf(a);
 
-  const resumed = await shopsim(['run', '--resume', '--checkpoint-dir', ckB, ...target.args('b'), '--json']);
+  const from = o.from === undefined ? null : checkpointsIn(ckB).find((f) => f.includes(`_cycle_${String(o.from).padStart(6, '0')}`));
+  if (o.from !== undefined && !from) throw new Error(`no cycle-${o.from} checkpoint`);
+  const resumed = await shopsim(['run', ...(from ? ['--resume-from', join(ckB, from)] : ['--resume', '--checkpoint-dir', ckB]), ...target.args('b'), '--json']);
   expect(resumed.code, resumed.stderr).toBe(0);
   const r = summaryOf(resumed);
   expect(r['cycles_completed']).toBe(24);
@@ -106,6 +115,26 @@ describe('kill -9 + --resume against the bundled store', () => {
         }
       },
     });
+  }, 400_000);
+
+  it('embedded database, resumed from a checkpoint before a restock and a new offer cycle that the killed run went past: the same digest', async () => {
+    // Offer cycles of 12 simulated hours: the second (new offers, coupons dropped from carts,
+    // restock) starts at cycle 13; the killed run gets past cycle 16, the resume starts at 10.
+    const dirs = { a: join(t.dir, 'oc-a'), b: join(t.dir, 'oc-b') };
+    await killAndResume(
+      {
+        args: (w) => ['--data-dir', dirs[w]],
+        async state(w, runId) {
+          const db = await openDatabase({ dataDir: dirs[w], migrate: false });
+          try {
+            return await stateOf(db.pool, runId);
+          } finally {
+            await db.close();
+          }
+        },
+      },
+      { killAt: 16, from: 10, extra: ['--offer-cycle-days', '0.5'] },
+    );
   }, 400_000);
 
   if (!TEST_DATABASE_URL) console.warn('[test/e2e/resume-clean] SKIPPED the PostgreSQL variant: TEST_DATABASE_URL is not set.');

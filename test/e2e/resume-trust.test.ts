@@ -96,10 +96,10 @@ describe('resume refusals: one line, exit 2, nothing written', () => {
     const file = interrupted('store-state');
     const before = await counts(db1);
     const original = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-    expect(original['store_state']).toMatchObject({ carts: expect.any(Array) });
+    expect(original['store_state']).toMatchObject({ carts: expect.any(Array), stock: expect.any(Array), offer_cycle: 1 });
     const edited = (cart: unknown[]) => {
       const { checksum: _checksum, ...rest } = original;
-      writeFileSync(file, withChecksum(JSON.stringify({ ...rest, store_state: { carts: [cart] } })));
+      writeFileSync(file, withChecksum(JSON.stringify({ ...rest, store_state: { ...(original['store_state'] as object), carts: [cart] } })));
     };
     edited(['intruder', [['prod_0001', 1, 100]], null]);
     oneLineExit2(await shopsim(['run', '--resume-from', file, '--data-dir', db1]), /store_state\.carts names "intruder", not a shopper of this run/);
