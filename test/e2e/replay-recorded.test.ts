@@ -4,8 +4,11 @@
  * checkpoints; `replay` serves them back and names the first divergence of a changed recording.
  */
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { createPool, sql } from 'slonik';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TEST_DATABASE_URL } from '../db/helpers.ts';
 import { scratchDir, startCli, summaryOf, type Finished } from './helpers.ts';
 
 const cwd = scratchDir('shopsim-replay-recorded-');
@@ -237,5 +240,32 @@ describe('a killed real-store run, resumed, replays exactly', () => {
     expect(v['recorded_through']).toBe(24);
     expect(v['digest']).toBe(summaryOf(resumed)['digest']);
     expect((v['verify'] as Record<string, unknown>)['identical_through']).toBe(20);
+  }, 240_000);
+});
+
+if (!TEST_DATABASE_URL) console.warn('[test/e2e/replay-recorded] SKIPPED the PostgreSQL variant: TEST_DATABASE_URL is not set.');
+describe.skipIf(!TEST_DATABASE_URL)('the same on the real PostgreSQL (a database of its own)', () => {
+  it('24 cycles on the bundled store over HTTP, then replay <cycle-10 checkpoint> --verify: identical through cycle 20, exit 0', async () => {
+    const name = `shopsim_replay_${process.pid}_${randomBytes(3).toString('hex')}`;
+    const admin = await createPool(TEST_DATABASE_URL as string, { maximumPoolSize: 1 });
+    const u = new URL(TEST_DATABASE_URL as string);
+    u.pathname = `/${name}`;
+    const d = join(cwd, 'pg-checkpoints');
+    try {
+      await admin.query(sql.unsafe`CREATE DATABASE ${sql.identifier([name])}`);
+      const f = await cli(['run', '--agents', '60', '--cycles', '24', '--fast', '--rate-limit', '0', '--seed', '7', '--database-url', u.toString(), '--checkpoint-dir', d, '--json']);
+      expect(f.code, f.stderr).toBe(0);
+      const s = summaryOf(f);
+      expect(String(s['store'])).toMatch(/^reference store/);
+      expect(String(s['database'])).toContain(name);
+      const id = String(s['run_id']);
+      const r = await cli(['replay', join(d, `checkpoint_${id}_cycle_000010.json`), '--verify']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toContain('identical through cycle 20 (1 checkpoint compared; every store call matched the recorded answers through cycle 24)');
+      expect(r.stdout).toMatch(new RegExp(`Digest +${String(s['digest'])}`));
+    } finally {
+      await admin.query(sql.unsafe`DROP DATABASE IF EXISTS ${sql.identifier([name])} WITH (FORCE)`);
+      await admin.end();
+    }
   }, 240_000);
 });
