@@ -110,6 +110,7 @@ export interface RunConfig {
   mockDb: boolean;
   mockFailRate: number;
   recordAnswers: boolean;
+  allowMissingAnswers: boolean;
   json: boolean;
   debug: boolean;
   cohortSize: number;
@@ -185,6 +186,7 @@ const RUN_SPECS: { [K in keyof RunConfig]: OptionSpec<RunConfig[K]> } = {
   mockDb: { flag: '--mock-db', group: 'dryRun', env: ['MOCK_DB'], yaml: ['simulation.mock_db'], kind: 'bool', default: false, commands: ['run', 'serve'], public: 'mock_db', resume: 'must-match', description: 'write nothing to a database' },
   mockFailRate: { flag: '--mock-fail-rate', group: 'dryRun', env: ['MOCK_FAIL_RATE'], yaml: ['simulation.mock_fail_rate'], kind: 'number', min: 0, max: 1, default: 0, commands: RUN, public: 'mock_fail_rate', resume: 'must-match', description: 'mock store failure probability per call' },
   recordAnswers: { flag: '--record-answers', group: 'store', env: ['RECORD_ANSWERS'], yaml: ['simulation.record_answers'], kind: 'bool', default: true, commands: RUN, public: 'record_answers', resume: 'carry', description: 'record the store answers the decisions read, beside the checkpoints, for exact replay (real-store runs; --no-record-answers to turn off)' },
+  allowMissingAnswers: { flag: '--allow-missing-answers', group: 'checkpoints', kind: 'bool', default: false, commands: RUN, description: 'resume even when the recorded store answers up to the checkpoint are missing or cut short (the run is then no longer exactly replayable before the resume)' },
   json: { flag: '--json', short: '-j', group: 'monitoring', kind: 'bool', default: false, commands: ['run', 'replay', 'calibrate'], description: 'print one JSON summary on stdout' },
   debug: { flag: '--debug', group: 'monitoring', env: ['DEBUG_LOGS'], kind: 'bool', default: false, commands: RUN, description: 'debug logging' },
   // The cohorts are in the checkpointed tree: another size cannot be applied to a restored run.

@@ -14,6 +14,17 @@ import type { MockStoreState } from '../store/mock-store.ts';
 
 export const CHECKPOINT_VERSION = 1;
 
+/**
+ * `store_state`: the bundled store at the checkpoint's cycle boundary. carts: per user with a cart
+ * line or a coupon, [user, [[product, quantity, unit price]…], [code, percent, min spend] | null];
+ * stock: [product, stock] of every product; offer_cycle: the current offer cycle (null: none).
+ */
+export interface StoreStateSection {
+  carts: [string, [string, number, number][], [string, number, number] | null][];
+  stock: [string, number][];
+  offer_cycle: number | null;
+}
+
 export interface AgentState {
   last_cycle_completed: number;
   last_action: string;
@@ -48,6 +59,11 @@ export interface Checkpoint {
    */
   answers?: AnswersPosition | null;
   mock_store_state: MockStoreState | null;
+  /**
+   * The bundled reference store's state a resume puts back (its carts: an abandoned session keeps
+   * its cart), when the run used it on a database; null otherwise, absent in older files.
+   */
+  store_state?: StoreStateSection | null;
   agent_states: Record<string, AgentState>;
   xstate_snapshot: PersistedNode;
 }

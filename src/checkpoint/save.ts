@@ -13,6 +13,7 @@ import type { Checkpointer, CheckpointRequest } from '../model/run.ts';
 import { runTotalsOf } from '../simulation/project.ts';
 import type { AnswersPosition } from '../store/answers-writer.ts';
 import type { MockStore } from '../store/mock-store.ts';
+import type { StoreStateSection } from './format.ts';
 import { atomicWriteFile } from './atomic-write.ts';
 import {
   agentStatesOf,
@@ -60,6 +61,8 @@ export interface CheckpointerOptions {
   resumedFrom: string | null;
   /** The recorded store answers' position after the cycle being checkpointed (real-store runs). */
   answers?: () => AnswersPosition | null;
+  /** The bundled store's state at this cycle boundary (src/db/store-repository.ts exportCarts), when it has one to keep. */
+  storeState?: () => Promise<StoreStateSection | null>;
   /** Write .json.gz instead of .json. */
   gzip?: boolean;
   now?: () => Date;
@@ -76,7 +79,7 @@ export interface SerializedCheckpoint {
  * boundary. Throws E_CHECKPOINT when the snapshot holds an active invoked call (a restore would
  * run it again).
  */
-export function serializeCheckpoint(request: CheckpointRequest, options: CheckpointerOptions): SerializedCheckpoint {
+export function serializeCheckpoint(request: CheckpointRequest, options: CheckpointerOptions, storeState: StoreStateSection | null = null): SerializedCheckpoint {
   const live = request.snapshot as PersistedNode;
   const active = findActiveInvocation(live);
   if (active) throw new ShopsimError('E_CHECKPOINT', `refusing to write a checkpoint: invoked actor ${active} is still active`);
@@ -116,6 +119,8 @@ export function serializeCheckpoint(request: CheckpointRequest, options: Checkpo
     JSON.stringify(agentStatesOf(live)) +
     ',"mock_store_state":' +
     JSON.stringify(options.mockStore ? options.mockStore.exportState() : null) +
+    ',"store_state":' +
+    JSON.stringify(storeState) +
     ',"xstate_snapshot":' +
     JSON.stringify(stripPersonas(live)) +
     '}',
@@ -151,7 +156,13 @@ export function createCheckpointer(options: CheckpointerOptions): Checkpointer {
   personasHash(options.personas);
   productsHash(options.products);
   return async (request) => {
-    const { text, cycle, runId } = serializeCheckpoint(request, options);
+    let storeState: StoreStateSection | null = null;
+    try {
+      storeState = (await options.storeState?.()) ?? null;
+    } catch (err) {
+      throw new ShopsimError('E_CHECKPOINT', `cannot read the reference store's carts for the checkpoint (${err instanceof Error ? err.message : String(err)})`, { cause: err });
+    }
+    const { text, cycle, runId } = serializeCheckpoint(request, options, storeState);
     mkdirSync(options.dir, { recursive: true });
     const path = join(options.dir, checkpointFileName(runId, cycle, options.gzip === true));
     try {

@@ -132,6 +132,19 @@ const mockStoreSchema = z.object({
   calls: count,
 });
 
+/** The bundled store's state (format.ts StoreStateSection): what a resume puts back into the database. */
+const storeStateSchema = z.object({
+  carts: z.array(
+    z.tuple([
+      z.string().min(1),
+      z.array(z.tuple([z.string().min(1), z.number().int().min(1).max(1_000_000), z.number().int().min(0).max(1_000_000_000)])),
+      z.tuple([z.string().min(1), z.number().int().min(0).max(100), z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)]).nullable(),
+    ]),
+  ),
+  stock: z.array(z.tuple([z.string().min(1), z.number().int().min(0).max(2_147_483_647)])),
+  offer_cycle: z.number().int().min(0).max(2_147_483_647).nullable(),
+});
+
 /** Names of the states of a machine's region (top level when `region` is omitted). */
 function stateNames(machine: { root: { states: Record<string, { states: Record<string, unknown> }> } }, region?: string): Set<string> {
   const states = region ? machine.root.states[region]?.states ?? {} : machine.root.states;
@@ -292,6 +305,10 @@ export function verifyCheckpoint(ck: Checkpoint, file: string): string | null {
     if (ms) return ms;
   } else if (recorded.mockApi === true) {
     return 'mock_store_state is missing (the run used the mock store)';
+  }
+  if (ck.store_state !== null && ck.store_state !== undefined) {
+    const ss = check(storeStateSchema, ck.store_state, 'store_state');
+    if (ss) return ss;
   }
   return null;
 }

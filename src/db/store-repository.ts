@@ -341,3 +341,89 @@ export function createPgStoreBackend(pool: DatabasePool, options: PgStoreBackend
     async close() {},
   };
 }
+
+/**
+ * The bundled store's state as a checkpoint records it (`store_state`, src/checkpoint/format.ts),
+ * read at a cycle boundary, when no store call is in flight: the carts of the run's shoppers
+ * (per user with a line or a coupon: its lines in the order the store lists them, and its coupon;
+ * an abandoned session keeps its cart), every product's stock, and the current offer cycle. A
+ * resume puts it back (restoreStoreState) after its clean-up, so the re-run cycles start from the
+ * store as the uninterrupted run had it at that boundary, even when the killed run had gone on
+ * past a weekly restock and a new offer cycle.
+ */
+export type CheckpointCart = [userId: string, lines: [productId: string, quantity: number, unitPriceCents: number][], coupon: [code: string, discountPercent: number, minSpendCents: number] | null];
+
+export interface CheckpointStoreState {
+  carts: CheckpointCart[];
+  stock: [productId: string, stock: number][];
+  offer_cycle: number | null;
+}
+
+const cartLineRow = z.object({ user_id: z.string(), product_id: z.string(), quantity: z.number(), unit_price_cents: z.number() });
+const cartCouponRow = z.object({ user_id: z.string(), code: z.string(), discount_percent: z.number(), min_spend_cents: z.number() });
+
+export async function exportStoreState(pool: DatabasePool, userIds: string[]): Promise<CheckpointStoreState> {
+  const ids = sql.array(userIds, 'text');
+  return pool.transaction(async (tx) => {
+    const lines = await tx.any(sql.type(cartLineRow)`
+      SELECT user_id, product_id, quantity, unit_price_cents FROM cart_items WHERE user_id = ANY (${ids}) ORDER BY user_id, added_at, product_id`);
+    const coupons = await tx.any(sql.type(cartCouponRow)`
+      SELECT user_id, code, discount_percent, min_spend_cents FROM cart_coupons WHERE user_id = ANY (${ids}) ORDER BY user_id`);
+    const stock = await tx.any(sql.type(stockRow)`SELECT id, stock FROM products ORDER BY id`);
+    const cycle = await tx.maybeOne(sql.type(z.object({ offer_cycle: z.number() }))`
+      SELECT offer_cycle FROM offer_cycles ORDER BY started_at DESC, offer_cycle DESC LIMIT 1`);
+    const byUser = new Map<string, CheckpointCart>();
+    const entry = (u: string): CheckpointCart => {
+      let e = byUser.get(u);
+      if (!e) byUser.set(u, (e = [u, [], null]));
+      return e;
+    };
+    for (const l of lines) entry(l.user_id)[1].push([l.product_id, l.quantity, l.unit_price_cents]);
+    for (const c of coupons) entry(c.user_id)[2] = [c.code, c.discount_percent, c.min_spend_cents];
+    return {
+      carts: [...byUser.values()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)),
+      stock: stock.map((r): [string, number] => [r.id, r.stock]),
+      offer_cycle: cycle?.offer_cycle ?? null,
+    };
+  });
+}
+
+/**
+ * A resume's store, in one transaction: the offer cycles started after the checkpoint dropped
+ * (their offers and assignments go with them), the stock set to the checkpoint's, the carts of
+ * `userIds` emptied and the checkpoint's put back, lines in their recorded order.
+ */
+export async function restoreStoreState(pool: DatabasePool, userIds: string[], state: CheckpointStoreState): Promise<void> {
+  await pool.transaction(async (tx) => {
+    if (state.offer_cycle === null) await tx.query(sql.unsafe`DELETE FROM offer_cycles`);
+    else await tx.query(sql.unsafe`DELETE FROM offer_cycles WHERE offer_cycle > ${state.offer_cycle}`);
+    if (state.stock.length > 0) {
+      await tx.query(sql.unsafe`
+        UPDATE products p SET stock = t.stock, updated_at = now()
+        FROM ${sql.unnest(state.stock, ['text', 'int4'])} AS t (id, stock)
+        WHERE p.id = t.id AND p.stock <> t.stock`);
+    }
+    if (userIds.length > 0) {
+      const ids = sql.array(userIds, 'text');
+      await tx.query(sql.unsafe`DELETE FROM cart_items WHERE user_id = ANY (${ids})`);
+      await tx.query(sql.unsafe`DELETE FROM cart_coupons WHERE user_id = ANY (${ids})`);
+    }
+    const carts = state.carts;
+    if (carts.length === 0) return;
+    await tx.query(sql.unsafe`
+      INSERT INTO carts (user_id) SELECT * FROM ${sql.unnest(carts.map((c) => [c[0]]), ['text'])} ON CONFLICT (user_id) DO NOTHING`);
+    const lines = carts.flatMap(([u, ls]) => ls.map(([p, q, price], i) => [u, p, q, price, i]));
+    if (lines.length > 0) {
+      await tx.query(sql.unsafe`
+        INSERT INTO cart_items (user_id, product_id, quantity, unit_price_cents, added_at)
+        SELECT t.user_id, t.product_id, t.quantity, t.unit_price_cents, clock_timestamp() + make_interval(secs => t.n / 1000.0)
+        FROM ${sql.unnest(lines, ['text', 'text', 'int4', 'int4', 'int4'])} AS t (user_id, product_id, quantity, unit_price_cents, n)`);
+    }
+    const coupons = carts.filter((c) => c[2] !== null).map(([u, , c]) => [u, ...(c as [string, number, number])]);
+    if (coupons.length > 0) {
+      await tx.query(sql.unsafe`
+        INSERT INTO cart_coupons (user_id, code, discount_percent, min_spend_cents)
+        SELECT * FROM ${sql.unnest(coupons, ['text', 'text', 'int4', 'int4'])}`);
+    }
+  });
+}

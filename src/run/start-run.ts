@@ -11,7 +11,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { InspectionEvent } from 'xstate';
 import { DEFAULTS, fromPublicConfig, publicConfig, simulationConfigOf, totalCycles, type ResolvedConfig, type RunConfig } from '../config.ts';
 import { readCheckpoint, restoreStateOf, validateCheckpoint } from '../checkpoint/load.ts';
@@ -52,6 +52,26 @@ export interface RunPlan {
   durable: boolean;
   /** A replay of a real-store run: the recorded answers it is served (null: the mock store). */
   answers?: RecordedAnswers | null;
+}
+
+/** The recorded answers of a checkpoint's run: the file beside the checkpoint (docs/checkpoints.md). */
+export function answersBeside(checkpointFile: string, checkpoint: Checkpoint): string {
+  return join(dirname(checkpointFile), answersFileName(checkpoint.simulation_state.run_id));
+}
+
+/** The checkpoint's store state names only the run's shoppers and the catalog's products (it is written back into the database). */
+function checkStoreState(file: string, checkpoint: Checkpoint, personas: Persona[], products: Product[]): void {
+  const carts = checkpoint.store_state?.carts;
+  if (!carts) return;
+  const agents = new Set(personas.map((p) => p.id));
+  const catalog = new Set(products.map((p) => p.id));
+  for (const [user, lines] of carts) {
+    if (!agents.has(user)) throw new CheckpointError(file, `store_state.carts names ${JSON.stringify(user)}, not a shopper of this run`);
+    for (const [product] of lines) if (!catalog.has(product)) throw new CheckpointError(file, `store_state.carts: the cart of ${user} holds ${JSON.stringify(product)}, not a product of the catalog`);
+  }
+  for (const [product] of checkpoint.store_state?.stock ?? []) {
+    if (!catalog.has(product)) throw new CheckpointError(file, `store_state.stock names ${JSON.stringify(product)}, not a product of the catalog`);
+  }
 }
 
 /** True when the run records the store's answers: a real store, recording on, a run (not a replay). */
@@ -110,15 +130,23 @@ export function prepareRun(resolved: ResolvedConfig): RunPlan {
     // overrides what changed; the profile itself is the recorded profile_spec.
     validateCheckpoint(plan.file, plan.checkpoint, { personas: filePersonas, products });
     restore = restoreStateOf(plan.file, plan.checkpoint, personas);
-    // Said here, before anything is written: openRun truncates the answers file to the checkpoint.
+    checkStoreState(plan.file, plan.checkpoint, personas, products);
+    // Said here, before anything is written: openRun truncates the answers file to the checkpoint
+    // (or copies it up to there into another --checkpoint-dir). The answers are the ones beside
+    // the checkpoint they belong to, wherever the resumed run writes its own checkpoints.
     const pos = plan.checkpoint.answers ?? null;
     if (records(config, true) && pos) {
-      const path = join(config.checkpointDir, answersFileName(plan.checkpoint.simulation_state.run_id));
+      const path = answersBeside(plan.file, plan.checkpoint);
       let size = -1;
       try {
         size = statSync(path).size;
       } catch {}
-      if (size < pos.bytes) warnings.push(`warning: ${path}: the recorded store answers through cycle ${pos.cycle} are ${size < 0 ? 'missing' : `shorter than the checkpoint says (${size} of ${pos.bytes} bytes)`}; recording starts again at cycle ${pos.cycle + 1}`);
+      if (size < pos.bytes) {
+        const what = `the recorded store answers through cycle ${pos.cycle} (${path}) are ${size < 0 ? 'missing' : `shorter than the checkpoint says (${size} of ${pos.bytes} bytes)`}`;
+        // Refused unless asked: resuming would leave a run that can no longer be replayed exactly.
+        if (!config.allowMissingAnswers) throw new CheckpointError(plan.file, `${what}; the run could no longer be replayed exactly (--allow-missing-answers resumes anyway)`);
+        warnings.push(`warning: ${what}; recording starts again at cycle ${pos.cycle + 1} (--allow-missing-answers)`);
+      }
     }
   }
   warnings.push(...prepareCheckpointDir(config.checkpointDir));
@@ -286,7 +314,7 @@ export async function openRun(plan: RunPlan, options: OpenRunOptions = {}): Prom
         dir: config.checkpointDir,
         runId,
         agents: personas.length,
-        resume: ck ? { cycle: ck.simulation_state.current_cycle, position: ck.answers ?? null } : null,
+        resume: ck && plan.resume ? { cycle: ck.simulation_state.current_cycle, position: ck.answers ?? null, from: answersBeside(plan.resume.file, ck) } : null,
       });
       store = createRecordingStore(backends.store, writer);
     }
@@ -295,6 +323,17 @@ export async function openRun(plan: RunPlan, options: OpenRunOptions = {}): Prom
     throw new ShopsimError('E_INPUT', `cannot open the recorded store answers in ${config.checkpointDir}: ${oneLine(err)}`, { cause: err, exitCode: 2 });
   }
   const answersWriter = writer;
+  // The bundled store on the run's database: its carts, stock and offer cycle go into every
+  // checkpoint and a resume puts them back (an abandoned session keeps its cart; the resume's
+  // clean-up empties every cart; a killed run may have gone past a restock and a new offer cycle).
+  const storePool = !config.mockApi && config.apiUrl === null && backends.db && !plan.answers ? backends.db.pool : null;
+  const agentIds = personas.map((p) => p.id);
+  const storeState = storePool
+    ? async () => {
+        const { exportStoreState } = await import('../db/store-repository.ts');
+        return exportStoreState(storePool, agentIds);
+      }
+    : undefined;
   if (options.wrapStore) store = options.wrapStore(store);
   const recorder = options.wrapRecorder ? options.wrapRecorder(backends.recorder) : backends.recorder;
   return {
@@ -326,6 +365,7 @@ export async function openRun(plan: RunPlan, options: OpenRunOptions = {}): Prom
                 products,
                 mockStore: backends.mockStore,
                 ...(answersWriter ? { answers: () => answersWriter.position() } : {}),
+                ...(storeState ? { storeState } : {}),
                 isReplay: plan.resume !== null,
                 resumedFrom: plan.resume?.file ?? null,
               }),
@@ -348,7 +388,14 @@ export async function openRun(plan: RunPlan, options: OpenRunOptions = {}): Prom
             personas,
             products,
           });
-          if (plan.resume) await recorder.prepareResume(runId, plan.resume.checkpoint.simulation_state.current_cycle);
+          if (plan.resume) {
+            await recorder.prepareResume(runId, plan.resume.checkpoint.simulation_state.current_cycle);
+            const kept = plan.resume.checkpoint.store_state;
+            if (storePool && kept) {
+              const { restoreStoreState } = await import('../db/store-repository.ts');
+              await restoreStoreState(storePool, agentIds, kept);
+            }
+          }
           // The run's status beside its checkpoints (src/run/run-status.ts): "running" once it has
           // checkpoints (a resume has), its exit reason at the end.
           const statusDir = config.checkpointDir;

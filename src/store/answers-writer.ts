@@ -11,8 +11,8 @@
  * A failure to write (disk full…) never stops the run: recording stops, `problem` says why,
  * and later checkpoints record no answers (a replay of them says so).
  */
-import { closeSync, fsyncSync, ftruncateSync, mkdirSync, openSync, statSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, copyFileSync, fsyncSync, ftruncateSync, mkdirSync, openSync, statSync, writeSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { CallContext } from '../model/types.ts';
 import { ANSWERS_VERSION, answersFileName, type Entry } from './answer-format.ts';
 import type { AnswerSink } from './recording-store.ts';
@@ -42,8 +42,13 @@ export interface AnswersWriterOptions {
   dir: string;
   runId: string;
   agents: number;
-  /** A resume: the checkpoint's cycle and its recorded position (null when it recorded none). */
-  resume?: { cycle: number; position: AnswersPosition | null } | null;
+  /**
+   * A resume: the checkpoint's cycle, its recorded position (null when it recorded none) and the
+   * answers file beside that checkpoint (`from`; default: the one in `dir`). When `from` is not
+   * the file in `dir` (a resume writing its checkpoints elsewhere), the answers through the
+   * checkpoint are copied from it and `from` itself is left as it is.
+   */
+  resume?: { cycle: number; position: AnswersPosition | null; from?: string } | null;
   onProblem?: (message: string) => void;
 }
 
@@ -64,18 +69,20 @@ export function createAnswersWriter(options: AnswersWriterOptions): AnswersWrite
   let bytes = 0;
   let cycleThrough = resume?.cycle ?? 0;
   const pos = resume?.position ?? null;
+  const from = resume?.from !== undefined ? resolve(resume.from) : resolve(path);
   let size = -1;
   if (pos) {
     try {
-      size = statSync(path).size;
+      size = statSync(from).size;
     } catch {}
   }
   if (pos && size >= pos.bytes) {
+    if (from !== resolve(path)) copyFileSync(from, path);
     fd = openSync(path, 'r+');
     ftruncateSync(fd, pos.bytes);
     bytes = pos.bytes;
   } else {
-    if (pos) warnings.push(`${path}: the recorded answers through cycle ${pos.cycle} are missing or shorter than the checkpoint says; recording starts again at cycle ${cycleThrough + 1}`);
+    if (pos) warnings.push(`${from}: the recorded answers through cycle ${pos.cycle} are missing or shorter than the checkpoint says; recording starts again at cycle ${cycleThrough + 1}`);
     fd = openSync(path, 'w');
     const header = Buffer.from(`${JSON.stringify({ shopsim_answers: ANSWERS_VERSION, run_id: options.runId, agents: options.agents, from_cycle: cycleThrough })}\n`);
     writeAll(fd, header, 0);

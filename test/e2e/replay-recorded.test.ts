@@ -4,8 +4,11 @@
  * checkpoints; `replay` serves them back and names the first divergence of a changed recording.
  */
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { createPool, sql } from 'slonik';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TEST_DATABASE_URL } from '../db/helpers.ts';
 import { scratchDir, startCli, summaryOf, type Finished } from './helpers.ts';
 
 const cwd = scratchDir('shopsim-replay-recorded-');
@@ -154,6 +157,57 @@ describe('replay of a real-store run on its recorded answers', () => {
     expect(mock.code, mock.stderr).toBe(0);
     expect(summaryOf(mock)['answers_from']).toBe('mock');
   });
+
+  it('a resume whose recorded answers are cut before its checkpoint is refused (exit 2), unless --allow-missing-answers', async () => {
+    const d = join(cwd, 'cut-resume');
+    const g = await cli(['run', '--agents', '20', '--cycles', '4', '--fast', '--rate-limit', '0', '--mock-db', '--checkpoint-interval', '2', '--checkpoint-dir', d, '--json']);
+    expect(g.code, g.stderr).toBe(0);
+    const ck = join(d, readdirSync(d).find((n) => n.endsWith('_cycle_000002.json')) as string);
+    const answers = join(d, readdirSync(d).find((n) => n.startsWith('answers_')) as string);
+    truncateSync(answers, 10);
+    const resume = ['run', '--resume-from', ck, '--cycles', '6', '--fast', '--rate-limit', '0', '--mock-db', '--checkpoint-dir', d];
+    const f = await cli(resume);
+    expect(f.code, f.stderr).toBe(2);
+    const last = f.stderr.trim().split('\n').at(-1) as string;
+    expect(last).toContain(ck);
+    expect(last).toContain('shorter than the checkpoint says (10 of');
+    expect(last).toContain('--allow-missing-answers');
+    expect(readFileSync(answers).length).toBe(10);
+    const ok = await cli([...resume, '--allow-missing-answers', '--json']);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stderr).toContain('recording starts again at cycle 3');
+    expect(summaryOf(ok)['cycles_completed']).toBe(6);
+  });
+
+  it('--resume-from a checkpoint outside --checkpoint-dir: the answers beside the checkpoint are used and copied up to it; that file is left as it was', async () => {
+    const a = join(cwd, 'moved-a');
+    const g = await cli(['run', '--agents', '20', '--cycles', '6', '--fast', '--rate-limit', '0', '--mock-db', '--seed', '3', '--checkpoint-interval', '2', '--checkpoint-dir', a, '--json']);
+    expect(g.code, g.stderr).toBe(0);
+    const id = String(summaryOf(g)['run_id']);
+    // The cycle-2 checkpoint and its answers moved to a directory of their own (b); the resume writes into c.
+    const b = join(cwd, 'moved-b');
+    const c = join(cwd, 'moved-c');
+    mkdirSync(b);
+    const ck2 = `checkpoint_${id}_cycle_000002.json`;
+    copyFileSync(join(a, ck2), join(b, ck2));
+    copyFileSync(join(a, `answers_${id}.jsonl`), join(b, `answers_${id}.jsonl`));
+    const original = readFileSync(join(b, `answers_${id}.jsonl`));
+    const pos = (JSON.parse(readFileSync(join(b, ck2), 'utf8')) as { answers: { bytes: number } }).answers.bytes;
+    const f = await cli(['run', '--resume-from', join(b, ck2), '--fast', '--rate-limit', '0', '--mock-db', '--checkpoint-interval', '2', '--checkpoint-dir', c, '--json']);
+    expect(f.code, f.stderr).toBe(0);
+    expect(f.stderr).not.toContain('recorded store answers');
+    const s = summaryOf(f);
+    expect(s['cycles_completed']).toBe(6);
+    expect((s['recorded_answers'] as { file: string }).file).toBe(join(c, `answers_${id}.jsonl`));
+    expect(readFileSync(join(b, `answers_${id}.jsonl`)).equals(original)).toBe(true);
+    const copied = readFileSync(join(c, `answers_${id}.jsonl`));
+    expect(copied.subarray(0, pos).equals(original.subarray(0, pos))).toBe(true);
+    // The resumed run's checkpoint in c replays on the answers beside it, to the run's end.
+    const r = await cli(['replay', join(c, `checkpoint_${id}_cycle_000004.json`), '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(summaryOf(r)['recorded_through']).toBe(6);
+    expect(summaryOf(r)['digest']).toBe(s['digest']);
+  });
 });
 
 describe('a killed real-store run, resumed, replays exactly', () => {
@@ -186,5 +240,32 @@ describe('a killed real-store run, resumed, replays exactly', () => {
     expect(v['recorded_through']).toBe(24);
     expect(v['digest']).toBe(summaryOf(resumed)['digest']);
     expect((v['verify'] as Record<string, unknown>)['identical_through']).toBe(20);
+  }, 240_000);
+});
+
+if (!TEST_DATABASE_URL) console.warn('[test/e2e/replay-recorded] SKIPPED the PostgreSQL variant: TEST_DATABASE_URL is not set.');
+describe.skipIf(!TEST_DATABASE_URL)('the same on the real PostgreSQL (a database of its own)', () => {
+  it('24 cycles on the bundled store over HTTP, then replay <cycle-10 checkpoint> --verify: identical through cycle 20, exit 0', async () => {
+    const name = `shopsim_replay_${process.pid}_${randomBytes(3).toString('hex')}`;
+    const admin = await createPool(TEST_DATABASE_URL as string, { maximumPoolSize: 1 });
+    const u = new URL(TEST_DATABASE_URL as string);
+    u.pathname = `/${name}`;
+    const d = join(cwd, 'pg-checkpoints');
+    try {
+      await admin.query(sql.unsafe`CREATE DATABASE ${sql.identifier([name])}`);
+      const f = await cli(['run', '--agents', '60', '--cycles', '24', '--fast', '--rate-limit', '0', '--seed', '7', '--database-url', u.toString(), '--checkpoint-dir', d, '--json']);
+      expect(f.code, f.stderr).toBe(0);
+      const s = summaryOf(f);
+      expect(String(s['store'])).toMatch(/^reference store/);
+      expect(String(s['database'])).toContain(name);
+      const id = String(s['run_id']);
+      const r = await cli(['replay', join(d, `checkpoint_${id}_cycle_000010.json`), '--verify']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toContain('identical through cycle 20 (1 checkpoint compared; every store call matched the recorded answers through cycle 24)');
+      expect(r.stdout).toMatch(new RegExp(`Digest +${String(s['digest'])}`));
+    } finally {
+      await admin.query(sql.unsafe`DROP DATABASE IF EXISTS ${sql.identifier([name])} WITH (FORCE)`);
+      await admin.end();
+    }
   }, 240_000);
 });

@@ -3,7 +3,7 @@
  * store is killed with SIGKILL in the middle, resumed with --resume, and then the store's and
  * the recorder's tables are queried: no order that no session references, no session naming an
  * order the store does not hold, no duplicate session, no cart left with items, and the same
- * counts as the run that was never interrupted. Once on the embedded database, and on
+ * counts and the same digest as the run that was never interrupted. Once on the embedded database, and on
  * the real PostgreSQL (TEST_DATABASE_URL) in a database of its own, dropped afterwards.
  */
 import { randomBytes } from 'node:crypto';
@@ -50,16 +50,23 @@ interface Target {
   state(which: 'a' | 'b', runId: string): Promise<StoreState>;
 }
 
-async function killAndResume(target: Target): Promise<void> {
+/**
+ * `killAt`: the killed run's checkpoint after which it is killed; `from`: the checkpoint the resume
+ * starts from (default: --resume, the newest); `extra`: options of both runs.
+ */
+async function killAndResume(target: Target, o: { killAt?: number; from?: number; extra?: string[] } = {}): Promise<void> {
+  const killAt = o.killAt ?? 8;
+  const extra = o.extra ?? [];
   const ckA = join(t.dir, `${randomBytes(3).toString('hex')}-a`);
   const ckB = join(t.dir, `${randomBytes(3).toString('hex')}-b`);
-  const killed = startCli(['run', ...common, '--checkpoint-dir', ckB, ...target.args('b')]);
-  const uninterrupted = shopsim(['run', ...common, '--checkpoint-dir', ckA, ...target.args('a')]);
-  // Killed mid-run: after the cycle-8 checkpoint, while later cycles (their checkouts) are under way.
+  const killed = startCli(['run', ...common, ...extra, '--keep-checkpoints', '20', '--checkpoint-dir', ckB, ...target.args('b')]);
+  const uninterrupted = shopsim(['run', ...common, ...extra, '--checkpoint-dir', ckA, ...target.args('a')]);
+  // Killed mid-run: after the checkpoint of cycle killAt, while later cycles (their checkouts) are under way.
+  const mark = `_cycle_${String(killAt).padStart(6, '0')}`;
   const t0 = Date.now();
-  while (!checkpointsIn(ckB).some((f) => f.includes('_cycle_000008'))) {
-    if (killed.child.exitCode !== null) throw new Error(`run ended before cycle 8: ${killed.stderr().slice(-800)}`);
-    if (Date.now() - t0 > 150_000) throw new Error('no cycle-8 checkpoint');
+  while (!checkpointsIn(ckB).some((f) => f.includes(mark))) {
+    if (killed.child.exitCode !== null) throw new Error(`run ended before cycle ${killAt}: ${killed.stderr().slice(-800)}`);
+    if (Date.now() - t0 > 150_000) throw new Error(`no cycle-${killAt} checkpoint`);
     await new Promise((r) => setTimeout(r, 5));
   }
   await new Promise((r) => setTimeout(r, 300));
@@ -69,7 +76,9 @@ async function killAndResume(target: Target): Promise<void> {
   expect(a.code, a.stderr).toBe(0);
   const full = summaryOf(a);
 
-  const resumed = await shopsim(['run', '--resume', '--checkpoint-dir', ckB, ...target.args('b'), '--json']);
+  const from = o.from === undefined ? null : checkpointsIn(ckB).find((f) => f.includes(`_cycle_${String(o.from).padStart(6, '0')}`));
+  if (o.from !== undefined && !from) throw new Error(`no cycle-${o.from} checkpoint`);
+  const resumed = await shopsim(['run', ...(from ? ['--resume-from', join(ckB, from)] : ['--resume', '--checkpoint-dir', ckB]), ...target.args('b'), '--json']);
   expect(resumed.code, resumed.stderr).toBe(0);
   const r = summaryOf(resumed);
   expect(r['cycles_completed']).toBe(24);
@@ -86,6 +95,10 @@ async function killAndResume(target: Target): Promise<void> {
   expect(after.orders).toBe(base.orders);
   expect(after.cartsWithItems).toBe(base.cartsWithItems);
   expect(r['sessions_created']).toBe(full['sessions_created']);
+  // And the same run: the checkpoint carried the store's carts (an abandoned session keeps its
+  // cart), so the resumed cycles got the uninterrupted run's answers and made its decisions.
+  for (const k of ['checkouts_completed', 'sessions_abandoned', 'sessions_failed', 'idle_browses', 'events_created']) expect(r[k], k).toBe(full[k]);
+  expect(r['digest']).toBe(full['digest']);
 }
 
 describe('kill -9 + --resume against the bundled store', () => {
@@ -102,6 +115,26 @@ describe('kill -9 + --resume against the bundled store', () => {
         }
       },
     });
+  }, 400_000);
+
+  it('embedded database, resumed from a checkpoint before a restock and a new offer cycle that the killed run went past: the same digest', async () => {
+    // Offer cycles of 12 simulated hours: the second (new offers, coupons dropped from carts,
+    // restock) starts at cycle 13; the killed run gets past cycle 16, the resume starts at 10.
+    const dirs = { a: join(t.dir, 'oc-a'), b: join(t.dir, 'oc-b') };
+    await killAndResume(
+      {
+        args: (w) => ['--data-dir', dirs[w]],
+        async state(w, runId) {
+          const db = await openDatabase({ dataDir: dirs[w], migrate: false });
+          try {
+            return await stateOf(db.pool, runId);
+          } finally {
+            await db.close();
+          }
+        },
+      },
+      { killAt: 16, from: 10, extra: ['--offer-cycle-days', '0.5'] },
+    );
   }, 400_000);
 
   if (!TEST_DATABASE_URL) console.warn('[test/e2e/resume-clean] SKIPPED the PostgreSQL variant: TEST_DATABASE_URL is not set.');

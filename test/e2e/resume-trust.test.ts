@@ -5,12 +5,13 @@
  * the checkpoint (cycle N of M), the store and the database, and carries --fast; a run against a
  * store that does not answer stops before anything is written.
  */
-import { copyFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { sql } from 'slonik';
 import { z } from 'zod';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { withChecksum } from '../../src/checkpoint/save.ts';
 import { openDatabase } from '../../src/db/connection.ts';
 import { afterBanner, checkpointsIn, shopsim, startCli, summaryOf, tempDir, waitForCheckpoint, ROOT, type Finished } from './helpers.ts';
 
@@ -90,6 +91,22 @@ describe('resume refusals: one line, exit 2, nothing written', () => {
     oneLineExit2(await shopsim(['run', '--resume-from', file, '--database-url', 'postgres://u:secret@127.0.0.1:1/x']), /database mismatch: the run was written to the embedded database/);
     expect(await counts(db1)).toEqual(before);
   }, 120_000);
+
+  it('a checkpoint whose store carts name someone who is not a shopper of the run, or a product not in the catalog', async () => {
+    const file = interrupted('store-state');
+    const before = await counts(db1);
+    const original = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    expect(original['store_state']).toMatchObject({ carts: expect.any(Array), stock: expect.any(Array), offer_cycle: 1 });
+    const edited = (cart: unknown[]) => {
+      const { checksum: _checksum, ...rest } = original;
+      writeFileSync(file, withChecksum(JSON.stringify({ ...rest, store_state: { ...(original['store_state'] as object), carts: [cart] } })));
+    };
+    edited(['intruder', [['prod_0001', 1, 100]], null]);
+    oneLineExit2(await shopsim(['run', '--resume-from', file, '--data-dir', db1]), /store_state\.carts names "intruder", not a shopper of this run/);
+    edited(['agent_000001', [['prod_9999', 1, 100]], null]);
+    oneLineExit2(await shopsim(['run', '--resume-from', file, '--data-dir', db1]), /the cart of agent_000001 holds "prod_9999", not a product of the catalog/);
+    expect(await counts(db1)).toEqual(before);
+  }, 60_000);
 
   it('a store mode that cannot be matched: --api-url for a bundled-store run, --mock-api for a real-store run', async () => {
     const file = interrupted('store-mismatch');
