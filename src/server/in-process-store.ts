@@ -12,6 +12,8 @@ import { createMemoryBackend } from './memory-backend.ts';
 export interface InProcessStoreOptions extends FaultOptions {
   /** The run's pool (src/db openDatabase().pool); absent = memory backend. */
   pool?: DatabasePool;
+  /** The run's Database.renewPool: the store replaces the pool's connections after an outage. */
+  renewPool?: () => Promise<void>;
   products: Product[];
   /** The run's seed: offers then match the mock store's. */
   seed: number;
@@ -38,11 +40,11 @@ export async function startInProcessStore(o: InProcessStoreOptions): Promise<InP
     const { createPgStoreBackend, resetStore, seedProducts } = await import('../db/store-repository.ts');
     if (o.reset) await resetStore(o.pool, o.products);
     else await seedProducts(o.pool, o.products);
-    backend = createPgStoreBackend(o.pool, { catalog: o.products });
+    backend = createPgStoreBackend(o.pool, { catalog: o.products, ...(o.renewPool ? { renewPool: o.renewPool } : {}) });
   } else {
     backend = createMemoryBackend({ products: o.products });
   }
-  const { pool: _pool, products: _products, reset: _reset, ...rest } = o;
+  const { pool: _pool, renewPool: _renew, products: _products, reset: _reset, ...rest } = o;
   const server = createStoreServer({ ...rest, host: '127.0.0.1', port: 0, backend });
   const { url } = await server.listen();
   return { url, backend, server, close: () => server.close() };
