@@ -73,6 +73,10 @@ export interface Database {
    * that timed out or lost its connection.
    */
   renewPool(): Promise<void>;
+  /** Registers a function called once when the next new pool takes over; returns its removal. */
+  onPoolReplaced(f: () => void): () => void;
+  /** performance.now() of the last query or transaction on `pool` that the database answered. */
+  lastAnswerAt(): number;
   close(): Promise<void>;
 }
 
@@ -137,10 +141,21 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
   // Everyone holds this stand-in, which forwards to the current pool: a pool whose connections
   // died can leave its queued queries pending forever (slonik#631), so renewPool() swaps in a new
   // one and lets the old one go.
+  // It also notes when the database last answered anything (a busy pool answers someone all the
+  // time; a broken one answers no one), for the reference store's bound (lastAnswerAt).
+  let lastAnswerAt = performance.now();
+  const noteAnswer = () => void (lastAnswerAt = performance.now());
   const pool = new Proxy({} as DatabasePool, {
     get(_target, key) {
       const value = (inner as unknown as Record<string | symbol, unknown>)[key];
-      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(inner) : value;
+      if (typeof value !== 'function') return value;
+      const bound = (value as (...a: unknown[]) => unknown).bind(inner);
+      if (!QUERY_METHODS.has(key)) return bound;
+      return (...args: unknown[]) => {
+        const out = bound(...args);
+        if (out instanceof Promise) out.then(noteAnswer, () => {});
+        return out;
+      };
     },
   });
   let renewing: Promise<void> | null = null;
@@ -256,6 +271,8 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
       kind === 'embedded' ? `${where} (embedded, ${embedded?.dataDir ?? o.dataDir}${embedded?.sharedWith ? `, shared with process ${embedded.sharedWith}` : ''})` : where,
     psqlUrl: () => (kind === 'embedded' ? `psql "${url}"` : null),
     renewPool,
+    lastAnswerAt: () => lastAnswerAt,
+    onPoolReplaced,
     close() {
       closed ??= (async () => {
         // A pool whose connections died can leave end() waiting forever (see pg-recorder's
@@ -272,6 +289,8 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
   };
   return db;
 }
+
+const QUERY_METHODS = new Set<string | symbol>(['any', 'anyFirst', 'exists', 'many', 'manyFirst', 'maybeOne', 'maybeOneFirst', 'one', 'oneFirst', 'query', 'transaction', 'connect']);
 
 /** The messages of an error and its causes, in one string. */
 function causeMessages(err: unknown): string {

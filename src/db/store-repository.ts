@@ -160,6 +160,15 @@ export interface PgStoreBackendOptions {
    * queries pending forever (slonik#631), so the store would stay down after the server is back.
    */
   renewPool?: () => Promise<void>;
+  /**
+   * When the database last answered anyone on this pool (Database.lastAnswerAt). At the bound, an
+   * operation whose database answered others within the last second is only queued behind them
+   * (a busy pool of one connection, say): it waits on, up to 6 times the bound, instead of
+   * failing a healthy store. Without it the bound is strict.
+   */
+  lastAnswerAt?: () => number;
+  /** Database.onPoolReplaced: an operation waiting on a pool that was replaced is sent again on the new one (or answered 503). */
+  onPoolReplaced?: (f: () => void) => () => void;
 }
 
 /** The bound of one reference-store operation on its database, ms (PgStoreBackendOptions.queryTimeoutMs). */
@@ -169,6 +178,7 @@ const FAULT_NAMES = new Set(['ConnectionError', 'BackendTerminatedError', 'Backe
 const FAULT_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
 
 class QueryTimeoutError extends Error {}
+class PoolReplacedError extends Error {}
 
 /**
  * Why an error means the database could not be reached or did not answer in time (not an SQL
@@ -178,7 +188,7 @@ class QueryTimeoutError extends Error {}
 export function databaseFault(err: unknown): string | null {
   let e: unknown = err;
   for (let i = 0; i < 8 && e; i++) {
-    if (e instanceof QueryTimeoutError) return e.message;
+    if (e instanceof QueryTimeoutError || e instanceof PoolReplacedError) return e.message;
     const code = (e as { code?: unknown }).code;
     const name = (e as { name?: unknown }).name;
     const message = e instanceof Error ? e.message : String(e);
@@ -207,10 +217,13 @@ export function createPgStoreBackend(pool: DatabasePool, options: PgStoreBackend
    * Store rule refusals and SQL errors pass through unchanged.
    */
   async function bounded<T>(what: string, work: () => Promise<T>, retry: boolean, ms = timeoutMs): Promise<T> {
-    const deadline = performance.now() + ms;
+    const started = performance.now();
+    const deadline = started + ms;
+    const hardDeadline = started + ms * 6;
     let backoff = 50;
     for (;;) {
       let timer: NodeJS.Timeout | undefined;
+      let off: (() => void) | undefined;
       const left = Math.max(1, deadline - performance.now());
       const attempt = work();
       attempt.catch(() => {}); // settled late or never: already answered as a timeout
@@ -218,14 +231,24 @@ export function createPgStoreBackend(pool: DatabasePool, options: PgStoreBackend
         return await Promise.race([
           attempt,
           new Promise<never>((_, reject) => {
-            timer = setTimeout(() => reject(new QueryTimeoutError(`no answer within ${ms} ms`)), left);
+            const expire = () => {
+              // Queued behind a database that is answering others: not an outage; wait on (capped).
+              const now = performance.now();
+              if (options.lastAnswerAt && now - options.lastAnswerAt() < 1000 && now < hardDeadline) {
+                timer = setTimeout(expire, Math.min(1000, hardDeadline - now));
+                return;
+              }
+              reject(new QueryTimeoutError(`no answer within ${Math.round(now - started)} ms`));
+            };
+            timer = setTimeout(expire, left);
+            off = options.onPoolReplaced?.(() => reject(new PoolReplacedError('the pool was replaced while it waited')));
           }),
         ]);
       } catch (err) {
         if (isStoreRuleError(err)) throw err;
         const fault = databaseFault(err);
         if (fault === null) throw err;
-        void options.renewPool?.();
+        if (!(err instanceof PoolReplacedError)) void options.renewPool?.();
         if (retry && fault !== 'statement timeout' && !(err instanceof QueryTimeoutError) && deadline - performance.now() > backoff * 2) {
           await pause(backoff);
           backoff = Math.min(backoff * 2, 1000);
@@ -234,13 +257,14 @@ export function createPgStoreBackend(pool: DatabasePool, options: PgStoreBackend
         throw new StoreRuleError(503, 'DATABASE_UNAVAILABLE', `the store's database is unavailable (${what}: ${fault})`);
       } finally {
         clearTimeout(timer);
+        off?.();
       }
     }
   }
-  /** A transaction whose statements the server cancels after timeoutMs (SET LOCAL: this transaction only). */
+  /** A transaction whose statements the server cancels after 6 × the bound, the most `bounded` waits (SET LOCAL: this transaction only). */
   const transaction = <T>(handler: (tx: Tx) => Promise<T>, ms = timeoutMs): Promise<T> =>
     pool.transaction(async (tx) => {
-      await tx.query(sql.unsafe`SELECT set_config('statement_timeout', ${String(Math.max(1, Math.round(ms)))}, true)`);
+      await tx.query(sql.unsafe`SELECT set_config('statement_timeout', ${String(Math.max(1, Math.round(ms * 6)))}, true)`);
       return handler(tx);
     });
 
