@@ -360,6 +360,10 @@ export function createPgStoreBackend(pool: DatabasePool, options: PgStoreBackend
           const k = await tx.one(sql.type(keyRow)`SELECT order_id FROM idempotency_keys WHERE user_id = ${userId} AND key = ${idempotencyKey}`);
           const o = k.order_id ? await tx.maybeOne(sql.type(orderRow)`SELECT id, user_id, total_cents::int AS total_cents, discount_cents::int AS discount_cents, items_count, coupon_code FROM orders WHERE id = ${k.order_id}`) : null;
           if (!o) throw new StoreRuleError(409, 'IDEMPOTENCY_CONFLICT', `Idempotency-Key ${idempotencyKey} is held by a checkout that did not finish`, 'Idempotency-Key');
+          // The state the first checkout left: an empty cart (a re-run cycle of a resumed run may
+          // have filled it again; a plain retry finds it empty already).
+          await tx.query(sql.unsafe`DELETE FROM cart_items WHERE user_id = ${userId}`);
+          await tx.query(sql.unsafe`DELETE FROM cart_coupons WHERE user_id = ${userId}`);
           return { order: toOrder(o), replayed: true };
         }
         const lines = await tx.any(sql.type(lineRow)`
