@@ -75,6 +75,12 @@ export interface Database {
   renewPool(): Promise<void>;
   /** Registers a function called once when the next new pool takes over; returns its removal. */
   onPoolReplaced(f: () => void): () => void;
+  /**
+   * Every connection carries a server-side `statement_timeout` (a startup parameter: not behind
+   * a transaction-mode pooler, nor with --db-statement-timeout 0). When false, code that wants a
+   * server-side bound sets it per transaction (`SET LOCAL`).
+   */
+  statementTimeoutOnConnections: boolean;
   /** performance.now() of the last query or transaction on `pool` that the database answered. */
   lastAnswerAt(): number;
   close(): Promise<void>;
@@ -273,6 +279,7 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
     renewPool,
     lastAnswerAt: () => lastAnswerAt,
     onPoolReplaced,
+    statementTimeoutOnConnections: !pooler && o.statementTimeoutMs !== 0,
     close() {
       closed ??= (async () => {
         // A pool whose connections died can leave end() waiting forever (see pg-recorder's

@@ -169,6 +169,13 @@ export interface PgStoreBackendOptions {
   lastAnswerAt?: () => number;
   /** Database.onPoolReplaced: an operation waiting on a pool that was replaced is sent again on the new one (or answered 503). */
   onPoolReplaced?: (f: () => void) => () => void;
+  /**
+   * Send the server-side bound with every transaction (`SET LOCAL`, one more round trip). Default
+   * true; false when every connection already carries a `statement_timeout` (a startup parameter:
+   * Database.statementTimeoutOnConnections), as the run's and `serve`'s pools do unless behind a
+   * transaction-mode pooler.
+   */
+  timeoutPerTransaction?: boolean;
 }
 
 /** The bound of one reference-store operation on its database, ms (PgStoreBackendOptions.queryTimeoutMs). */
@@ -208,6 +215,7 @@ export function createPgStoreBackend(pool: DatabasePool, options: PgStoreBackend
   const timeoutMs = options.queryTimeoutMs ?? STORE_QUERY_TIMEOUT_MS;
   // Starting an offer cycle writes every user's assignments in one transaction: a longer bound.
   const offerCycleMs = timeoutMs * 12;
+  const perTransaction = options.timeoutPerTransaction !== false;
 
   /**
    * One store operation under the bound: it settles within timeoutMs, whatever the database
@@ -264,7 +272,7 @@ export function createPgStoreBackend(pool: DatabasePool, options: PgStoreBackend
   /** A transaction whose statements the server cancels after 6 × the bound, the most `bounded` waits (SET LOCAL: this transaction only). */
   const transaction = <T>(handler: (tx: Tx) => Promise<T>, ms = timeoutMs): Promise<T> =>
     pool.transaction(async (tx) => {
-      await tx.query(sql.unsafe`SELECT set_config('statement_timeout', ${String(Math.max(1, Math.round(ms * 6)))}, true)`);
+      if (perTransaction) await tx.query(sql.unsafe`SELECT set_config('statement_timeout', ${String(Math.max(1, Math.round(ms * 6)))}, true)`);
       return handler(tx);
     });
 
