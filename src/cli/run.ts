@@ -120,6 +120,7 @@ export async function runCommand(flags: Partial<Record<keyof RunConfig, unknown>
   const { openRunMonitoring } = await import('./run-monitoring.ts');
   const line = resumeLine(plan, opened.backends.describe);
   if (line) io.stderr.write(`shopsim: ${line}\n`);
+  for (const notice of opened.notices) io.stderr.write(`shopsim: ${notice}\n`);
   // Logs, dashboard or plain lines, signals, inspector.
   let monitoring;
   try {

@@ -108,7 +108,7 @@ export async function startServe(o: ServeOptions, productsDefaulted = false): Pr
     // A directory a run already holds is shared through it (either may start first).
     const db = await openDatabase({ ...(o.databaseUrl ? { databaseUrl: o.databaseUrl } : {}), ...(o.dataDir ? { dataDir: o.dataDir } : {}), attachToRunning: true });
     await seedProducts(db.pool, products);
-    backend = createPgStoreBackend(db.pool, { catalog: products });
+    backend = createPgStoreBackend(db.pool, { catalog: products, renewPool: db.renewPool, lastAnswerAt: db.lastAnswerAt, onPoolReplaced: db.onPoolReplaced, timeoutPerTransaction: !db.statementTimeoutOnConnections });
     closeDb = () => db.close();
   }
   const server = createStoreServer({

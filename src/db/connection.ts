@@ -66,6 +66,23 @@ export interface Database {
   describe(): string;
   /** A psql command line for the embedded database while this process serves it; null for an external one. */
   psqlUrl(): string | null;
+  /**
+   * Replaces the pool behind `pool` with a new one (at most every 2 s; a no-op while the server
+   * is still away): a pool whose connections died can leave its queued queries pending forever
+   * (slonik#631). The recorder calls it after a lost answer, the reference store after a query
+   * that timed out or lost its connection.
+   */
+  renewPool(): Promise<void>;
+  /** Registers a function called once when the next new pool takes over; returns its removal. */
+  onPoolReplaced(f: () => void): () => void;
+  /**
+   * Every connection carries a server-side `statement_timeout` (a startup parameter: not behind
+   * a transaction-mode pooler, nor with --db-statement-timeout 0). When false, code that wants a
+   * server-side bound sets it per transaction (`SET LOCAL`).
+   */
+  statementTimeoutOnConnections: boolean;
+  /** performance.now() of the last query or transaction on `pool` that the database answered. */
+  lastAnswerAt(): number;
   close(): Promise<void>;
 }
 
@@ -130,33 +147,82 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
   // Everyone holds this stand-in, which forwards to the current pool: a pool whose connections
   // died can leave its queued queries pending forever (slonik#631), so renewPool() swaps in a new
   // one and lets the old one go.
+  // It also notes when the database last answered anything (a busy pool answers someone all the
+  // time; a broken one answers no one), for the reference store's bound (lastAnswerAt).
+  let lastAnswerAt = performance.now();
+  const noteAnswer = () => void (lastAnswerAt = performance.now());
   const pool = new Proxy({} as DatabasePool, {
     get(_target, key) {
       const value = (inner as unknown as Record<string | symbol, unknown>)[key];
-      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(inner) : value;
+      if (typeof value !== 'function') return value;
+      const bound = (value as (...a: unknown[]) => unknown).bind(inner);
+      if (!QUERY_METHODS.has(key)) return bound;
+      return (...args: unknown[]) => {
+        const out = bound(...args);
+        if (out instanceof Promise) out.then(noteAnswer, () => {});
+        return out;
+      };
     },
   });
   let renewing: Promise<void> | null = null;
   let renewedAt = 0;
+  let ended = false;
+  /** Called once when the next new pool takes over: work still waiting on the old one may retry there. */
+  const onRenewal = new Set<() => void>();
   const renewPool = (): Promise<void> => {
-    // At most one new pool every 2 s: a slow server is not helped by more pools.
-    if (renewing || performance.now() - renewedAt < 2000) return renewing ?? Promise.resolve();
+    // At most one new pool every 2 s: a slow server is not helped by more pools. None once closing.
+    if (ended || renewing || performance.now() - renewedAt < 2000) return renewing ?? Promise.resolve();
     renewing = (async () => {
+      let next: DatabasePool | null = null;
       try {
         const old = inner;
-        const next = await makePool();
+        // slonik connects lazily: a pool made while the server is away would take over already
+        // broken, so it must answer first — within 3 s (a connection made in an outage may never answer).
+        const made = (async () => {
+          const p = await makePool();
+          try {
+            await p.oneFirst(sql.type(z.object({ ok: z.number() }))`SELECT 1 AS ok`);
+          } catch (err) {
+            void p.end().catch(() => {});
+            throw err;
+          }
+          return p;
+        })();
+        let t: NodeJS.Timeout | undefined;
+        let gaveUp = false;
+        const timedOut = new Promise<never>((_, reject) => {
+          t = setTimeout(() => {
+            gaveUp = true;
+            reject(new Error('no answer within 3 s'));
+          }, Math.min(3000, o.connectionTimeoutMs));
+        });
+        // A pool given up on that answers later is closed.
+        made.then((p) => void (gaveUp && p.end().catch(() => {})), () => {});
+        next = await Promise.race([made, timedOut]).finally(() => clearTimeout(t));
+        if (ended) throw new Error('closing');
         next.on('error', onError);
         inner = next;
+        next = null;
         renewedAt = performance.now();
-        let t: NodeJS.Timeout | undefined;
-        void Promise.race([old.end().catch(() => {}), new Promise<void>((r) => (t = setTimeout(r, 5000)))]).then(() => clearTimeout(t));
+        const waiting = [...onRenewal];
+        onRenewal.clear();
+        for (const f of waiting) f();
+        let t2: NodeJS.Timeout | undefined;
+        void Promise.race([old.end().catch(() => {}), new Promise<void>((r) => (t2 = setTimeout(r, 5000)))]).then(() => clearTimeout(t2));
       } catch {
-        // The server is still away: the next failure tries again.
+        // The server is still away (or this process is closing): try again in 2 s, until a new
+        // pool answers — work stuck on the old pool waits for that (poolReplaced), not for a fault.
+        if (next) void next.end().catch(() => {});
+        if (!ended) setTimeout(() => void renewPool(), 2000).unref();
       } finally {
         renewing = null;
       }
     })();
     return renewing;
+  };
+  const onPoolReplaced = (f: () => void): (() => void) => {
+    onRenewal.add(f);
+    return () => void onRenewal.delete(f);
   };
 
   const ping = () => pool.oneFirst(sql.type(z.object({ ok: z.number() }))`SELECT 1 AS ok`);
@@ -200,7 +266,7 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
   }
 
   let closed: Promise<void> | null = null;
-  const recorder = createPgRecorder(pool, { writeTimeoutMs: o.writeTimeoutMs, renewPool, ...(o.groupCommit ? { groupCommit: o.groupCommit } : {}) });
+  const recorder = createPgRecorder(pool, { writeTimeoutMs: o.writeTimeoutMs, renewPool, onPoolReplaced, ...(o.groupCommit ? { groupCommit: o.groupCommit } : {}) });
   const db: Database = {
     pool,
     recorder: { ...recorder, close: () => db.close() },
@@ -210,11 +276,16 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
     describe: () =>
       kind === 'embedded' ? `${where} (embedded, ${embedded?.dataDir ?? o.dataDir}${embedded?.sharedWith ? `, shared with process ${embedded.sharedWith}` : ''})` : where,
     psqlUrl: () => (kind === 'embedded' ? `psql "${url}"` : null),
+    renewPool,
+    lastAnswerAt: () => lastAnswerAt,
+    onPoolReplaced,
+    statementTimeoutOnConnections: !pooler && o.statementTimeoutMs !== 0,
     close() {
       closed ??= (async () => {
         // A pool whose connections died can leave end() waiting forever (see pg-recorder's
         // writeTimeoutMs): give it a few seconds, then let the process go on.
         let t: NodeJS.Timeout | undefined;
+        ended = true;
         await renewing;
         await Promise.race([inner.end().catch(() => {}), new Promise<void>((r) => (t = setTimeout(r, 5000)))]);
         clearTimeout(t);
@@ -225,6 +296,8 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
   };
   return db;
 }
+
+const QUERY_METHODS = new Set<string | symbol>(['any', 'anyFirst', 'exists', 'many', 'manyFirst', 'maybeOne', 'maybeOneFirst', 'one', 'oneFirst', 'query', 'transaction', 'connect']);
 
 /** The messages of an error and its causes, in one string. */
 function causeMessages(err: unknown): string {

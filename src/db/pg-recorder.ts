@@ -135,6 +135,13 @@ export interface PgRecorderOptions {
    * connections died may never answer again (slonik#631).
    */
   renewPool?: () => Promise<void>;
+  /**
+   * Registers a function called once when a new pool takes over (src/db/connection.ts); returns
+   * its removal. A write still waiting on the old pool — whose connections may never answer
+   * again — is then sent again on the new one at once (writes are idempotent), instead of
+   * spending the whole write timeout there.
+   */
+  onPoolReplaced?: (f: () => void) => () => void;
 }
 
 /**
@@ -201,6 +208,16 @@ export function createPgRecorder(pool: DatabasePool, options: PgRecorderOptions 
     }) as Conn['query'],
   };
   const write = options.groupCommit && options.groupCommit > 1 ? createGroupWriter(counted, options.groupCommit) : (r: SessionRecord) => writeSession(counted, r);
+  /** One attempt, given up (as in doubt) when the pool it waits on is replaced. */
+  const attemptOf = (record: SessionRecord): Promise<void> => {
+    const attempt = write(record);
+    const watch = options.onPoolReplaced;
+    if (!watch) return attempt;
+    return new Promise<void>((resolve, reject) => {
+      const off = watch(() => reject(new Error(`writing session ${record.sessionId}: the pool was replaced while it waited`)));
+      attempt.then(resolve, reject).finally(off);
+    });
+  };
   return {
     async beginRun(meta: RunMeta) {
       const config = scrubConfig(meta.config) as Record<string, unknown>;
@@ -243,7 +260,7 @@ export function createPgRecorder(pool: DatabasePool, options: PgRecorderOptions 
       try {
         for (;;) {
           try {
-            await withTimeout(write(record), Math.max(1, deadline - performance.now()), `writing session ${record.sessionId}`);
+            await withTimeout(attemptOf(record), Math.max(1, deadline - performance.now()), `writing session ${record.sessionId}`);
             break;
           } catch (err) {
             // Refused by the server (rolled back), or no time left to find out: failed.

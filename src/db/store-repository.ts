@@ -12,7 +12,7 @@ import { z } from 'zod';
 import type { AssignedOffer } from '../model/offers.ts';
 import { orderIdFor } from '../model/order-id.ts';
 import type { BackendStats, StoreBackend } from '../model/store-backend.ts';
-import { cartEmpty, cartView, couponRefusal, productNotFound, stockRefusal, StoreRuleError } from '../model/store-rules.ts';
+import { cartEmpty, cartView, couponRefusal, isStoreRuleError, productNotFound, stockRefusal, StoreRuleError } from '../model/store-rules.ts';
 import type { Cart, Offer, OfferCycleRequest, Order, Product } from '../model/types.ts';
 
 type Tx = DatabaseTransactionConnection;
@@ -147,11 +147,136 @@ export interface PgStoreBackendOptions {
    * goes down.
    */
   catalog?: Product[];
+  /**
+   * Longest one store operation may wait on the database, ms (default STORE_QUERY_TIMEOUT_MS).
+   * Beyond it — or when the connection is refused or dies — the request is answered 503
+   * `DATABASE_UNAVAILABLE` instead of waiting; every transaction also carries it to the server
+   * as `SET LOCAL statement_timeout` (transaction-scoped, so a transaction-mode pooler is fine).
+   */
+  queryTimeoutMs?: number;
+  /**
+   * Replaces the pool's connections (src/db/connection.ts Database.renewPool), called after a
+   * timeout or a lost connection: a slonik pool whose connections died can leave its queued
+   * queries pending forever (slonik#631), so the store would stay down after the server is back.
+   */
+  renewPool?: () => Promise<void>;
+  /**
+   * When the database last answered anyone on this pool (Database.lastAnswerAt). At the bound, an
+   * operation whose database answered others within the last second is only queued behind them
+   * (a busy pool of one connection, say): it waits on, up to 6 times the bound, instead of
+   * failing a healthy store. Without it the bound is strict.
+   */
+  lastAnswerAt?: () => number;
+  /** Database.onPoolReplaced: an operation waiting on a pool that was replaced is sent again on the new one (or answered 503). */
+  onPoolReplaced?: (f: () => void) => () => void;
+  /**
+   * Send the server-side bound with every transaction (`SET LOCAL`, one more round trip). Default
+   * true; false when every connection already carries a `statement_timeout` (a startup parameter:
+   * Database.statementTimeoutOnConnections), as the run's and `serve`'s pools do unless behind a
+   * transaction-mode pooler.
+   */
+  timeoutPerTransaction?: boolean;
 }
+
+/** The bound of one reference-store operation on its database, ms (PgStoreBackendOptions.queryTimeoutMs). */
+export const STORE_QUERY_TIMEOUT_MS = 5_000;
+
+const FAULT_NAMES = new Set(['ConnectionError', 'BackendTerminatedError', 'BackendTerminatedUnexpectedlyError', 'StatementTimeoutError', 'StatementCancelledError']);
+const FAULT_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+
+class QueryTimeoutError extends Error {}
+class PoolReplacedError extends Error {}
+
+/**
+ * Why an error means the database could not be reached or did not answer in time (not an SQL
+ * error of the statement): the reason, or null. Connection classes 08 and 57P, a statement
+ * timeout (57014), a socket error, slonik's connection errors, a driver's "connection terminated".
+ */
+export function databaseFault(err: unknown): string | null {
+  let e: unknown = err;
+  for (let i = 0; i < 8 && e; i++) {
+    if (e instanceof QueryTimeoutError || e instanceof PoolReplacedError) return e.message;
+    const code = (e as { code?: unknown }).code;
+    const name = (e as { name?: unknown }).name;
+    const message = e instanceof Error ? e.message : String(e);
+    if (typeof code === 'string' && (/^(08|57P)/.test(code) || code === '57014')) return code === '57014' ? 'statement timeout' : `connection lost (${code})`;
+    if (typeof code === 'string' && FAULT_CODES.has(code)) return `connection failed (${code})`;
+    if (typeof name === 'string' && FAULT_NAMES.has(name)) return name === 'StatementTimeoutError' ? 'statement timeout' : 'connection lost';
+    if (/connection terminated|connection error|timeout exceeded when trying to connect|socket|ECONNREFUSED|ECONNRESET/i.test(message)) return 'connection lost';
+    e = (e as { cause?: unknown }).cause;
+  }
+  return null;
+}
+
+const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export function createPgStoreBackend(pool: DatabasePool, options: PgStoreBackendOptions = {}): StoreBackend {
   const restockRows = (options.catalog ?? []).map((p) => [p.id, p.stock]);
-  return {
+  const timeoutMs = options.queryTimeoutMs ?? STORE_QUERY_TIMEOUT_MS;
+  // Starting an offer cycle writes every user's assignments in one transaction: a longer bound.
+  const offerCycleMs = timeoutMs * 12;
+  const perTransaction = options.timeoutPerTransaction !== false;
+
+  /**
+   * One store operation under the bound: it settles within timeoutMs, whatever the database
+   * does. A fault (timeout, refused or lost connection) renews the pool and — for operations
+   * that are safe to repeat (reads, and checkout, idempotent by its key) — is retried while the
+   * time lasts; then it is a 503 `DATABASE_UNAVAILABLE` (the client counts it as a failed call).
+   * Store rule refusals and SQL errors pass through unchanged.
+   */
+  async function bounded<T>(what: string, work: () => Promise<T>, retry: boolean, ms = timeoutMs): Promise<T> {
+    const started = performance.now();
+    const deadline = started + ms;
+    const hardDeadline = started + ms * 6;
+    let backoff = 50;
+    for (;;) {
+      let timer: NodeJS.Timeout | undefined;
+      let off: (() => void) | undefined;
+      const left = Math.max(1, deadline - performance.now());
+      const attempt = work();
+      attempt.catch(() => {}); // settled late or never: already answered as a timeout
+      try {
+        return await Promise.race([
+          attempt,
+          new Promise<never>((_, reject) => {
+            const expire = () => {
+              // Queued behind a database that is answering others: not an outage; wait on (capped).
+              const now = performance.now();
+              if (options.lastAnswerAt && now - options.lastAnswerAt() < 1000 && now < hardDeadline) {
+                timer = setTimeout(expire, Math.min(1000, hardDeadline - now));
+                return;
+              }
+              reject(new QueryTimeoutError(`no answer within ${Math.round(now - started)} ms`));
+            };
+            timer = setTimeout(expire, left);
+            off = options.onPoolReplaced?.(() => reject(new PoolReplacedError('the pool was replaced while it waited')));
+          }),
+        ]);
+      } catch (err) {
+        if (isStoreRuleError(err)) throw err;
+        const fault = databaseFault(err);
+        if (fault === null) throw err;
+        if (!(err instanceof PoolReplacedError)) void options.renewPool?.();
+        if (retry && fault !== 'statement timeout' && !(err instanceof QueryTimeoutError) && deadline - performance.now() > backoff * 2) {
+          await pause(backoff);
+          backoff = Math.min(backoff * 2, 1000);
+          continue;
+        }
+        throw new StoreRuleError(503, 'DATABASE_UNAVAILABLE', `the store's database is unavailable (${what}: ${fault})`);
+      } finally {
+        clearTimeout(timer);
+        off?.();
+      }
+    }
+  }
+  /** A transaction whose statements the server cancels after 6 × the bound, the most `bounded` waits (SET LOCAL: this transaction only). */
+  const transaction = <T>(handler: (tx: Tx) => Promise<T>, ms = timeoutMs): Promise<T> =>
+    pool.transaction(async (tx) => {
+      if (perTransaction) await tx.query(sql.unsafe`SELECT set_config('statement_timeout', ${String(Math.max(1, Math.round(ms * 6)))}, true)`);
+      return handler(tx);
+    });
+
+  const backend: StoreBackend = {
     kind: 'postgres',
 
     async listProducts(q) {
@@ -175,7 +300,7 @@ export function createPgStoreBackend(pool: DatabasePool, options: PgStoreBackend
     getCart: (userId) => cartOf(pool, userId),
 
     addToCart(userId, productId, quantity) {
-      return pool.transaction(async (tx) => {
+      return transaction(async (tx) => {
         const p = await tx.maybeOne(sql.type(stockRow)`SELECT id, stock FROM products WHERE id = ${productId}`);
         if (!p) throw productNotFound(productId, 'product_id');
         await tx.query(sql.unsafe`INSERT INTO carts (user_id) VALUES (${userId}) ON CONFLICT (user_id) DO UPDATE SET updated_at = now()`);
@@ -191,21 +316,21 @@ export function createPgStoreBackend(pool: DatabasePool, options: PgStoreBackend
     },
 
     removeFromCart(userId, productId) {
-      return pool.transaction(async (tx) => {
+      return transaction(async (tx) => {
         await tx.query(sql.unsafe`DELETE FROM cart_items WHERE user_id = ${userId} AND product_id = ${productId}`);
         return cartOf(tx, userId);
       });
     },
 
     async clearCart(userId) {
-      await pool.transaction(async (tx) => {
+      await transaction(async (tx) => {
         await tx.query(sql.unsafe`DELETE FROM cart_items WHERE user_id = ${userId}`);
         await tx.query(sql.unsafe`DELETE FROM cart_coupons WHERE user_id = ${userId}`);
       });
     },
 
     async listOffers(userId) {
-      return pool.transaction(async (tx) => {
+      return transaction(async (tx) => {
         const cycle = await tx.maybeOne(sql.type(z.object({ offer_cycle: z.number() }))`
           SELECT offer_cycle FROM offer_cycles ORDER BY started_at DESC, offer_cycle DESC LIMIT 1`);
         if (!cycle) return { offer_cycle: null, offers: [] };
@@ -221,7 +346,7 @@ export function createPgStoreBackend(pool: DatabasePool, options: PgStoreBackend
     },
 
     applyCoupon(userId, code, at) {
-      return pool.transaction(async (tx) => {
+      return transaction(async (tx) => {
         await tx.query(sql.unsafe`INSERT INTO carts (user_id) VALUES (${userId}) ON CONFLICT (user_id) DO NOTHING`);
         const cart = await cartOf(tx, userId);
         const offer = await checkCoupon(tx, userId, code, at, cart.subtotal_cents);
@@ -235,7 +360,7 @@ export function createPgStoreBackend(pool: DatabasePool, options: PgStoreBackend
     },
 
     checkout(userId, idempotencyKey, at) {
-      return pool.transaction(async (tx) => {
+      return transaction(async (tx) => {
         const fresh = await tx.maybeOne(sql.type(z.object({ user_id: z.string() }))`
           INSERT INTO idempotency_keys (user_id, key) VALUES (${userId}, ${idempotencyKey})
           ON CONFLICT (user_id, key) DO NOTHING RETURNING user_id`);
@@ -243,6 +368,10 @@ export function createPgStoreBackend(pool: DatabasePool, options: PgStoreBackend
           const k = await tx.one(sql.type(keyRow)`SELECT order_id FROM idempotency_keys WHERE user_id = ${userId} AND key = ${idempotencyKey}`);
           const o = k.order_id ? await tx.maybeOne(sql.type(orderRow)`SELECT id, user_id, total_cents::int AS total_cents, discount_cents::int AS discount_cents, items_count, coupon_code FROM orders WHERE id = ${k.order_id}`) : null;
           if (!o) throw new StoreRuleError(409, 'IDEMPOTENCY_CONFLICT', `Idempotency-Key ${idempotencyKey} is held by a checkout that did not finish`, 'Idempotency-Key');
+          // The state the first checkout left: an empty cart (a re-run cycle of a resumed run may
+          // have filled it again; a plain retry finds it empty already).
+          await tx.query(sql.unsafe`DELETE FROM cart_items WHERE user_id = ${userId}`);
+          await tx.query(sql.unsafe`DELETE FROM cart_coupons WHERE user_id = ${userId}`);
           return { order: toOrder(o), replayed: true };
         }
         const lines = await tx.any(sql.type(lineRow)`
@@ -294,7 +423,7 @@ export function createPgStoreBackend(pool: DatabasePool, options: PgStoreBackend
     },
 
     startOfferCycle(req: OfferCycleRequest, offers: AssignedOffer[]) {
-      return pool.transaction(async (tx) => {
+      return transaction(async (tx) => {
         // Restarting a cycle (a resumed or repeated run) assigns its offers afresh, like the mock store.
         await tx.query(sql.unsafe`DELETE FROM offer_cycles WHERE offer_cycle = ${req.offer_cycle}`);
         await tx.query(sql.unsafe`
@@ -326,7 +455,7 @@ export function createPgStoreBackend(pool: DatabasePool, options: PgStoreBackend
           restocked = rows.length;
         }
         return { offers_assigned: offers.length, products_restocked: restocked };
-      });
+      }, offerCycleMs);
     },
 
     async stats(): Promise<BackendStats> {
@@ -339,6 +468,23 @@ export function createPgStoreBackend(pool: DatabasePool, options: PgStoreBackend
     },
 
     async close() {},
+  };
+  return {
+    kind: backend.kind,
+    listProducts: (q) => bounded('listProducts', () => backend.listProducts(q), true),
+    getProduct: (id) => bounded('getProduct', () => backend.getProduct(id), true),
+    getCart: (userId) => bounded('getCart', () => backend.getCart(userId), true),
+    // Not repeated: a lost answer may have added the quantity already.
+    addToCart: (userId, id, qty) => bounded('addToCart', () => backend.addToCart(userId, id, qty), false),
+    removeFromCart: (userId, id) => bounded('removeFromCart', () => backend.removeFromCart(userId, id), true),
+    clearCart: (userId) => bounded('clearCart', () => backend.clearCart(userId), true),
+    listOffers: (userId) => bounded('listOffers', () => backend.listOffers(userId), true),
+    applyCoupon: (userId, code, at) => bounded('applyCoupon', () => backend.applyCoupon(userId, code, at), true),
+    // Repeated with the same key: a checkout that had committed is found and returned (replayed).
+    checkout: (userId, key, at) => bounded('checkout', () => backend.checkout(userId, key, at), true),
+    startOfferCycle: (req, offers) => bounded('startOfferCycle', () => backend.startOfferCycle(req, offers), true, offerCycleMs),
+    stats: () => bounded('stats', () => backend.stats(), true),
+    close: () => backend.close(),
   };
 }
 

@@ -70,7 +70,7 @@ export async function openBackends(config: RunConfig, personas: Persona[], produ
         // A new run starts it from the catalog (same seed → same answers, whatever another run
         // left in this database); a resumed run continues with the store as it is.
         const resuming = !config.fresh && (config.resume !== false || config.resumeFrom !== null);
-        const inproc = await startInProcessStore({ ...(db ? { pool: db.pool } : {}), products, seed: config.seed, reset: !resuming });
+        const inproc = await startInProcessStore({ ...(db ? { pool: db.pool, renewPool: db.renewPool, lastAnswerAt: db.lastAnswerAt, onPoolReplaced: db.onPoolReplaced, timeoutPerTransaction: !db.statementTimeoutOnConnections } : {}), products, seed: config.seed, reset: !resuming });
         closers.push(() => inproc.close());
         storeMetrics = () => ({ stock_refusals: inproc.server.stockRefusals() });
         baseUrl = inproc.url;

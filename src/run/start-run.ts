@@ -29,6 +29,7 @@ import { applyProfile, validateProfile, type Profile } from '../model/profiles.t
 import { loadPersonas, loadProducts, loadProfile, selectAgents } from './load-data.ts';
 import type { Backends } from './open-backends.ts';
 import { planResume, type ResumePlan } from './plan-resume.ts';
+import { clearCartsThroughStore, clearedCartsLine } from './resume-store.ts';
 import { readRunStatus, writeRunStatus, type RunStatusValue } from './run-status.ts';
 
 export interface RunPlan {
@@ -269,6 +270,8 @@ export interface OpenedRun {
   replayStore: ReplayStore | null;
   /** The run's recorded answers, when it records them. */
   answersWriter: AnswersWriter | null;
+  /** Lines to tell the user before the run starts (what a resume did to the user's store). */
+  notices: string[];
   simulate(options: SimulateOptions): SimulatedRun;
   close(): Promise<void>;
 }
@@ -297,6 +300,14 @@ export async function openRun(plan: RunPlan, options: OpenRunOptions = {}): Prom
   const mockState = plan.resume?.checkpoint.mock_store_state;
   if (mockState && backends.mockStore) backends.mockStore.importState(mockState);
   const { config, cycles, runId, personas, products } = plan;
+  const notices: string[] = [];
+  // A resume against the user's store (its tables are out of reach): the killed run's carts are
+  // emptied through the store API before the first re-run cycle (src/run/resume-store.ts).
+  if (plan.resume && config.apiUrl && !config.mockApi && !plan.answers) {
+    const at = plan.resume.checkpoint.simulation_state;
+    const cleared = await clearCartsThroughStore(backends.store, personas, at.current_cycle, at.simulated_datetime, config.connections);
+    notices.push(clearedCartsLine(cleared, personas.length, at.current_cycle));
+  }
   // The profile is recorded whole, so a resume or replay keeps its targets and `report` shows them; the
   // database's identity goes into the checkpoints: a resume checks it (src/run/preflight.ts).
   const recorded = { ...publicConfig(config, cycles), profile_spec: plan.profile, ...(backends.db ? { database_id: backends.db.databaseId } : {}) };
@@ -342,6 +353,7 @@ export async function openRun(plan: RunPlan, options: OpenRunOptions = {}): Prom
     store,
     replayStore,
     answersWriter,
+    notices,
     close: async () => {
       answersWriter?.close();
       await backends.close();

@@ -12,6 +12,13 @@ import { createMemoryBackend } from './memory-backend.ts';
 export interface InProcessStoreOptions extends FaultOptions {
   /** The run's pool (src/db openDatabase().pool); absent = memory backend. */
   pool?: DatabasePool;
+  /** The run's Database.renewPool: the store replaces the pool's connections after an outage. */
+  renewPool?: () => Promise<void>;
+  /** The run's Database.lastAnswerAt (a busy database is not an outage). */
+  lastAnswerAt?: () => number;
+  onPoolReplaced?: (f: () => void) => () => void;
+  /** False when the run's connections carry a statement_timeout already (no SET LOCAL per transaction). */
+  timeoutPerTransaction?: boolean;
   products: Product[];
   /** The run's seed: offers then match the mock store's. */
   seed: number;
@@ -38,11 +45,11 @@ export async function startInProcessStore(o: InProcessStoreOptions): Promise<InP
     const { createPgStoreBackend, resetStore, seedProducts } = await import('../db/store-repository.ts');
     if (o.reset) await resetStore(o.pool, o.products);
     else await seedProducts(o.pool, o.products);
-    backend = createPgStoreBackend(o.pool, { catalog: o.products });
+    backend = createPgStoreBackend(o.pool, { catalog: o.products, ...(o.renewPool ? { renewPool: o.renewPool } : {}), ...(o.lastAnswerAt ? { lastAnswerAt: o.lastAnswerAt } : {}), ...(o.onPoolReplaced ? { onPoolReplaced: o.onPoolReplaced } : {}), ...(o.timeoutPerTransaction === false ? { timeoutPerTransaction: false } : {}) });
   } else {
     backend = createMemoryBackend({ products: o.products });
   }
-  const { pool: _pool, products: _products, reset: _reset, ...rest } = o;
+  const { pool: _pool, renewPool: _renew, lastAnswerAt: _last, onPoolReplaced: _replaced, timeoutPerTransaction: _perTx, products: _products, reset: _reset, ...rest } = o;
   const server = createStoreServer({ ...rest, host: '127.0.0.1', port: 0, backend });
   const { url } = await server.listen();
   return { url, backend, server, close: () => server.close() };

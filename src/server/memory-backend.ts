@@ -116,7 +116,13 @@ export function createMemoryBackend(options: { products: Product[] }): MemoryBac
 
     async checkout(userId, idempotencyKey, at) {
       const done = idempotency.get(key(userId, idempotencyKey));
-      if (done) return { order: { ...done }, replayed: true };
+      if (done) {
+        // The state the first checkout left: an empty cart (a re-run cycle may have filled it again).
+        const c = carts.get(userId);
+        c?.lines.clear();
+        if (c) c.coupon = null;
+        return { order: { ...done }, replayed: true };
+      }
       const c = carts.get(userId);
       if (!c || c.lines.size === 0) throw cartEmpty();
       const v = view(userId, c);

@@ -63,6 +63,21 @@ describe('PostgreSQL store backend', () => {
     expect((await app.inject({ url: '/cart', headers: h(1) })).json().items).toEqual([]);
   });
 
+  it('a replayed checkout empties the cart a re-run cycle filled again, and places nothing new', async () => {
+    const p = products[4]!;
+    const app = server.app;
+    await app.inject({ method: 'POST', url: '/cart/items', headers: h(3), payload: { product_id: p.id, quantity: 1 } });
+    const first = await app.inject({ method: 'POST', url: '/checkout', headers: h(3, { 'idempotency-key': 'run-1:a3:9' }) });
+    expect(first.statusCode).toBe(201);
+    const before = (await db.pool.oneFirst(sqlCount('orders'))) as number;
+    await app.inject({ method: 'POST', url: '/cart/items', headers: h(3), payload: { product_id: p.id, quantity: 1 } });
+    const again = await app.inject({ method: 'POST', url: '/checkout', headers: h(3, { 'idempotency-key': 'run-1:a3:9' }) });
+    expect(again.statusCode).toBe(200);
+    expect(again.json()).toEqual(first.json());
+    expect((await db.pool.oneFirst(sqlCount('orders'))) as number).toBe(before);
+    expect((await app.inject({ url: '/cart', headers: h(3) })).json().items).toEqual([]);
+  });
+
   it('refuses a checkout beyond the stock and leaves everything as it was', async () => {
     const p = products[3]!;
     const app = server.app;

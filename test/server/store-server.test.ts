@@ -97,6 +97,22 @@ describe('store server: rules', () => {
     expect((await app.inject({ url: '/cart', headers: user })).json().items).toEqual([]);
   });
 
+  it('a replayed checkout empties the cart a re-run cycle filled again, and places nothing new', async () => {
+    const { app, backend } = make();
+    const h = { ...user, 'idempotency-key': 'run-1:agent_0001:9' };
+    await app.inject({ method: 'POST', url: '/cart/items', headers: user, payload: { product_id: P.id, quantity: 2 } });
+    const first = await app.inject({ method: 'POST', url: '/checkout', headers: h });
+    expect(first.statusCode).toBe(201);
+    // The resumed run runs cycle 9 again: the same items, the same key.
+    await app.inject({ method: 'POST', url: '/cart/items', headers: user, payload: { product_id: P.id, quantity: 2 } });
+    const again = await app.inject({ method: 'POST', url: '/checkout', headers: h });
+    expect(again.statusCode).toBe(200);
+    expect(again.json()).toEqual(first.json());
+    expect((await backend.stats()).orders).toBe(1);
+    expect((await app.inject({ url: `/products/${P.id}` })).json().stock).toBe(P.stock - 2);
+    expect((await app.inject({ url: '/cart', headers: user })).json().items).toEqual([]);
+  });
+
   it('refuses more than the stock', async () => {
     const { app } = make();
     // A product whose stock is below the largest quantity one request may ask for (99).
