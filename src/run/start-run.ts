@@ -228,6 +228,8 @@ export interface SimulateOptions {
   inspect?: (event: InspectionEvent) => void;
   /** A failure to record the end of the run (the run itself is over): reported, not fatal. */
   onEndRunError?: (err: unknown) => void;
+  /** Adds to the summary before it is recorded (the CLI: threshold results, the final occupancy). */
+  completeSummary?: (summary: RunSummary) => RunSummary;
 }
 
 export interface SimulatedRun {
@@ -371,6 +373,7 @@ export async function openRun(plan: RunPlan, options: OpenRunOptions = {}): Prom
             sim.events.off('checkpoint', onCheckpoint);
           }
           if (statusWritten || summary.last_checkpoint) writeStatus(summary.exit_reason, summary.cycles_completed);
+          if (options.completeSummary) summary = options.completeSummary(summary);
           try {
             await recorder.endRun(runId, summary);
           } catch (err) {

@@ -52,6 +52,7 @@ const UPLOT_DIST = join(dirname(createRequire(import.meta.url).resolve('uplot'))
 const FILES: Record<string, { path: string; type: string }> = {
   '/': { path: join(ASSETS, 'index.html'), type: 'text/html; charset=utf-8' },
   '/app.js': { path: join(ASSETS, 'app.js'), type: 'text/javascript; charset=utf-8' },
+  '/map.js': { path: join(ASSETS, 'map.js'), type: 'text/javascript; charset=utf-8' },
   '/app.css': { path: join(ASSETS, 'app.css'), type: 'text/css; charset=utf-8' },
   '/uplot.js': { path: join(UPLOT_DIST, 'uPlot.iife.min.js'), type: 'text/javascript; charset=utf-8' },
   '/uplot.css': { path: join(UPLOT_DIST, 'uPlot.min.css'), type: 'text/css; charset=utf-8' },
