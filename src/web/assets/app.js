@@ -108,6 +108,7 @@
     chart('chart-latency', 'Store latency since start, ms', ['p50', 'p95', 'p99'], true);
     chart('chart-hours', 'Per simulated hour', ['sessions', 'checkouts', 'abandoned', 'failed'], false);
     chart('chart-conversion', 'Conversion per simulated hour', ['checkouts / sessions'], false);
+    chart('chart-commit', 'Database commit latency since start, ms', ['p50', 'p95'], true);
     chart('chart-active', 'Active agents', ['active'], true);
     chart('chart-memory', 'Memory (RSS), MB', ['rss'], true);
     chart('chart-breaker', 'Breaker open (1) / closed (0)', ['open'], true);
@@ -121,6 +122,7 @@
     var t = col(s, function (p) { return p.t; });
     charts['chart-rps'].setData([t, col(s, function (p) { return p.rps; })]);
     charts['chart-latency'].setData([t, col(s, function (p) { return p.p50; }), col(s, function (p) { return p.p95; }), col(s, function (p) { return p.p99; })]);
+    charts['chart-commit'].setData([t, col(s, function (p) { return p.commitP50 === undefined ? null : p.commitP50; }), col(s, function (p) { return p.commitP95 === undefined ? null : p.commitP95; })]);
     charts['chart-active'].setData([t, col(s, function (p) { return p.active; })]);
     charts['chart-memory'].setData([t, col(s, function (p) { return p.rssMb; })]);
     charts['chart-breaker'].setData([t, col(s, function (p) { return p.breakerOpen; })]);
@@ -149,6 +151,26 @@
     var h = Math.floor(x / 3600), m = Math.floor((x % 3600) / 60), s = x % 60;
     return (h ? h + 'h ' : '') + (h || m ? m + 'm ' : '') + s + 's';
   }
+  // One line: each --threshold, its figure so far, ok / FAILED (data-failed: how many fail).
+  function renderThresholds(list) {
+    var box = $('thresholds');
+    box.hidden = list.length === 0;
+    box.textContent = '';
+    var failed = 0;
+    list.forEach(function (t, i) {
+      if (i) box.appendChild(document.createTextNode(' · '));
+      var span = document.createElement('span');
+      span.className = 'threshold ' + (t.ok ? 'ok' : 'failed');
+      span.dataset.threshold = t.threshold;
+      span.dataset.ok = String(t.ok);
+      var fig = t.actual === null ? 'no data' : (Number.isInteger(t.actual) ? String(t.actual) : t.actual.toPrecision(4));
+      span.textContent = t.threshold + ' ' + fig + ' ' + (t.ok ? 'ok' : 'FAILED');
+      if (!t.ok) failed++;
+      box.appendChild(span);
+    });
+    box.dataset.failed = String(failed);
+  }
+
   function renderState(state) {
     lastState = state;
     $('run-id').textContent = state.runId || '';
@@ -157,6 +179,7 @@
     $('clock').textContent = 'cycle ' + state.cycle + '/' + state.totalCycles + ' · simulated ' + (state.simulatedTime || '') + ' · ETA ' + fmtSeconds(state.etaSeconds);
     $('btn-pause').disabled = state.status !== 'running';
     $('btn-resume').disabled = state.status !== 'paused' && state.status !== 'breaker_open';
+    renderThresholds(state.thresholds || []);
     var b = state.breaker;
     var banner = $('breaker-banner');
     if (b && b.state === 'open') {
