@@ -21,6 +21,9 @@ export interface SecondPoint {
   rssMb: number;
   /** p95 per endpoint (ms), when the store is HTTP. */
   endpoints: Record<string, number>;
+  /** p50 and p99 per endpoint (ms), beside `endpoints`' p95 (the page's percentile picker). */
+  endpointsP50: Record<string, number>;
+  endpointsP99: Record<string, number>;
   /** Database commit latency since the start (ms), when the run records to a database. */
   commitP50: number | null;
   commitP95: number | null;
@@ -118,9 +121,15 @@ export function createWebSampler(sim: Simulation, options: { now?: () => number;
     lastRequests = { t: tMs, n: requests };
     const lat = (m['latency_ms'] ?? {}) as Record<string, unknown>;
     const endpoints: Record<string, number> = {};
-    for (const [name, e] of Object.entries((m['endpoints'] ?? {}) as Record<string, { latency_ms?: { p95?: unknown } }>)) {
+    const endpointsP50: Record<string, number> = {};
+    const endpointsP99: Record<string, number> = {};
+    for (const [name, e] of Object.entries((m['endpoints'] ?? {}) as Record<string, { latency_ms?: { p50?: unknown; p95?: unknown; p99?: unknown } }>)) {
+      const p50 = num(e?.latency_ms?.p50);
       const p95 = num(e?.latency_ms?.p95);
+      const p99 = num(e?.latency_ms?.p99);
       if (p95 !== null) endpoints[name] = p95;
+      if (p50 !== null) endpointsP50[name] = p50;
+      if (p99 !== null) endpointsP99[name] = p99;
     }
     const commit = ((m['db_writes'] ?? {}) as { commit_ms?: Record<string, unknown> }).commit_ms ?? {};
     const commits = num((commit as Record<string, unknown>)['count']) ?? 0;
@@ -134,6 +143,8 @@ export function createWebSampler(sim: Simulation, options: { now?: () => number;
       breakerOpen: s.breaker.state === 'open' ? 1 : 0,
       rssMb: Math.round(process.memoryUsage.rss() / 1048576),
       endpoints,
+      endpointsP50,
+      endpointsP99,
       commitP50: commits > 0 ? num(commit['p50']) : null,
       commitP95: commits > 0 ? num(commit['p95']) : null,
     };

@@ -78,6 +78,13 @@ describe.skipIf(!have)('the --web page in Chromium', () => {
       expect(Number(await page.getAttribute('#chart-active', 'data-points'))).toBeGreaterThanOrEqual(3);
       expect(await page.$$eval('#chart-rps canvas', (c) => c.length)).toBe(1);
       expect(await page.$$eval('#chart-commit canvas', (c) => c.length)).toBe(1);
+      // Latency per endpoint over time, at the percentile picked (p95 first, then p99).
+      await page.waitForFunction(() => document.querySelector('#chart-endpoints canvas') !== null, null, { timeout: 30_000 });
+      expect(await page.getAttribute('#chart-endpoints', 'data-percentile')).toBe('p95');
+      await page.click('#chart-endpoints button[data-pct="p99"]');
+      await page.waitForFunction(() => document.getElementById('chart-endpoints')?.dataset['percentile'] === 'p99');
+      expect(await page.$$eval('#chart-endpoints canvas', (c) => c.length)).toBe(1);
+      expect(await page.textContent('#chart-endpoints')).toContain('p99 per endpoint');
       // The thresholds line: each threshold with its figure so far; the impossible one FAILED.
       await page.waitForFunction(() => document.querySelector('#thresholds')?.getAttribute('data-failed') === '1', null, { timeout: 30_000 });
       expect(await page.$$eval('#thresholds .threshold', (els) => els.map((e) => [(e as HTMLElement).dataset['threshold'], (e as HTMLElement).dataset['ok']]))).toEqual([

@@ -52,3 +52,15 @@ describe('the web state', () => {
     expect([none.commitP50, none.commitP95]).toEqual([null, null]);
   });
 });
+
+describe('per-endpoint latency on the one-second points', () => {
+  it('has p50, p95 and p99 of every endpoint the store reports', () => {
+    const base = sampleStats();
+    const endpoints = { 'GET /products': { latency_ms: { p50: 1.5, p95: 4, p99: 9 } }, 'POST /checkout': { latency_ms: { p50: 3, p95: 7.5, p99: 20 } } };
+    const { point } = createWebSampler(stubSim(() => sampleStats({ metrics: { ...base.metrics, endpoints } }))).sample();
+    const pick = (k: 'p50' | 'p95' | 'p99') => Object.fromEntries(Object.entries(endpoints).map(([n, e]) => [n, e.latency_ms[k]]));
+    expect(point.endpointsP50).toEqual(pick('p50'));
+    expect(point.endpoints).toEqual(pick('p95'));
+    expect(point.endpointsP99).toEqual(pick('p99'));
+  });
+});

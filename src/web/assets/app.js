@@ -103,6 +103,21 @@
   }
 
   var endpointNames = [];
+  var endpointPct = 'p95', endpointChartPct = null;
+  // p50 / p95 / p99 buttons above the per-endpoint chart.
+  function endpointPicker() {
+    var bar = document.createElement('div');
+    bar.className = 'pct-picker';
+    ['p50', 'p95', 'p99'].forEach(function (p) {
+      var b = document.createElement('button');
+      b.textContent = p;
+      b.dataset.pct = p;
+      b.disabled = p === endpointPct;
+      b.addEventListener('click', function () { endpointPct = p; renderCharts(); });
+      bar.appendChild(b);
+    });
+    $('chart-endpoints').appendChild(bar);
+  }
   function setupCharts() {
     chart('chart-rps', 'Requests/s (current)', ['req/s'], true);
     chart('chart-latency', 'Store latency since start, ms', ['p50', 'p95', 'p99'], true);
@@ -133,14 +148,18 @@
     var names = {};
     s.forEach(function (p) { for (var k in p.endpoints) names[k] = true; });
     var list = Object.keys(names).sort();
-    if (list.length && list.join() !== endpointNames.join()) {
+    if (list.length && (list.join() !== endpointNames.join() || endpointPct !== endpointChartPct)) {
       endpointNames = list;
+      endpointChartPct = endpointPct;
       if (charts['chart-endpoints']) charts['chart-endpoints'].destroy();
       $('chart-endpoints').textContent = '';
-      chart('chart-endpoints', 'p95 per endpoint since start, ms', list, true);
+      endpointPicker();
+      chart('chart-endpoints', endpointPct + ' per endpoint since start, ms', list, true);
+      charts['chart-endpoints'].root.parentNode.dataset.percentile = endpointPct;
     }
     if (charts['chart-endpoints']) {
-      charts['chart-endpoints'].setData([t].concat(endpointNames.map(function (n) { return col(s, function (p) { return p.endpoints[n] === undefined ? null : p.endpoints[n]; }); })));
+      var field = endpointPct === 'p50' ? 'endpointsP50' : endpointPct === 'p99' ? 'endpointsP99' : 'endpoints';
+      charts['chart-endpoints'].setData([t].concat(endpointNames.map(function (n) { return col(s, function (p) { var e = p[field] || {}; return e[n] === undefined ? null : e[n]; }); })));
     }
   }
 
