@@ -165,14 +165,23 @@ export function htmlReportData(src: ReportSources): HtmlReportData {
     histogram,
     endpoints,
     dbCommit: latencyOf(obj(s['db_writes'])?.['commit_ms']),
-    config: (scrubConfig(src.config ?? {}) as Rec) ?? {},
+    // Secret keys dropped and URL keys redacted (scrubConfig), then credentials cut out of any
+    // other string that holds a URL (the public config's `database` is one).
+    config: scrubStrings(scrubConfig(src.config ?? {})) as Rec,
     thresholds,
     graphs: runGraphs(),
     occupancy: occ ? { counts: (obj(occ['counts']) ?? {}) as Record<string, number>, total: num(occ['total']) } : null,
   };
 }
 
-/** A free-text fact (store, database) with any user:password@ in a URL cut out. */
+function scrubStrings(v: unknown): unknown {
+  if (typeof v === 'string') return scrubText(v);
+  if (Array.isArray(v)) return v.map(scrubStrings);
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, scrubStrings(x)]));
+  return v;
+}
+
+/** A free-text value (store, database) with any user:password@ in a URL cut out. */
 function scrubText(v: string): string {
   return v.replace(/(\b[a-z][a-z0-9+.-]*:\/\/)[^/@\s]*@/gi, '$1');
 }
