@@ -242,6 +242,8 @@
       if (msg.point) data.seconds.push(msg.point);
       if (data.seconds.length > 3600) data.seconds.shift();
       (msg.hours || []).forEach(function (h) { data.hours.push(h); });
+      // As bounded as the server's history: the last 10,000 hours.
+      if (data.hours.length > 10000) data.hours.splice(0, data.hours.length - 10000);
     }
     if (msg.state) renderState(msg.state);
     renderCharts();
