@@ -157,6 +157,7 @@ export interface RunConfig {
   inspect: number | null;
   inspectAgents: string | null;
   web: number | null;
+  reportHtml: string | null;
 }
 
 const RUN: CommandName[] = ['run'];
@@ -225,6 +226,7 @@ const RUN_SPECS: { [K in keyof RunConfig]: OptionSpec<RunConfig[K]> } = {
   threshold: { flag: '--threshold', group: 'monitoring', env: ['SHOPSIM_THRESHOLDS'], yaml: ['thresholds.checks'], kind: 'thresholds', default: [], commands: RUN, description: "pass/fail check METRIC OP NUMBER, repeatable: 'http_p95_ms<500', 'error_rate<0.05' (env: comma-separated; a failed one exits 99; see docs/cli.md)" },
   thresholdAbort: { flag: '--threshold-abort', group: 'monitoring', env: ['SHOPSIM_THRESHOLD_ABORT'], yaml: ['thresholds.abort'], kind: 'bool', default: false, commands: RUN, description: 'stop the run (with a checkpoint) at the first cycle end where a threshold fails' },
   currency: { flag: '--currency', group: 'monitoring', env: ['SHOPSIM_CURRENCY'], yaml: ['simulation.currency'], kind: 'currency', default: 'USD', commands: RUN, description: "ISO 4217 code of the catalog's prices (cents of it), for money in the summary, dashboard and report; --json has it as currency" },
+  reportHtml: { flag: '--report-html', group: 'monitoring', env: ['SHOPSIM_REPORT_HTML'], yaml: ['monitoring.report_html'], kind: 'string', nullable: true, default: null, commands: RUN, description: 'at the end, write the run\'s HTML report to this file (one self-contained file, opens offline; see docs/web.md)' },
   inspectAgents: { flag: '--inspect-agents', group: 'monitoring', kind: 'string', nullable: true, default: null, commands: ['run', 'replay'], description: 'agent ids to stream to the inspector' },
 };
 

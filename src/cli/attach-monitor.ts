@@ -11,6 +11,7 @@
  */
 import { formatCycleLine } from '../monitor/cycle-line.ts';
 import { breakerBanner, renderDashboard } from '../monitor/dashboard.ts';
+import { evaluateThresholds, thresholdFigures, type Threshold } from '../thresholds/thresholds.ts';
 import { logSimulationEvents } from '../monitor/log-events.ts';
 import { calendarWeights, createRateWindow, etaSeconds, type WindowRates } from '../monitor/live-rates.ts';
 import type { Persona } from '../model/types.ts';
@@ -48,6 +49,8 @@ export interface AttachOptions {
   /** Forced exit (second Ctrl-C / signal). Default process.exit. */
   exit?: (code: number) => void;
   readMemory?: () => MemoryReading;
+  /** --threshold expressions: their results on the figures so far are a dashboard line. */
+  thresholds?: readonly Threshold[];
 }
 
 export interface MonitorHandle {
@@ -154,7 +157,8 @@ export function attachMonitor(sim: Simulation, options: AttachOptions): MonitorH
     const memory = currentMemory();
     checkMemory(memory);
     const frame = renderDashboard(
-      { stats, memory, memoryWarningMb: options.memoryWarningMb, warmupCycles: sim.config.warmupCycles, keys, notices, statusOverride: controls.statusOverride(), live: live(stats), ...(options.currency ? { currency: options.currency } : {}) },
+      { stats, memory, memoryWarningMb: options.memoryWarningMb, warmupCycles: sim.config.warmupCycles, keys, notices, statusOverride: controls.statusOverride(), live: live(stats), ...(options.currency ? { currency: options.currency } : {}),
+        ...(options.thresholds?.length ? { thresholds: evaluateThresholds(options.thresholds, thresholdFigures(stats)) } : {}) },
       { width: Math.min(terminal.columns(), 100), height: terminal.rows(), color: options.color },
     );
     terminal.draw(frame);

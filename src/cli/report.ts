@@ -144,13 +144,19 @@ export function registerReportCommand(program: Command, io?: DbIo): void {
     .option('--run <id>', 'the run to report (default: the newest)')
     .option('--list', 'list the runs in the database instead (newest first, at most 50)')
     .option('--json', 'print the report (or the list) as one JSON object')
-    .option('--currency <code>', 'ISO 4217 code for runs that did not record theirs (default: USD) [env: SHOPSIM_CURRENCY]');
-  addDatabaseOptions(cmd).action(async (flags: DbFlags & { run?: string; json?: boolean; list?: boolean; currency?: string }) => {
+    .option('--currency <code>', 'ISO 4217 code for runs that did not record theirs (default: USD) [env: SHOPSIM_CURRENCY]')
+    .option('--html <file>', 'write the report as one self-contained HTML file (charts, machine map, thresholds, config; opens offline) instead');
+  addDatabaseOptions(cmd).action(async (flags: DbFlags & { run?: string; json?: boolean; list?: boolean; currency?: string; html?: string }) => {
     const out = io ?? { env: process.env, stdout: process.stdout, stderr: process.stderr };
     const spec = OPTION_SPECS.find((s) => s.key === 'currency')!;
     const given = flags.currency ?? (out.env['SHOPSIM_CURRENCY'] || undefined);
     const fallback = given === undefined ? DEFAULT_CURRENCY : (coerce(spec, given, flags.currency !== undefined ? '--currency' : 'SHOPSIM_CURRENCY (environment)') as string);
     delete flags.currency;
+    const html = flags.html === undefined ? null : await import('../web/html-report.ts');
+    if (html && flags.html !== undefined) {
+      if (flags.list || flags.json) throw new ShopsimError('E_INPUT', `--html ${flags.html}: not with ${flags.list ? '--list' : '--json'}`, { exitCode: 2 });
+      html.checkReportFile(flags.html, '--html');
+    }
     const options = databaseOptionsFrom(flags, out.env);
     // A report only reads: it never creates an embedded database nor migrates a server.
     if (!options.databaseUrl && !existsSync(options.dataDir ?? DEFAULT_DATA_DIR)) {
@@ -169,6 +175,13 @@ export function registerReportCommand(program: Command, io?: DbIo): void {
         return;
       }
       const report = await buildReport(db.pool, flags.run);
+      if (html && flags.html !== undefined) {
+        const config = await db.pool.maybeOneFirst(sql.type(z.object({ config: z.record(z.unknown()).nullable() }))`SELECT config FROM runs WHERE id = ${report.run.id}`);
+        const data = html.htmlReportData({ summary: { run_id: report.run.id, seed: report.run.seed, ...(report.run.summary ?? {}) }, config: config ?? null, db: report });
+        const w = html.writeHtmlReport(flags.html, data);
+        out.stdout.write(`HTML report of run ${report.run.id} written to ${w.path} (${Math.ceil(w.bytes / 1024)} KB; opens offline)\n`);
+        return;
+      }
       out.stdout.write(flags.json ? `${json({ ...report, currency: currencyOf(report.run.summary, fallback) })}\n` : `${renderReport(report, fallback)}\n`);
     } finally {
       await db.close();

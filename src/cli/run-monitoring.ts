@@ -10,6 +10,7 @@ import type { RunConfig } from '../config.ts';
 import type { InspectorHandle } from '../inspect/inspector.ts';
 import type { Simulation } from '../simulation/types.ts';
 import { createRunLogger, type Logger, type RunLogger } from '../monitor/logger.ts';
+import { parseThreshold } from '../thresholds/thresholds.ts';
 import { attachMonitor, type MonitorHandle } from './attach-monitor.ts';
 import type { InLike, OutLike } from './terminal.ts';
 import { removeRunFile, runsDirOf, writeRunFile } from '../web/run-file.ts';
@@ -40,7 +41,7 @@ export interface RunMonitoring {
 }
 
 export interface RunMonitoringOptions {
-  config: Pick<RunConfig, 'json' | 'debug' | 'refresh' | 'color' | 'memoryWarningMb' | 'breakerAction' | 'inspect' | 'inspectAgents'> & Partial<Pick<RunConfig, 'web' | 'checkpointDir' | 'logMaxSize' | 'logKeep' | 'currency'>>;
+  config: Pick<RunConfig, 'json' | 'debug' | 'refresh' | 'color' | 'memoryWarningMb' | 'breakerAction' | 'inspect' | 'inspectAgents'> & Partial<Pick<RunConfig, 'web' | 'checkpointDir' | 'logMaxSize' | 'logKeep' | 'currency' | 'threshold'>>;
   /** The run's id (names the --web run file). */
   runId?: string;
   io: RunMonitoringIo;
@@ -106,7 +107,9 @@ export async function openRunMonitoring(options: RunMonitoringOptions): Promise<
     inspector,
     web,
     attach(sim, personas) {
-      web?.attach(sim);
+      // Validated when the config was resolved; shown on the dashboard and the web page.
+      const thresholds = (config.threshold ?? []).map((t) => parseThreshold(t));
+      web?.attach(sim, { thresholds });
       monitor = attachMonitor(sim, {
         stdout: io.stdout,
         stderr: io.stderr,
@@ -119,6 +122,7 @@ export async function openRunMonitoring(options: RunMonitoringOptions): Promise<
         breakerAction: interactive ? 'wait' : config.breakerAction,
         logger,
         ...(personas ? { personas } : {}),
+        ...(thresholds.length > 0 ? { thresholds } : {}),
       });
       if (inspector && interactive) monitor.notify(`Stately inspector: ${inspector.url}`);
       if (web && interactive) monitor.notify(`web view: ${web.pageUrl}`);

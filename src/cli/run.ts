@@ -5,7 +5,7 @@
 import { performance } from 'node:perf_hooks';
 import { dirname, join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
-import { DEFAULT_WEB_PORT, defaultCheckpointDir, OPTION_SPECS, resolveConfig, type RunConfig } from '../config.ts';
+import { DEFAULT_WEB_PORT, defaultCheckpointDir, OPTION_SPECS, publicConfig, resolveConfig, type RunConfig } from '../config.ts';
 import { isShopsimError, oneLine } from '../errors.ts';
 import type { RunSummary } from '../model/run.ts';
 import { renderBanner } from '../monitor/banner.ts';
@@ -82,7 +82,11 @@ export async function runCommand(flags: Partial<Record<keyof RunConfig, unknown>
     return fail(err, 2);
   }
   const { openRun, prepareRun } = await import('../run/start-run.ts');
+  // --report-html FILE is written at the end: a FILE that cannot be is said now, before the run.
+  const reportHtml = resolved.config.reportHtml;
+  const htmlReport = reportHtml === null ? null : await import('../web/html-report.ts');
   try {
+    if (htmlReport && reportHtml !== null) htmlReport.checkReportFile(reportHtml, '--report-html');
     plan = prepareRun(resolved);
   } catch (err) {
     return fail(err, 2);
@@ -135,16 +139,33 @@ export async function runCommand(flags: Partial<Record<keyof RunConfig, unknown>
     await opened.close().catch(() => {});
     return fail(err, 2);
   }
+  const { evaluateThresholds, parseThreshold, THRESHOLD_EXIT_CODE, thresholdFigures } = await import('../thresholds/thresholds.ts');
+  const thresholds = config.threshold.map((t) => parseThreshold(t));
   const { sim, execute } = opened.simulate({
     breakerAction: monitoring.breakerAction,
     ...(monitoring.inspect ? { inspect: monitoring.inspect } : {}),
     onEndRunError: (err) => io.stderr.write(`shopsim: could not record the end of the run: ${oneLine(err)}\n`),
+    // Recorded with the run (runs.summary), so `shopsim report --html` has them too.
+    completeSummary: (s) => {
+      const results = evaluateThresholds(thresholds, s);
+      const occ = sim.occupancy(0);
+      return {
+        ...s,
+        ...(results.length > 0 ? { thresholds: results.map((r) => ({ threshold: r.text, actual: r.actual, ok: r.ok })) } : {}),
+        ...(occ ? { final_occupancy: { counts: occ.counts, total: occ.total } } : {}),
+      };
+    },
   });
   const monitor = monitoring.attach(sim, plan.personas);
+  // The per-cycle figures the HTML report charts (only what it needs of each cycle report).
+  const cycleFigures: import('../web/html-report.ts').CycleFigures[] = [];
+  const onCycleReport = (r: import('../model/run.ts').CycleReport) => {
+    const t = r.totals;
+    cycleFigures.push({ cycle: r.cycle, simulatedTime: r.simulatedTime, totals: { sessions: t.sessions, checkouts: t.checkouts, abandoned: t.abandoned, failed: t.failed } });
+  };
+  if (htmlReport) sim.events.on('cycle', onCycleReport);
   // Thresholds at every cycle end, on the run's figures so far: the first failure of each is said
   // once, and with --threshold-abort the run stops there (a graceful stop: checkpoint, exit 99).
-  const { evaluateThresholds, parseThreshold, THRESHOLD_EXIT_CODE, thresholdFigures } = await import('../thresholds/thresholds.ts');
-  const thresholds = config.threshold.map((t) => parseThreshold(t));
   const saidFailed = new Set<string>();
   let abortedBy: string | null = null;
   const onCycleThresholds = () => {
@@ -173,6 +194,20 @@ export async function runCommand(flags: Partial<Record<keyof RunConfig, unknown>
   } finally {
     monitor.detach();
     sim.events.off('cycle', onCycleThresholds);
+    sim.events.off('cycle', onCycleReport);
+  }
+  if (htmlReport && reportHtml !== null) {
+    // The funnel by hour and weekday from the database when the run was recorded in one (as
+    // `shopsim report --html` shows it), else from the cycle reports.
+    try {
+      const db = opened.backends.db;
+      const fromDb = db ? await (await import('../db/report.ts')).buildReport(db.pool, summary.run_id).catch(() => null) : null;
+      const data = htmlReport.htmlReportData({ summary, config: publicConfig(config, plan.cycles), db: fromDb, cycles: cycleFigures });
+      const w = htmlReport.writeHtmlReport(reportHtml, data);
+      io.stderr.write(`shopsim: HTML report written to ${w.path} (${Math.ceil(w.bytes / 1024)} KB; opens offline)\n`);
+    } catch (err) {
+      io.stderr.write(`shopsim: could not write the HTML report ${reportHtml}: ${oneLine(err)}\n`);
+    }
   }
   await opened.close();
   // Thresholds are judged on the run's final figures (the summary's), one result per expression.

@@ -3,11 +3,19 @@
  * their own actors always do; a shopper (and the store calls it invokes) only when its id is
  * in the sample, so 100,000 agents do not flood the inspector. Events a sampled-out shopper
  * sends to its cohort (SHOPPER_DONE), and the cohort snapshots they cause, are dropped too.
- * Only the three event kinds the inspector shows are kept (@xstate.actor/event/snapshot).
+ * Only the three event kinds the inspector shows are kept (@xstate.actor/event/snapshot), and
+ * only for state machines: the orchestrator's per-cycle helpers (the promise actors invoked by
+ * `cycle.settling` and `cycle.startingOffers`, a new one each cycle) are not streamed — their
+ * results still reach the inspector as the orchestrator's `xstate.done.actor.…` events.
  */
 import type { InspectionEvent } from 'xstate';
 
 type RefLike = { id: string; _parent?: RefLike; logic?: { config?: { id?: string } } };
+
+/** Whether the actor runs a state machine (not a promise / callback helper). */
+export function isMachineActor(ref: unknown): boolean {
+  return typeof (ref as RefLike | undefined)?.logic?.config === 'object';
+}
 
 /** The shopper this actor is, or belongs to (its store calls), else null. */
 export function shopperIdOf(ref: unknown): string | null {
@@ -28,6 +36,7 @@ export function createInspectFilter(sample: ReadonlySet<string> | null): Inspect
   const dropped = new WeakSet<object>();
   return (event) => {
     if (event.type !== '@xstate.actor' && event.type !== '@xstate.event' && event.type !== '@xstate.snapshot') return false;
+    if (!isMachineActor(event.actorRef)) return false;
     if (sample === null) return true;
     const target = shopperIdOf(event.actorRef);
     if (target !== null) return sample.has(target);

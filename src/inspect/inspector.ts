@@ -8,6 +8,7 @@ import type { InspectionEvent } from 'xstate';
 import { inputError } from '../errors.ts';
 import { createInspectFilter } from './filter.ts';
 import { createLoopbackInspectorServer } from './server.ts';
+import { serializeForInspector, trimForInspector } from './trim.ts';
 
 export interface InspectorOptions {
   /** 0 picks a free port. */
@@ -46,22 +47,11 @@ export function inspectSample(agents: string | null, agentIds: string[], default
   return new Set(ids);
 }
 
-/** Context arrays longer than this are shown as "[N items]" (a cohort holds ~500 shopper refs). */
-const MAX_ARRAY = 20;
-
-function sanitizeContext(context: Record<string, unknown>): Record<string, unknown> {
-  if (!context || typeof context !== 'object' || Array.isArray(context)) return context;
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(context as Record<string, unknown>)) {
-    out[k] = Array.isArray(v) && v.length > MAX_ARRAY ? `[${v.length} items]` : v;
-  }
-  return out;
-}
-
 export async function startInspector(options: InspectorOptions): Promise<InspectorHandle> {
   const sample = inspectSample(options.agents, options.agentIds, options.defaultSample);
   const server = await createLoopbackInspectorServer({ port: options.port });
-  const inspector = createWebSocketInspector({ url: server.wsUrl, sanitizeContext });
+  // Contexts and events bounded (personas, init inputs, long arrays trimmed: src/inspect/trim.ts).
+  const inspector = createWebSocketInspector({ url: server.wsUrl, sanitizeContext: trimForInspector, sanitizeEvent: trimForInspector, serialize: serializeForInspector as never });
   const keep = createInspectFilter(sample);
   return {
     url: server.pageUrl,

@@ -3,8 +3,11 @@
  * listens on every interface (`httpServer.listen(port)` with no host) and has no option to
  * change it, so this is the same small relay bound to 127.0.0.1: the HTTP page embeds the
  * Stately inspector web app (https://stately.ai/inspect) and bridges it to a WebSocket; every
- * message a client sends is relayed to the other clients, and the last 200 are replayed to a
- * late viewer. Requests whose Host header is not loopback are refused (DNS rebinding).
+ * message a client sends is relayed to the other clients. For a viewer who connects late the
+ * relay keeps, per streamed actor (sessionId), its latest announcement (`@xstate.actor`, which
+ * carries the machine definition) and its latest `@xstate.snapshot` — not the last N messages,
+ * which a long run would push the announcements out of — and sends those on connect. Requests
+ * whose Host header is not loopback are refused (DNS rebinding).
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -17,8 +20,17 @@ export interface InspectorServerOptions {
   host?: string;
   /** The inspector web app embedded by the page. */
   inspectorUrl?: string;
-  /** Messages kept for viewers who connect late. */
-  bufferSize?: number;
+  /** Actors whose latest announcement and snapshot are kept for late viewers (oldest dropped beyond). */
+  maxActors?: number;
+  /** Messages the page holds while the embedded inspector has not connected yet (oldest non-announcements dropped beyond). */
+  pageBuffer?: number;
+}
+
+/** What the relay holds for late viewers. */
+export interface RelayKept {
+  actors: number;
+  messages: number;
+  bytes: number;
 }
 
 export interface InspectorServer {
@@ -28,10 +40,12 @@ export interface InspectorServer {
   pageUrl: string;
   /** Where the actors' inspector connects. */
   wsUrl: string;
+  /** What a viewer connecting now would be sent first. */
+  kept(): RelayKept;
   close(): Promise<void>;
 }
 
-function bridgeHtml(wsUrl: string, inspectorUrl: string): string {
+function bridgeHtml(wsUrl: string, inspectorUrl: string, pageBuffer: number): string {
   return `<!DOCTYPE html>
 <html>
 <head>
@@ -42,7 +56,11 @@ function bridgeHtml(wsUrl: string, inspectorUrl: string): string {
   <iframe id="inspector" src="${inspectorUrl}"></iframe>
   <script>
     const iframe = document.getElementById('inspector');
+    // Held until the inspector app says it is connected (it never does offline): bounded, the
+    // oldest message that is not an actor announcement dropped first.
+    const MAX = ${pageBuffer};
     const buffer = [];
+    window.shopsimInspectorBuffer = buffer;
     let connected = false;
     window.addEventListener('message', (e) => {
       if (e.data && e.data.type === '@statelyai.connected') {
@@ -55,7 +73,13 @@ function bridgeHtml(wsUrl: string, inspectorUrl: string): string {
     ws.onmessage = (event) => {
       const data = JSON.parse(event.data);
       if (connected) iframe.contentWindow.postMessage(data, '*');
-      else buffer.push(data);
+      else {
+        buffer.push(data);
+        if (buffer.length > MAX) {
+          const i = buffer.findIndex((m) => !m || m.type !== '@xstate.actor');
+          buffer.splice(i >= 0 ? i : 0, 1);
+        }
+      }
     };
   </script>
 </body>
@@ -70,7 +94,8 @@ function loopbackHost(hostHeader: string | undefined, port: number): boolean {
 export async function createLoopbackInspectorServer(options: InspectorServerOptions): Promise<InspectorServer> {
   const host = options.host ?? '127.0.0.1';
   const inspectorUrl = options.inspectorUrl ?? 'https://stately.ai/inspect';
-  const bufferSize = options.bufferSize ?? 200;
+  const maxActors = options.maxActors ?? 10_000;
+  const pageBuffer = options.pageBuffer ?? 2000;
   let port = options.port;
   const httpServer = http.createServer((req, res) => {
     if (!loopbackHost(req.headers.host, port)) {
@@ -79,19 +104,43 @@ export async function createLoopbackInspectorServer(options: InspectorServerOpti
       return;
     }
     res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
-    res.end(bridgeHtml(`ws://${host}:${port}`, inspectorUrl));
+    res.end(bridgeHtml(`ws://${host}:${port}`, inspectorUrl, pageBuffer));
   });
   const wss = new WebSocketServer({ server: httpServer, verifyClient: (info: { req: http.IncomingMessage }) => loopbackHost(info.req.headers.host, port) });
   // The WebSocket server re-emits the HTTP server's errors (a taken port): that one is answered
   // below as one line, exit 2, and must not also be an unhandled 'error' event.
   wss.on('error', () => {});
-  const buffer: string[] = [];
+  // sessionId → its latest announcement and snapshot, in the order the actors were first seen.
+  const latest = new Map<string, { actor: string | null; snapshot: string | null }>();
+  const keep = (msg: string) => {
+    let m: { type?: unknown; sessionId?: unknown };
+    try {
+      m = JSON.parse(msg) as typeof m;
+    } catch {
+      return;
+    }
+    if (typeof m.sessionId !== 'string' || (m.type !== '@xstate.actor' && m.type !== '@xstate.snapshot')) return;
+    let entry = latest.get(m.sessionId);
+    if (!entry) {
+      latest.set(m.sessionId, (entry = { actor: null, snapshot: null }));
+      if (latest.size > maxActors) latest.delete(latest.keys().next().value as string);
+    }
+    if (m.type === '@xstate.actor') entry.actor = msg;
+    else entry.snapshot = msg;
+  };
+  const keptMessages = () => {
+    const out: string[] = [];
+    for (const e of latest.values()) {
+      if (e.actor) out.push(e.actor);
+      if (e.snapshot) out.push(e.snapshot);
+    }
+    return out;
+  };
   wss.on('connection', (ws) => {
-    for (const msg of buffer) ws.send(msg);
+    for (const msg of keptMessages()) ws.send(msg);
     ws.on('message', (data) => {
       const msg = data.toString();
-      buffer.push(msg);
-      if (buffer.length > bufferSize) buffer.shift();
+      keep(msg);
       for (const client of wss.clients) if (client !== ws && client.readyState === WebSocket.OPEN) client.send(msg);
     });
   });
@@ -112,6 +161,10 @@ export async function createLoopbackInspectorServer(options: InspectorServerOpti
     host,
     pageUrl: `http://${host}:${port}/`,
     wsUrl: `ws://${host}:${port}`,
+    kept() {
+      const msgs = keptMessages();
+      return { actors: latest.size, messages: msgs.length, bytes: msgs.reduce((a, m) => a + m.length, 0) };
+    },
     close() {
       for (const c of wss.clients) c.terminate();
       return new Promise<void>((resolve) => {

@@ -34,7 +34,17 @@ export interface LatencyReport {
   endpoints: Record<string, EndpointLatency>;
   /** Latency (from the send) of the calls that ended in the last `windowMs` (when record() got times). */
   recent_latency_ms?: LatencySummary;
+  /** Calls by latency from the send: `le` the bucket's upper bound in ms (null: above the last). */
+  latency_histogram_ms: HistogramBucket[];
 }
+
+export interface HistogramBucket {
+  le: number | null;
+  count: number;
+}
+
+/** Upper bounds (ms) of the latency histogram's buckets (1-2-5 steps); one more bucket above the last. */
+export const HISTOGRAM_BOUNDS_MS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 30_000];
 
 /** The recent window: calls ending in the last 30 s, kept in 10 s buckets. */
 export const RECENT_WINDOW_MS = 30_000;
@@ -90,6 +100,7 @@ export function createLatencyTracker(): LatencyTracker {
   let byEndpoint = new Map<string, Pair>();
   // Bucket index (endedAtMs / 10 s) → histogram of the calls that ended in it; the newest few kept.
   let buckets = new Map<number, Histogram>();
+  let histogram = new Array<number>(HISTOGRAM_BOUNDS_MS.length + 1).fill(0);
 
   function recent(nowMs: number): LatencySummary {
     const from = Math.floor((nowMs - RECENT_WINDOW_MS) / BUCKET_MS);
@@ -119,6 +130,9 @@ export function createLatencyTracker(): LatencyTracker {
         }
         b.recordValue(sentUs);
       }
+      let i = 0;
+      while (i < HISTOGRAM_BOUNDS_MS.length && sentUs > (HISTOGRAM_BOUNDS_MS[i] as number) * 1000) i++;
+      histogram[i] = (histogram[i] ?? 0) + 1;
       let p = byEndpoint.get(endpoint);
       if (!p) byEndpoint.set(endpoint, (p = pair()));
       add(p, sentUs, dueUs, outcome);
@@ -130,7 +144,8 @@ export function createLatencyTracker(): LatencyTracker {
       for (const [name, p] of [...byEndpoint].sort(([a], [b]) => a.localeCompare(b))) {
         endpoints[name] = { count: p.count, errors: p.errors, rejected: p.rejected, latency_ms: summarizeLatency(p.sent), latency_ms_from_due: summarizeLatency(p.due) };
       }
-      const out: LatencyReport = { count: overall.count, errors: overall.errors, rejected: overall.rejected, latency_ms: summarizeLatency(overall.sent), latency_ms_from_due: summarizeLatency(overall.due), endpoints };
+      const out: LatencyReport = { count: overall.count, errors: overall.errors, rejected: overall.rejected, latency_ms: summarizeLatency(overall.sent), latency_ms_from_due: summarizeLatency(overall.due), endpoints,
+        latency_histogram_ms: histogram.map((count, i) => ({ le: HISTOGRAM_BOUNDS_MS[i] ?? null, count })) };
       if (nowMs !== undefined) out.recent_latency_ms = recent(nowMs);
       return out;
     },
@@ -139,6 +154,7 @@ export function createLatencyTracker(): LatencyTracker {
       overall = pair();
       byEndpoint = new Map();
       buckets = new Map();
+      histogram = histogram.map(() => 0);
     },
   };
 }

@@ -7,6 +7,7 @@ import { DEFAULT_CURRENCY, formatMoney } from './money.ts';
 import Table from 'cli-table3';
 import type { SimulationStats } from '../model/run.ts';
 import type { DbWriteMetrics } from '../model/types.ts';
+import { formatThresholdActual } from '../thresholds/thresholds.ts';
 import { formatMemory, memoryWarning, type MemoryReading } from './memory.ts';
 import { endpointTable, errorPercent, formatDuration, formatRate, progressBar, type EndpointRow, type WindowRates } from './live-rates.ts';
 
@@ -27,6 +28,8 @@ export interface DashboardView {
   live?: { rates: WindowRates; etaSeconds: number | null } | null;
   /** ISO 4217 code of the revenue shown beside the checkouts (default USD). */
   currency?: string;
+  /** The --threshold results on the run's figures so far (one line: each, its figure, ok/FAILED). */
+  thresholds?: readonly { text: string; actual: number | null; ok: boolean }[];
 }
 
 export interface DashboardOptions {
@@ -168,6 +171,30 @@ function ms(x: number | undefined): string {
   return typeof x === 'number' && Number.isFinite(x) ? (x >= 100 ? String(Math.round(x)) : String(Math.round(x * 10) / 10)) : '–';
 }
 
+/** The thresholds line: "Thresholds  http_p95_ms<500 12.3 ok · error_rate<0.05 0.06120 FAILED" (null: none given). */
+export function thresholdsLine(results: DashboardView['thresholds'], width: number, color: boolean): string | null {
+  if (!results || results.length === 0) return null;
+  const failed = results.filter((r) => !r.ok).length;
+  const label = failed > 0 ? `Thresholds (${failed} FAILED)` : 'Thresholds';
+  // Failed ones first; what does not fit is counted ("+2 more"), never cut mid-verdict.
+  const parts = [...results.filter((r) => !r.ok), ...results.filter((r) => r.ok)].map((r) => `${r.text} ${formatThresholdActual(r.actual)} ${r.ok ? 'ok' : 'FAILED'}`);
+  let text = `${label} `;
+  for (let i = 0; i < parts.length; i++) {
+    const sep = i === 0 ? ' ' : ' · ';
+    const rest = parts.length - i - 1;
+    const more = rest > 0 ? ` · +${rest} more` : '';
+    if (text.length + sep.length + (parts[i] as string).length + more.length <= width) text += sep + (parts[i] as string);
+    else {
+      text += `${sep}+${parts.length - i} more`;
+      break;
+    }
+  }
+  text = head(text, width);
+  if (!color) return text;
+  // Colour each verdict of the (possibly cut) line.
+  return text.replace(/ (ok|FAILED)(?= ·|$)/g, (_m, v: string) => ` ${paint(true, v === 'ok' ? '32' : '31;1', v)}`);
+}
+
 /** The most frequent failure messages of the last cycle: "12× checkout: store returned 503". */
 export function topFailures(stats: SimulationStats, limit = 3): string[] {
   const samples = stats.lastCycle?.totals.failureSamples ?? [];
@@ -278,6 +305,8 @@ export function renderDashboard(view: DashboardView, options: DashboardOptions =
     ['Checkpoint', { content: s.lastCheckpoint ? tail(s.lastCheckpoint, wide) : 'none yet', colSpan: 3 }],
   );
   lines.push(...t.toString().split('\n'));
+  const thresholds = thresholdsLine(view.thresholds, width, color);
+  if (thresholds) lines.push(thresholds);
   // The per-endpoint table: as many rows as leave room for its header, the "more" line and one notice.
   if (http.endpoints && Object.keys(http.endpoints).length > 0) {
     const rows = height - lines.length - 3;

@@ -253,6 +253,8 @@ export interface SimulateOptions {
   inspect?: (event: InspectionEvent) => void;
   /** A failure to record the end of the run (the run itself is over): reported, not fatal. */
   onEndRunError?: (err: unknown) => void;
+  /** Adds to the summary before it is recorded (the CLI: threshold results, the final occupancy). */
+  completeSummary?: (summary: RunSummary) => RunSummary;
 }
 
 export interface SimulatedRun {
@@ -438,6 +440,7 @@ export async function openRun(plan: RunPlan, options: OpenRunOptions = {}): Prom
           if (statusWritten || summary.last_checkpoint) writeStatus(summary.exit_reason, summary.cycles_completed);
           // The money figures' unit, in --json and in the stored summary (shopsim report shows it).
           summary['currency'] = plan.config.currency;
+          if (options.completeSummary) summary = options.completeSummary(summary);
           try {
             await recorder.endRun(runId, summary);
           } catch (err) {

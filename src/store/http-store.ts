@@ -16,7 +16,7 @@
  */
 import { Pool, type Dispatcher } from 'undici';
 import type { Cart, CallContext, Offer, OfferCycleRequest, Order, Product, ProductQuery, StoreApi } from '../model/types.ts';
-import { createLatencyTracker, type CallOutcome, type EndpointLatency, type LatencySummary } from '../metrics/latency.ts';
+import { createLatencyTracker, type CallOutcome, type EndpointLatency, type HistogramBucket, type LatencySummary } from '../metrics/latency.ts';
 import { createRateLimiter, realLimiterClock, type LimiterClock, type RateLimiter } from './rate-limiter.ts';
 import { z } from 'zod';
 import { checkAnswer, cartSchema, offerCycleAnswerSchema, offerListSchema, offerSchema, orderSchema, productPageSchema, productSchema } from './contract-schemas.ts';
@@ -86,6 +86,8 @@ export interface HttpMetrics {
   errors: number;
   rejected: number;
   endpoints: Record<string, EndpointLatency>;
+  /** Calls by latency (from the send), in fixed buckets: the HTML report's histogram. */
+  latency_histogram_ms: HistogramBucket[];
   /** Responses by HTTP status (>= 400), e.g. { "503": 12, "429": 3 }. */
   http_errors: Record<string, number>;
   retries_429: number;
@@ -428,6 +430,7 @@ export function createHttpStore(options: HttpStoreOptions): HttpStore {
         errors: r.errors,
         rejected: r.rejected,
         endpoints: r.endpoints,
+        latency_histogram_ms: r.latency_histogram_ms,
         http_errors: { ...httpErrors },
         retries_429: retries429,
         effective_rate: Math.round(limiter.effectiveRate * 10) / 10,

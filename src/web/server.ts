@@ -20,6 +20,7 @@ import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { ShopsimError } from '../errors.ts';
 import type { Simulation } from '../simulation/types.ts';
+import type { Threshold } from '../thresholds/thresholds.ts';
 import { runGraphs } from './machine-graph.ts';
 import { createRunMetrics } from './metrics.ts';
 import { createWebSampler, type WebSampler } from './web-state.ts';
@@ -41,8 +42,8 @@ export interface WebServer {
   /** The page with the token in its fragment: what the user opens. */
   pageUrl: string;
   token: string;
-  /** Starts sampling this simulation and accepting controls for it. */
-  attach(sim: Simulation): void;
+  /** Starts sampling this simulation and accepting controls for it (`thresholds`: shown with their results). */
+  attach(sim: Simulation, options?: { thresholds?: readonly Threshold[] }): void;
   close(): Promise<void>;
 }
 
@@ -52,6 +53,7 @@ const UPLOT_DIST = join(dirname(createRequire(import.meta.url).resolve('uplot'))
 const FILES: Record<string, { path: string; type: string }> = {
   '/': { path: join(ASSETS, 'index.html'), type: 'text/html; charset=utf-8' },
   '/app.js': { path: join(ASSETS, 'app.js'), type: 'text/javascript; charset=utf-8' },
+  '/map.js': { path: join(ASSETS, 'map.js'), type: 'text/javascript; charset=utf-8' },
   '/app.css': { path: join(ASSETS, 'app.css'), type: 'text/css; charset=utf-8' },
   '/uplot.js': { path: join(UPLOT_DIST, 'uPlot.iife.min.js'), type: 'text/javascript; charset=utf-8' },
   '/uplot.css': { path: join(UPLOT_DIST, 'uPlot.min.css'), type: 'text/css; charset=utf-8' },
@@ -203,9 +205,9 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
     origin,
     pageUrl: `${origin}/#token=${token}`,
     token,
-    attach(s) {
+    attach(s, attachOptions = {}) {
       sim = s;
-      sampler = createWebSampler(s);
+      sampler = createWebSampler(s, { thresholds: attachOptions.thresholds ?? [] });
       sampler.sample();
       timer = setInterval(tick, periodMs);
       timer.unref();

@@ -7,6 +7,7 @@
 import type { CycleReport, SimulationStats } from '../model/run.ts';
 import type { Simulation } from '../simulation/types.ts';
 import type { Occupancy } from '../simulation/occupancy.ts';
+import { evaluateThresholds, thresholdFigures, type Threshold } from '../thresholds/thresholds.ts';
 
 export interface SecondPoint {
   /** Unix seconds. */
@@ -20,6 +21,12 @@ export interface SecondPoint {
   rssMb: number;
   /** p95 per endpoint (ms), when the store is HTTP. */
   endpoints: Record<string, number>;
+  /** p50 and p99 per endpoint (ms), beside `endpoints`' p95 (the page's percentile picker). */
+  endpointsP50: Record<string, number>;
+  endpointsP99: Record<string, number>;
+  /** Database commit latency since the start (ms), when the run records to a database. */
+  commitP50: number | null;
+  commitP95: number | null;
 }
 
 export interface HourPoint {
@@ -51,6 +58,8 @@ export interface WebState {
   lastCheckpoint: string | null;
   /** How long the last occupancy walk took, ms (shown on the page; the cost of this view). */
   sampleMs: number;
+  /** The --threshold results on the run's figures so far (empty: none given). */
+  thresholds: { threshold: string; actual: number | null; ok: boolean }[];
 }
 
 export interface WebSampler {
@@ -71,7 +80,8 @@ function num(v: unknown): number | null {
   return typeof v === 'number' && Number.isFinite(v) ? v : null;
 }
 
-export function createWebSampler(sim: Simulation, options: { now?: () => number } = {}): WebSampler {
+export function createWebSampler(sim: Simulation, options: { now?: () => number; thresholds?: readonly Threshold[] } = {}): WebSampler {
+  const thresholds = options.thresholds ?? [];
   const now = options.now ?? (() => performance.timeOrigin + performance.now());
   const seconds: SecondPoint[] = [];
   const hours: HourPoint[] = [];
@@ -111,10 +121,18 @@ export function createWebSampler(sim: Simulation, options: { now?: () => number 
     lastRequests = { t: tMs, n: requests };
     const lat = (m['latency_ms'] ?? {}) as Record<string, unknown>;
     const endpoints: Record<string, number> = {};
-    for (const [name, e] of Object.entries((m['endpoints'] ?? {}) as Record<string, { latency_ms?: { p95?: unknown } }>)) {
+    const endpointsP50: Record<string, number> = {};
+    const endpointsP99: Record<string, number> = {};
+    for (const [name, e] of Object.entries((m['endpoints'] ?? {}) as Record<string, { latency_ms?: { p50?: unknown; p95?: unknown; p99?: unknown } }>)) {
+      const p50 = num(e?.latency_ms?.p50);
       const p95 = num(e?.latency_ms?.p95);
+      const p99 = num(e?.latency_ms?.p99);
       if (p95 !== null) endpoints[name] = p95;
+      if (p50 !== null) endpointsP50[name] = p50;
+      if (p99 !== null) endpointsP99[name] = p99;
     }
+    const commit = ((m['db_writes'] ?? {}) as { commit_ms?: Record<string, unknown> }).commit_ms ?? {};
+    const commits = num((commit as Record<string, unknown>)['count']) ?? 0;
     const point: SecondPoint = {
       t: Math.round(tMs) / 1000,
       rps: Math.max(0, Math.round(rps * 10) / 10),
@@ -125,6 +143,10 @@ export function createWebSampler(sim: Simulation, options: { now?: () => number 
       breakerOpen: s.breaker.state === 'open' ? 1 : 0,
       rssMb: Math.round(process.memoryUsage.rss() / 1048576),
       endpoints,
+      endpointsP50,
+      endpointsP99,
+      commitP50: commits > 0 ? num(commit['p50']) : null,
+      commitP95: commits > 0 ? num(commit['p95']) : null,
     };
     seconds.push(point);
     if (seconds.length > MAX_SECONDS) seconds.shift();
@@ -148,6 +170,7 @@ export function createWebSampler(sim: Simulation, options: { now?: () => number 
       orchestrator,
       lastCheckpoint: s.lastCheckpoint,
       sampleMs: Math.round(sampleMs * 100) / 100,
+      thresholds: evaluateThresholds(thresholds, thresholdFigures(s)).map((r) => ({ threshold: r.text, actual: r.actual, ok: r.ok })),
     };
     return { state, point };
   }

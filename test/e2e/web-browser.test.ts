@@ -35,7 +35,7 @@ describe.skipIf(!have)('the --web page in Chromium', () => {
     try {
       // The in-process reference store behind the default 50 req/s limit: a cycle of 372 agents
       // takes seconds, so the shoppers are spread over their states when the page looks.
-      run = startCli(['run', '--mock-db', ...DATA, '--agents', '372', '--cycles', '1000', '--time-scale', '3600', '--checkpoint-interval', '0', '--web', '0'], { cwd: scratch });
+      run = startCli(['run', '--mock-db', ...DATA, '--agents', '372', '--cycles', '1000', '--time-scale', '3600', '--checkpoint-interval', '0', '--threshold', 'error_rate<0.5', '--threshold', 'checkout_rate>2', '--web', '0'], { cwd: scratch });
       const [, pageUrl, origin, token] = (await run.waitForStderr(/web view: open ((http:\/\/127\.0\.0\.1:\d+)\/#token=([A-Za-z0-9_-]+))/, 60_000)) as unknown as string[];
       // A fresh user-data directory (playwright passes it as --user-data-dir).
       const context = await chromium.launchPersistentContext(join(scratch, 'profile'), {
@@ -77,6 +77,21 @@ describe.skipIf(!have)('the --web page in Chromium', () => {
       await page.waitForFunction(() => Number(document.getElementById('chart-rps')?.dataset['points']) >= 3, null, { timeout: 30_000 });
       expect(Number(await page.getAttribute('#chart-active', 'data-points'))).toBeGreaterThanOrEqual(3);
       expect(await page.$$eval('#chart-rps canvas', (c) => c.length)).toBe(1);
+      expect(await page.$$eval('#chart-commit canvas', (c) => c.length)).toBe(1);
+      // Latency per endpoint over time, at the percentile picked (p95 first, then p99).
+      await page.waitForFunction(() => document.querySelector('#chart-endpoints canvas') !== null, null, { timeout: 30_000 });
+      expect(await page.getAttribute('#chart-endpoints', 'data-percentile')).toBe('p95');
+      await page.click('#chart-endpoints button[data-pct="p99"]');
+      await page.waitForFunction(() => document.getElementById('chart-endpoints')?.dataset['percentile'] === 'p99');
+      expect(await page.$$eval('#chart-endpoints canvas', (c) => c.length)).toBe(1);
+      expect(await page.textContent('#chart-endpoints')).toContain('p99 per endpoint');
+      // The thresholds line: each threshold with its figure so far; the impossible one FAILED.
+      await page.waitForFunction(() => document.querySelector('#thresholds')?.getAttribute('data-failed') === '1', null, { timeout: 30_000 });
+      expect(await page.$$eval('#thresholds .threshold', (els) => els.map((e) => [(e as HTMLElement).dataset['threshold'], (e as HTMLElement).dataset['ok']]))).toEqual([
+        ['error_rate<0.5', 'true'],
+        ['checkout_rate>2', 'false'],
+      ]);
+      expect(await page.textContent('#thresholds')).toMatch(/checkout_rate>2 \S+ FAILED/);
       for (const d of shots) await page.screenshot({ path: join(d, 'web-running.png'), fullPage: true });
 
       await page.click('#btn-pause');

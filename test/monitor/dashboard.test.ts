@@ -138,3 +138,32 @@ describe('memory', () => {
     expect(memoryWarnings(200, 10)(sampleMemory, 0)).not.toBeNull();
   });
 });
+
+describe('the thresholds line', () => {
+  const results = [
+    { text: 'http_p95_ms<500', actual: 180.7, ok: true },
+    { text: 'error_rate<0.05', actual: 0.0612, ok: false },
+    { text: 'checkout_rate>0.01', actual: null, ok: true },
+  ];
+  it('shows each threshold, its current figure and ok / FAILED on one line, within 80x24', () => {
+    const out = renderDashboard({ stats: sampleStats(), memory: sampleMemory, keys: true, thresholds: results }, { width: 80, color: false });
+    assertFits(out);
+    const line = out.split('\n').find((l) => l.startsWith('Thresholds')) as string;
+    // The failed one first, with its figure as the summary prints it; what does not fit is counted.
+    expect(line.startsWith('Thresholds (1 FAILED)  error_rate<0.05 0.06120 FAILED')).toBe(true);
+    expect(line.endsWith(' · +2 more')).toBe(true);
+    expect(line.length).toBeLessThanOrEqual(80);
+    const wide = renderDashboard({ stats: sampleStats(), memory: sampleMemory, thresholds: results.slice(0, 2) }, { width: 100, color: false });
+    expect(wide.split('\n').find((l) => l.startsWith('Thresholds'))).toBe('Thresholds (1 FAILED)  error_rate<0.05 0.06120 FAILED · http_p95_ms<500 180.7 ok');
+    const allOk = renderDashboard({ stats: sampleStats(), memory: sampleMemory, thresholds: [results[0]!, results[2]!] }, { width: 100, color: false });
+    expect(allOk.split('\n').find((l) => l.startsWith('Thresholds'))).toBe('Thresholds  http_p95_ms<500 180.7 ok · checkout_rate>0.01 no data ok');
+  });
+  it('colours the verdicts only with colour on, and is absent without thresholds', () => {
+    const out = renderDashboard({ stats: sampleStats(), memory: sampleMemory, thresholds: results }, { width: 100, color: true });
+    const line = out.split('\n').find((l) => visibleText(l).startsWith('Thresholds')) as string;
+    expect(line).toContain('\u001b[31;1mFAILED\u001b[0m');
+    expect(line).toContain('\u001b[32mok\u001b[0m');
+    expect(renderDashboard({ stats: sampleStats(), memory: sampleMemory }, { width: 80 })).not.toContain('Thresholds');
+    expect(renderDashboard({ stats: sampleStats(), memory: sampleMemory, thresholds: [] }, { width: 80 })).not.toContain('Thresholds');
+  });
+});

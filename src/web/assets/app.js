@@ -12,18 +12,8 @@
   var $ = function (id) { return document.getElementById(id); };
   if (!token) { $('token-missing').hidden = false; return; }
   var headers = { Authorization: 'Bearer ' + token };
-  var SVG = 'http://www.w3.org/2000/svg';
 
-  function el(name, attrs, parent, text) {
-    var e = document.createElementNS(SVG, name);
-    for (var k in attrs) e.setAttribute(k, attrs[k]);
-    if (text !== undefined) e.textContent = text;
-    if (parent) parent.appendChild(e);
-    return e;
-  }
-
-  // ---- machine map -------------------------------------------------------------------------
-  var W = 150, H = 30, GX = 30, GY = 22;
+  // ---- machine map (drawn by map.js, shared with the HTML report) ---------------------------
   var stateNodes = {}; // "machine/region/state" → <g>
   var lastState = null;
   var selected = null; // shopper state whose ids are listed
@@ -31,55 +21,8 @@
   var followLog = [];
 
   function drawMachine(graph) {
-    var box = document.createElement('div');
-    box.className = 'machine';
-    box.dataset.machine = graph.id;
-    var h3 = document.createElement('h3');
-    h3.textContent = graph.id + (graph.description ? ' — ' + graph.description : '');
-    box.appendChild(h3);
-    graph.regions.forEach(function (region) {
-      var width = region.cols * (W + GX) + 40, height = region.rows * (H + GY) + 10;
-      // Wide charts (the shopper's flow) read left to right in columns of rows.
-      if (region.id) {
-        var label = document.createElement('div');
-        label.className = 'region-label';
-        label.textContent = 'region ' + region.id;
-        box.appendChild(label);
-      }
-      var svg = el('svg', { width: width + 120, height: height, 'data-region': region.id || graph.id });
-      var defs = el('defs', {}, svg);
-      var mk = el('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: 10, refY: 5, markerWidth: 6, markerHeight: 6, orient: 'auto-start-reverse' }, defs);
-      el('path', { d: 'M 0 0 L 10 5 L 0 10 z', fill: '#9aa5b5' }, mk);
-      var pos = {};
-      region.nodes.forEach(function (n) { pos[n.id] = { x: 10 + n.col * (W + GX), y: 5 + n.row * (H + GY) }; });
-      region.edges.forEach(function (e) {
-        var a = pos[e.from], b = pos[e.to];
-        if (!a || !b || e.from === e.to) return;
-        var d;
-        if (b.y > a.y && a.x === b.x) d = 'M' + (a.x + W / 2) + ' ' + (a.y + H) + ' L' + (b.x + W / 2) + ' ' + b.y;
-        else {
-          // Back or side edges loop around the right of the boxes.
-          var off = W + 12 + Math.abs(b.y - a.y) / 12;
-          d = 'M' + (a.x + W) + ' ' + (a.y + H / 2) + ' C' + (a.x + off) + ' ' + (a.y + H / 2) + ' ' + (b.x + off) + ' ' + (b.y + H / 2) + ' ' + (b.x + W) + ' ' + (b.y + H / 2);
-        }
-        el('path', { d: d, class: 'edge' }, svg).appendChild(el('title', {}, null, e.event));
-      });
-      region.nodes.forEach(function (n) {
-        var p = pos[n.id];
-        var g = el('g', { class: 'state', transform: 'translate(' + p.x + ',' + p.y + ')', 'data-state': n.id }, svg);
-        el('title', {}, g, n.id + (n.description ? ': ' + n.description : ''));
-        el('rect', { width: W, height: H }, g);
-        el('text', { x: 8, y: H / 2 }, g, n.id);
-        if (graph.id === 'shopper') {
-          var c = el('text', { x: W - 8, y: H / 2, class: 'count', 'data-state-count': n.id }, g, '–');
-          c.dataset.count = '0';
-          g.addEventListener('click', function () { selectState(n.id); });
-        }
-        stateNodes[graph.id + '/' + region.id + '/' + n.id] = g;
-      });
-      box.appendChild(svg);
-    });
-    $('map').appendChild(box);
+    var nodes = window.ShopsimMap.drawMachine(graph, $('map'), selectState);
+    for (var k in nodes) stateNodes[k] = nodes[k];
   }
 
   function selectState(id) {
@@ -132,12 +75,7 @@
   function renderMap(state) {
     var occ = state.occupancy;
     if (occ) {
-      document.querySelectorAll('[data-state-count]').forEach(function (t) {
-        var n = occ.counts[t.getAttribute('data-state-count')] || 0;
-        t.textContent = String(n);
-        t.dataset.count = String(n);
-        t.parentNode.classList.toggle('occupied', n > 0);
-      });
+      window.ShopsimMap.setCounts(occ.counts);
       $('occupancy-total').textContent = occ.total + ' shoppers (walk ' + state.sampleMs + ' ms)';
     }
     var orch = state.orchestrator || {};
@@ -165,11 +103,27 @@
   }
 
   var endpointNames = [];
+  var endpointPct = 'p95', endpointChartPct = null;
+  // p50 / p95 / p99 buttons above the per-endpoint chart.
+  function endpointPicker() {
+    var bar = document.createElement('div');
+    bar.className = 'pct-picker';
+    ['p50', 'p95', 'p99'].forEach(function (p) {
+      var b = document.createElement('button');
+      b.textContent = p;
+      b.dataset.pct = p;
+      b.disabled = p === endpointPct;
+      b.addEventListener('click', function () { endpointPct = p; renderCharts(); });
+      bar.appendChild(b);
+    });
+    $('chart-endpoints').appendChild(bar);
+  }
   function setupCharts() {
     chart('chart-rps', 'Requests/s (current)', ['req/s'], true);
     chart('chart-latency', 'Store latency since start, ms', ['p50', 'p95', 'p99'], true);
     chart('chart-hours', 'Per simulated hour', ['sessions', 'checkouts', 'abandoned', 'failed'], false);
     chart('chart-conversion', 'Conversion per simulated hour', ['checkouts / sessions'], false);
+    chart('chart-commit', 'Database commit latency since start, ms', ['p50', 'p95'], true);
     chart('chart-active', 'Active agents', ['active'], true);
     chart('chart-memory', 'Memory (RSS), MB', ['rss'], true);
     chart('chart-breaker', 'Breaker open (1) / closed (0)', ['open'], true);
@@ -183,6 +137,7 @@
     var t = col(s, function (p) { return p.t; });
     charts['chart-rps'].setData([t, col(s, function (p) { return p.rps; })]);
     charts['chart-latency'].setData([t, col(s, function (p) { return p.p50; }), col(s, function (p) { return p.p95; }), col(s, function (p) { return p.p99; })]);
+    charts['chart-commit'].setData([t, col(s, function (p) { return p.commitP50 === undefined ? null : p.commitP50; }), col(s, function (p) { return p.commitP95 === undefined ? null : p.commitP95; })]);
     charts['chart-active'].setData([t, col(s, function (p) { return p.active; })]);
     charts['chart-memory'].setData([t, col(s, function (p) { return p.rssMb; })]);
     charts['chart-breaker'].setData([t, col(s, function (p) { return p.breakerOpen; })]);
@@ -193,14 +148,18 @@
     var names = {};
     s.forEach(function (p) { for (var k in p.endpoints) names[k] = true; });
     var list = Object.keys(names).sort();
-    if (list.length && list.join() !== endpointNames.join()) {
+    if (list.length && (list.join() !== endpointNames.join() || endpointPct !== endpointChartPct)) {
       endpointNames = list;
+      endpointChartPct = endpointPct;
       if (charts['chart-endpoints']) charts['chart-endpoints'].destroy();
       $('chart-endpoints').textContent = '';
-      chart('chart-endpoints', 'p95 per endpoint since start, ms', list, true);
+      endpointPicker();
+      chart('chart-endpoints', endpointPct + ' per endpoint since start, ms', list, true);
+      charts['chart-endpoints'].root.parentNode.dataset.percentile = endpointPct;
     }
     if (charts['chart-endpoints']) {
-      charts['chart-endpoints'].setData([t].concat(endpointNames.map(function (n) { return col(s, function (p) { return p.endpoints[n] === undefined ? null : p.endpoints[n]; }); })));
+      var field = endpointPct === 'p50' ? 'endpointsP50' : endpointPct === 'p99' ? 'endpointsP99' : 'endpoints';
+      charts['chart-endpoints'].setData([t].concat(endpointNames.map(function (n) { return col(s, function (p) { var e = p[field] || {}; return e[n] === undefined ? null : e[n]; }); })));
     }
   }
 
@@ -211,6 +170,26 @@
     var h = Math.floor(x / 3600), m = Math.floor((x % 3600) / 60), s = x % 60;
     return (h ? h + 'h ' : '') + (h || m ? m + 'm ' : '') + s + 's';
   }
+  // One line: each --threshold, its figure so far, ok / FAILED (data-failed: how many fail).
+  function renderThresholds(list) {
+    var box = $('thresholds');
+    box.hidden = list.length === 0;
+    box.textContent = '';
+    var failed = 0;
+    list.forEach(function (t, i) {
+      if (i) box.appendChild(document.createTextNode(' · '));
+      var span = document.createElement('span');
+      span.className = 'threshold ' + (t.ok ? 'ok' : 'failed');
+      span.dataset.threshold = t.threshold;
+      span.dataset.ok = String(t.ok);
+      var fig = t.actual === null ? 'no data' : (Number.isInteger(t.actual) ? String(t.actual) : t.actual.toPrecision(4));
+      span.textContent = t.threshold + ' ' + fig + ' ' + (t.ok ? 'ok' : 'FAILED');
+      if (!t.ok) failed++;
+      box.appendChild(span);
+    });
+    box.dataset.failed = String(failed);
+  }
+
   function renderState(state) {
     lastState = state;
     $('run-id').textContent = state.runId || '';
@@ -219,6 +198,7 @@
     $('clock').textContent = 'cycle ' + state.cycle + '/' + state.totalCycles + ' · simulated ' + (state.simulatedTime || '') + ' · ETA ' + fmtSeconds(state.etaSeconds);
     $('btn-pause').disabled = state.status !== 'running';
     $('btn-resume').disabled = state.status !== 'paused' && state.status !== 'breaker_open';
+    renderThresholds(state.thresholds || []);
     var b = state.breaker;
     var banner = $('breaker-banner');
     if (b && b.state === 'open') {
@@ -262,6 +242,8 @@
       if (msg.point) data.seconds.push(msg.point);
       if (data.seconds.length > 3600) data.seconds.shift();
       (msg.hours || []).forEach(function (h) { data.hours.push(h); });
+      // As bounded as the server's history: the last 10,000 hours.
+      if (data.hours.length > 10000) data.hours.splice(0, data.hours.length - 10000);
     }
     if (msg.state) renderState(msg.state);
     renderCharts();
