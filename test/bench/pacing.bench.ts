@@ -9,7 +9,9 @@
  * store's own clock: what its limit sees), the one-way delay from dispatch to arrival (its
  * spread is the jitter a pacing margin has to absorb), and the limiter's pace at the end.
  * BENCH_PACING_RATES=50,1000 · BENCH_PACING_CYCLES=2 · BENCH_PACING_AGENTS_50=372 ·
- * BENCH_PACING_AGENTS_1000=8000.
+ * BENCH_PACING_AGENTS_1000=8000 · BENCH_PACING_WINDOW=release (the limiter's window on release
+ * times only, answers not reported: the comparison) · BENCH_PACING_DEBUG=1 (per-second dispatch
+ * counts, and the store's busiest second request by request, on stderr).
  */
 import { subscribe } from 'node:diagnostics_channel';
 import { generateProducts } from '../../src/model/catalog.ts';
@@ -17,6 +19,7 @@ import { generatePersonas } from '../../src/model/personas.ts';
 import { createSimulation, DEFAULT_SIMULATION_CONFIG } from '../../src/simulation/create-simulation.ts';
 import { createMockRecorder } from '../../src/simulation/mock-recorder.ts';
 import { createHttpStore } from '../../src/store/http-store.ts';
+import { createRateLimiter } from '../../src/store/rate-limiter.ts';
 import { maxInWindow } from '../store/max-in-window.ts';
 import { recordingDispatcher, startBenchStore } from './store-child.ts';
 
@@ -67,7 +70,10 @@ for (const rate of rates) {
   connects = 0;
   const dispatcher = recordingDispatcher(times, ids);
   try {
-    const store = createHttpStore({ baseUrl: server.url, rateLimit: rate, dispatcher });
+    // BENCH_PACING_WINDOW=release: the window on release times only (answers not reported), to compare
+    const limiter = createRateLimiter({ rate });
+    if (process.env['BENCH_PACING_WINDOW'] === 'release') limiter.arrivedBy = () => {};
+    const store = createHttpStore({ baseUrl: server.url, limiter, dispatcher });
     const sim = createSimulation(
       {
         ...DEFAULT_SIMULATION_CONFIG,
@@ -80,9 +86,12 @@ for (const rate of rates) {
       },
       { personas: generatePersonas(agents, 42), products: generateProducts(240, 42), store, recorder: createMockRecorder(), metrics: () => ({ ...store.metrics() }) },
     );
+    const cycleAt: number[] = [];
+    sim.events.on('cycle', () => cycleAt.push(performance.now()));
     const summary = await sim.run();
     const m = store.metrics();
     await store.close();
+    limiter.close();
     const first = times[0] as number;
     const last = times[times.length - 1] as number;
     const achieved = times.length > 1 ? (times.length - 1) / ((last - first) / 1000) : 0;
@@ -119,6 +128,10 @@ for (const rate of rates) {
       failed_calls: m.errors,
     });
     if (process.env['BENCH_PACING_DEBUG']) {
+      const perSecond: number[] = [];
+      for (const t of times) perSecond[Math.floor((t - (times[0] as number)) / 1000)] = (perSecond[Math.floor((t - (times[0] as number)) / 1000)] ?? 0) + 1;
+      process.stderr.write(`per second: ${perSecond.map((n) => n ?? 0).join(' ')}\n`);
+      process.stderr.write(`cycles: ${JSON.stringify(cycleAt.map((c) => Math.round(c - (times[0] as number))))}\n`);
       // the store's busiest second, request by request: dispatch, write and arrival (ms from the first dispatch)
       const t0 = performance.timeOrigin + (times[0] as number);
       const arr = at.arrivals.map((a, i) => ({ a, id: at.ids[i] as string })).sort((x, y) => x.a - y.a);
