@@ -1,6 +1,6 @@
 /**
  * One measured run in its own process (so peak RSS and heap belong to it alone):
- *   tsx test/bench/engine-run.ts <xstate|plain> <agents> <cycles>
+ *   tsx test/bench/engine-run.ts <xstate|plain> <agents> <cycles> [startIso]
  * Prints one JSON object.
  */
 import { generateProducts } from '../../src/model/catalog.ts';
@@ -10,7 +10,9 @@ import { createMockRecorder } from '../../src/simulation/mock-recorder.ts';
 import { createMockStore } from '../../src/store/mock-store.ts';
 import { runPlainLoop } from './plain-loop.ts';
 
-const [engine = 'xstate', agentsArg = '372', cyclesArg = '24'] = process.argv.slice(2);
+const [engine = 'xstate', agentsArg = '372', cyclesArg = '24', startArg] = process.argv.slice(2);
+// Optional 4th argument: the first simulated hour (ISO), e.g. a weekday's busy hours for a profile.
+const startMs = startArg ? Date.parse(startArg) : DEFAULT_SIMULATION_CONFIG.startMs;
 const agents = Number(agentsArg);
 const cycles = Number(cyclesArg);
 const personas = generatePersonas(agents, 42);
@@ -32,7 +34,7 @@ let digest: string;
 let agentCycles: number;
 if (engine === 'xstate') {
   const sim = createSimulation(
-    { ...DEFAULT_SIMULATION_CONFIG, runId: 'bench', fast: true, cycles, breakerAction: 'exit' },
+    { ...DEFAULT_SIMULATION_CONFIG, runId: 'bench', fast: true, cycles, startMs, breakerAction: 'exit' },
     { personas, products, store, recorder: createMockRecorder() },
   );
   sim.events.on('started', (e: { startupSeconds: number }) => {
@@ -45,7 +47,7 @@ if (engine === 'xstate') {
   digest = s.digest;
   agentCycles = agents * s.cycles_completed;
 } else {
-  const r = await runPlainLoop({ runId: 'bench', seed: 42, personas, cycles, startMs: DEFAULT_SIMULATION_CONFIG.startMs, warmupCycles: 0, breakerPercent: 5, offerCycleDays: 7, store, recorder: createMockRecorder() });
+  const r = await runPlainLoop({ runId: 'bench', seed: 42, personas, cycles, startMs, warmupCycles: 0, breakerPercent: 5, offerCycleDays: 7, store, recorder: createMockRecorder() });
   digest = r.digest;
   agentCycles = agents * cycles;
 }
