@@ -76,11 +76,20 @@ export const cohortMachine = setup({
       if (event.type !== 'SHOPPER_DONE') return {};
       return { totals: foldResult(context.totals, event.result), pending: context.pending - 1 };
     }),
-    /** Keeps the window full: one shopper done, the next one starts. */
-    startNext: enqueueActions(({ context, enqueue }) => {
-      if (context.next >= context.active) return;
+    /**
+     * Folds the report and keeps the window full: one shopper done, the next one starts. One
+     * action with one assign (the context is copied once per report, not twice); the fold is in
+     * place (foldResult mutates the cycle's own totals).
+     */
+    foldAndStartNext: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'SHOPPER_DONE') return;
+      const totals = foldResult(context.totals, event.result);
+      if (context.next >= context.active) {
+        enqueue.assign({ totals, pending: context.pending - 1 });
+        return;
+      }
       enqueue.sendTo(context.shoppers[context.next] as ActorRefFrom<typeof shopperMachine>, { type: 'CYCLE', info: context.info as CycleInfo });
-      enqueue.assign({ next: context.next + 1 });
+      enqueue.assign({ totals, pending: context.pending - 1, next: context.next + 1 });
     }),
     endCycle: assign({ info: null }),
     reportTotals: sendParent(({ context }): CohortReport => ({ type: 'COHORT_DONE', baseIndex: context.baseIndex, totals: context.totals })),
@@ -115,7 +124,7 @@ export const cohortMachine = setup({
     running: {
       description: 'The active shoppers are shopping, at most `window` at once; each report is folded into the cohort total and starts the next shopper.',
       on: {
-        SHOPPER_DONE: [{ guard: 'isLastReport', target: 'idle', actions: ['fold', 'reportTotals', 'endCycle'] }, { actions: ['fold', 'startNext'] }],
+        SHOPPER_DONE: [{ guard: 'isLastReport', target: 'idle', actions: ['fold', 'reportTotals', 'endCycle'] }, { actions: 'foldAndStartNext' }],
       },
     },
   },

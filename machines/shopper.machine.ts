@@ -98,12 +98,14 @@ export const shopperMachine = setup({
     // reads are checked against one declaration (ShopperEffectMap).
     //
     // In place: the shopper-logic steps below change context.session and return the same
-    // object, so these assigns re-store a mutated session rather than a new one. Safe because
-    // snapshots are only persisted between cycles (session null); a mid-cycle inspector
-    // snapshot sees the change. Copies cost peak memory at scale (src/model/shopper-logic.ts).
-    recordFailure: assign(({ context }, params: { step: ShopStep; error: unknown }) => ({
-      session: afterFailure(sessionOf(context), params.step, errorOf(params.error)),
-    })),
+    // object. Safe because snapshots are only persisted between cycles (session null); a
+    // mid-cycle inspector snapshot sees the change. Copies cost peak memory at scale
+    // (src/model/shopper-logic.ts). A step that draws from the generator is an assign (the
+    // generator's state is a new value); one that only changes the session is a plain action:
+    // an assign would copy the context and the snapshot to re-store the same session object.
+    recordFailure: ({ context }, params: { step: ShopStep; error: unknown }) => {
+      afterFailure(sessionOf(context), params.step, errorOf(params.error));
+    },
     openSession: assign(({ context, event }) => {
       if (event.type !== 'CYCLE') return {};
       const rng = new Rng(context.rng);
@@ -123,18 +125,21 @@ export const shopperMachine = setup({
       const session = afterBrowse(rng, context.persona, sessionOf(context), out);
       return { rng: rng.state(), session };
     }),
-    // In place (see above).
-    recordCart: assign(({ context }, out: CartOutput) => ({ session: afterCart(sessionOf(context), out.cart, out.calls) })),
+    // In place, no assign (see above).
+    recordCart: ({ context }, out: CartOutput) => {
+      afterCart(sessionOf(context), out.cart, out.calls);
+    },
     // In place (see above).
     recordOffers: assign(({ context }, offers: Offer[]) => {
       const rng = new Rng(context.rng);
       const session = afterOffers(rng, context.persona, sessionOf(context), offers);
       return { rng: rng.state(), session };
     }),
-    // In place (see above).
-    recordCoupon: assign(({ context }, out: CouponOutcome) => ({
-      session: out.applied ? afterCouponApplied(sessionOf(context), out.cart) : afterCouponRejected(sessionOf(context), out.reason),
-    })),
+    // In place, no assign (see above).
+    recordCoupon: ({ context }, out: CouponOutcome) => {
+      if (out.applied) afterCouponApplied(sessionOf(context), out.cart);
+      else afterCouponRejected(sessionOf(context), out.reason);
+    },
     // In place, and only in place: decideCheckout adds its event (and an abandoned status) to
     // the session itself, so only the generator is assigned here.
     decideCheckout: assign(({ context }) => {
@@ -142,9 +147,14 @@ export const shopperMachine = setup({
       decideCheckout(rng, context.persona, sessionOf(context));
       return { rng: rng.state() };
     }),
-    // In place (see above).
-    recordOrder: assign(({ context }, order: Order) => ({ session: afterCheckout(sessionOf(context), order) })),
-    countClearCall: assign(({ context }) => ({ session: { ...sessionOf(context), calls: sessionOf(context).calls + 1 } })),
+    // In place, no assign (see above).
+    recordOrder: ({ context }, order: Order) => {
+      afterCheckout(sessionOf(context), order);
+    },
+    // In place, no assign (see above).
+    countClearCall: ({ context }) => {
+      sessionOf(context).calls += 1;
+    },
     reportSkip: sendParent(({ context }): ShopperReport => ({ type: 'SHOPPER_DONE', result: resultOf(context.agentIndex, null) })),
     reportCycle: sendParent(({ context }): ShopperReport => ({ type: 'SHOPPER_DONE', result: resultOf(context.agentIndex, context.session) })),
     reportWriteFailure: sendParent(({ context }, params: { error: unknown }): ShopperReport => ({

@@ -19,10 +19,12 @@ export interface Entry {
 }
 
 export function sessionHash(r: SessionRecord): string {
-  const h = createHash('sha256');
-  h.update(`${r.cycle}\t${r.agentId}\t0\t${r.kind}\t${r.status}\t${r.simStart}\n`);
-  for (const e of r.events) h.update(`${r.cycle}\t${r.agentId}\t${e.seq}\t${e.type}\t${e.at}\t${JSON.stringify(e.payload)}\n`);
-  return h.digest('hex');
+  // One string, one update: the same bytes as an update per line (so the same hash), without a
+  // call into the native hash per event.
+  const prefix = `${r.cycle}\t${r.agentId}\t`;
+  let text = `${prefix}0\t${r.kind}\t${r.status}\t${r.simStart}\n`;
+  for (const e of r.events) text += `${prefix}${e.seq}\t${e.type}\t${e.at}\t${JSON.stringify(e.payload)}\n`;
+  return createHash('sha256').update(text).digest('hex');
 }
 
 export class EventLog {

@@ -17,7 +17,7 @@
 import { Pool, type Dispatcher } from 'undici';
 import type { Cart, CallContext, Offer, OfferCycleRequest, Order, Product, ProductQuery, StoreApi } from '../model/types.ts';
 import { createLatencyTracker, type CallOutcome, type EndpointLatency, type HistogramBucket, type LatencySummary } from '../metrics/latency.ts';
-import { createRateLimiter, realLimiterClock, type LimiterClock, type RateLimiter } from './rate-limiter.ts';
+import { createRateLimiter, realLimiterClock, type Grant, type LimiterClock, type RateLimiter } from './rate-limiter.ts';
 import { z } from 'zod';
 import { checkAnswer, cartSchema, offerCycleAnswerSchema, offerListSchema, offerSchema, orderSchema, productPageSchema, productSchema } from './contract-schemas.ts';
 import { StoreCallError } from './store-error.ts';
@@ -118,6 +118,9 @@ class TimeoutSignal extends Error {
 
 const noop = (): void => {};
 
+/** Answers of an endpoint before its quickest one is taken as what an answer takes when the store reads the request at once. */
+const TRUSTED_ANSWERS = 20;
+
 /**
  * One attempt as an undici dispatch handler (the legacy onConnect/onHeaders/onData/onComplete
  * form every Dispatcher, MockAgent included, accepts): the body is collected into one string
@@ -131,7 +134,9 @@ class Attempt {
   timedOut: TimeoutSignal | null = null;
   timer: NodeJS.Timeout | undefined = undefined;
   /** Starts the attempt (the limiter's onRelease). */
-  start: () => void = noop;
+  start: (g: Grant) => void = noop;
+  /** The limiter's release number (for arrivedBy). */
+  seq = -1;
   private chunks: Buffer[] = [];
   private abortFn: ((err: Error) => void) | null = null;
   private done = false;
@@ -250,6 +255,9 @@ export function createHttpStore(options: HttpStoreOptions): HttpStore {
   let slotWaiters: ({ resolve: () => void; reject: (e: unknown) => void } | undefined)[] = [];
   let slotHead = 0;
   const latency = createLatencyTracker();
+  /** Per endpoint, the quickest answer yet (ms): what an answer takes when the store reads the request at once. */
+  const fastestAnswer = new Map<string, { ms: number; n: number }>();
+  const fastestAny = { ms: 0, n: 0 };
 
   let requests = 0;
   let retries429 = 0;
@@ -306,7 +314,8 @@ export function createHttpStore(options: HttpStoreOptions): HttpStore {
     let sentAt = 0;
     // A property, not a const: tsx (esbuild keepNames) wraps every named closure in a __name()
     // call that cost ~1% of the client's CPU here.
-    a.start = (): void => {
+    a.start = (g: Grant): void => {
+      a.seq = g.seq;
       a.timer = setTimeout(onAttemptTimeout, timeoutMs, a, timeoutMs);
       sentAt = clock.now();
       sent.at = sentAt;
@@ -329,6 +338,27 @@ export function createHttpStore(options: HttpStoreOptions): HttpStore {
     }
     try {
       const text = await done;
+      if (a.seq >= 0) {
+        // The store read the request by (answered now − the fastest answer of its endpoint):
+        // a store that read it late (descheduled, busy) counts it late in its sliding second,
+        // and the limiter's window follows (see rate-limiter.ts). Until an endpoint has had
+        // TRUSTED_ANSWERS answers the quickest of any endpoint that has is taken, until then
+        // none (read by now): the first answers of a run are slow ones (connection set-up, a
+        // busy start), and a minimum that is too high would say the store read it earlier than
+        // it did.
+        const now = clock.now();
+        const took = now - sentAt;
+        let f = fastestAnswer.get(spec.endpoint);
+        if (f === undefined) {
+          f = { ms: took, n: 0 };
+          fastestAnswer.set(spec.endpoint, f);
+        }
+        const base = f.n >= TRUSTED_ANSWERS ? f.ms : fastestAny.n >= TRUSTED_ANSWERS ? fastestAny.ms : 0;
+        limiter.arrivedBy(a.seq, now - (took < base ? took : base));
+        f.n++;
+        if (took < f.ms) f.ms = took;
+        if (fastestAny.n++ === 0 || took < fastestAny.ms) fastestAny.ms = took;
+      }
       return { status: a.status, retryAfter: a.status === 429 ? a.header('retry-after') : undefined, text, sentAt };
     } finally {
       inFlight--;

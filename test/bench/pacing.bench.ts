@@ -5,31 +5,91 @@
  * full simulation runs here with its HTTP client at rate limit R, in fast mode, over the busiest
  * simulated hours of a weekday (time-scale 48: one cycle is one simulated hour).
  * Prints the achieved rate (dispatches over the span from first to last), the 429s and their
- * share of requests, the busiest sliding second of dispatches, and the limiter's pace at the end.
+ * share of requests, the rate over the seconds where callers were queued at the limiter
+ * throughout (the pacing's own rate, apart from start-up, cycle barriers and a starved client),
+ * the busiest sliding second of dispatches and of arrivals at the store (the
+ * store's own clock: what its limit sees), the one-way delay from dispatch to arrival (its
+ * spread is the jitter a pacing margin has to absorb), and the limiter's pace at the end.
  * BENCH_PACING_RATES=50,1000 · BENCH_PACING_CYCLES=2 · BENCH_PACING_AGENTS_50=372 ·
- * BENCH_PACING_AGENTS_1000=8000.
+ * BENCH_PACING_AGENTS_1000=8000 · BENCH_PACING_WINDOW=release (the limiter's window on release
+ * times only, answers not reported: the comparison) · BENCH_PACING_DEBUG=1 (per-second dispatch
+ * counts, and the store's busiest second request by request, on stderr).
  */
+import { subscribe } from 'node:diagnostics_channel';
 import { generateProducts } from '../../src/model/catalog.ts';
 import { generatePersonas } from '../../src/model/personas.ts';
 import { createSimulation, DEFAULT_SIMULATION_CONFIG } from '../../src/simulation/create-simulation.ts';
 import { createMockRecorder } from '../../src/simulation/mock-recorder.ts';
 import { createHttpStore } from '../../src/store/http-store.ts';
+import { createRateLimiter } from '../../src/store/rate-limiter.ts';
 import { maxInWindow } from '../store/max-in-window.ts';
-import { recordingDispatcher, startStore } from './store-child.ts';
+import { recordingDispatcher, startBenchStore } from './store-child.ts';
 
+// When undici writes a request's headers to its socket (vs when it was dispatched), and how many
+// connections it opened: the client's share of the dispatch → arrival delay.
+const written: { at: number; id: string }[] = [];
+let connects = 0;
+subscribe('undici:client:sendHeaders', (m) => {
+  const h = (m as { headers: string }).headers;
+  const i = h.indexOf('x-request-id: ');
+  written.push({ at: performance.now(), id: i < 0 ? '' : h.slice(i + 14, h.indexOf('\r\n', i)) });
+});
+subscribe('undici:client:connected', () => {
+  connects++;
+});
 const emit = (o: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(o)}\n`);
 const r3 = (n: number) => Math.round(n * 1000) / 1000;
 const rates = (process.env['BENCH_PACING_RATES'] ?? '50,1000').split(',').map(Number);
 const cycles = Number(process.env['BENCH_PACING_CYCLES'] ?? 2);
 
+/** Dispatch → arrival at the store (ms), matched by x-request-id and occurrence (429 retries reuse the id). */
+function oneWayDelays(sent: number[], sentIds: string[], arrived: number[], arrivedIds: string[]) {
+  const at = new Map<string, number[]>();
+  arrivedIds.forEach((id, i) => {
+    const l = at.get(id);
+    if (l) l.push(arrived[i] as number);
+    else at.set(id, [arrived[i] as number]);
+  });
+  const seen = new Map<string, number>();
+  const d: number[] = [];
+  sentIds.forEach((id, i) => {
+    const k = seen.get(id) ?? 0;
+    seen.set(id, k + 1);
+    const a = at.get(id)?.[k];
+    if (a !== undefined) d.push(a - (performance.timeOrigin + (sent[i] as number)));
+  });
+  d.sort((x, y) => x - y);
+  const q = (p: number) => r3(d[Math.min(d.length - 1, Math.floor(p * d.length))] ?? 0);
+  return { matched: d.length, min: q(0), p50: q(0.5), p99: q(0.99), p999: q(0.999), max: q(1), spread_p999: r3(q(0.999) - q(0)) };
+}
+
+/** Dispatches per second over the whole seconds (from the first dispatch) where every 50-ms sample saw callers queued at the limiter. */
+function saturatedRate(times: number[], queuedAt: number[]): { seconds: number; rps: number } {
+  const t0 = times[0] as number;
+  const samples = new Map<number, number>();
+  for (const q of queuedAt) {
+    const b = Math.floor((q - t0) / 1000);
+    samples.set(b, (samples.get(b) ?? 0) + 1);
+  }
+  const full = new Set([...samples].filter(([, n]) => n >= 19).map(([b]) => b));
+  let n = 0;
+  for (const t of times) if (full.has(Math.floor((t - t0) / 1000))) n++;
+  return { seconds: full.size, rps: full.size > 0 ? r3(n / full.size) : 0 };
+}
 
 for (const rate of rates) {
   const agents = Number(process.env[`BENCH_PACING_AGENTS_${rate}`] ?? (rate <= 50 ? 372 : 8000));
-  const server = await startStore(['--max-rps', String(rate)]);
+  const server = await startBenchStore(rate);
   const times: number[] = [];
-  const dispatcher = recordingDispatcher(times);
+  const ids: string[] = [];
+  written.length = 0;
+  connects = 0;
+  const dispatcher = recordingDispatcher(times, ids);
   try {
-    const store = createHttpStore({ baseUrl: server.url, rateLimit: rate, dispatcher });
+    // BENCH_PACING_WINDOW=release: the window on release times only (answers not reported), to compare
+    const limiter = createRateLimiter({ rate });
+    if (process.env['BENCH_PACING_WINDOW'] === 'release') limiter.arrivedBy = () => {};
+    const store = createHttpStore({ baseUrl: server.url, limiter, dispatcher });
     const sim = createSimulation(
       {
         ...DEFAULT_SIMULATION_CONFIG,
@@ -42,14 +102,30 @@ for (const rate of rates) {
       },
       { personas: generatePersonas(agents, 42), products: generateProducts(240, 42), store, recorder: createMockRecorder(), metrics: () => ({ ...store.metrics() }) },
     );
+    // Every 50 ms: was anything waiting for the limiter? A second where it always was is one the
+    // limiter alone decided (demand above the limit, the client keeping up); the rate over those
+    // seconds is the pacing's own, apart from start-up, cycle barriers and a starved client.
+    const queuedAt: number[] = [];
+    const sampler = setInterval(() => {
+      if (limiter.pending > 0) queuedAt.push(performance.now());
+    }, 50);
+    const cycleAt: number[] = [];
+    sim.events.on('cycle', () => cycleAt.push(performance.now()));
     const summary = await sim.run();
+    clearInterval(sampler);
     const m = store.metrics();
     await store.close();
+    limiter.close();
     const first = times[0] as number;
     const last = times[times.length - 1] as number;
     const achieved = times.length > 1 ? (times.length - 1) / ((last - first) / 1000) : 0;
     const r429 = m.http_errors['429'] ?? 0;
     const busiest = maxInWindow(times, 1000);
+    const saturated = saturatedRate(times, queuedAt);
+    const at = await server.arrivals();
+    const delays = oneWayDelays(times, ids, at.arrivals, at.ids);
+    const writeDelays = oneWayDelays(times, ids, written.map((w) => performance.timeOrigin + w.at), written.map((w) => w.id));
+    const wireDelays = oneWayDelays(written.map((w) => w.at), written.map((w) => w.id), at.arrivals, at.ids);
     emit({
       bench: 'pacing',
       rate,
@@ -59,14 +135,47 @@ for (const rate of rates) {
       requests: m.requests,
       achieved_rps: r3(achieved),
       achieved_share: r3(achieved / rate),
+      saturated_seconds: saturated.seconds,
+      achieved_rps_saturated: saturated.rps,
+      achieved_share_saturated: r3(saturated.rps / rate),
       responses_429: r429,
       share_429_pct: r3((r429 / Math.max(1, m.requests)) * 100),
       busiest_sliding_second_dispatched: busiest,
+      busiest_sliding_second_at_store: maxInWindow(at.arrivals, 1000),
+      store_429s: at.rateLimited,
+      dispatch_to_arrival_ms: delays,
+      dispatch_to_write_ms: writeDelays,
+      write_to_arrival_ms: wireDelays,
+      busiest_sliding_second_written: maxInWindow(written.map((w) => w.at), 1000),
+      connections_opened: connects,
+      writes: written.length,
+      arrivals: at.arrivals.length,
       effective_rate_at_end: m.effective_rate,
       ok: achieved >= 0.95 * rate && r429 <= 0.01 * m.requests,
+      ok_saturated: saturated.rps >= 0.95 * rate && r429 <= 0.01 * m.requests,
       exit_reason: summary.exit_reason,
       failed_calls: m.errors,
     });
+    if (process.env['BENCH_PACING_DEBUG']) {
+      const perSecond: number[] = [];
+      for (const t of times) perSecond[Math.floor((t - (times[0] as number)) / 1000)] = (perSecond[Math.floor((t - (times[0] as number)) / 1000)] ?? 0) + 1;
+      process.stderr.write(`per second: ${perSecond.map((n) => n ?? 0).join(' ')}\n`);
+      process.stderr.write(`cycles: ${JSON.stringify(cycleAt.map((c) => Math.round(c - (times[0] as number))))}\n`);
+      // the store's busiest second, request by request: dispatch, write and arrival (ms from the first dispatch)
+      const t0 = performance.timeOrigin + (times[0] as number);
+      const arr = at.arrivals.map((a, i) => ({ a, id: at.ids[i] as string })).sort((x, y) => x.a - y.a);
+      let best = 0;
+      let bi = 0;
+      for (let i = 0, j = 0; i < arr.length; i++) {
+        while ((arr[i] as { a: number }).a - (arr[j] as { a: number }).a >= 1000) j++;
+        if (i - j + 1 > best) [best, bi] = [i - j + 1, j];
+      }
+      for (const x of arr.slice(Math.max(0, bi - 3), bi + best + 3)) {
+        const di = ids.indexOf(x.id);
+        const wi = written.findIndex((w) => w.id === x.id);
+        process.stderr.write(`${x.id}\tdispatch ${r3(performance.timeOrigin + (times[di] as number) - t0)}\twrite ${wi < 0 ? '-' : r3(performance.timeOrigin + (written[wi] as { at: number }).at - t0)}\tarrive ${r3(x.a - t0)}\n`);
+      }
+    }
   } finally {
     await dispatcher.close();
     await server.stop();

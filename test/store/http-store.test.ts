@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { MockAgent } from 'undici';
 import { createHttpStore, parseRetryAfter, type HttpStore } from '../../src/store/http-store.ts';
 import { StoreCallError } from '../../src/store/store-error.ts';
+import { createRateLimiter } from '../../src/store/rate-limiter.ts';
 import type { CallContext } from '../../src/model/types.ts';
 import { createFakeClock } from './fake-clock.ts';
 
@@ -270,5 +271,43 @@ describe('createHttpStore', () => {
     expect(e.storeCode).toBe('CLIENT_CLOSED');
     expect(e.message).toMatch(/^GET \/cart: /);
     await third.catch(() => {});
+  });
+});
+
+describe('createHttpStore: when the store read each request', () => {
+  it('reports each arrival to the limiter: by the answer at first, then the answer less the endpoint’s fastest', async () => {
+    // A clock the mock store moves: each answer takes `took` ms of it.
+    let t = 1000;
+    let took = 5;
+    const clock = { now: () => t, setTimer: (fn: () => void, ms: number) => setTimeout(fn, ms), clearTimer: (h: unknown) => clearTimeout(h as NodeJS.Timeout) };
+    const reports: [number, number][] = [];
+    const sent: number[] = [];
+    const limiter = createRateLimiter({ rate: 100_000, clock });
+    const arrivedBy = limiter.arrivedBy.bind(limiter);
+    limiter.arrivedBy = (seq, at) => {
+      reports.push([seq, at]);
+      arrivedBy(seq, at);
+    };
+    const { pool, store } = setup({ limiter, clock });
+    const product = { id: 'p', sku: 'P', name: 'p', category: 'c', price_cents: 100, stock: 1, rating: 4 };
+    pool
+      .intercept({ path: /\/products\/.*/, method: 'GET' })
+      .reply(() => {
+        sent.push(t);
+        t += took;
+        return { statusCode: 200, data: product };
+      })
+      .times(30);
+    for (let n = 1; n <= 29; n++) await store.getProduct(ctx(n), `prod_${n}`);
+    // the first answers are not trusted for the fastest: the store had the request by the answer
+    expect(reports[0]).toEqual([0, 1005]);
+    expect(reports.slice(0, 20).every(([, at], i) => at === (sent[i] as number) + 5)).toBe(true);
+    // from the 21st: answered at − the fastest (5 ms) = when it was sent, for an answer as fast
+    expect(reports[25]).toEqual([25, sent[25]]);
+    // a request the store read 45 ms late (the answer took 50) counts from 45 ms after its send
+    took = 50;
+    await store.getProduct(ctx(30), 'prod_30');
+    expect(reports[29]).toEqual([29, (sent[29] as number) + 45]);
+    limiter.close();
   });
 });
