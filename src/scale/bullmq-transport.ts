@@ -522,6 +522,8 @@ export interface CohortWorkerOptions extends TransportTiming {
   concurrency?: number;
   /** A module exporting createProcessor (./thread-pool.ts). */
   processorUrl: string;
+  /** This worker's own settings for the processor (its data files). */
+  local?: unknown;
   /** Give up waiting for a run after this long (default: never). */
   waitForRunMs?: number;
   /** Serve one run, then resolve `finished` (default: serve runs until closed). */
@@ -607,7 +609,7 @@ export async function startCohortWorker(options: CohortWorkerOptions): Promise<C
     } catch {
       throw new JoinRefusedError(`run ${runId} on ${redactUrl(options.url)}: its run_config is not JSON`);
     }
-    const pool: ThreadPool = await createThreadPool({ size: concurrency, processorUrl: options.processorUrl, context: { runId, runConfig } });
+    const pool: ThreadPool = await createThreadPool({ size: concurrency, processorUrl: options.processorUrl, context: { runId, runConfig, local: options.local ?? null } });
     let active = 0;
     let done = 0;
     const beat = async () => {

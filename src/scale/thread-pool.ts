@@ -27,9 +27,18 @@ export interface ThreadOutput {
   snapshot: string;
 }
 
+/** What a processor is created with: the run (from the coordinator) and this worker's own settings. */
+export interface ProcessorContext {
+  runId: string;
+  /** The run-wide settings the coordinator published (small JSON). */
+  runConfig: unknown;
+  /** The worker's own settings (its data files). */
+  local: unknown;
+}
+
 /** What a processor module exports. */
 export interface ProcessorModule {
-  createProcessor(context: { runId: string; runConfig: unknown }): Promise<(work: ThreadWork) => Promise<ThreadOutput>> | ((work: ThreadWork) => Promise<ThreadOutput>);
+  createProcessor(context: ProcessorContext): Promise<(work: ThreadWork) => Promise<ThreadOutput>> | ((work: ThreadWork) => Promise<ThreadOutput>);
 }
 
 const THREAD_MAIN = `
@@ -61,7 +70,7 @@ export interface ThreadPool {
   close(): Promise<void>;
 }
 
-export async function createThreadPool(options: { size: number; processorUrl: string; context: { runId: string; runConfig: unknown } }): Promise<ThreadPool> {
+export async function createThreadPool(options: { size: number; processorUrl: string; context: ProcessorContext }): Promise<ThreadPool> {
   const tsxApi = options.processorUrl.endsWith('.ts') ? import.meta.resolve('tsx/esm/api') : null;
   const slots: Slot[] = [];
   const waiting: ((slot: Slot) => void)[] = [];
