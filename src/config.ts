@@ -36,11 +36,12 @@ export const GROUPS = {
   replay: 'Replay',
   calibrate: 'Calibration',
   ctl: 'Control',
+  scale: 'Scale-out (BullMQ workers on Redis)',
 } as const;
 export type Group = keyof typeof GROUPS;
 
 /** The commands options serve. */
-export type CommandName = 'run' | 'serve' | 'db' | 'replay' | 'calibrate' | 'ctl';
+export type CommandName = 'run' | 'serve' | 'db' | 'replay' | 'calibrate' | 'ctl' | 'worker';
 
 /**
  * What `run --resume` does with an option the checkpoint recorded:
@@ -147,6 +148,12 @@ export interface RunConfig {
   inspect: number | null;
   inspectAgents: string | null;
   web: number | null;
+  // scale-out
+  redis: string | null;
+  redisPrefix: string;
+  workersExpected: number;
+  workersTimeout: number;
+  workerLockTimeout: number;
 }
 
 const RUN: CommandName[] = ['run'];
@@ -157,8 +164,8 @@ export const DEFAULT_WEB_PORT = 8477;
 /** The options of `shopsim run`, in help order. */
 const RUN_SPECS: { [K in keyof RunConfig]: OptionSpec<RunConfig[K]> } = {
   agents: { flag: '--agents', short: '-a', group: 'agents', env: ['SIMULATION_AGENTS'], yaml: ['simulation.agents'], kind: 'int', min: 1, nullable: true, default: null, commands: ['run', 'calibrate'], public: 'agents', resume: 'same-data', description: 'number of agents (default: all personas; the first N of the file)' },
-  personas: { flag: '--personas', group: 'agents', env: ['PERSONAS_FILE'], yaml: ['simulation.personas'], kind: 'string', default: 'data/personas.json', commands: ['run', 'replay', 'calibrate'], public: 'personas', resume: 'same-data', description: 'persona file (when the default is absent: the copy shipped with shopsim)' },
-  products: { flag: '--products', group: 'agents', env: ['PRODUCTS_FILE'], yaml: ['simulation.products'], kind: 'string', default: 'data/products.json', commands: ['run', 'replay', 'calibrate'], public: 'products', resume: 'same-data', description: 'product catalog file (when the default is absent: the copy shipped with shopsim)' },
+  personas: { flag: '--personas', group: 'agents', env: ['PERSONAS_FILE'], yaml: ['simulation.personas'], kind: 'string', default: 'data/personas.json', commands: ['run', 'replay', 'calibrate', 'worker'], public: 'personas', resume: 'same-data', description: 'persona file (when the default is absent: the copy shipped with shopsim)' },
+  products: { flag: '--products', group: 'agents', env: ['PRODUCTS_FILE'], yaml: ['simulation.products'], kind: 'string', default: 'data/products.json', commands: ['run', 'replay', 'calibrate', 'worker'], public: 'products', resume: 'same-data', description: 'product catalog file (when the default is absent: the copy shipped with shopsim)' },
   hours: { flag: '--hours', group: 'length', env: ['SIMULATION_HOURS'], yaml: ['simulation.hours'], kind: 'number', min: 0, exclusiveMin: true, nullable: true, default: null, commands: RUN, description: 'real hours to run (cycles = hours × time-scale)' },
   // The public `cycles` is the run's total (--cycles, --sim-duration, or --hours / --duration × time-scale); resume handles it itself.
   cycles: { flag: '--cycles', short: '-c', group: 'length', env: ['SIMULATION_CYCLES'], yaml: ['simulation.cycles'], kind: 'int', min: 1, max: MAX_CYCLES, nullable: true, default: null, commands: RUN, public: 'cycles', description: 'simulated hours (cycles) to run (default: one real hour, i.e. --time-scale cycles)' },
@@ -212,6 +219,12 @@ const RUN_SPECS: { [K in keyof RunConfig]: OptionSpec<RunConfig[K]> } = {
   threshold: { flag: '--threshold', group: 'monitoring', env: ['SHOPSIM_THRESHOLDS'], yaml: ['thresholds.checks'], kind: 'thresholds', default: [], commands: RUN, description: "pass/fail check METRIC OP NUMBER, repeatable: 'http_p95_ms<500', 'error_rate<0.05' (env: comma-separated; a failed one exits 99; see docs/cli.md)" },
   thresholdAbort: { flag: '--threshold-abort', group: 'monitoring', env: ['SHOPSIM_THRESHOLD_ABORT'], yaml: ['thresholds.abort'], kind: 'bool', default: false, commands: RUN, description: 'stop the run (with a checkpoint) at the first cycle end where a threshold fails' },
   inspectAgents: { flag: '--inspect-agents', group: 'monitoring', kind: 'string', nullable: true, default: null, commands: ['run', 'replay'], description: 'agent ids to stream to the inspector' },
+  // Scale-out: cohorts on `shopsim worker` processes through BullMQ on Redis (docs/scaling.md). The URL may hold a password: never recorded.
+  redis: { flag: '--redis', group: 'scale', env: ['SHOPSIM_REDIS_URL'], yaml: ['scale.redis'], kind: 'string', nullable: true, default: null, commands: ['run', 'worker'], description: 'Redis URL (redis://HOST:6379): run the cohorts on `shopsim worker` processes joined there (mock store and --mock-db only for now; see docs/scaling.md)' },
+  redisPrefix: { flag: '--redis-prefix', group: 'scale', env: ['SHOPSIM_REDIS_PREFIX'], yaml: ['scale.redis_prefix'], kind: 'string', default: 'shopsim', commands: ['run', 'worker'], description: 'with --redis: the key prefix of everything the run and its workers write there (one run at a time per prefix)' },
+  workersExpected: { flag: '--workers-expected', group: 'scale', env: ['SHOPSIM_WORKERS_EXPECTED'], yaml: ['scale.workers_expected'], kind: 'int', min: 1, default: 1, commands: RUN, description: 'with --redis: workers to wait for before the first cycle' },
+  workersTimeout: { flag: '--workers-timeout', group: 'scale', env: ['SHOPSIM_WORKERS_TIMEOUT'], yaml: ['scale.workers_timeout'], kind: 'duration', default: 120, commands: RUN, description: 'with --redis: how long to wait for --workers-expected workers (e.g. 30s, 5m), else exit 2' },
+  workerLockTimeout: { flag: '--worker-lock-timeout', group: 'scale', env: ['SHOPSIM_WORKER_LOCK_TIMEOUT'], yaml: ['scale.worker_lock_timeout'], kind: 'duration', default: 10, commands: RUN, description: "with --redis: a lost worker's cohort jobs are taken over by the others after about this long (its job lock; stalled checks every half of it)" },
 };
 
 /** Options of `shopsim serve` that `run` does not have (it shares --database-url, --data-dir, --mock-db). */
@@ -268,6 +281,17 @@ const REPLAY_SPECS: { [K in keyof ReplayOnlyConfig]: OptionSpec<ReplayOnlyConfig
   agent: { flag: '--agent', group: 'replay', kind: 'string', nullable: true, default: null, commands: ['replay'], description: "print this shopper's timeline: cycle, simulated time, states, store calls with their answers, outcome" },
 };
 
+/** Options of `shopsim worker` that `run` does not have (it shares --redis, --personas, --products). */
+export interface WorkerOnlyConfig {
+  concurrency: number;
+  verbose: boolean;
+}
+
+const WORKER_SPECS: { [K in keyof WorkerOnlyConfig]: OptionSpec<WorkerOnlyConfig[K]> } = {
+  concurrency: { flag: '--concurrency', group: 'scale', env: ['SHOPSIM_WORKER_CONCURRENCY'], kind: 'int', min: 1, max: 256, default: 1, commands: ['worker'], description: 'cohort jobs at once (one worker thread each; about one per core)' },
+  verbose: { flag: '--verbose', group: 'scale', kind: 'bool', default: false, commands: ['worker'], description: 'a line per cohort job started and done' },
+};
+
 /** Options of `shopsim ctl` that `run` does not have (it shares --checkpoint-dir: the run files are beside it). */
 export interface CtlOnlyConfig {
   ctlRun: string | null;
@@ -288,6 +312,7 @@ export const ALL_SPECS: KeyedSpec[] = [
   ...keyed(REPLAY_SPECS as Record<string, OptionSpec>),
   ...keyed(CALIBRATE_SPECS as Record<string, OptionSpec>),
   ...keyed(CTL_SPECS as Record<string, OptionSpec>),
+  ...keyed(WORKER_SPECS as Record<string, OptionSpec>),
 ];
 
 /** The options a command takes, in help order. */

@@ -81,6 +81,14 @@ export async function runCommand(flags: Partial<Record<keyof RunConfig, unknown>
   } catch (err) {
     return fail(err, 2);
   }
+  // --redis: the options it needs are checked before anything is prepared (one line, exit 2).
+  const scale = resolved.config.redis ? await import('../scale/distributed-run.ts') : null;
+  try {
+    scale?.checkDistributedOptions(resolved.config);
+    if (scale) await (await import('../scale/bullmq-transport.ts')).probeRedis(resolved.config.redis as string);
+  } catch (err) {
+    return fail(err, 2);
+  }
   const { openRun, prepareRun } = await import('../run/start-run.ts');
   try {
     plan = prepareRun(resolved);
@@ -106,12 +114,22 @@ export async function runCommand(flags: Partial<Record<keyof RunConfig, unknown>
       return 2;
     }
   }
+  // --redis: Redis answers, the run is published and the expected workers have joined before anything is written.
+  let distributed: Awaited<ReturnType<NonNullable<typeof scale>['openDistributedRun']>> | null = null;
+  if (scale) {
+    try {
+      distributed = await scale.openDistributedRun({ config, runId: plan.runId, personas: plan.personas, products: plan.products, say: (l) => io.stderr.write(`shopsim: ${l}\n`) });
+    } catch (err) {
+      return fail(err, 2);
+    }
+  }
   let opened: OpenedRun;
   const opening = slowStep(io.stderr, openingWhat(config));
   try {
     opened = await openRun(plan);
   } catch (err) {
     opening.done(null);
+    await distributed?.close().catch(() => {});
     return fail(err, 2);
   }
   // The bundled store's port is known only now: say it, and how long the start took if it was slow.
@@ -131,6 +149,7 @@ export async function runCommand(flags: Partial<Record<keyof RunConfig, unknown>
       runId: plan.runId,
     });
   } catch (err) {
+    await distributed?.close().catch(() => {});
     await opened.close().catch(() => {});
     return fail(err, 2);
   }
@@ -138,6 +157,7 @@ export async function runCommand(flags: Partial<Record<keyof RunConfig, unknown>
     breakerAction: monitoring.breakerAction,
     ...(monitoring.inspect ? { inspect: monitoring.inspect } : {}),
     onEndRunError: (err) => io.stderr.write(`shopsim: could not record the end of the run: ${oneLine(err)}\n`),
+    ...(distributed ? { executor: distributed.executor(opened.backends.mockStore) } : {}),
   });
   const monitor = monitoring.attach(sim, plan.personas);
   // Thresholds at every cycle end, on the run's figures so far: the first failure of each is said
@@ -166,6 +186,7 @@ export async function runCommand(flags: Partial<Record<keyof RunConfig, unknown>
     monitor.detach();
     monitoring.logger.error({ event: 'run-failed', err }, 'run failed');
     io.stderr.write(`shopsim: run failed: ${oneLine(err)}\n`);
+    await distributed?.close().catch(() => {});
     await monitoring.close();
     await opened.close().catch(() => {});
     return isShopsimError(err) ? err.exitCode : 1;
@@ -173,6 +194,7 @@ export async function runCommand(flags: Partial<Record<keyof RunConfig, unknown>
     monitor.detach();
     sim.events.off('cycle', onCycleThresholds);
   }
+  await distributed?.close();
   await opened.close();
   // Thresholds are judged on the run's final figures (the summary's), one result per expression.
   const thresholdResults = evaluateThresholds(thresholds, summary);

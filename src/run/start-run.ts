@@ -28,6 +28,8 @@ import { createAnswersWriter, type AnswersWriter } from '../store/answers-writer
 import { createRecordingStore } from '../store/recording-store.ts';
 import { createReplayStore, readRecordedAnswers, type RecordedAnswers, type ReplayStore } from '../store/replay-store.ts';
 import type { Simulation } from '../simulation/types.ts';
+import type { CohortExecutor } from '../scale/executor.ts';
+import type { MockStore, MockStoreState } from '../store/mock-store.ts';
 import { applyProfile, validateProfile, type Profile } from '../model/profiles.ts';
 import { loadPersonas, loadProducts, loadProfile, selectAgents } from './load-data.ts';
 import { openBackends, type Backends } from './open-backends.ts';
@@ -228,6 +230,8 @@ export interface SimulateOptions {
   inspect?: (event: InspectionEvent) => void;
   /** A failure to record the end of the run (the run itself is over): reported, not fatal. */
   onEndRunError?: (err: unknown) => void;
+  /** How the cohorts run (src/scale/executor.ts); in-process when absent. A remote one's mock-store slices go into the checkpoints. */
+  executor?: CohortExecutor & { mockStoreState?: (coordinator: MockStoreState) => MockStoreState };
 }
 
 export interface SimulatedRun {
@@ -253,6 +257,13 @@ export interface OpenRunOptions {
   /** Put around the store the agents call (outermost), e.g. to watch one agent's calls. */
   wrapStore?: (store: StoreApi) => StoreApi;
   wrapRecorder?: (recorder: Recorder) => Recorder;
+}
+
+/** The mock store as a checkpoint sees it: with the carts and coupons of cohorts held elsewhere. */
+function checkpointMockStore(store: MockStore | null, executor: SimulateOptions['executor']): MockStore | null {
+  const remote = executor?.mockStoreState;
+  if (!store || !remote) return store;
+  return { ...store, exportState: () => remote(store.exportState()) };
 }
 
 /** Opens the run's store and database, and restores the edges' state a checkpoint carries. */
@@ -309,6 +320,7 @@ export async function openRun(plan: RunPlan, options: OpenRunOptions = {}): Prom
         recorder,
         ...(backends.metrics ? { metrics: backends.metrics } : {}),
         ...(options.inspect ? { inspect: options.inspect } : {}),
+        ...(options.executor ? { executor: options.executor } : {}),
         ...(plan.restore ? { restore: plan.restore } : {}),
         ...(plan.durable
           ? {
@@ -318,7 +330,7 @@ export async function openRun(plan: RunPlan, options: OpenRunOptions = {}): Prom
                 publicConfig: recorded,
                 personas: plan.filePersonas,
                 products,
-                mockStore: backends.mockStore,
+                mockStore: checkpointMockStore(backends.mockStore, options.executor),
                 ...(answersWriter ? { answers: () => answersWriter.position() } : {}),
                 isReplay: plan.resume !== null,
                 resumedFrom: plan.resume?.file ?? null,

@@ -490,7 +490,7 @@ export async function openCoordinator(options: CoordinatorOptions): Promise<Coor
         try {
           const stream = redis.scanStream({ match: `${prefix}:*:${safe(options.runId)}:*`, count: 500 });
           for await (const batch of stream as AsyncIterable<string[]>) if (batch.length) await redis.del(...batch);
-          await redis.del(keys.workers);
+          await redis.del(keys.workers, keys.run);
         } catch {
           // best effort
         }
