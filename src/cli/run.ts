@@ -186,7 +186,12 @@ export async function runCommand(flags: Partial<Record<keyof RunConfig, unknown>
     monitor.detach();
     monitoring.logger.error({ event: 'run-failed', err }, 'run failed');
     io.stderr.write(`shopsim: run failed: ${oneLine(err)}\n`);
-    await distributed?.close().catch(() => {});
+    if (distributed) {
+      // A distributed run stopped by its transport (Redis lost, a cohort failing every attempt) goes on from its last checkpoint.
+      const last = sim.stats().lastCheckpoint;
+      if (last) io.stderr.write(`shopsim: the last checkpoint is ${resolve(last)}; continue with: shopsim run --resume-from ${resolve(last)} (with --redis, or without it to run in-process)\n`);
+      await distributed.close().catch(() => {});
+    }
     await monitoring.close();
     await opened.close().catch(() => {});
     return isShopsimError(err) ? err.exitCode : 1;

@@ -136,6 +136,7 @@ export type CoordinatorEvent =
   | { type: 'worker-joined'; worker: WorkerInfo }
   | { type: 'worker-lost'; worker: WorkerInfo }
   | { type: 'worker-ignored'; worker: WorkerInfo; why: string }
+  | { type: 'no-workers'; cycle: number }
   | { type: 'redis-down'; cycle: number; message: string }
   | { type: 'redis-back'; cycle: number; downSeconds: number }
   | { type: 'cohort-retried'; cycle: number; cohort: number; attempt: number; reason: string };
@@ -150,6 +151,8 @@ export function coordinatorEventLine(e: CoordinatorEvent, url: string): string {
       return `worker ${w(e.worker)} lost: no heartbeat; its cohort jobs are taken over by the other workers when their locks expire`;
     case 'worker-ignored':
       return `worker ${w(e.worker)} not counted: ${e.why}`;
+    case 'no-workers':
+      return `no worker left: cycle ${e.cycle} waits for one to join (shopsim worker --redis ${redactUrl(url)})`;
     case 'redis-down':
       return `Redis at ${redactUrl(url)} does not answer (${e.message}); the run is paused in cycle ${e.cycle} until it is back`;
     case 'redis-back':
@@ -288,6 +291,7 @@ export async function openCoordinator(options: CoordinatorOptions): Promise<Coor
   const known = new Map<string, WorkerInfo>();
   const ignored = new Set<string>();
   let redisDownSince: number | null = null;
+  let fatalError: Error | null = null;
   let currentCycle = 0;
   let closed = false;
   const checkEvery = Math.max(50, Math.floor(timing.heartbeatMs / 4));
@@ -322,6 +326,7 @@ export async function openCoordinator(options: CoordinatorOptions): Promise<Coor
       known.delete(id);
       await redis.srem(keys.workers, id);
       emit({ type: 'worker-lost', worker: info });
+      if (known.size === 0 && !closed) emit({ type: 'no-workers', cycle: currentCycle });
     }
   }
 
@@ -356,7 +361,11 @@ export async function openCoordinator(options: CoordinatorOptions): Promise<Coor
     checking = true;
     try {
       const err = await check();
-      if (err) for (const b of barriers.values()) b.reject(err);
+      // Sticky: a later cycle fails at once too (the run's data is gone, or Redis is).
+      if (err) {
+        fatalError ??= err;
+        for (const b of barriers.values()) b.reject(err);
+      }
     } finally {
       checking = false;
     }
@@ -407,6 +416,7 @@ export async function openCoordinator(options: CoordinatorOptions): Promise<Coor
     },
 
     async runCycle(cycle, work) {
+      if (fatalError) throw fatalError;
       currentCycle = cycle;
       const sorted = [...work].sort((a, b) => a.cohort - b.cohort);
       const done = new Promise<void>((resolve, reject) => barriers.set(cycle, { resolve, reject }));
@@ -551,6 +561,10 @@ export async function startCohortWorker(options: CohortWorkerOptions): Promise<C
   const target = parseRedisUrl(options.url);
   await probeRedis(options.url);
   const redis = await commandClient(target);
+  // The jobs' reads and writes wait for Redis through an outage (queued, retried) instead of
+  // failing the attempt: the job completes when Redis is back.
+  const data = new Redis(redisOptions(target, { maxRetriesPerRequest: null, retryStrategy: (n) => Math.min(200 * n, 1000) }));
+  data.on('error', () => {});
   const connection = bullConnection(target);
   const id = `${hostname()}-${process.pid}-${randomBytes(2).toString('hex')}`;
   const emit = (e: WorkerEvent) => options.onEvent?.(e);
@@ -657,17 +671,17 @@ export async function startCohortWorker(options: CohortWorkerOptions): Promise<C
     const worker = new Worker(
       keys.cohortsQueue,
       async (job: Job) => {
-        const data = job.data as CohortJobData;
+        const jd = job.data as CohortJobData;
         const t = Date.now();
         active++;
-        emit({ type: 'cohort-started', cycle: data.cycle, cohort: data.cohort, attempt: job.attemptsStarted });
+        emit({ type: 'cohort-started', cycle: jd.cycle, cohort: jd.cohort, attempt: job.attemptsStarted });
         try {
-          const snapshot = await redis.get(data.snapshotIn);
-          if (snapshot === null) throw new Error(`snapshot ${data.snapshotIn} is missing in Redis`);
-          const out = await pool.run({ runId: data.runId, cycle: data.cycle, cohort: data.cohort, input: data.input, snapshot });
-          await redis.multi().set(data.snapshotOut, out.snapshot).set(data.resultKey, JSON.stringify(out.result)).exec();
+          const snapshot = await data.get(jd.snapshotIn);
+          if (snapshot === null) throw new Error(`snapshot ${jd.snapshotIn} is missing in Redis`);
+          const out = await pool.run({ runId: jd.runId, cycle: jd.cycle, cohort: jd.cohort, input: jd.input, snapshot });
+          await data.multi().set(jd.snapshotOut, out.snapshot).set(jd.resultKey, JSON.stringify(out.result)).exec();
           done++;
-          emit({ type: 'cohort-done', cycle: data.cycle, cohort: data.cohort, ms: Date.now() - t });
+          emit({ type: 'cohort-done', cycle: jd.cycle, cohort: jd.cohort, ms: Date.now() - t });
           return { worker: id, ms: Date.now() - t };
         } finally {
           active--;
@@ -693,6 +707,7 @@ export async function startCohortWorker(options: CohortWorkerOptions): Promise<C
       while ((await serveOne()) === 'again');
     } finally {
       redis.disconnect();
+      data.disconnect();
     }
   })();
   return {

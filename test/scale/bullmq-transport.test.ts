@@ -6,11 +6,7 @@
  * its lock, a SIGKILLed worker whose job another worker takes over, the join handshake and
  * heartbeats, and Redis going away mid-cycle.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { FlowProducer, Job, Queue } from 'bullmq';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -26,6 +22,7 @@ import {
   type WorkerEvent,
 } from '../../src/scale/bullmq-transport.ts';
 import { redisTestSpace, TEST_REDIS_URL, type RedisTestSpace } from '../helpers.ts';
+import { freePort, HAS_REDIS_SERVER, privateRedis } from './fixtures/private-redis.ts';
 import { trivialStep } from './fixtures/trivial-processor.ts';
 
 const PROCESSOR = new URL('./fixtures/trivial-processor.ts', import.meta.url).href;
@@ -224,46 +221,6 @@ describe.skipIf(!TEST_REDIS_URL)('BullMQ transport (real Redis)', () => {
   });
 });
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** A Redis server of the test's own (to stop and restart without touching the shared one). */
-export async function privateRedis(): Promise<{ url: string; start(): Promise<void>; kill(): void; cleanup(): void }> {
-  const dir = mkdtempSync(join(tmpdir(), 'shopsim-redis-'));
-  const port = await freePort();
-  let proc: ChildProcess | null = null;
-  const start = async () => {
-    proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', ''], { stdio: 'ignore' });
-    const until = Date.now() + 10_000;
-    for (;;) {
-      try {
-        await probeRedis(`redis://127.0.0.1:${port}`, 500);
-        return;
-      } catch {
-        if (Date.now() > until) throw new Error('private redis-server did not start');
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
-  };
-  return {
-    url: `redis://127.0.0.1:${port}`,
-    start,
-    kill: () => proc?.kill('SIGKILL'),
-    cleanup: () => {
-      proc?.kill('SIGKILL');
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-const HAS_REDIS_SERVER = spawnSync('redis-server', ['--version']).status === 0;
 if (TEST_REDIS_URL && !HAS_REDIS_SERVER) console.warn('[test/scale/bullmq-transport] SKIPPED the Redis restart test: no redis-server binary to start a private Redis.');
 
 describe.skipIf(!TEST_REDIS_URL || !HAS_REDIS_SERVER)('BullMQ transport: Redis restarted mid-cycle (a private redis-server)', () => {
@@ -275,7 +232,8 @@ describe.skipIf(!TEST_REDIS_URL || !HAS_REDIS_SERVER)('BullMQ transport: Redis r
       await redis.start();
       const events: CoordinatorEvent[] = [];
       c = await openCoordinator({ url: redis.url, prefix: 'shopsim-t', runId: 'run-restart', identity: IDENTITY, ...FAST, onEvent: (e) => events.push(e) });
-      w = await startCohortWorker({ url: redis.url, prefix: 'shopsim-t', identity: IDENTITY, processorUrl: PROCESSOR, ...FAST });
+      const workerEvents: WorkerEvent[] = [];
+      w = await startCohortWorker({ url: redis.url, prefix: 'shopsim-t', identity: IDENTITY, processorUrl: PROCESSOR, ...FAST, onEvent: (e) => workerEvents.push(e) });
       await c.waitForWorkers(1, 10_000);
       for (let i = 0; i < 2; i++) await c.putSnapshot(i, 0, JSON.stringify({ chain: 'genesis', cycles: 0 }));
       expect(await c.runCycle(1, [0, 1].map((cohort) => ({ cohort, input: {} })))).toEqual(expected(2, 1)[0]);
@@ -288,6 +246,39 @@ describe.skipIf(!TEST_REDIS_URL || !HAS_REDIS_SERVER)('BullMQ transport: Redis r
       const results = await second;
       expect(events.some((e) => e.type === 'redis-back')).toBe(true);
       expect(results).toEqual(expected(2, 2, (cycle: number) => (cycle === 1 ? {} : { slowMs: 1500 }))[1]);
+      // Both cohorts of both cycles ran; an outage longer than the lock (1 s here) may make a job in
+      // flight run again once Redis is back (its lock expired): from the same input, with the same result.
+      const started = workerEvents.filter((e) => e.type === 'cohort-started') as { cycle: number; cohort: number }[];
+      expect(new Set(started.map((e) => `${e.cycle}:${e.cohort}`))).toEqual(new Set(['1:0', '1:1', '2:0', '2:1']));
+    } finally {
+      await w?.close().catch(() => {});
+      await c?.close().catch(() => {});
+      redis.cleanup();
+    }
+  }, 60_000);
+});
+
+describe.skipIf(!TEST_REDIS_URL || !HAS_REDIS_SERVER)('BullMQ transport: Redis restarted without persistence (a private redis-server)', () => {
+  it("the run stops with one line saying Redis lost the run's data, instead of waiting forever", async () => {
+    const redis = await privateRedis({ persist: false });
+    let c: Coordinator | null = null;
+    let w: CohortWorker | null = null;
+    try {
+      await redis.start();
+      const events: CoordinatorEvent[] = [];
+      c = await openCoordinator({ url: redis.url, prefix: 'shopsim-t', runId: 'run-lost', identity: IDENTITY, ...FAST, onEvent: (e) => events.push(e) });
+      w = await startCohortWorker({ url: redis.url, prefix: 'shopsim-t', identity: IDENTITY, processorUrl: PROCESSOR, ...FAST });
+      await c.waitForWorkers(1, 10_000);
+      await c.putSnapshot(0, 0, JSON.stringify({ chain: 'genesis', cycles: 0 }));
+      const cycle = c.runCycle(1, [{ cohort: 0, input: { slowMs: 1500 } }]);
+      await new Promise((r) => setTimeout(r, 300));
+      redis.kill();
+      await new Promise((r) => setTimeout(r, 800));
+      await redis.start();
+      const t0 = Date.now();
+      await expect(cycle).rejects.toThrow(/^Redis at redis:\/\/127\.0\.0\.1:\d+ came back without this run's data \(restarted without persistence\?\); the run stops at the last checkpoint$/);
+      expect(Date.now() - t0).toBeLessThan(5000);
+      expect(events.some((e) => e.type === 'redis-down')).toBe(true);
     } finally {
       await w?.close().catch(() => {});
       await c?.close().catch(() => {});

@@ -7,26 +7,16 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generatePersonas } from '../../src/model/personas.ts';
 import { generateProducts } from '../../src/model/catalog.ts';
 import { redisTestSpace, TEST_REDIS_URL, type RedisTestSpace } from '../helpers.ts';
+import { freePort, HAS_REDIS_SERVER, privateRedis } from './fixtures/private-redis.ts';
 
 const BIN = resolve(import.meta.dirname, '../../bin/shopsim.js');
 const ENV = { ...process.env, SHOPSIM_FROM_SOURCE: '1', NO_COLOR: '1' };
-
-function freePort(): Promise<number> {
-  return new Promise((done) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => done(port));
-    });
-  });
-}
 
 describe('shopsim run --redis: Redis unreachable at start', () => {
   it('is one line, exit 2, nothing written', async () => {
@@ -152,4 +142,57 @@ describe.skipIf(!TEST_REDIS_URL)('shopsim run --redis with shopsim worker proces
     expect(killed.stderr).toMatch(/shopsim: worker \S+ \(\S+, pid \d+\) lost: no heartbeat; its cohort jobs are taken over by the other workers when their locks expire/);
     expect(b.lines.some((l) => /running cohort \d+ of cycle \d+ again \(attempt 2: its worker was lost or the attempt failed\)/.test(l)), b.lines.join('\n')).toBe(true);
   }, 240_000);
+});
+
+describe.skipIf(!TEST_REDIS_URL || !HAS_REDIS_SERVER)('shopsim run --redis: Redis restarted without its data mid-run (a private redis-server)', () => {
+  it('the run stops with a line naming its last checkpoint, which resumes in-process with the uninterrupted digest', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'shopsim-redis-restart-'));
+    const redis = await privateRedis({ persist: false });
+    const procs: ChildProcess[] = [];
+    try {
+      writeFileSync(join(dir, 'personas.json'), JSON.stringify(generatePersonas(600, 21)));
+      const common = ['--mock-api', '--mock-db', '--fast', '-c', '10', '--cohort-size', '100', '--checkpoint-interval', '2', '--personas', join(dir, 'personas.json')];
+      const start = (name: string, extra: string[], onLine?: (line: string) => void) =>
+        new Promise<{ code: number | null; stderr: string; summary: Record<string, unknown> }>((done) => {
+          const p = spawn(process.execPath, [BIN, 'run', ...common, '--checkpoint-dir', join(dir, name), '--log-dir', join(dir, 'logs'), '--json', ...extra], { env: ENV, cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+          procs.push(p);
+          let out = '';
+          let err = '';
+          p.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+          p.stderr!.on('data', (d: Buffer) => {
+            err += d.toString();
+            for (const l of d.toString().split('\n')) if (l) onLine?.(l);
+          });
+          p.on('exit', (code) => done({ code, stderr: err, summary: out.trim() ? (JSON.parse(out) as Record<string, unknown>) : {} }));
+        });
+      const base = await start('base', []);
+      expect(base.code).toBe(0);
+
+      await redis.start();
+      const w = spawn(process.execPath, [BIN, 'worker', '--redis', redis.url, '--personas', join(dir, 'personas.json')], { env: ENV, cwd: dir, stdio: ['ignore', 'ignore', 'ignore'] });
+      procs.push(w);
+      let killed = false;
+      const distributed = await start('distributed', ['--redis', redis.url], (line) => {
+        if (!killed && line.startsWith('cycle=5/')) {
+          killed = true;
+          redis.kill();
+          setTimeout(() => void redis.start(), 300);
+        }
+      });
+      expect(killed).toBe(true);
+      expect(distributed.code, distributed.stderr).toBe(1);
+      expect(distributed.stderr).toMatch(/shopsim: Redis at redis:\/\/127\.0\.0\.1:\d+ does not answer \(.*\); the run is paused in cycle \d+ until it is back/);
+      expect(distributed.stderr).toMatch(/shopsim: run failed: Redis at redis:\/\/127\.0\.0\.1:\d+ came back without this run's data \(restarted without persistence\?\); the run stops at the last checkpoint/);
+      const m = /shopsim: the last checkpoint is (\S+); continue with: shopsim run --resume-from \S+ \(with --redis, or without it to run in-process\)/.exec(distributed.stderr);
+      expect(m, distributed.stderr).not.toBeNull();
+      const resumed = await start('distributed', ['--resume-from', (m as RegExpExecArray)[1] as string]);
+      expect(resumed.code, resumed.stderr).toBe(0);
+      expect(resumed.summary['digest']).toBe(base.summary['digest']);
+      expect(resumed.summary['sessions_created']).toBe(base.summary['sessions_created']);
+    } finally {
+      for (const p of procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+      redis.cleanup();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 180_000);
 });
