@@ -1,0 +1,46 @@
+/**
+ * The distributed transport's coordination cost per cycle: `BENCH=bullmq npm run bench` (Redis at
+ * SHOPSIM_REDIS_URL or TEST_REDIS_URL, default redis://127.0.0.1:6379; keys under a prefix of its
+ * own, removed at the end). Two workers (2 worker threads each) run a processor that does no work
+ * (test/scale/fixtures/trivial-processor.ts), so a cycle's wall time is the flow added, the jobs
+ * dispatched and completed, the barrier passed and the results read back: what BullMQ and Redis
+ * add to every cycle. One JSON line per cohort count (40 and 200), median and p90 over 20 cycles.
+ * Target (issue 15): under 50 ms per cycle.
+ */
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { openCoordinator, startCohortWorker } from '../../src/scale/bullmq-transport.ts';
+
+const url = process.env['SHOPSIM_REDIS_URL'] ?? process.env['TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+const prefix = `shopsim-bench-${randomBytes(4).toString('hex')}`;
+const identity = { version: 'bench', fingerprint: 'bench' };
+const processorUrl = new URL('../scale/fixtures/trivial-processor.ts', import.meta.url).href;
+const CYCLES = 20;
+
+const workers = [];
+for (let i = 0; i < 2; i++) workers.push(await startCohortWorker({ url, prefix, identity, processorUrl, concurrency: 2 }));
+try {
+  for (const cohorts of [40, 200]) {
+    const runId = `bench-${cohorts}`;
+    const c = await openCoordinator({ url, prefix, runId, identity });
+    await c.waitForWorkers(2, 30_000);
+    for (let i = 0; i < cohorts; i++) await c.putSnapshot(i, 0, JSON.stringify({ chain: 'genesis', cycles: 0 }));
+    const ms: number[] = [];
+    for (let cycle = 1; cycle <= CYCLES + 2; cycle++) {
+      const t0 = performance.now();
+      await c.runCycle(cycle, Array.from({ length: cohorts }, (_, cohort) => ({ cohort, input: {} })));
+      if (cycle > 2) ms.push(performance.now() - t0); // two warm-up cycles
+    }
+    await c.close();
+    ms.sort((a, b) => a - b);
+    const at = (q: number) => Math.round((ms[Math.min(ms.length - 1, Math.floor(q * ms.length))] as number) * 10) / 10;
+    process.stdout.write(`${JSON.stringify({ bench: 'bullmq-barrier', cohorts, workers: 2, threads_per_worker: 2, cycles: ms.length, median_ms_per_cycle: at(0.5), p90_ms_per_cycle: at(0.9), median_ms_per_cohort: Math.round((at(0.5) / cohorts) * 100) / 100, target_ms: 50 })}\n`);
+  }
+} finally {
+  for (const w of workers) await w.close();
+  const r = new Redis(url);
+  const keys = await r.keys(`${prefix}*`);
+  if (keys.length) await r.del(...keys);
+  r.disconnect();
+}
+process.exit(0);
