@@ -195,6 +195,11 @@ export async function probeRedis(url: string, timeoutMs = 3000): Promise<void> {
   }
 }
 
+async function deleteMatching(redis: Redis, pattern: string): Promise<void> {
+  const stream = redis.scanStream({ match: pattern, count: 500 });
+  for await (const batch of stream as AsyncIterable<string[]>) if (batch.length) await redis.del(...batch);
+}
+
 /** A client for the transport's own commands: fails fast while Redis is away instead of queueing. */
 async function commandClient(target: RedisTarget): Promise<Redis> {
   const r = new Redis(redisOptions(target, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, retryStrategy: (n) => Math.min(200 * n, 1000) }));
@@ -254,6 +259,20 @@ export async function openCoordinator(options: CoordinatorOptions): Promise<Coor
   const downLimit = options.redisDownLimitMs ?? 300_000;
   const emit = (e: CoordinatorEvent) => options.onEvent?.(e);
 
+  const flows = new FlowProducer({ connection, prefix });
+  const cohortsQueue = new Queue(keys.cohortsQueue, { connection, prefix });
+  const barrierQueue = new Queue(keys.barrierQueue, { connection, prefix });
+  flows.on('error', () => {});
+  cohortsQueue.on('error', () => {});
+  barrierQueue.on('error', () => {});
+  // A run id seen before (a resumed run whose coordinator was killed) starts clean: the jobs,
+  // snapshots and results a previous coordinator left are from cycles the checkpoint will run
+  // again, and a completed child kept for de-duplication would never be re-run for a new parent.
+  await cohortsQueue.obliterate({ force: true });
+  await barrierQueue.obliterate({ force: true });
+  await deleteMatching(redis, `${prefix}:snap:${safe(options.runId)}:*`);
+  await deleteMatching(redis, `${prefix}:result:${safe(options.runId)}:*`);
+
   await redis.hset(keys.run, {
     run_id: options.runId,
     version: options.identity.version,
@@ -267,13 +286,6 @@ export async function openCoordinator(options: CoordinatorOptions): Promise<Coor
     status: 'running',
   });
   await redis.set(keys.current, options.runId);
-
-  const flows = new FlowProducer({ connection, prefix });
-  const cohortsQueue = new Queue(keys.cohortsQueue, { connection, prefix });
-  const barrierQueue = new Queue(keys.barrierQueue, { connection, prefix });
-  flows.on('error', () => {});
-  cohortsQueue.on('error', () => {});
-  barrierQueue.on('error', () => {});
 
   /** Barrier waiters by cycle: resolved by the barrier worker, rejected by the checks. */
   const barriers = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
@@ -498,8 +510,7 @@ export async function openCoordinator(options: CoordinatorOptions): Promise<Coor
         await cohortsQueue.obliterate({ force: true }).catch(() => {});
         await barrierQueue.obliterate({ force: true }).catch(() => {});
         try {
-          const stream = redis.scanStream({ match: `${prefix}:*:${safe(options.runId)}:*`, count: 500 });
-          for await (const batch of stream as AsyncIterable<string[]>) if (batch.length) await redis.del(...batch);
+          await deleteMatching(redis, `${prefix}:*:${safe(options.runId)}:*`);
           await redis.del(keys.workers, keys.run);
         } catch {
           // best effort

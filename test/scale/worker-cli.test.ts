@@ -196,3 +196,47 @@ describe.skipIf(!TEST_REDIS_URL || !HAS_REDIS_SERVER)('shopsim run --redis: Redi
     }
   }, 180_000);
 });
+
+describe.skipIf(!TEST_REDIS_URL)('shopsim run --redis: the coordinator killed (real Redis)', () => {
+  it('--resume continues from its last checkpoint with the workers still attached, to the uninterrupted digest', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'shopsim-coord-kill-'));
+    const space = await redisTestSpace();
+    const procs: ChildProcess[] = [];
+    try {
+      writeFileSync(join(dir, 'personas.json'), JSON.stringify(generatePersonas(600, 21)));
+      const common = ['--mock-api', '--mock-db', '--fast', '-c', '10', '--cohort-size', '100', '--checkpoint-interval', '2', '--personas', join(dir, 'personas.json')];
+      const scale = ['--redis', space.url, '--redis-prefix', space.prefix];
+      const start = (extra: string[], onLine?: (line: string, p: ChildProcess) => void) =>
+        new Promise<{ code: number | null; signal: string | null; stderr: string; summary: Record<string, unknown> }>((done) => {
+          const p = spawn(process.execPath, [BIN, 'run', ...common, '--checkpoint-dir', join(dir, 'ck'), '--log-dir', join(dir, 'logs'), '--json', ...extra], { env: ENV, cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+          procs.push(p);
+          let out = '';
+          let err = '';
+          p.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+          p.stderr!.on('data', (d: Buffer) => {
+            err += d.toString();
+            for (const l of d.toString().split('\n')) if (l) onLine?.(l, p);
+          });
+          p.on('exit', (code, signal) => done({ code, signal, stderr: err, summary: out.trim() ? (JSON.parse(out) as Record<string, unknown>) : {} }));
+        });
+      const base = await start(['--checkpoint-dir', join(dir, 'base')]);
+      expect(base.code).toBe(0);
+      const w = spawn(process.execPath, [BIN, 'worker', ...scale, '--personas', join(dir, 'personas.json')], { env: ENV, cwd: dir, stdio: ['ignore', 'ignore', 'ignore'] });
+      procs.push(w);
+      // Killed just after cycle 5's line: the checkpoint of cycle 4 is the last one; cycle 6 may be in flight.
+      const killed = await start(scale, (line, p) => {
+        if (line.startsWith('cycle=5/')) p.kill('SIGKILL');
+      });
+      expect(killed.signal).toBe('SIGKILL');
+      const resumed = await start(['--resume', ...scale]);
+      expect(resumed.code, resumed.stderr).toBe(0);
+      expect(resumed.stderr).toMatch(/shopsim: resuming run \S+ .* cycle 4 of 10/);
+      expect(resumed.summary['digest']).toBe(base.summary['digest']);
+      expect(resumed.summary['sessions_created']).toBe(base.summary['sessions_created']);
+    } finally {
+      for (const p of procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+      await space.cleanup();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 180_000);
+});
