@@ -199,7 +199,11 @@ export async function runCommand(flags: Partial<Record<keyof RunConfig, unknown>
     monitor.detach();
     sim.events.off('cycle', onCycleThresholds);
   }
-  await distributed?.close();
+  if (distributed) {
+    // The workers as their last heartbeats described them (per-worker rows of the summary).
+    summary = { ...summary, workers: distributed.workerRows() };
+    await distributed.close();
+  }
   await opened.close();
   // Thresholds are judged on the run's final figures (the summary's), one result per expression.
   const thresholdResults = evaluateThresholds(thresholds, summary);
@@ -214,6 +218,9 @@ export async function runCommand(flags: Partial<Record<keyof RunConfig, unknown>
     const reportArgs = config.databaseUrl ? '--database-url …' : config.dataDir !== 'data/pglite' ? `--data-dir ${resolve(config.dataDir)}` : '';
     const width = 'columns' in io.stdout && typeof io.stdout.columns === 'number' && io.stdout.columns > 0 ? io.stdout.columns : 80;
     io.stdout.write(`${renderSummary(shown, { color: config.color && io.stdout.isTTY === true, width, ...(reportArgs ? { reportArgs } : {}) })}\n`);
+    for (const w of (summary['workers'] as import('../scale/distributed-run.ts').WorkerRow[] | undefined) ?? []) {
+      io.stdout.write(`worker ${w.id} (${w.host}, pid ${w.pid}): ${w.cohort_cycles} cohort cycles, RSS ${w.rss_mb} MB, last heartbeat ${w.last_heartbeat}${w.lost ? ' (lost)' : ''}\n`);
+    }
   }
 
   if (summary.exit_reason === 'breaker') {

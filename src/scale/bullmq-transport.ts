@@ -243,6 +243,8 @@ export interface Coordinator {
   /** Waits until `count` workers have joined; `onWaiting` is told the count now and then. */
   waitForWorkers(count: number, timeoutMs: number, onWaiting?: (have: number) => void): Promise<WorkerInfo[]>;
   workers(): WorkerInfo[];
+  /** Every worker seen in the run (lost ones too) with the cohort jobs it completed, counted at the barriers. */
+  workerTally(): { worker: WorkerInfo; lost: boolean; jobs: number }[];
   /** Marks the run done (workers go back to waiting for a run), removes its queues and keys, closes. */
   close(options?: { keepData?: boolean }): Promise<void>;
 }
@@ -287,11 +289,17 @@ export async function openCoordinator(options: CoordinatorOptions): Promise<Coor
   });
   await redis.set(keys.current, options.runId);
 
+  const jobsDone = new Map<string, number>();
+  /** Every worker seen in this run, the lost ones too. */
+  const seen = new Map<string, WorkerInfo & { lost: boolean }>();
   /** Barrier waiters by cycle: resolved by the barrier worker, rejected by the checks. */
   const barriers = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
   const barrierWorker = new Worker(
     keys.barrierQueue,
     async (job: Job) => {
+      // Which worker completed each cohort (exact, from the children's return values).
+      const values = (await job.getChildrenValues()) as Record<string, { worker?: string }>;
+      for (const v of Object.values(values)) if (v?.worker) jobsDone.set(v.worker, (jobsDone.get(v.worker) ?? 0) + 1);
       barriers.get((job.data as { cycle: number }).cycle)?.resolve();
       return { ok: true };
     },
@@ -331,11 +339,13 @@ export async function openCoordinator(options: CoordinatorOptions): Promise<Coor
       alive.add(id);
       const before = known.get(id);
       known.set(id, info);
+      seen.set(id, { ...info, lost: false });
       if (!before) emit({ type: 'worker-joined', worker: info });
     });
     for (const [id, info] of known) {
       if (alive.has(id)) continue;
       known.delete(id);
+      seen.set(id, { ...info, lost: true });
       await redis.srem(keys.workers, id);
       emit({ type: 'worker-lost', worker: info });
       if (known.size === 0 && !closed) emit({ type: 'no-workers', cycle: currentCycle });
@@ -409,6 +419,7 @@ export async function openCoordinator(options: CoordinatorOptions): Promise<Coor
       return redis.get(keys.snapshot(cohort, cycle));
     },
     workers: () => [...known.values()],
+    workerTally: () => [...seen.values()].map(({ lost, ...worker }) => ({ worker, lost, jobs: jobsDone.get(worker.id) ?? 0 })),
 
     async waitForWorkers(count, timeoutMs, onWaiting) {
       const t0 = Date.now();

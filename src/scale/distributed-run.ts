@@ -19,8 +19,24 @@ import type { DistributedRunConfig } from './cohort-processor.ts';
 import { dataFingerprint } from './fingerprint.ts';
 import { createRemoteExecutor, type RemoteExecutor } from './remote-cohort.ts';
 
+/** One worker in the run's summary (`workers` in --json; a line each otherwise). */
+export interface WorkerRow {
+  id: string;
+  host: string;
+  pid: number;
+  concurrency: number;
+  /** Cohort jobs it completed, counted at the barriers. */
+  cohort_cycles: number;
+  /** Lost during the run (no heartbeat). */
+  lost: boolean;
+  rss_mb: number;
+  last_heartbeat: string;
+}
+
 export interface DistributedRun {
   coordinator: Coordinator;
+  /** The workers joined now, from their last heartbeats. */
+  workerRows(): WorkerRow[];
   /** The executor for the simulation, once the run's mock store exists. */
   executor(mockStore: MockStore | null): RemoteExecutor;
   close(): Promise<void>;
@@ -64,6 +80,11 @@ export async function openDistributedRun(args: { config: RunConfig; runId: strin
   let made: RemoteExecutor | null = null;
   return {
     coordinator,
+    workerRows: () =>
+      coordinator
+        .workerTally()
+        .map(({ worker: w, lost, jobs }) => ({ id: w.id, host: w.host, pid: w.pid, concurrency: w.concurrency, cohort_cycles: jobs, lost, rss_mb: Math.round(w.rssBytes / 1048576), last_heartbeat: w.beatAt }))
+        .sort((a, b) => a.id.localeCompare(b.id)),
     executor(mockStore) {
       made ??= createRemoteExecutor(createBullmqCohortTransport(coordinator, { mockStore }));
       return made;

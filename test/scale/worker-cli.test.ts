@@ -106,6 +106,11 @@ describe.skipIf(!TEST_REDIS_URL)('shopsim run --redis with shopsim worker proces
     const two = await run('two-workers', ['--redis', url, '--workers-expected', '2']);
     expect(two.code, two.stderr).toBe(0);
     expect(figures(two.summary)).toEqual(figures(inProcess.summary));
+    // The summary has a row per worker; their cohort cycles add up to cohorts × cycles (6 × 8).
+    const rows = two.summary['workers'] as { cohort_cycles: number; pid: number; lost: boolean }[];
+    expect(rows.map((r) => r.pid).sort()).toEqual([a.proc.pid, b.proc.pid].sort());
+    expect(rows.reduce((n, r) => n + r.cohort_cycles, 0)).toBe(48);
+    expect(rows.every((r) => r.cohort_cycles > 0 && !r.lost)).toBe(true);
     expect(two.stderr).toMatch(/shopsim: worker \S+ \(\S+, pid \d+\) joined \(concurrency 1\)/);
     // Both workers ran cohorts.
     await new Promise((r) => setTimeout(r, 1500));
