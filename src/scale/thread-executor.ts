@@ -10,7 +10,9 @@
  * PostgreSQL too, for now): a worker asks, the recorder writes, the worker is answered.
  */
 import { Worker } from 'node:worker_threads';
+import type { EndpointLatency, LatencySummary } from '../metrics/latency.ts';
 import type { Recorder } from '../model/types.ts';
+import type { HttpMetrics } from '../store/http-store.ts';
 import type { AnswerSink } from '../store/recording-store.ts';
 import { afterOfferCycle, type CohortCycleResult, type CohortMockState, type CohortSource } from './cohort-runner.ts';
 import { createRemoteExecutor, type CohortTransport, type GatheredState, type RemoteExecutor } from './remote-cohort.ts';
@@ -46,6 +48,8 @@ export interface ThreadExecutor extends RemoteExecutor {
   workerStats(): WorkerStats[];
   /** Cohorts moved off lost workers, and cohort-cycles run again because their worker was lost mid-cycle. */
   recoveries(): { cohortsMoved: number; cyclesRerun: number };
+  /** The latest HTTP figures of each live worker's store client (with a real store). */
+  workerHttpMetrics(): HttpMetrics[];
   /** For tests: the worker threads. */
   readonly threads: Worker[];
 }
@@ -68,6 +72,7 @@ interface Slot {
   closing: boolean;
   cohorts: Set<string>;
   stats: WorkerStats;
+  http: HttpMetrics | null;
 }
 
 interface CohortPlace {
@@ -115,6 +120,7 @@ export function startThreadExecutor(options: ThreadExecutorOptions): ThreadExecu
         runs.delete(m.req);
         const answers = options.answers;
         if (answers) for (const [ctx, entry] of m.answers) answers.add(ctx, entry);
+        if (m.http) slot.http = m.http;
         slot.stats.agentCycles += m.result.agentCycles;
         slot.stats.busySeconds += m.seconds;
         const place = places.get(run.id);
@@ -208,7 +214,7 @@ export function startThreadExecutor(options: ThreadExecutorOptions): ThreadExecu
   for (let i = 0; i < options.workers; i++) {
     const setup: WorkerSetup = { index: i, store: options.store, db: options.recorder ? 'relay' : 'mock', recordAnswers: !!options.answers, ...(options.exitOnCycle?.[i] !== undefined ? { exitOnCycle: options.exitOnCycle[i] } : {}) };
     const worker = startWorker(setup);
-    const slot: Slot = { index: i, worker, alive: true, closing: false, cohorts: new Set(), stats: { index: i, alive: true, cohorts: 0, agentCycles: 0, busySeconds: 0, exitCode: null } };
+    const slot: Slot = { index: i, worker, alive: true, closing: false, cohorts: new Set(), stats: { index: i, alive: true, cohorts: 0, agentCycles: 0, busySeconds: 0, exitCode: null }, http: null };
     worker.on('message', (m: ToCoordinator) => onMessage(slot, m));
     worker.on('error', (err) => lost(slot, `failed: ${err instanceof Error ? err.message : String(err)}`));
     worker.on('exit', (code) => {
@@ -286,8 +292,62 @@ export function startThreadExecutor(options: ThreadExecutorOptions): ThreadExecu
   return Object.assign(executor, {
     workerStats: () => slots.map((s) => ({ ...s.stats })),
     recoveries: () => ({ ...recovered }),
+    // A lost worker's calls stay counted: its last figures are kept.
+    workerHttpMetrics: () => slots.flatMap((s) => (s.http ? [s.http] : [])),
     threads: slots.map((s) => s.worker),
   });
 }
 
 export type { CohortMockState };
+
+/** Latency summaries of several clients as one: counts added, mean weighted, percentiles and max the highest of them (an upper bound, not a merge of histograms). */
+function mergeLatency(parts: LatencySummary[]): LatencySummary {
+  const count = parts.reduce((n, p) => n + p.count, 0);
+  const top = (k: 'p50' | 'p95' | 'p99' | 'max') => parts.reduce((m, p) => (p.count > 0 ? Math.max(m, p[k]) : m), 0);
+  return { p50: top('p50'), p95: top('p95'), p99: top('p99'), max: top('max'), mean: count > 0 ? parts.reduce((s, p) => s + p.mean * p.count, 0) / count : 0, count };
+}
+
+/**
+ * The HTTP figures of the run from every client (the coordinator's, which starts offer cycles, and
+ * each worker's): counts and rates added; latency percentiles the highest client's (see mergeLatency).
+ */
+export function mergeHttpMetrics(parts: HttpMetrics[]): HttpMetrics | null {
+  const first = parts[0];
+  if (!first) return null;
+  const sum = (k: 'requests' | 'calls' | 'requests_per_second' | 'errors' | 'rejected' | 'retries_429' | 'effective_rate' | 'timeouts' | 'network_errors' | 'in_flight' | 'queued') =>
+    Math.round(parts.reduce((n, p) => n + p[k], 0) * 10) / 10;
+  const endpoints: Record<string, EndpointLatency> = {};
+  for (const name of new Set(parts.flatMap((p) => Object.keys(p.endpoints)))) {
+    const list = parts.map((p) => p.endpoints[name]).filter((e): e is EndpointLatency => e !== undefined);
+    endpoints[name] = {
+      count: list.reduce((n, e) => n + e.count, 0),
+      errors: list.reduce((n, e) => n + e.errors, 0),
+      rejected: list.reduce((n, e) => n + e.rejected, 0),
+      latency_ms: mergeLatency(list.map((e) => e.latency_ms)),
+      latency_ms_from_due: mergeLatency(list.map((e) => e.latency_ms_from_due)),
+    };
+  }
+  const httpErrors: Record<string, number> = {};
+  for (const p of parts) for (const [status, n] of Object.entries(p.http_errors)) httpErrors[status] = (httpErrors[status] ?? 0) + n;
+  const recent = parts.map((p) => (p as HttpMetrics & { recent_latency_ms?: LatencySummary }).recent_latency_ms).filter((r): r is LatencySummary => r !== undefined);
+  return {
+    ...first,
+    requests: sum('requests'),
+    calls: sum('calls'),
+    requests_per_second: sum('requests_per_second'),
+    latency_ms: mergeLatency(parts.map((p) => p.latency_ms)),
+    latency_ms_from_due: mergeLatency(parts.map((p) => p.latency_ms_from_due)),
+    ...(recent.length > 0 ? { recent_latency_ms: mergeLatency(recent) } : {}),
+    errors: sum('errors'),
+    rejected: sum('rejected'),
+    endpoints,
+    http_errors: httpErrors,
+    retries_429: sum('retries_429'),
+    effective_rate: sum('effective_rate'),
+    timeouts: sum('timeouts'),
+    network_errors: sum('network_errors'),
+    in_flight: sum('in_flight'),
+    queued: sum('queued'),
+    rate_limit: { rate: parts.reduce((n, p) => n + p.rate_limit.rate, 0), burst: first.rate_limit.burst },
+  };
+}

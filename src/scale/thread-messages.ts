@@ -2,6 +2,7 @@
 import type { CycleInfo } from '../model/calendar.ts';
 import type { CallContext, OfferCycleRequest, Product, SessionRecord } from '../model/types.ts';
 import type { Entry as AnswerEntry } from '../store/answer-format.ts';
+import type { HttpMetrics } from '../store/http-store.ts';
 import type { MockStoreState } from '../store/mock-store.ts';
 import type { CohortCycleResult, CohortMockState, CohortSource } from './cohort-runner.ts';
 
@@ -30,7 +31,8 @@ export type ToWorker =
   | { t: 'close' };
 
 export type ToCoordinator =
-  | { t: 'done'; req: number; result: CohortCycleResult; answers: [CallContext, AnswerEntry][]; seconds: number }
+  /** `http`: the worker's store-client figures so far (real store only). */
+  | { t: 'done'; req: number; result: CohortCycleResult; answers: [CallContext, AnswerEntry][]; seconds: number; http: HttpMetrics | null }
   | { t: 'run-failed'; req: number; message: string }
   | { t: 'commit'; req: number; record: SessionRecord }
   | { t: 'gathered'; req: number; snapshots: Record<string, unknown>; mockStates: CohortMockState[]; mockCalls: number }

@@ -90,7 +90,7 @@ port.on('message', (m: ToWorker) => {
               answers.delete(i);
             }
           }
-          post({ t: 'done', req: m.req, result, answers: taken, seconds: (performance.now() - t0) / 1000 });
+          post({ t: 'done', req: m.req, result, answers: taken, seconds: (performance.now() - t0) / 1000, http: http ? http.metrics() : null });
         },
         (err: unknown) => post({ t: 'run-failed', req: m.req, message: err instanceof Error ? err.message : String(err) }),
       );
