@@ -316,6 +316,13 @@ export async function openRun(plan: RunPlan, options: OpenRunOptions = {}): Prom
     });
   }
   const threads = executor;
+  try {
+    await threads?.ready();
+  } catch (err) {
+    await threads?.close?.();
+    await backends.close();
+    throw err;
+  }
   // The HTTP figures are every store client's: this thread's (offer cycles) and each worker's.
   let metrics = backends.metrics;
   if (threads && backends.storeUrl !== null && backends.metrics) {

@@ -50,8 +50,22 @@ export interface ThreadExecutor extends RemoteExecutor {
   recoveries(): { cohortsMoved: number; cyclesRerun: number };
   /** The latest HTTP figures of each live worker's store client (with a real store). */
   workerHttpMetrics(): HttpMetrics[];
+  /** Resolves when every worker has loaded (rejects if one fails first). */
+  ready(): Promise<void>;
   /** For tests: the worker threads. */
   readonly threads: Worker[];
+}
+
+function deferred(): Slot['ready'] {
+  let resolve!: () => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  // A worker lost after it was ready rejects nothing anyone waits for.
+  promise.catch(() => {});
+  return { promise, resolve, reject };
 }
 
 /** The worker module as a URL, and a Worker started on it (through tsx when running from sources). */
@@ -73,14 +87,15 @@ interface Slot {
   cohorts: Set<string>;
   stats: WorkerStats;
   http: HttpMetrics | null;
+  ready: { promise: Promise<void>; resolve: () => void; reject: (e: unknown) => void };
 }
 
 interface CohortPlace {
   id: string;
   worker: number;
   size: number;
-  /** Where it would be re-opened from: its spec, or its last kept snapshot. */
-  source: CohortSource;
+  /** Where it would be re-opened from: its spec or restored snapshot, or its last kept snapshot (JSON text). */
+  source: CohortSource | { id: string; snapshotJson: string; mockState: CohortMockState | null };
   /** The offer cycle in effect when `source` was taken. */
   offerCycle: number;
   /** The window last set since `source` was taken (a resume's), sent again after a re-open. */
@@ -124,8 +139,8 @@ export function startThreadExecutor(options: ThreadExecutorOptions): ThreadExecu
         slot.stats.agentCycles += m.result.agentCycles;
         slot.stats.busySeconds += m.seconds;
         const place = places.get(run.id);
-        if (place && m.result.snapshot !== undefined) {
-          place.source = { id: run.id, snapshot: m.result.snapshot, mockState: m.result.mockState ?? null };
+        if (place && m.snapshotJson !== null) {
+          place.source = { id: run.id, snapshotJson: m.snapshotJson, mockState: m.result.mockState ?? null };
           place.offerCycle = offerCycle;
           delete place.window;
         }
@@ -153,6 +168,9 @@ export function startThreadExecutor(options: ThreadExecutorOptions): ThreadExecu
         g?.resolve({ snapshots: m.snapshots, mockStates: m.mockStates, mockCalls: m.mockCalls });
         return;
       }
+      case 'ready':
+        slot.ready.resolve();
+        return;
       case 'closed':
         return;
     }
@@ -173,6 +191,7 @@ export function startThreadExecutor(options: ThreadExecutorOptions): ThreadExecu
 
   /** A worker is gone: its cohorts move to the others, from their last kept snapshot; their running cycle runs again. */
   function lost(slot: Slot, why: string): void {
+    slot.ready.reject(new Error(`worker thread ${slot.index} ${why} before it was ready`));
     if (!slot.alive) return;
     slot.alive = false;
     slot.stats.alive = false;
@@ -192,12 +211,12 @@ export function startThreadExecutor(options: ThreadExecutorOptions): ThreadExecu
       const to = leastLoaded() as Slot;
       let source = place.source;
       // An offer cycle started since the snapshot cleared coupons and redemptions everywhere: so here too.
-      if ('snapshot' in source && source.mockState && place.offerCycle < offerCycle) source = { ...source, mockState: afterOfferCycle(source.mockState) };
+      if (!('spec' in source) && source.mockState && place.offerCycle < offerCycle) source = { ...source, mockState: afterOfferCycle(source.mockState) };
       place.worker = to.index;
       recovered.cohortsMoved++;
       to.cohorts.add(id);
       to.stats.cohorts = to.cohorts.size;
-      send(to, { t: 'open', source });
+      send(to, 'snapshotJson' in source ? { t: 'open-json', id, snapshotJson: source.snapshotJson, mockState: source.mockState } : { t: 'open', source });
       if (place.window !== undefined) send(to, { t: 'window', id, window: place.window });
     }
     slot.cohorts.clear();
@@ -214,7 +233,7 @@ export function startThreadExecutor(options: ThreadExecutorOptions): ThreadExecu
   for (let i = 0; i < options.workers; i++) {
     const setup: WorkerSetup = { index: i, store: options.store, db: options.recorder ? 'relay' : 'mock', recordAnswers: !!options.answers, ...(options.exitOnCycle?.[i] !== undefined ? { exitOnCycle: options.exitOnCycle[i] } : {}) };
     const worker = startWorker(setup);
-    const slot: Slot = { index: i, worker, alive: true, closing: false, cohorts: new Set(), stats: { index: i, alive: true, cohorts: 0, agentCycles: 0, busySeconds: 0, exitCode: null }, http: null };
+    const slot: Slot = { index: i, worker, alive: true, closing: false, cohorts: new Set(), stats: { index: i, alive: true, cohorts: 0, agentCycles: 0, busySeconds: 0, exitCode: null }, http: null, ready: deferred() };
     worker.on('message', (m: ToCoordinator) => onMessage(slot, m));
     worker.on('error', (err) => lost(slot, `failed: ${err instanceof Error ? err.message : String(err)}`));
     worker.on('exit', (code) => {
@@ -292,6 +311,7 @@ export function startThreadExecutor(options: ThreadExecutorOptions): ThreadExecu
   return Object.assign(executor, {
     workerStats: () => slots.map((s) => ({ ...s.stats })),
     recoveries: () => ({ ...recovered }),
+    ready: () => Promise.all(slots.map((s) => s.ready.promise)).then(() => undefined),
     // A lost worker's calls stay counted: its last figures are kept.
     workerHttpMetrics: () => slots.flatMap((s) => (s.http ? [s.http] : [])),
     threads: slots.map((s) => s.worker),

@@ -64,11 +64,15 @@ const recorder: Recorder =
     : createMockRecorder();
 
 const runner = createCohortRunner({ store, recorder, mockStore });
+post({ t: 'ready' });
 
 port.on('message', (m: ToWorker) => {
   switch (m.t) {
     case 'open':
       runner.open(m.source);
+      break;
+    case 'open-json':
+      runner.open({ id: m.id, snapshot: JSON.parse(m.snapshotJson) as unknown, mockState: m.mockState });
       break;
     case 'window':
       runner.setWindow(m.id, m.window);
@@ -90,7 +94,9 @@ port.on('message', (m: ToWorker) => {
               answers.delete(i);
             }
           }
-          post({ t: 'done', req: m.req, result, answers: taken, seconds: (performance.now() - t0) / 1000, http: http ? http.metrics() : null });
+          const { snapshot, ...rest } = result;
+          const snapshotJson = snapshot === undefined ? null : JSON.stringify(snapshot);
+          post({ t: 'done', req: m.req, result: rest, answers: taken, seconds: (performance.now() - t0) / 1000, http: http ? http.metrics() : null, snapshotJson });
         },
         (err: unknown) => post({ t: 'run-failed', req: m.req, message: err instanceof Error ? err.message : String(err) }),
       );
