@@ -426,6 +426,7 @@ export async function openRun(plan: RunPlan, options: OpenRunOptions = {}): Prom
             // loses the run row's end time and summary (written again by a resumed run).
             options.onEndRunError?.(err);
           }
+          if (threads) summary['workers'] = threads.workerStats().map((w) => ({ index: w.index, alive: w.alive, cohorts: w.cohorts, agent_cycles: w.agentCycles, exit_code: w.exitCode }));
           summary['store'] = backends.describe.store;
           summary['database'] = backends.describe.database;
           if (answersWriter) {
