@@ -111,6 +111,7 @@ export interface RunConfig {
   json: boolean;
   debug: boolean;
   cohortSize: number;
+  workers: number;
   maxConcurrentAgents: number;
   offerCycleDays: number;
   profile: string;
@@ -187,6 +188,8 @@ const RUN_SPECS: { [K in keyof RunConfig]: OptionSpec<RunConfig[K]> } = {
   debug: { flag: '--debug', group: 'monitoring', env: ['DEBUG_LOGS'], kind: 'bool', default: false, commands: RUN, description: 'debug logging' },
   // The cohorts are in the checkpointed tree: another size cannot be applied to a restored run.
   cohortSize: { flag: '--cohort-size', group: 'agents', env: ['COHORT_SIZE'], yaml: ['parallelization.cohort_size'], kind: 'int', min: 1, default: 500, commands: RUN, public: 'cohort_size', resume: 'must-match', description: 'shoppers per cohort actor' },
+  // Not recorded: a run checkpointed with workers resumes with any count, or in-process (same digest).
+  workers: { flag: '--workers', group: 'agents', env: ['SHOPSIM_WORKERS'], yaml: ['parallelization.workers'], kind: 'int', min: 0, default: 0, commands: RUN, description: 'worker threads that run the cohorts (0 = all in this thread; the digest is the same; see docs/scaling.md)' },
   maxConcurrentAgents: { flag: '--max-concurrent-agents', group: 'agents', env: ['MAX_CONCURRENT_AGENTS'], yaml: ['parallelization.max_concurrent_agents'], kind: 'int', min: 1, default: 10_000, commands: RUN, public: 'max_concurrent_agents', resume: 'carry', description: 'most agents in a session at once (all of them up to this many)' },
   offerCycleDays: { flag: '--offer-cycle-days', group: 'agents', env: ['OFFER_CYCLE_DAYS'], yaml: ['offers.cycle_days'], kind: 'number', min: 0, exclusiveMin: true, default: 7, commands: RUN, public: 'offer_cycle_days', resume: 'must-match', description: 'simulated days per offer cycle' },
   // The profile shapes the personas (src/model/profiles.ts); the whole profile is recorded with the run as profile_spec.

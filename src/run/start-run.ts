@@ -30,6 +30,8 @@ import { createReplayStore, readRecordedAnswers, type RecordedAnswers, type Repl
 import type { Simulation } from '../simulation/types.ts';
 import type { CohortExecutor } from '../scale/executor.ts';
 import type { MockStore, MockStoreState } from '../store/mock-store.ts';
+import type { HttpMetrics } from '../store/http-store.ts';
+import type { ThreadExecutor } from '../scale/thread-executor.ts';
 import { applyProfile, validateProfile, type Profile } from '../model/profiles.ts';
 import { loadPersonas, loadProducts, loadProfile, selectAgents } from './load-data.ts';
 import { openBackends, type Backends } from './open-backends.ts';
@@ -249,6 +251,8 @@ export interface OpenedRun {
   replayStore: ReplayStore | null;
   /** The run's recorded answers, when it records them. */
   answersWriter: AnswersWriter | null;
+  /** With --workers N: the worker threads the cohorts run on (null: in this thread). */
+  executor: ThreadExecutor | null;
   simulate(options: SimulateOptions): SimulatedRun;
   close(): Promise<void>;
 }
@@ -260,7 +264,7 @@ export interface OpenRunOptions {
 }
 
 /** The mock store as a checkpoint sees it: with the carts and coupons of cohorts held elsewhere. */
-function checkpointMockStore(store: MockStore | null, executor: SimulateOptions['executor']): MockStore | null {
+function remoteCheckpointMockStore(store: MockStore | null, executor: SimulateOptions['executor']): MockStore | null {
   const remote = executor?.mockStoreState;
   if (!store || !remote) return store;
   return { ...store, exportState: () => remote(store.exportState()) };
@@ -302,13 +306,55 @@ export async function openRun(plan: RunPlan, options: OpenRunOptions = {}): Prom
   const answersWriter = writer;
   if (options.wrapStore) store = options.wrapStore(store);
   const recorder = options.wrapRecorder ? options.wrapRecorder(backends.recorder) : backends.recorder;
+  // --workers N (a run, not a replay): the cohorts on worker threads, each with its own store
+  // client; their sessions are written by this thread's recorder (one connection for PGlite).
+  let executor: ThreadExecutor | null = null;
+  if (config.workers > 0 && plan.durable && !plan.answers) {
+    const { startThreadExecutor } = await import('../scale/thread-executor.ts');
+    executor = startThreadExecutor({
+      workers: config.workers,
+      keepSnapshots: true,
+      recorder: config.mockDb ? null : recorder,
+      answers: answersWriter,
+      store: backends.storeUrl === null
+        ? { kind: 'mock', seed: config.seed, products, agentIds: personas.map((p) => p.id), failRate: config.mockFailRate, state: plan.resume?.checkpoint.mock_store_state ?? null }
+        : {
+            kind: 'http', baseUrl: backends.storeUrl, connections: Math.max(1, Math.ceil(config.connections / config.workers)), requestTimeoutMs: config.requestTimeout * 1000,
+            // --rate-limit is the run's total: each worker paces at its share.
+            rateLimit: config.rateLimit / config.workers, burst: config.burst,
+          },
+    });
+  }
+  const threads = executor;
+  try {
+    await threads?.ready();
+  } catch (err) {
+    await threads?.close?.();
+    await backends.close();
+    throw err;
+  }
+  // The HTTP figures are every store client's: this thread's (offer cycles) and each worker's.
+  let metrics = backends.metrics;
+  if (threads && backends.storeUrl !== null && backends.metrics) {
+    const { mergeHttpMetrics } = await import('../scale/thread-executor.ts');
+    const base = backends.metrics;
+    metrics = () => {
+      const own = base();
+      return { ...own, ...(mergeHttpMetrics([own as unknown as HttpMetrics, ...threads.workerHttpMetrics()]) ?? {}) };
+    };
+  }
+  // A checkpoint's mock-store state is the workers' (carts, coupons, calls) with this thread's offer cycle.
+  const checkpointMockStore: MockStore | null =
+    backends.mockStore && threads ? ({ ...backends.mockStore, exportState: () => threads.mockStoreState((backends.mockStore as MockStore).exportState()) } as MockStore) : backends.mockStore;
   return {
     plan,
     backends,
     store,
     replayStore,
     answersWriter,
+    executor,
     close: async () => {
+      await threads?.close?.();
       answersWriter?.close();
       await backends.close();
     },
@@ -318,10 +364,12 @@ export async function openRun(plan: RunPlan, options: OpenRunOptions = {}): Prom
         products,
         store,
         recorder,
-        ...(backends.metrics ? { metrics: backends.metrics } : {}),
+        ...(metrics ? { metrics } : {}),
         ...(options.inspect ? { inspect: options.inspect } : {}),
-        ...(options.executor ? { executor: options.executor } : {}),
         ...(plan.restore ? { restore: plan.restore } : {}),
+        ...(threads ? { executor: threads } : {}),
+        // A distributed run's executor (src/scale/distributed-run.ts; never with --workers).
+        ...(options.executor ? { executor: options.executor } : {}),
         ...(plan.durable
           ? {
               checkpointer: createCheckpointer({
@@ -330,7 +378,7 @@ export async function openRun(plan: RunPlan, options: OpenRunOptions = {}): Prom
                 publicConfig: recorded,
                 personas: plan.filePersonas,
                 products,
-                mockStore: checkpointMockStore(backends.mockStore, options.executor),
+                mockStore: options.executor ? remoteCheckpointMockStore(backends.mockStore, options.executor) : checkpointMockStore,
                 ...(answersWriter ? { answers: () => answersWriter.position() } : {}),
                 isReplay: plan.resume !== null,
                 resumedFrom: plan.resume?.file ?? null,
@@ -390,6 +438,7 @@ export async function openRun(plan: RunPlan, options: OpenRunOptions = {}): Prom
             // loses the run row's end time and summary (written again by a resumed run).
             options.onEndRunError?.(err);
           }
+          if (threads) summary['workers'] = threads.workerStats().map((w) => ({ index: w.index, alive: w.alive, cohorts: w.cohorts, agent_cycles: w.agentCycles, exit_code: w.exitCode }));
           summary['store'] = backends.describe.store;
           summary['database'] = backends.describe.database;
           if (answersWriter) {

@@ -108,6 +108,15 @@ export function mergeMockState(into: MockStoreState, slice: CohortMockState): Mo
   return { ...into, carts: [...carts], redeemed: [...redeemed] };
 }
 
+/**
+ * A cohort's mock-store slice as a new offer cycle leaves it (what MockStore.startOfferCycle does
+ * to every agent): no coupon redeemed, none applied to a cart. For a slice taken before an offer
+ * cycle started and opened after it (a cohort moved to another worker).
+ */
+export function afterOfferCycle(slice: CohortMockState): CohortMockState {
+  return { carts: slice.carts.map(([id, c]) => [id, { ...c, coupon: null }]), redeemed: [] };
+}
+
 /** The carts and redeemed coupons of `agentIds` in a mock store state. */
 export function sliceMockState(state: MockStoreState, agentIds: readonly string[]): CohortMockState {
   const ids = new Set(agentIds);

@@ -46,6 +46,7 @@ export interface DistributedRun {
 export function checkDistributedOptions(config: RunConfig): void {
   if (!config.redis) return;
   parseRedisUrl(config.redis);
+  if (config.workers > 0) throw inputError(`--redis and --workers ${config.workers}: expected one of them (the cohorts run on \`shopsim worker\` processes, each with --concurrency threads); nothing was written`);
   if (!config.mockApi || !config.mockDb) {
     throw inputError('--redis: a distributed run needs --mock-api and --mock-db for now (workers with their own store clients and database writes are not built yet; docs/scaling.md); nothing was written');
   }

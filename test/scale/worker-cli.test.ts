@@ -31,6 +31,9 @@ describe('shopsim run --redis: Redis unreachable at start', () => {
       const w = spawnSync(process.execPath, [BIN, 'worker', '--redis', `redis://127.0.0.1:${port}`], { env: ENV, encoding: 'utf8', cwd: dir });
       expect(w.status).toBe(2);
       expect(w.stderr.trim()).toBe(`shopsim: --redis redis://127.0.0.1:${port}: Redis does not answer (ECONNREFUSED); nothing was written`);
+      const both = spawnSync(process.execPath, [BIN, 'run', '--mock-api', '--mock-db', '--fast', '-c', '2', '--redis', 'redis://127.0.0.1:1', '--workers', '2'], { env: ENV, encoding: 'utf8', cwd: dir });
+      expect(both.status).toBe(2);
+      expect(both.stderr.trim()).toMatch(/^shopsim: --redis and --workers 2: expected one of them/);
       expect(spawnSync('ls', ['-A', dir], { encoding: 'utf8' }).stdout.trim()).toBe('');
     } finally {
       rmSync(dir, { recursive: true, force: true });
