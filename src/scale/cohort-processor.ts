@@ -1,7 +1,7 @@
 /**
  * The processor a `shopsim worker` runs in its worker threads (./thread-pool.ts): one cycle of one
- * cohort per job, stateless, through the cohort runner (./cohort-runner.ts, runCohortCycle) with
- * this worker's own edges — the mock store, seeded like the coordinator's, and a recorder that
+ * cohort per job, from the snapshot the job names, through the cohort runner (./cohort-runner.ts)
+ * with this worker's own edges — the mock store, seeded like the coordinator's, and a recorder that
  * writes nothing (a distributed run is --mock-api --mock-db for now: docs/scaling.md).
  *
  * What is stored in Redis per cohort (the "source"): `{ spec }` before its first cycle, then
@@ -15,7 +15,8 @@ import type { CycleInfo } from '../model/calendar.ts';
 import { createMockRecorder } from '../simulation/mock-recorder.ts';
 import { createMockStore, type MockStoreState } from '../store/mock-store.ts';
 import { loadPersonas, loadProducts, selectAgents } from '../run/load-data.ts';
-import { runCohortCycle, type CohortMockState, type CohortSource } from './cohort-runner.ts';
+import { randomBytes } from 'node:crypto';
+import { createCohortRunner, type CohortMockState, type CohortRunner, type CohortSource } from './cohort-runner.ts';
 import type { ProcessorContext, ThreadOutput, ThreadWork } from './thread-pool.ts';
 import type { Entry } from '../simulation/event-log.ts';
 import type { CohortReport } from '../../machines/cohort.machine.ts';
@@ -36,7 +37,13 @@ export interface WorkerLocal {
 export type OfferCycle = MockStoreState['offerCycle'];
 
 /** The cohort as stored between cycles. */
-export type StoredSource = { spec: Extract<CohortSource, { spec: unknown }>['spec']; mockState?: CohortMockState | null; offerCycle?: OfferCycle } | { id: string; snapshot: unknown; mockState: CohortMockState | null; offerCycle: OfferCycle };
+export type StoredSource =
+  | { spec: Extract<CohortSource, { spec: unknown }>['spec']; mockState?: CohortMockState | null; offerCycle?: OfferCycle }
+  /** `token`: written with the snapshot by the thread that made it; that thread still holds the cohort's actor in that state. */
+  | { id: string; snapshot: unknown; mockState: CohortMockState | null; offerCycle: OfferCycle; token?: string };
+
+/** Cohorts a thread keeps after their job (most recent last), to skip restoring them from the snapshot when their next job comes here. */
+const KEEP = 32;
 
 /** A job's input (small): the RUN_CYCLE, the window when it changed, the coordinator's offer cycle. */
 export interface CohortJobInput {
@@ -62,6 +69,7 @@ export function createProcessor(context: ProcessorContext) {
   const products = loadProducts(local.products);
   const agentIds = selectAgents(loadPersonas(local.personas), run.agents, local.personas).map((p) => p.id);
   const mockStore = createMockStore({ seed: run.seed, products, agentIds, failRate: run.mockFailRate });
+  const held = new Map<string, { token: string; runner: CohortRunner }>();
   return async (work: ThreadWork): Promise<ThreadOutput> => {
     const input = work.input as CohortJobInput;
     const stored = JSON.parse(work.snapshot) as StoredSource;
@@ -71,15 +79,25 @@ export function createProcessor(context: ProcessorContext) {
     if (input.offerCycle && input.offerCycle.number !== before?.number) {
       await mockStore.startOfferCycle({ offer_cycle: input.offerCycle.number, starts_at: input.offerCycle.startsAt, ends_at: input.offerCycle.endsAt, user_ids: [] });
     }
-    const source: CohortSource = 'spec' in stored ? { spec: stored.spec } : { id: stored.id, snapshot: stored.snapshot };
-    const r = await runCohortCycle({
-      cohort: source,
-      info: input.info,
-      activeCount: input.activeCount,
-      ...(input.window !== undefined ? { window: input.window } : {}),
-      deps: { store: mockStore, recorder: createMockRecorder(), mockStore },
-    });
-    const after: StoredSource = { id: r.id, snapshot: r.snapshot, mockState: r.mockState ?? null, offerCycle: input.offerCycle };
+    // The cohort's actor as this thread left it after the previous cycle (its token matches the
+    // stored snapshot's), or restored from the snapshot. Actors are never stopped here: XState's
+    // stop() is quadratic in children (~0.5 s for 500 shoppers) and an idle cohort holds no timers,
+    // so a dropped one is simply collected.
+    const id = 'spec' in stored ? stored.spec.id : stored.id;
+    const kept = held.get(id);
+    held.delete(id);
+    let runner: CohortRunner;
+    if (kept && 'token' in stored && stored.token === kept.token) runner = kept.runner;
+    else {
+      runner = createCohortRunner({ store: mockStore, recorder: createMockRecorder(), mockStore });
+      runner.open('spec' in stored ? { spec: stored.spec } : { id: stored.id, snapshot: stored.snapshot });
+    }
+    if (input.window !== undefined) runner.setWindow(id, input.window);
+    const r = await runner.runCycle(id, { info: input.info, activeCount: input.activeCount }, { snapshot: true });
+    const token = randomBytes(8).toString('hex');
+    held.set(id, { token, runner });
+    while (held.size > KEEP) held.delete(held.keys().next().value as string);
+    const after: StoredSource = { id: r.id, snapshot: r.snapshot, mockState: r.mockState ?? null, offerCycle: input.offerCycle, token };
     const result: CohortJobResult = { report: r.report, entries: r.entries, mockCalls: mockStore.exportState().calls, seconds: r.seconds, agentCycles: r.agentCycles };
     return { snapshot: JSON.stringify(after), result };
   };
