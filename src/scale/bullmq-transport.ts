@@ -91,6 +91,8 @@ export function transportKeys(prefix: string, runId: string) {
   const run = safe(runId);
   return {
     current: `${prefix}:run-current`,
+    /** The live coordinator's run id, with a TTL it keeps renewing (a second run on the same prefix is refused). */
+    coordinator: `${prefix}:coordinator`,
     run: `${prefix}:run:${run}`,
     workers: `${prefix}:workers:${run}`,
     worker: (id: string) => `${prefix}:worker:${run}:${id}`,
@@ -261,6 +263,15 @@ export async function openCoordinator(options: CoordinatorOptions): Promise<Coor
   const downLimit = options.redisDownLimitMs ?? 300_000;
   const emit = (e: CoordinatorEvent) => options.onEvent?.(e);
 
+  // One run at a time per prefix: another live coordinator (its key renewed within the last
+  // seconds) is a refusal, before anything of this run is written.
+  const live = await redis.get(keys.coordinator);
+  if (live !== null && live !== options.runId) {
+    redis.disconnect();
+    throw inputError(`--redis ${redactUrl(options.url)}: run ${live} is running there with the key prefix ${prefix} (one run at a time per prefix: give this one another --redis-prefix); nothing was written`);
+  }
+  const coordinatorTtl = Math.max(3000, 3 * timing.heartbeatMs);
+  await redis.set(keys.coordinator, options.runId, 'PX', coordinatorTtl);
   const flows = new FlowProducer({ connection, prefix });
   const cohortsQueue = new Queue(keys.cohortsQueue, { connection, prefix });
   const barrierQueue = new Queue(keys.barrierQueue, { connection, prefix });
@@ -355,7 +366,7 @@ export async function openCoordinator(options: CoordinatorOptions): Promise<Coor
   /** One check: Redis answers (else paused, then a stop past the limit), workers. Never throws. */
   async function check(): Promise<Error | null> {
     try {
-      await redis.ping();
+      await redis.set(keys.coordinator, options.runId, 'PX', coordinatorTtl);
       if (redisDownSince !== null) {
         const down = (Date.now() - redisDownSince) / 1000;
         redisDownSince = null;
@@ -512,6 +523,7 @@ export async function openCoordinator(options: CoordinatorOptions): Promise<Coor
         await redis.hset(keys.run, 'status', 'done');
         const current = await redis.get(keys.current);
         if (current === options.runId) await redis.del(keys.current);
+        if ((await redis.get(keys.coordinator)) === options.runId) await redis.del(keys.coordinator);
       } catch {
         // Redis away: the workers see the run record gone or stale.
       }

@@ -213,6 +213,16 @@ describe.skipIf(!TEST_REDIS_URL)('BullMQ transport (real Redis)', () => {
     await expect(data.finished).rejects.toThrow(/^worker refused by run run-join on .*: its personas\/products data differ/);
   });
 
+  it('a second run on the same key prefix is refused with one line while the first runs, and allowed after it closed', async () => {
+    const first = await coordinator('run-first');
+    const err = await openCoordinator({ url: space.url, prefix: space.prefix, runId: 'run-second', identity: IDENTITY, ...FAST }).catch((e: unknown) => e);
+    expect((err as Error).message).toBe(`--redis redis://127.0.0.1:6379: run run-first is running there with the key prefix ${space.prefix} (one run at a time per prefix: give this one another --redis-prefix); nothing was written`);
+    expect((err as { exitCode: number }).exitCode).toBe(2);
+    await first.close();
+    const second = await coordinator('run-second');
+    expect(second.runId).toBe('run-second');
+  });
+
   it('Redis unreachable at start: one line, exit code 2', async () => {
     const port = await freePort();
     const err = await probeRedis(`redis://127.0.0.1:${port}`).catch((e: unknown) => e);
