@@ -5,7 +5,8 @@
  *    to back in one run, and their ratios (same digest expected);
  *  - coordination cost per cycle: 40 and 200 cohorts of 5 agents (the shopping is next to
  *    nothing, so a cycle's time is the barrier: RUN_CYCLE out, reports and snapshots back, merge,
- *    seal), in-process and on 2 workers; the difference is what the workers add per cycle.
+ *    seal), in-process and on 2 workers; the difference is what the workers add per cycle, and
+ *    the coordinator thread's own busy time per cycle (event-loop utilisation) is its share.
  * One JSON line per run, then one line per comparison. BENCH_AGENTS / BENCH_CYCLES / BENCH_WORKERS override.
  */
 import { execFileSync } from 'node:child_process';
@@ -52,6 +53,7 @@ for (const cohorts of [40, 200]) {
       in_process_cycle_median_ms: local['cycle_median_ms'],
       workers_cycle_median_ms: remote['cycle_median_ms'],
       barrier_overhead_ms: Math.round(((remote['cycle_median_ms'] as number) - (local['cycle_median_ms'] as number)) * 1000) / 1000,
+      coordinator_busy_ms_per_cycle: remote['main_thread_busy_ms_per_cycle'],
       same_digest: local['digest'] === remote['digest'],
     })}\n`,
   );
