@@ -13,6 +13,8 @@
  *     r.report    COHORT_DONE { type, baseIndex, totals }: what the stand-in sends the orchestrator
  *     r.entries   the cycle's event-log entries of this cohort (EventLog.take), for addEntries
  *     r.snapshot  the cohort's persisted snapshot after the cycle (when asked: { snapshot: true })
+ *     r.state     its compact CohortState after the cycle (when asked: { state: true }); later
+ *                 runner.open({ spec | id+snapshot, state, mockState }) rebuilds it from that
  *     r.mockState the mock store's carts and redeemed coupons of this cohort's agents (mock store only)
  *   runner.snapshot(id) / runner.mockState(id) / runner.close(id)
  *
@@ -35,8 +37,26 @@ import type { MockStore, MockStoreState } from '../store/mock-store.ts';
 /** A new cohort: the orchestrator's spawn input (runId, seed, baseIndex, personas, window) and its actor id ('cohort-0000'). */
 export type CohortSpec = CohortInput & { id: string };
 
-/** Where a cohort comes from: its spec (a new run) or its persisted snapshot (a checkpoint, another worker). */
-export type CohortSource = { spec: CohortSpec } | { id: string; snapshot: unknown; mockState?: CohortMockState | null };
+/**
+ * What changes in a cohort from one cycle to the next, between cycles: its window and, per shopper
+ * (in cohort order), its state value and the context fields a cycle moves — a few dozen bytes a
+ * shopper, against ~800 for its persisted snapshot (persona included). Put over the cohort's spec
+ * or an older snapshot of it, it gives a cohort that behaves as the one it was taken from
+ * (`open({ spec, state })`): what a worker keeps per cycle to take over a lost worker's cohorts.
+ */
+export interface CohortState {
+  window: number;
+  /** [id, value, rng, lastCycle, lastAction, shoppingThisCycle, info, session] per shopper. */
+  shoppers: [string, unknown, unknown, unknown, unknown, unknown, unknown, unknown][];
+}
+
+/**
+ * Where a cohort comes from: its spec (a new run) or its persisted snapshot (a checkpoint, another
+ * worker), optionally with a later CohortState over it and its agents' mock-store slice.
+ */
+export type CohortSource =
+  | { spec: CohortSpec; state?: CohortState | null; mockState?: CohortMockState | null }
+  | { id: string; snapshot: unknown; state?: CohortState | null; mockState?: CohortMockState | null };
 
 /** The part of the mock store's state that belongs to one cohort's agents (carts, redeemed coupons). */
 export type CohortMockState = Pick<MockStoreState, 'carts' | 'redeemed'>;
@@ -60,7 +80,9 @@ export interface CohortCycleResult {
   entries: Entry[];
   /** The cohort's persisted snapshot after the cycle (runCycle with { snapshot: true }). */
   snapshot?: unknown;
-  /** This cohort's mock-store state after the cycle (with { snapshot: true } and a mock store). */
+  /** The cohort's state after the cycle (runCycle with { state: true }): see CohortState. */
+  state?: CohortState;
+  /** This cohort's mock-store state after the cycle (with { snapshot: true } or { state: true }, and a mock store). */
   mockState?: CohortMockState | null;
   /** Wall time of the cycle for this cohort. */
   seconds: number;
@@ -73,7 +95,9 @@ export interface CohortRunner {
   has(id: string): boolean;
   ids(): string[];
   setWindow(id: string, window: number): void;
-  runCycle(id: string, cycle: { info: CycleInfo; activeCount: number }, options?: { snapshot?: boolean }): Promise<CohortCycleResult>;
+  runCycle(id: string, cycle: { info: CycleInfo; activeCount: number }, options?: { snapshot?: boolean; state?: boolean }): Promise<CohortCycleResult>;
+  /** The cohort's CohortState (between cycles). */
+  state(id: string): CohortState;
   /** The cohort's persisted snapshot (between cycles): the shape the orchestrator's checkpoint holds. */
   snapshot(id: string): unknown;
   /** The mock store's state of this cohort's agents (null without a mock store). */
@@ -97,6 +121,23 @@ interface Held {
 function agentIdsOfSnapshot(snapshot: unknown): string[] {
   const children = (snapshot as { children?: Record<string, unknown> } | null)?.children ?? {};
   return Object.keys(children);
+}
+
+interface PersistedShopper {
+  value: unknown;
+  context: Record<string, unknown>;
+}
+
+/** Puts a CohortState over a (private, mutable) persisted cohort snapshot. */
+function applyState(snapshot: unknown, state: CohortState): void {
+  const root = snapshot as { context: { window: number }; children: Record<string, { snapshot: PersistedShopper }> };
+  root.context.window = state.window;
+  for (const [id, value, rng, lastCycle, lastAction, shoppingThisCycle, info, session] of state.shoppers) {
+    const child = root.children[id];
+    if (!child) throw new Error(`cohort state: shopper ${id} is not in the cohort`);
+    child.snapshot.value = value;
+    Object.assign(child.snapshot.context, { rng, lastCycle, lastAction, shoppingThisCycle, info, session });
+  }
 }
 
 /** `into` with the carts and redeemed coupons of `slice` put over those of the same agents. */
@@ -123,9 +164,23 @@ export function sliceMockState(state: MockStoreState, agentIds: readonly string[
   return { carts: state.carts.filter(([id]) => ids.has(id)), redeemed: state.redeemed.filter(([id]) => ids.has(id)) };
 }
 
+function withoutId(spec: CohortSpec): CohortInput {
+  const { id: _id, ...input } = spec;
+  return input;
+}
+
 export function createCohortRunner(deps: CohortRunnerDeps): CohortRunner {
   const now = deps.now ?? (() => performance.now());
   const held = new Map<string, Held>();
+
+  /** The cohort's agents' carts and coupons become the slice's (what this store held of them before is dropped). */
+  function importSlice(agentIds: readonly string[], slice: CohortMockState): void {
+    if (!deps.mockStore) return;
+    const ids = new Set(agentIds);
+    const current = deps.mockStore.exportState();
+    const others = { ...current, carts: current.carts.filter(([id]) => !ids.has(id)), redeemed: current.redeemed.filter(([id]) => !ids.has(id)) };
+    deps.mockStore.importState(mergeMockState(others, slice));
+  }
 
   function get(id: string): Held {
     const h = held.get(id);
@@ -159,20 +214,29 @@ export function createCohortRunner(deps: CohortRunnerDeps): CohortRunner {
           queueMicrotask(() => w.resolve(r));
         },
       });
+      if (source.state) {
+        // The spec's (or snapshot's) cohort as a private snapshot, with the later state put over it.
+        const base = 'spec' in source ? createActor(machineFor({ log, report: () => {} }), { id, input: withoutId(source.spec) }).getPersistedSnapshot() : source.snapshot;
+        const snapshot = structuredClone(base);
+        applyState(snapshot, source.state);
+        runner.open({ id, snapshot, mockState: source.mockState ?? null });
+        return;
+      }
       let actor: Actor<ProvidedCohort>;
       let baseIndex: number;
       let agentIds: string[];
       if ('spec' in source) {
-        const { id: _id, ...input } = source.spec;
+        const input = withoutId(source.spec);
         actor = createActor(machine, { id, input });
         baseIndex = input.baseIndex;
         agentIds = input.personas.map((p) => p.id);
+        if (source.mockState) importSlice(agentIds, source.mockState);
       } else {
         // XState still type-checks `input` with a snapshot; a restored actor does not use it.
         actor = createActor(machine, { id, snapshot: source.snapshot } as never);
         baseIndex = (source.snapshot as { context: { baseIndex: number } }).context.baseIndex;
         agentIds = agentIdsOfSnapshot(source.snapshot);
-        if (source.mockState && deps.mockStore) deps.mockStore.importState(mergeMockState(deps.mockStore.exportState(), source.mockState));
+        if (source.mockState) importSlice(agentIds, source.mockState);
       }
       const h: Held = { id, baseIndex, agentIds, actor, log, waiting: null };
       slot.h = h;
@@ -206,10 +270,9 @@ export function createCohortRunner(deps: CohortRunnerDeps): CohortRunner {
       const entries = h.log.take(cycle.info.cycle);
       const agentCycles = Math.max(0, Math.min(h.agentIds.length, cycle.activeCount - h.baseIndex));
       const result: CohortCycleResult = { id, report, entries, seconds: (now() - t0) / 1000, agentCycles };
-      if (options.snapshot) {
-        result.snapshot = h.actor.getPersistedSnapshot();
-        result.mockState = runner.mockState(id);
-      }
+      if (options.snapshot) result.snapshot = h.actor.getPersistedSnapshot();
+      if (options.state) result.state = runner.state(id);
+      if (options.snapshot || options.state) result.mockState = runner.mockState(id);
       return result;
     },
 
@@ -219,9 +282,25 @@ export function createCohortRunner(deps: CohortRunnerDeps): CohortRunner {
       return h.actor.getPersistedSnapshot();
     },
 
+    state(id) {
+      const h = get(id);
+      if (h.waiting) throw new Error(`cohort runner: refusing to read cohort ${id} mid-cycle`);
+      const ctx = h.actor.getSnapshot().context;
+      return {
+        window: ctx.window,
+        shoppers: ctx.shoppers.map((shopper) => {
+          const snap = shopper.getSnapshot();
+          const c = snap.context;
+          // Copies: the live actor replaces these objects later, but a caller in this thread keeps the result.
+          return [shopper.id, snap.value, [...c.rng], c.lastCycle, c.lastAction, c.shoppingThisCycle, c.info && { ...c.info }, c.session && structuredClone(c.session)];
+        }),
+      };
+    },
+
     mockState(id) {
       const h = get(id);
-      return deps.mockStore ? sliceMockState(deps.mockStore.exportState(), h.agentIds) : null;
+      // A copy: the store's carts are its live objects, changed by the next cycle.
+      return deps.mockStore ? structuredClone(deps.mockStore.exportAgents(h.agentIds)) : null;
     },
 
     async offerCycleStarted(request) {
@@ -232,8 +311,13 @@ export function createCohortRunner(deps: CohortRunnerDeps): CohortRunner {
       const h = held.get(id);
       if (!h) return;
       held.delete(id);
-      h.actor.stop();
-      h.waiting?.reject(new Error(`cohort ${id} closed mid-cycle`));
+      // Mid-cycle it is stopped (its shoppers must not go on calling the store). Between cycles
+      // nothing of it runs, so it is only let go: stopping an actor with hundreds of children is
+      // quadratic in XState (each child's stop copies the parent's children), seconds per worker.
+      if (h.waiting) {
+        h.actor.stop();
+        h.waiting.reject(new Error(`cohort ${id} closed mid-cycle`));
+      }
     },
 
     closeAll() {

@@ -4,8 +4,9 @@
  * stand-in of ./remote-cohort.ts: cohort k (in spawn order) goes to worker k mod N, every
  * message of a cohort goes through its worker's port (so in order), and each worker answers a
  * cycle with the cohort's report, its event-log entries, its recorded store answers and — with
- * `keepSnapshots` — its persisted snapshot, kept here so a lost worker's cohorts are re-opened
- * on the others from their last cycle and their running cycle is run again.
+ * `keepSnapshots` — its compact CohortState and mock-store slice, kept here so a lost worker's
+ * cohorts are re-opened on the others as they were after their last cycle (the state put over
+ * their spec or checkpoint snapshot) and their running cycle is run again.
  * Writes go through this thread's recorder (the embedded PGlite takes one connection; on
  * PostgreSQL too, for now): a worker asks, the recorder writes, the worker is answered.
  */
@@ -14,7 +15,7 @@ import type { EndpointLatency, LatencySummary } from '../metrics/latency.ts';
 import type { Recorder } from '../model/types.ts';
 import type { HttpMetrics } from '../store/http-store.ts';
 import type { AnswerSink } from '../store/recording-store.ts';
-import { afterOfferCycle, type CohortCycleResult, type CohortMockState, type CohortSource } from './cohort-runner.ts';
+import { afterOfferCycle, type CohortCycleResult, type CohortMockState, type CohortSource, type CohortState } from './cohort-runner.ts';
 import { createRemoteExecutor, type CohortTransport, type GatheredState, type RemoteExecutor } from './remote-cohort.ts';
 import type { ToCoordinator, ToWorker, WorkerSetup } from './thread-messages.ts';
 
@@ -94,9 +95,11 @@ interface CohortPlace {
   id: string;
   worker: number;
   size: number;
-  /** Where it would be re-opened from: its spec or restored snapshot, or its last kept snapshot (JSON text). */
-  source: CohortSource | { id: string; snapshotJson: string; mockState: CohortMockState | null };
-  /** The offer cycle in effect when `source` was taken. */
+  /** What it was opened from (its spec, or a checkpoint's snapshot). */
+  source: CohortSource;
+  /** Its state and mock-store slice after its last cycle, to be put over `source` on a re-open. */
+  kept: { state: CohortState; mockState: CohortMockState | null } | null;
+  /** The offer cycle in effect when `kept` was taken. */
   offerCycle: number;
   /** The window last set since `source` was taken (a resume's), sent again after a re-open. */
   window?: number;
@@ -139,9 +142,10 @@ export function startThreadExecutor(options: ThreadExecutorOptions): ThreadExecu
         slot.stats.agentCycles += m.result.agentCycles;
         slot.stats.busySeconds += m.seconds;
         const place = places.get(run.id);
-        if (place && m.snapshotJson !== null) {
-          place.source = { id: run.id, snapshotJson: m.snapshotJson, mockState: m.result.mockState ?? null };
+        if (place && m.result.state) {
+          place.kept = { state: m.result.state, mockState: m.result.mockState ?? null };
           place.offerCycle = offerCycle;
+          // The kept state carries the window in force.
           delete place.window;
         }
         run.resolve(m.result);
@@ -186,7 +190,7 @@ export function startThreadExecutor(options: ThreadExecutorOptions): ThreadExecu
   function postRun(slot: Slot, req: number, run: PendingRun): void {
     const place = places.get(run.id) as CohortPlace;
     runs.set(req, { ...run, worker: slot.index });
-    send(slot, { t: 'run', req, id: run.id, info: run.info, activeCount: run.activeCount, size: place.size, snapshot: keep });
+    send(slot, { t: 'run', req, id: run.id, info: run.info, activeCount: run.activeCount, size: place.size, state: keep });
   }
 
   /** A worker is gone: its cohorts move to the others, from their last kept snapshot; their running cycle runs again. */
@@ -209,14 +213,15 @@ export function startThreadExecutor(options: ThreadExecutorOptions): ThreadExecu
     for (const id of slot.cohorts) {
       const place = places.get(id) as CohortPlace;
       const to = leastLoaded() as Slot;
-      let source = place.source;
-      // An offer cycle started since the snapshot cleared coupons and redemptions everywhere: so here too.
-      if (!('spec' in source) && source.mockState && place.offerCycle < offerCycle) source = { ...source, mockState: afterOfferCycle(source.mockState) };
+      let mockState = place.kept ? place.kept.mockState : (place.source.mockState ?? null);
+      // An offer cycle started since the slice was taken cleared coupons and redemptions everywhere: so here too.
+      if (mockState && place.offerCycle < offerCycle) mockState = afterOfferCycle(mockState);
+      const source: CohortSource = { ...place.source, state: place.kept?.state ?? place.source.state ?? null, mockState };
       place.worker = to.index;
       recovered.cohortsMoved++;
       to.cohorts.add(id);
       to.stats.cohorts = to.cohorts.size;
-      send(to, 'snapshotJson' in source ? { t: 'open-json', id, snapshotJson: source.snapshotJson, mockState: source.mockState } : { t: 'open', source });
+      send(to, { t: 'open', source });
       if (place.window !== undefined) send(to, { t: 'window', id, window: place.window });
     }
     slot.cohorts.clear();
@@ -249,7 +254,7 @@ export function startThreadExecutor(options: ThreadExecutorOptions): ThreadExecu
       const id = 'spec' in source ? source.spec.id : source.id;
       const slot = slots[opened++ % slots.length] as Slot;
       const size = 'spec' in source ? source.spec.personas.length : Object.keys((source.snapshot as { children?: object }).children ?? {}).length;
-      places.set(id, { id, worker: slot.index, size, source, offerCycle });
+      places.set(id, { id, worker: slot.index, size, source, kept: null, offerCycle });
       slot.cohorts.add(id);
       slot.stats.cohorts = slot.cohorts.size;
       send(slot, { t: 'open', source });

@@ -22,12 +22,11 @@ export interface WorkerSetup {
 
 export type ToWorker =
   | { t: 'open'; source: CohortSource }
-  /** A cohort moved from a lost worker: its last snapshot as the JSON text that worker sent. */
-  | { t: 'open-json'; id: string; snapshotJson: string; mockState: CohortMockState | null }
   | { t: 'window'; id: string; window: number }
   | { t: 'offer'; request: OfferCycleRequest }
   /** `size`: the cohort's shoppers (to take their recorded answers). */
-  | { t: 'run'; req: number; id: string; info: CycleInfo; activeCount: number; size: number; snapshot: boolean }
+  /** `state`: send the cohort's CohortState and mock-store slice back with the report. */
+  | { t: 'run'; req: number; id: string; info: CycleInfo; activeCount: number; size: number; state: boolean }
   | { t: 'commit-ack'; req: number; error: string | null }
   | { t: 'gather'; req: number }
   | { t: 'close' };
@@ -35,12 +34,8 @@ export type ToWorker =
 export type ToCoordinator =
   /** The worker has loaded and built its edges. */
   | { t: 'ready' }
-  /**
-   * `http`: the worker's store-client figures so far (real store only). `snapshotJson`: the
-   * cohort's snapshot after the cycle (asked with `snapshot`), as JSON text, which the coordinator
-   * keeps without parsing (a string crosses threads as one copy; the object would be rebuilt here).
-   */
-  | { t: 'done'; req: number; result: CohortCycleResult; answers: [CallContext, AnswerEntry][]; seconds: number; http: HttpMetrics | null; snapshotJson: string | null }
+  /** `http`: the worker's store-client figures so far (real store only). */
+  | { t: 'done'; req: number; result: CohortCycleResult; answers: [CallContext, AnswerEntry][]; seconds: number; http: HttpMetrics | null }
   | { t: 'run-failed'; req: number; message: string }
   | { t: 'commit'; req: number; record: SessionRecord }
   | { t: 'gathered'; req: number; snapshots: Record<string, unknown>; mockStates: CohortMockState[]; mockCalls: number }

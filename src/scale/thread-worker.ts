@@ -71,9 +71,6 @@ port.on('message', (m: ToWorker) => {
     case 'open':
       runner.open(m.source);
       break;
-    case 'open-json':
-      runner.open({ id: m.id, snapshot: JSON.parse(m.snapshotJson) as unknown, mockState: m.mockState });
-      break;
     case 'window':
       runner.setWindow(m.id, m.window);
       break;
@@ -83,7 +80,7 @@ port.on('message', (m: ToWorker) => {
     case 'run': {
       if (setup.exitOnCycle === m.info.cycle) process.exit(1);
       const t0 = performance.now();
-      runner.runCycle(m.id, { info: m.info, activeCount: m.activeCount }, { snapshot: m.snapshot }).then(
+      runner.runCycle(m.id, { info: m.info, activeCount: m.activeCount }, { state: m.state }).then(
         (result) => {
           const base = result.report.baseIndex;
           const taken: [CallContext, AnswerEntry][] = [];
@@ -94,9 +91,7 @@ port.on('message', (m: ToWorker) => {
               answers.delete(i);
             }
           }
-          const { snapshot, ...rest } = result;
-          const snapshotJson = snapshot === undefined ? null : JSON.stringify(snapshot);
-          post({ t: 'done', req: m.req, result: rest, answers: taken, seconds: (performance.now() - t0) / 1000, http: http ? http.metrics() : null, snapshotJson });
+          post({ t: 'done', req: m.req, result, answers: taken, seconds: (performance.now() - t0) / 1000, http: http ? http.metrics() : null });
         },
         (err: unknown) => post({ t: 'run-failed', req: m.req, message: err instanceof Error ? err.message : String(err) }),
       );

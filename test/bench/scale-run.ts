@@ -3,6 +3,7 @@
  *   tsx test/bench/scale-run.ts <workers> <agents> <cycles> <cohortSize>
  * Mock store, mock database, --fast. Prints one JSON object.
  */
+import { performance } from 'node:perf_hooks';
 import { generateProducts } from '../../src/model/catalog.ts';
 import { generatePersonas } from '../../src/model/personas.ts';
 import { startThreadExecutor } from '../../src/scale/thread-executor.ts';
@@ -47,8 +48,11 @@ sim.events.on('cycle', (r) => {
   agentCycles += r.active;
   sample();
 });
+// This thread's busy time (event-loop utilisation): all the work in-process, the coordinator's with workers.
+const elu0 = performance.eventLoopUtilization();
 const summary = await sim.run();
 const end = performance.now();
+const elu = performance.eventLoopUtilization(elu0);
 await executor?.close?.();
 clearInterval(timer);
 const sorted = [...durations].sort((a, b) => a - b);
@@ -70,6 +74,8 @@ process.stdout.write(
     run_s: r3(runSeconds),
     agent_cycles_per_s: Math.round(agentCycles / runSeconds),
     cycle_median_ms: r3(median * 1000),
+    main_thread_busy_ms_per_cycle: r3(elu.active / cycles),
+    main_thread_utilization: r3(elu.utilization),
     cycle_max_ms: r3((sorted[sorted.length - 1] ?? 0) * 1000),
     peak_rss_mb: Math.round(peakRss / 1048576),
     sessions: summary.sessions_created,

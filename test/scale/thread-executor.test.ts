@@ -79,6 +79,10 @@ describe('--workers N (worker threads, mock store)', () => {
     expect(crashed.stats[0]?.cohorts).toBe(8);
     expect(crashed.recoveries).toEqual({ cohortsMoved: 4, cyclesRerun: 4 });
     expect(crashed.figures).toEqual(inProcess.figures);
+    // Lost as cycle 4 starts a new offer cycle: the moved cohorts' coupons are cleared as everyone's were.
+    const atOffer = await run(2, { exitOnCycle: [4, undefined] });
+    expect(atOffer.recoveries).toEqual({ cohortsMoved: 4, cyclesRerun: 4 });
+    expect(atOffer.figures).toEqual(inProcess.figures);
     // Without kept snapshots the run fails with the loss, instead of waiting at the barrier.
     const store = createMockStore({ seed: CONFIG.seed, products, agentIds, failRate: FAIL_RATE });
     const executor = startThreadExecutor({ workers: 2, recorder: null, exitOnCycle: [undefined, 2], store: { kind: 'mock', seed: CONFIG.seed, products, agentIds, failRate: FAIL_RATE, state: null } });
