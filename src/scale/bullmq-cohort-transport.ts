@@ -2,24 +2,29 @@
  * The CohortTransport (./remote-cohort.ts) of a distributed run: the stand-in cohorts' calls
  * become BullMQ flows through the coordinator (./bullmq-transport.ts).
  *
- *  - open(source): the cohort's source is written to Redis as its snapshot before the next cycle
- *    (a new cohort's spec, or a restored snapshot with its agents' slice of the coordinator's
- *    mock store); every later call waits for that write.
+ *  - open(source): the cohort's base is written to Redis once (a new cohort's spec, or a restored
+ *    snapshot), and its state before the next cycle (none yet, its agents' slice of the
+ *    coordinator's mock store); every later call waits for those writes.
  *  - runCycle(id, …): the orchestrator sends RUN_CYCLE to every cohort in one transition; the
  *    calls of one cycle are gathered (until the next macrotask) into one flow, and each caller
  *    gets its cohort's result when the barrier is passed.
  *  - setWindow: remembered and sent with the cohort's next job.
  *  - offerCycleStarted: the offer cycle is sent with every later job; workers apply it to the
  *    cohort's mock-store slice (./cohort-processor.ts).
- *  - gather(): every cohort's stored snapshot of the last completed cycle, and the mock-store
- *    slices and calls, for a checkpoint of the in-process shape.
+ *  - gather(): every cohort's snapshot as of the last completed cycle — rebuilt here from its base
+ *    and its stored CohortState — and the mock-store slices and calls, for a checkpoint of the
+ *    in-process shape.
  */
+import { randomBytes } from 'node:crypto';
 import type { CycleInfo } from '../model/calendar.ts';
 import type { OfferCycleRequest } from '../model/types.ts';
 import type { MockStore } from '../store/mock-store.ts';
 import type { Coordinator } from './bullmq-transport.ts';
 import { sliceMockState, type CohortCycleResult, type CohortMockState, type CohortSource } from './cohort-runner.ts';
-import type { CohortJobInput, CohortJobResult, OfferCycle, StoredSource } from './cohort-processor.ts';
+import { createMockRecorder } from '../simulation/mock-recorder.ts';
+import { createMockStore } from '../store/mock-store.ts';
+import { createCohortRunner } from './cohort-runner.ts';
+import type { CohortJobInput, CohortJobResult, OfferCycle, StoredBase, StoredState } from './cohort-processor.ts';
 import type { CohortTransport, GatheredState } from './remote-cohort.ts';
 
 /** 'cohort-0012' → 12: the cohort's number in the run (its order at the barrier). */
@@ -37,6 +42,8 @@ export function createBullmqCohortTransport(coordinator: Coordinator, options: {
   const storedAt = new Map<string, number>();
   let offerCycle: OfferCycle = options.mockStore?.exportState().offerCycle ?? null;
   let mockCalls = 0;
+  /** A store no rebuilt cohort calls (gather only persists them). */
+  const rebuildStore = createMockStore({ seed: 0, products: [], agentIds: [] });
   const fatal: ((e: unknown) => void)[] = [];
   let batch: { cycle: number; calls: { id: string; cycle: { info: CycleInfo; activeCount: number }; resolve: (r: CohortCycleResult) => void; reject: (e: unknown) => void }[] } | null = null;
 
@@ -78,15 +85,17 @@ export function createBullmqCohortTransport(coordinator: Coordinator, options: {
     open(source: CohortSource) {
       const id = 'spec' in source ? source.spec.id : source.id;
       ids.set(cohortNumber(id), id);
-      let stored: StoredSource;
-      if ('spec' in source) stored = { spec: source.spec, mockState: null, offerCycle };
+      let base: StoredBase;
+      let mockState: CohortMockState | null = null;
+      if ('spec' in source) base = { spec: source.spec };
       else {
         const agents = Object.keys((source.snapshot as { children?: Record<string, unknown> }).children ?? {});
-        const mockState: CohortMockState | null = source.mockState ?? (options.mockStore ? sliceMockState(options.mockStore.exportState(), agents) : null);
-        stored = { id, snapshot: source.snapshot, mockState, offerCycle };
+        mockState = source.mockState ?? (options.mockStore ? sliceMockState(options.mockStore.exportState(), agents) : null);
+        base = { id, snapshot: source.snapshot };
       }
       storedAt.set(id, 0);
-      const write = coordinator.putSnapshot(cohortNumber(id), 0, JSON.stringify(stored));
+      const first: StoredState = { id, state: null, mockState, offerCycle, token: null, baseToken: randomBytes(8).toString('hex') };
+      const write = Promise.all([coordinator.putBase(cohortNumber(id), JSON.stringify(base)), coordinator.putSnapshot(cohortNumber(id), 0, JSON.stringify(first))]).then(() => {});
       write.catch(() => {});
       opening.set(id, write);
     },
@@ -114,11 +123,18 @@ export function createBullmqCohortTransport(coordinator: Coordinator, options: {
       const mockStates: CohortMockState[] = [];
       for (const [n, id] of [...ids].sort((a, b) => a[0] - b[0])) {
         const raw = await coordinator.getSnapshot(n, storedAt.get(id) ?? 0);
-        if (raw === null) throw new Error(`distributed transport: cohort ${id} has no snapshot in Redis`);
-        const s = JSON.parse(raw) as StoredSource;
-        if ('spec' in s) throw new Error(`distributed transport: cohort ${id} has not run a cycle yet`);
-        snapshots[id] = s.snapshot;
-        if (s.mockState) mockStates.push(s.mockState);
+        const rawBase = await coordinator.getBase(n);
+        if (raw === null || rawBase === null) throw new Error(`distributed transport: cohort ${id} has no state in Redis`);
+        const stored = JSON.parse(raw) as StoredState;
+        const base = JSON.parse(rawBase) as StoredBase;
+        if (stored.state === null && 'spec' in base) throw new Error(`distributed transport: cohort ${id} has not run a cycle yet`);
+        // The full snapshot: the base with the state over it, through a runner of this process's own.
+        const runner = createCohortRunner({ store: rebuildStore, recorder: createMockRecorder() });
+        const state = stored.state ? { state: stored.state } : {};
+        runner.open('spec' in base ? { spec: base.spec, ...state } : { id: base.id, snapshot: base.snapshot, ...state });
+        snapshots[id] = runner.snapshot(id);
+        runner.close(id);
+        if (stored.mockState) mockStates.push(stored.mockState);
       }
       return { snapshots, mockStates, mockCalls };
     },

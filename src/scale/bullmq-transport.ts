@@ -97,6 +97,8 @@ export function transportKeys(prefix: string, runId: string) {
     workers: `${prefix}:workers:${run}`,
     worker: (id: string) => `${prefix}:worker:${run}:${id}`,
     snapshot: (cohort: number, cycle: number) => `${prefix}:snap:${run}:${cohort}:${cycle}`,
+    /** A cohort's immutable base for the run (what its per-cycle snapshots may be put over). */
+    base: (cohort: number) => `${prefix}:base:${run}:${cohort}`,
     result: (cycle: number, cohort: number) => `${prefix}:result:${run}:${cycle}:${cohort}`,
     cohortsQueue: `cohorts-${run}`,
     barrierQueue: `barrier-${run}`,
@@ -112,6 +114,8 @@ export interface CohortJobData {
   cohort: number;
   snapshotIn: string;
   snapshotOut: string;
+  /** The cohort's base (when the transport above keeps one): read with the snapshot, handed to the processor. */
+  baseKey: string;
   resultKey: string;
   /** What the cycle needs besides the snapshot (the RUN_CYCLE event): small JSON. */
   input: unknown;
@@ -240,6 +244,9 @@ export interface Coordinator {
   /** Stores a cohort's snapshot as of the end of `cycle` (0 = the start), the input of cycle + 1. */
   putSnapshot(cohort: number, cycle: number, snapshot: string): Promise<void>;
   getSnapshot(cohort: number, cycle: number): Promise<string | null>;
+  /** A cohort's base for the run: written once, read by the worker with every snapshot (absent: null). */
+  putBase(cohort: number, base: string): Promise<void>;
+  getBase(cohort: number): Promise<string | null>;
   /** Runs one cycle of every cohort given; the results in cohort order (never completion order). */
   runCycle(cycle: number, work: CycleWork[]): Promise<unknown[]>;
   /** Waits until `count` workers have joined; `onWaiting` is told the count now and then. */
@@ -285,6 +292,7 @@ export async function openCoordinator(options: CoordinatorOptions): Promise<Coor
   await barrierQueue.obliterate({ force: true });
   await deleteMatching(redis, `${prefix}:snap:${safe(options.runId)}:*`);
   await deleteMatching(redis, `${prefix}:result:${safe(options.runId)}:*`);
+  await deleteMatching(redis, `${prefix}:base:${safe(options.runId)}:*`);
 
   await redis.hset(keys.run, {
     run_id: options.runId,
@@ -429,6 +437,12 @@ export async function openCoordinator(options: CoordinatorOptions): Promise<Coor
     async getSnapshot(cohort, cycle) {
       return redis.get(keys.snapshot(cohort, cycle));
     },
+    async putBase(cohort, base) {
+      await redis.set(keys.base(cohort), base);
+    },
+    async getBase(cohort) {
+      return redis.get(keys.base(cohort));
+    },
     workers: () => [...known.values()],
     workerTally: () => [...seen.values()].map(({ lost, ...worker }) => ({ worker, lost, jobs: jobsDone.get(worker.id) ?? 0 })),
 
@@ -478,6 +492,7 @@ export async function openCoordinator(options: CoordinatorOptions): Promise<Coor
                 cohort: w.cohort,
                 snapshotIn: keys.snapshot(w.cohort, cycle - 1),
                 snapshotOut: keys.snapshot(w.cohort, cycle),
+                baseKey: keys.base(w.cohort),
                 resultKey: keys.result(cycle, w.cohort),
                 input: w.input,
               } satisfies CohortJobData,
@@ -710,9 +725,9 @@ export async function startCohortWorker(options: CohortWorkerOptions): Promise<C
         active++;
         emit({ type: 'cohort-started', cycle: jd.cycle, cohort: jd.cohort, attempt: job.attemptsStarted });
         try {
-          const snapshot = await data.get(jd.snapshotIn);
+          const [snapshot, base] = await Promise.all([data.get(jd.snapshotIn), jd.baseKey ? data.get(jd.baseKey) : Promise.resolve(null)]);
           if (snapshot === null) throw new Error(`snapshot ${jd.snapshotIn} is missing in Redis`);
-          const out = await pool.run({ runId: jd.runId, cycle: jd.cycle, cohort: jd.cohort, input: jd.input, snapshot });
+          const out = await pool.run({ runId: jd.runId, cycle: jd.cycle, cohort: jd.cohort, input: jd.input, snapshot, base });
           await data.multi().set(jd.snapshotOut, out.snapshot).set(jd.resultKey, JSON.stringify(out.result)).exec();
           done++;
           emit({ type: 'cohort-done', cycle: jd.cycle, cohort: jd.cohort, ms: Date.now() - t });

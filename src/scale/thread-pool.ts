@@ -18,6 +18,8 @@ export interface ThreadWork {
   input: unknown;
   /** The cohort's snapshot before the cycle (as stored: a string). */
   snapshot: string;
+  /** The cohort's base for the run, when the snapshot is put over one (as stored; null: none). */
+  base?: string | null;
 }
 
 export interface ThreadOutput {
