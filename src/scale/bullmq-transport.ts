@@ -745,6 +745,8 @@ export async function startCohortWorker(options: CohortWorkerOptions): Promise<C
       clearInterval(beater);
       await worker.close().catch(() => {});
       await pool.close().catch(() => {});
+      // A run the coordinator removed: what this worker's queue connection wrote back (its meta) goes too.
+      if ((await redis.exists(keys.run).catch(() => 1)) === 0) await redis.del(`${prefix}:${keys.cohortsQueue}:meta`).catch(() => 0);
       await redis.multi().del(keys.worker(id)).srem(keys.workers, id).exec().catch(() => {});
     }
     emit({ type: 'run-ended', runId, done });
