@@ -136,11 +136,14 @@ export interface WorkerInfo {
   rssBytes: number;
   /** The worker's clock at the beat (informative only: loss is judged by the key's TTL, in Redis time). */
   beatAt: string;
+  /** Its last beat: it was stopped (SIGINT/SIGTERM) and finished its jobs. */
+  left?: boolean;
 }
 
 export type CoordinatorEvent =
   | { type: 'worker-joined'; worker: WorkerInfo }
   | { type: 'worker-lost'; worker: WorkerInfo }
+  | { type: 'worker-left'; worker: WorkerInfo }
   | { type: 'worker-ignored'; worker: WorkerInfo; why: string }
   | { type: 'no-workers'; cycle: number }
   | { type: 'redis-down'; cycle: number; message: string }
@@ -155,6 +158,8 @@ export function coordinatorEventLine(e: CoordinatorEvent, url: string): string {
       return `worker ${w(e.worker)} joined (concurrency ${e.worker.concurrency})`;
     case 'worker-lost':
       return `worker ${w(e.worker)} lost: no heartbeat; its cohort jobs are taken over by the other workers when their locks expire`;
+    case 'worker-left':
+      return `worker ${w(e.worker)} left (stopped after finishing its jobs)`;
     case 'worker-ignored':
       return `worker ${w(e.worker)} not counted: ${e.why}`;
     case 'no-workers':
@@ -352,6 +357,14 @@ export async function openCoordinator(options: CoordinatorOptions): Promise<Coor
         if (!ignored.has(id)) {
           ignored.add(id);
           emit({ type: 'worker-ignored', worker: info, why: info.version !== options.identity.version ? `shopsim ${info.version}, this run is ${options.identity.version}` : 'other personas/products data' });
+        }
+        return;
+      }
+      if (info.left) {
+        if (known.delete(id)) {
+          seen.set(id, { ...info, lost: false });
+          emit({ type: 'worker-left', worker: info });
+          if (known.size === 0 && !closed) emit({ type: 'no-workers', cycle: currentCycle });
         }
         return;
       }
@@ -675,7 +688,7 @@ export async function startCohortWorker(options: CohortWorkerOptions): Promise<C
     const pool: ThreadPool = await createThreadPool({ size: concurrency, processorUrl: options.processorUrl, context: { runId, runConfig, local: options.local ?? null } });
     let active = 0;
     let done = 0;
-    const beat = async () => {
+    const beat = async (left = false) => {
       const info: WorkerInfo = {
         id,
         host: hostname(),
@@ -688,8 +701,9 @@ export async function startCohortWorker(options: CohortWorkerOptions): Promise<C
         done,
         rssBytes: process.memoryUsage.rss(),
         beatAt: new Date().toISOString(),
+        ...(left ? { left: true } : {}),
       };
-      await redis.multi().set(keys.worker(id), JSON.stringify(info), 'PX', heartbeatMs * 2).sadd(keys.workers, id).exec();
+      await redis.multi().set(keys.worker(id), JSON.stringify(info), 'PX', heartbeatMs * (left ? 4 : 2)).sadd(keys.workers, id).exec();
     };
     await beat();
     emit({ type: 'joined', runId, workerId: id });
@@ -747,7 +761,9 @@ export async function startCohortWorker(options: CohortWorkerOptions): Promise<C
       await pool.close().catch(() => {});
       // A run the coordinator removed: what this worker's queue connection wrote back (its meta) goes too.
       if ((await redis.exists(keys.run).catch(() => 1)) === 0) await redis.del(`${prefix}:${keys.cohortsQueue}:meta`).catch(() => 0);
-      await redis.multi().del(keys.worker(id)).srem(keys.workers, id).exec().catch(() => {});
+      // A last beat saying it left (the coordinator says so and forgets it), unless the run is gone.
+      if (ended) await redis.multi().del(keys.worker(id)).srem(keys.workers, id).exec().catch(() => {});
+      else await beat(true).catch(() => {});
     }
     emit({ type: 'run-ended', runId, done });
     return closing || options.once ? 'stop' : 'again';

@@ -213,6 +213,18 @@ describe.skipIf(!TEST_REDIS_URL)('BullMQ transport (real Redis)', () => {
     await expect(data.finished).rejects.toThrow(/^worker refused by run run-join on .*: its personas\/products data differ/);
   });
 
+  it('a worker stopped gracefully is said to have left, not lost', async () => {
+    const events: CoordinatorEvent[] = [];
+    const c = await coordinator('run-left', {}, events);
+    const w = await worker();
+    await c.waitForWorkers(1, 10_000);
+    await w.close();
+    const until = Date.now() + 5000;
+    while (!events.some((e) => e.type === 'worker-left') && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    expect(events.map((e) => e.type)).toEqual(['worker-joined', 'worker-left', 'no-workers']);
+    expect(c.workers()).toEqual([]);
+  });
+
   it('a second run on the same key prefix is refused with one line while the first runs, and allowed after it closed', async () => {
     const first = await coordinator('run-first');
     const err = await openCoordinator({ url: space.url, prefix: space.prefix, runId: 'run-second', identity: IDENTITY, ...FAST }).catch((e: unknown) => e);
