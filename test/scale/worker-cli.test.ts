@@ -112,12 +112,12 @@ describe.skipIf(!TEST_REDIS_URL)('shopsim run --redis with shopsim worker proces
     // The summary has a row per worker; their cohort cycles add up to cohorts × cycles (6 × 8).
     const rows = two.summary['workers'] as { cohort_cycles: number; pid: number; lost: boolean }[];
     expect(rows.map((r) => r.pid).sort()).toEqual([a.proc.pid, b.proc.pid].sort());
-    expect(rows.reduce((n, r) => n + r.cohort_cycles, 0)).toBe(48);
-    expect(rows.every((r) => r.cohort_cycles > 0 && !r.lost)).toBe(true);
+    expect(rows.reduce((n, r) => n + r.cohort_cycles, 0), JSON.stringify(rows)).toBe(48);
+    expect(rows.every((r) => !r.lost)).toBe(true);
     expect(two.stderr).toMatch(/shopsim: worker \S+ \(\S+, pid \d+\) joined \(concurrency 1\)/);
-    // Both workers ran cohorts.
+    // Both workers served the run (how the jobs split between them is BullMQ's: on a loaded machine one may take most).
     await new Promise((r) => setTimeout(r, 1500));
-    for (const w of [a, b]) expect(w.lines.some((l) => /run \S+ ended; [1-9]\d* cohort cycles? run here/.test(l)), w.lines.join('\n')).toBe(true);
+    for (const w of [a, b]) expect(w.lines.some((l) => /run \S+ ended; \d+ cohort cycles? run here/.test(l)), w.lines.join('\n')).toBe(true);
 
     // A worker with other data is refused at join: one line, exit 2. (The two others wait for the next run.)
     const refusedRun = run('refused', ['--redis', url, '--workers-expected', '3', '--workers-timeout', '20s']);
@@ -150,7 +150,7 @@ describe.skipIf(!TEST_REDIS_URL)('shopsim run --redis with shopsim worker proces
     const inProcess300 = await run('in-process-300', ['--cohort-size', '300']);
     expect(figures(killed.summary)).toEqual(figures(inProcess300.summary));
     expect(killed.stderr).toMatch(/shopsim: worker \S+ \(\S+, pid \d+\) lost: no heartbeat; its cohort jobs are taken over by the other workers when their locks expire/);
-    expect(b.lines.some((l) => /running cohort \d+ of cycle \d+ again \(attempt 2: its worker was lost or the attempt failed\)/.test(l)), b.lines.join('\n')).toBe(true);
+    expect(b.lines.some((l) => /running cohort \d+ of cycle \d+ again \(attempt 2: its worker was lost or the attempt failed\)/.test(l)), `worker b:\n${b.lines.join('\n')}\nworker a:\n${a.lines.slice(started).join('\n')}`).toBe(true);
   }, 240_000);
 });
 
