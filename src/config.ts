@@ -39,11 +39,12 @@ export const GROUPS = {
   replay: 'Replay',
   calibrate: 'Calibration',
   ctl: 'Control',
+  scale: 'Scale-out (BullMQ workers on Redis)',
 } as const;
 export type Group = keyof typeof GROUPS;
 
 /** The commands options serve. */
-export type CommandName = 'run' | 'serve' | 'db' | 'replay' | 'calibrate' | 'ctl';
+export type CommandName = 'run' | 'serve' | 'db' | 'replay' | 'calibrate' | 'ctl' | 'worker';
 
 /**
  * What `run --resume` does with an option the checkpoint recorded:
@@ -114,6 +115,7 @@ export interface RunConfig {
   json: boolean;
   debug: boolean;
   cohortSize: number;
+  workers: number;
   maxConcurrentAgents: number;
   offerCycleDays: number;
   profile: string;
@@ -158,6 +160,12 @@ export interface RunConfig {
   inspectAgents: string | null;
   web: number | null;
   reportHtml: string | null;
+  // scale-out
+  redis: string | null;
+  redisPrefix: string;
+  workersExpected: number;
+  workersTimeout: number;
+  workerLockTimeout: number;
 }
 
 const RUN: CommandName[] = ['run'];
@@ -168,8 +176,8 @@ export const DEFAULT_WEB_PORT = 8477;
 /** The options of `shopsim run`, in help order. */
 const RUN_SPECS: { [K in keyof RunConfig]: OptionSpec<RunConfig[K]> } = {
   agents: { flag: '--agents', short: '-a', group: 'agents', env: ['SIMULATION_AGENTS'], yaml: ['simulation.agents'], kind: 'int', min: 1, nullable: true, default: null, commands: ['run', 'calibrate'], public: 'agents', resume: 'same-data', description: 'number of agents (default: all personas; the first N of the file)' },
-  personas: { flag: '--personas', group: 'agents', env: ['PERSONAS_FILE'], yaml: ['simulation.personas'], kind: 'string', default: 'data/personas.json', commands: ['run', 'replay', 'calibrate'], public: 'personas', resume: 'same-data', description: 'persona file (when the default is absent: the copy shipped with shopsim)' },
-  products: { flag: '--products', group: 'agents', env: ['PRODUCTS_FILE'], yaml: ['simulation.products'], kind: 'string', default: 'data/products.json', commands: ['run', 'replay', 'calibrate'], public: 'products', resume: 'same-data', description: 'product catalog file (when the default is absent: the copy shipped with shopsim)' },
+  personas: { flag: '--personas', group: 'agents', env: ['PERSONAS_FILE'], yaml: ['simulation.personas'], kind: 'string', default: 'data/personas.json', commands: ['run', 'replay', 'calibrate', 'worker'], public: 'personas', resume: 'same-data', description: 'persona file (when the default is absent: the copy shipped with shopsim)' },
+  products: { flag: '--products', group: 'agents', env: ['PRODUCTS_FILE'], yaml: ['simulation.products'], kind: 'string', default: 'data/products.json', commands: ['run', 'replay', 'calibrate', 'worker'], public: 'products', resume: 'same-data', description: 'product catalog file (when the default is absent: the copy shipped with shopsim)' },
   hours: { flag: '--hours', group: 'length', env: ['SIMULATION_HOURS'], yaml: ['simulation.hours'], kind: 'number', min: 0, exclusiveMin: true, nullable: true, default: null, commands: RUN, description: 'real hours to run (cycles = hours × time-scale)' },
   // The public `cycles` is the run's total (--cycles, --sim-duration, or --hours / --duration × time-scale); resume handles it itself.
   cycles: { flag: '--cycles', short: '-c', group: 'length', env: ['SIMULATION_CYCLES'], yaml: ['simulation.cycles'], kind: 'int', min: 1, max: MAX_CYCLES, nullable: true, default: null, commands: RUN, public: 'cycles', description: 'simulated hours (cycles) to run (default: one real hour, i.e. --time-scale cycles)' },
@@ -192,6 +200,8 @@ const RUN_SPECS: { [K in keyof RunConfig]: OptionSpec<RunConfig[K]> } = {
   debug: { flag: '--debug', group: 'monitoring', env: ['DEBUG_LOGS'], kind: 'bool', default: false, commands: RUN, description: 'debug logging' },
   // The cohorts are in the checkpointed tree: another size cannot be applied to a restored run.
   cohortSize: { flag: '--cohort-size', group: 'agents', env: ['COHORT_SIZE'], yaml: ['parallelization.cohort_size'], kind: 'int', min: 1, default: 500, commands: RUN, public: 'cohort_size', resume: 'must-match', description: 'shoppers per cohort actor' },
+  // Not recorded: a run checkpointed with workers resumes with any count, or in-process (same digest).
+  workers: { flag: '--workers', group: 'agents', env: ['SHOPSIM_WORKERS'], yaml: ['parallelization.workers'], kind: 'int', min: 0, default: 0, commands: RUN, description: 'worker threads that run the cohorts (0 = all in this thread; the digest is the same; see docs/scaling.md)' },
   maxConcurrentAgents: { flag: '--max-concurrent-agents', group: 'agents', env: ['MAX_CONCURRENT_AGENTS'], yaml: ['parallelization.max_concurrent_agents'], kind: 'int', min: 1, default: 10_000, commands: RUN, public: 'max_concurrent_agents', resume: 'carry', description: 'most agents in a session at once (all of them up to this many)' },
   offerCycleDays: { flag: '--offer-cycle-days', group: 'agents', env: ['OFFER_CYCLE_DAYS'], yaml: ['offers.cycle_days'], kind: 'number', min: 0, exclusiveMin: true, default: 7, commands: RUN, public: 'offer_cycle_days', resume: 'must-match', description: 'simulated days per offer cycle' },
   // The profile shapes the personas (src/model/profiles.ts); the whole profile is recorded with the run as profile_spec.
@@ -228,6 +238,12 @@ const RUN_SPECS: { [K in keyof RunConfig]: OptionSpec<RunConfig[K]> } = {
   currency: { flag: '--currency', group: 'monitoring', env: ['SHOPSIM_CURRENCY'], yaml: ['simulation.currency'], kind: 'currency', default: 'USD', commands: RUN, description: "ISO 4217 code of the catalog's prices (cents of it), for money in the summary, dashboard and report; --json has it as currency" },
   reportHtml: { flag: '--report-html', group: 'monitoring', env: ['SHOPSIM_REPORT_HTML'], yaml: ['monitoring.report_html'], kind: 'string', nullable: true, default: null, commands: RUN, description: 'at the end, write the run\'s HTML report to this file (one self-contained file, opens offline; see docs/web.md)' },
   inspectAgents: { flag: '--inspect-agents', group: 'monitoring', kind: 'string', nullable: true, default: null, commands: ['run', 'replay'], description: 'agent ids to stream to the inspector' },
+  // Scale-out: cohorts on `shopsim worker` processes through BullMQ on Redis (docs/scaling.md). The URL may hold a password: never recorded.
+  redis: { flag: '--redis', group: 'scale', env: ['SHOPSIM_REDIS_URL'], yaml: ['scale.redis'], kind: 'string', nullable: true, default: null, commands: ['run', 'worker'], description: 'Redis URL (redis://HOST:6379): run the cohorts on `shopsim worker` processes joined there (mock store and --mock-db only for now; see docs/scaling.md)' },
+  redisPrefix: { flag: '--redis-prefix', group: 'scale', env: ['SHOPSIM_REDIS_PREFIX'], yaml: ['scale.redis_prefix'], kind: 'string', default: 'shopsim', commands: ['run', 'worker'], description: 'with --redis: the key prefix of everything the run and its workers write there (one run at a time per prefix)' },
+  workersExpected: { flag: '--workers-expected', group: 'scale', env: ['SHOPSIM_WORKERS_EXPECTED'], yaml: ['scale.workers_expected'], kind: 'int', min: 1, default: 1, commands: RUN, description: 'with --redis: workers to wait for before the first cycle' },
+  workersTimeout: { flag: '--workers-timeout', group: 'scale', env: ['SHOPSIM_WORKERS_TIMEOUT'], yaml: ['scale.workers_timeout'], kind: 'duration', default: 120, commands: RUN, description: 'with --redis: how long to wait for --workers-expected workers (e.g. 30s, 5m), else exit 2' },
+  workerLockTimeout: { flag: '--worker-lock-timeout', group: 'scale', env: ['SHOPSIM_WORKER_LOCK_TIMEOUT'], yaml: ['scale.worker_lock_timeout'], kind: 'duration', default: 10, commands: RUN, description: "with --redis: a lost worker's cohort jobs are taken over by the others after about this long (its job lock; stalled checks every half of it)" },
 };
 
 /** Options of `shopsim serve` that `run` does not have (it shares --database-url, --data-dir, --mock-db). */
@@ -284,6 +300,17 @@ const REPLAY_SPECS: { [K in keyof ReplayOnlyConfig]: OptionSpec<ReplayOnlyConfig
   agent: { flag: '--agent', group: 'replay', kind: 'string', nullable: true, default: null, commands: ['replay'], description: "print this shopper's timeline: cycle, simulated time, states, store calls with their answers, outcome" },
 };
 
+/** Options of `shopsim worker` that `run` does not have (it shares --redis, --personas, --products). */
+export interface WorkerOnlyConfig {
+  concurrency: number;
+  verbose: boolean;
+}
+
+const WORKER_SPECS: { [K in keyof WorkerOnlyConfig]: OptionSpec<WorkerOnlyConfig[K]> } = {
+  concurrency: { flag: '--concurrency', group: 'scale', env: ['SHOPSIM_WORKER_CONCURRENCY'], kind: 'int', min: 1, max: 256, default: 1, commands: ['worker'], description: 'cohort jobs at once (one worker thread each; about one per core)' },
+  verbose: { flag: '--verbose', group: 'scale', kind: 'bool', default: false, commands: ['worker'], description: 'a line per cohort job started and done' },
+};
+
 /** Options of `shopsim ctl` that `run` does not have (it shares --checkpoint-dir: the run files are beside it). */
 export interface CtlOnlyConfig {
   ctlRun: string | null;
@@ -304,6 +331,7 @@ export const ALL_SPECS: KeyedSpec[] = [
   ...keyed(REPLAY_SPECS as Record<string, OptionSpec>),
   ...keyed(CALIBRATE_SPECS as Record<string, OptionSpec>),
   ...keyed(CTL_SPECS as Record<string, OptionSpec>),
+  ...keyed(WORKER_SPECS as Record<string, OptionSpec>),
 ];
 
 /** The options a command takes, in help order. */

@@ -37,6 +37,9 @@ export default function setup(): () => void {
   if (!process.env['TEST_DATABASE_URL']) {
     console.warn('[test] TEST_DATABASE_URL is not set: the real-PostgreSQL variants are SKIPPED (embedded PGlite only).');
   }
+  if (!process.env['TEST_REDIS_URL']) {
+    console.warn('[test] TEST_REDIS_URL is not set: the distributed-run tests (BullMQ on Redis) are SKIPPED.');
+  }
   const before = snapshot(DATA);
   const systemTmp = tmpdir();
   const privateTmp = mkdtempSync(join(systemTmp, 'shopsim-test-run-'));

@@ -101,3 +101,47 @@ export function shopperHarness(p: Persona, opts: { store?: StoreApi; recorder?: 
     },
   };
 }
+
+/** The Redis the distributed-run tests use (redis://127.0.0.1:6379 in CI); unset: they are skipped. */
+export const TEST_REDIS_URL = process.env['TEST_REDIS_URL'];
+// The notice that the Redis tests are skipped is printed once per run, by test/global-setup.ts.
+
+export interface RedisTestSpace {
+  url: string;
+  /** A key prefix of this test's own (`shopsim-test-<pid>-<random>`): every key it writes starts with it. */
+  prefix: string;
+  /** The keys under the prefix still in Redis. */
+  keys(): Promise<string[]>;
+  /** Deletes every key under the prefix and closes the connection. */
+  cleanup(): Promise<void>;
+}
+
+/** A key space of its own in the test Redis, for one test (or file): create in beforeEach/beforeAll, cleanup() after. */
+export async function redisTestSpace(url = TEST_REDIS_URL): Promise<RedisTestSpace> {
+  if (!url) throw new Error('redisTestSpace: TEST_REDIS_URL is not set (guard the test with describe.skipIf(!TEST_REDIS_URL))');
+  const { Redis } = await import('ioredis');
+  const { randomBytes } = await import('node:crypto');
+  const prefix = `shopsim-test-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const redis = new Redis(url, { maxRetriesPerRequest: 1, lazyConnect: true });
+  await redis.connect();
+  const keys = async () => {
+    const out: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, batch] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      cursor = next;
+      out.push(...batch);
+    } while (cursor !== '0');
+    return out;
+  };
+  return {
+    url,
+    prefix,
+    keys,
+    async cleanup() {
+      const left = await keys();
+      for (let i = 0; i < left.length; i += 500) await redis.del(...left.slice(i, i + 500));
+      redis.disconnect();
+    },
+  };
+}

@@ -25,7 +25,7 @@ export function flagSyntax(spec: KeyedSpec): string {
 function valueName(spec: KeyedSpec): string {
   if (spec.kind === 'int' || spec.kind === 'number') return 'n';
   if (spec.kind === 'duration') return 'time';
-  if (spec.kind.endsWith('-url')) return 'url';
+  if (spec.kind.endsWith('-url') || spec.key === 'redis') return 'url';
   if (spec.kind === 'date') return 'date';
   if (spec.kind === 'enum') return spec.values?.join('|') ?? 'value';
   if (spec.kind === 'thresholds') return 'expr';

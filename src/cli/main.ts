@@ -5,8 +5,8 @@
  * Start-up time: a command's module (and what it pulls in: XState, PGlite, fastify, slonik…)
  * is imported only when that command runs; `shopsim --help` loads them all to list them.
  */
-import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { packageVersion } from '../version.ts';
 
 type Io = { env: NodeJS.ProcessEnv; stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream };
 
@@ -24,20 +24,10 @@ const COMMANDS: Record<string, (program: Command, io: Io) => Promise<void>> = {
   replay: async (p) => (await import('./replay.ts')).registerReplayCommand(p),
   calibrate: async (p, io) => (await import('./calibrate.ts')).registerCalibrateCommand(p, io),
   ctl: async (p, io) => (await import('./ctl.ts')).registerCtlCommand(p, io),
+  worker: async (p, io) => (await import('./worker.ts')).registerWorkerCommand(p, io),
 };
 
-/** The package's version, from package.json (two levels up from src/cli and from dist/src/cli). */
-export function packageVersion(): string {
-  for (const rel of ['../../package.json', '../../../package.json']) {
-    try {
-      const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === 'shopsim' && typeof pkg.version === 'string') return pkg.version;
-    } catch {
-      // try the next
-    }
-  }
-  return '0.0.0';
-}
+export { packageVersion } from '../version.ts';
 
 const TOP_HELP = `
 Examples:

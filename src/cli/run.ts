@@ -81,6 +81,14 @@ export async function runCommand(flags: Partial<Record<keyof RunConfig, unknown>
   } catch (err) {
     return fail(err, 2);
   }
+  // --redis: the options it needs are checked before anything is prepared (one line, exit 2).
+  const scale = resolved.config.redis ? await import('../scale/distributed-run.ts') : null;
+  try {
+    scale?.checkDistributedOptions(resolved.config);
+    if (scale) await (await import('../scale/bullmq-transport.ts')).probeRedis(resolved.config.redis as string);
+  } catch (err) {
+    return fail(err, 2);
+  }
   const { openRun, prepareRun } = await import('../run/start-run.ts');
   // --report-html FILE is written at the end: a FILE that cannot be is said now, before the run.
   const reportHtml = resolved.config.reportHtml;
@@ -110,12 +118,22 @@ export async function runCommand(flags: Partial<Record<keyof RunConfig, unknown>
       return 2;
     }
   }
+  // --redis: Redis answers, the run is published and the expected workers have joined before anything is written.
+  let distributed: Awaited<ReturnType<NonNullable<typeof scale>['openDistributedRun']>> | null = null;
+  if (scale) {
+    try {
+      distributed = await scale.openDistributedRun({ config, runId: plan.runId, personas: plan.personas, products: plan.products, say: (l) => io.stderr.write(`shopsim: ${l}\n`) });
+    } catch (err) {
+      return fail(err, 2);
+    }
+  }
   let opened: OpenedRun;
   const opening = slowStep(io.stderr, openingWhat(config));
   try {
     opened = await openRun(plan);
   } catch (err) {
     opening.done(null);
+    await distributed?.close().catch(() => {});
     return fail(err, 2);
   }
   // The bundled store's port is known only now: say it, and how long the start took if it was slow.
@@ -136,6 +154,7 @@ export async function runCommand(flags: Partial<Record<keyof RunConfig, unknown>
       runId: plan.runId,
     });
   } catch (err) {
+    await distributed?.close().catch(() => {});
     await opened.close().catch(() => {});
     return fail(err, 2);
   }
@@ -155,6 +174,7 @@ export async function runCommand(flags: Partial<Record<keyof RunConfig, unknown>
         ...(occ ? { final_occupancy: { counts: occ.counts, total: occ.total } } : {}),
       };
     },
+    ...(distributed ? { executor: distributed.executor(opened.backends.mockStore) } : {}),
   });
   const monitor = monitoring.attach(sim, plan.personas);
   // The per-cycle figures the HTML report charts (only what it needs of each cycle report).
@@ -188,6 +208,12 @@ export async function runCommand(flags: Partial<Record<keyof RunConfig, unknown>
     monitor.detach();
     monitoring.logger.error({ event: 'run-failed', err }, 'run failed');
     io.stderr.write(`shopsim: run failed: ${oneLine(err)}\n`);
+    if (distributed) {
+      // A distributed run stopped by its transport (Redis lost, a cohort failing every attempt) goes on from its last checkpoint.
+      const last = sim.stats().lastCheckpoint;
+      if (last) io.stderr.write(`shopsim: the last checkpoint is ${resolve(last)}; continue with: shopsim run --resume-from ${resolve(last)} (with --redis, or without it to run in-process)\n`);
+      await distributed.close().catch(() => {});
+    }
     await monitoring.close();
     await opened.close().catch(() => {});
     return isShopsimError(err) ? err.exitCode : 1;
@@ -208,6 +234,11 @@ export async function runCommand(flags: Partial<Record<keyof RunConfig, unknown>
     } catch (err) {
       io.stderr.write(`shopsim: could not write the HTML report ${reportHtml}: ${oneLine(err)}\n`);
     }
+  }
+  if (distributed) {
+    // The workers as their last heartbeats described them (per-worker rows of the summary).
+    summary = { ...summary, workers: distributed.workerRows() };
+    await distributed.close();
   }
   await opened.close();
   // Thresholds are judged on the run's final figures (the summary's), one result per expression.
@@ -230,6 +261,9 @@ export async function runCommand(flags: Partial<Record<keyof RunConfig, unknown>
     // On a terminal, its height less the prompt's row (an 80×24 one shows the whole summary); else 25.
     const rows = 'rows' in io.stdout && typeof io.stdout.rows === 'number' && io.stdout.rows > 0 ? Math.max(16, io.stdout.rows - 1) : 25;
     io.stdout.write(`${renderSummary(shown, { color: config.color && io.stdout.isTTY === true, width, rows, resumeArgs, ...(reportArgs ? { reportArgs } : {}) })}\n`);
+    for (const w of (summary['workers'] as import('../scale/distributed-run.ts').WorkerRow[] | undefined) ?? []) {
+      io.stdout.write(`worker ${w.id} (${w.host}, pid ${w.pid}): ${w.cohort_cycles} cohort cycles, RSS ${w.rss_mb} MB, last heartbeat ${w.last_heartbeat}${w.lost ? ' (lost)' : ''}\n`);
+    }
   }
 
   if (summary.exit_reason === 'breaker') {

@@ -20,6 +20,8 @@ export interface Backends {
   describe: { store: string; database: string };
   /** The run's database (null with --mock-db); the in-process store server shares it. */
   db: Database | null;
+  /** The HTTP store's base URL (null with --mock-api): worker threads open their own clients to it. */
+  storeUrl: string | null;
   metrics?: () => Record<string, unknown>;
   close(): Promise<void>;
 }
@@ -53,6 +55,7 @@ export async function openBackends(config: RunConfig, personas: Persona[], produ
     let store: StoreApi;
     let mockStore: MockStore | null = null;
     let storeDescription: string;
+    let storeUrl: string | null = null;
     let metrics: (() => Record<string, unknown>) | undefined;
     let storeMetrics: (() => Record<string, unknown>) | undefined;
     if (config.mockApi) {
@@ -76,6 +79,7 @@ export async function openBackends(config: RunConfig, personas: Persona[], produ
         baseUrl = inproc.url;
         storeDescription = `reference store (in-process, ${inproc.url})`;
       }
+      storeUrl = baseUrl;
       const http = createHttpStore({
         baseUrl,
         connections: config.connections,
@@ -97,6 +101,7 @@ export async function openBackends(config: RunConfig, personas: Persona[], produ
       recorder,
       mockStore,
       db,
+      storeUrl,
       describe: { store: storeDescription, database: dbDescription },
       ...(metrics ? { metrics } : {}),
       close: closeAll,

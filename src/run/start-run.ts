@@ -25,6 +25,10 @@ import { answersFileName } from '../store/answer-format.ts';
 import type { AnswersWriter } from '../store/answers-writer.ts';
 import { createReplayStore, readRecordedAnswers, type RecordedAnswers, type ReplayStore } from '../store/replay-store.ts';
 import type { Simulation } from '../simulation/types.ts';
+import type { CohortExecutor } from '../scale/executor.ts';
+import type { MockStore, MockStoreState } from '../store/mock-store.ts';
+import type { HttpMetrics } from '../store/http-store.ts';
+import type { ThreadExecutor } from '../scale/thread-executor.ts';
 import { applyProfile, validateProfile, type Profile } from '../model/profiles.ts';
 import { loadPersonas, loadProducts, loadProfile, selectAgents } from './load-data.ts';
 import type { Backends } from './open-backends.ts';
@@ -255,6 +259,8 @@ export interface SimulateOptions {
   onEndRunError?: (err: unknown) => void;
   /** Adds to the summary before it is recorded (the CLI: threshold results, the final occupancy). */
   completeSummary?: (summary: RunSummary) => RunSummary;
+  /** How the cohorts run (src/scale/executor.ts); in-process when absent. A remote one's mock-store slices go into the checkpoints. */
+  executor?: CohortExecutor & { mockStoreState?: (coordinator: MockStoreState) => MockStoreState };
 }
 
 export interface SimulatedRun {
@@ -274,6 +280,8 @@ export interface OpenedRun {
   answersWriter: AnswersWriter | null;
   /** Lines to tell the user before the run starts (what a resume did to the user's store). */
   notices: string[];
+  /** With --workers N: the worker threads the cohorts run on (null: in this thread). */
+  executor: ThreadExecutor | null;
   simulate(options: SimulateOptions): SimulatedRun;
   close(): Promise<void>;
 }
@@ -282,6 +290,13 @@ export interface OpenRunOptions {
   /** Put around the store the agents call (outermost), e.g. to watch one agent's calls. */
   wrapStore?: (store: StoreApi) => StoreApi;
   wrapRecorder?: (recorder: Recorder) => Recorder;
+}
+
+/** The mock store as a checkpoint sees it: with the carts and coupons of cohorts held elsewhere. */
+function remoteCheckpointMockStore(store: MockStore | null, executor: SimulateOptions['executor']): MockStore | null {
+  const remote = executor?.mockStoreState;
+  if (!store || !remote) return store;
+  return { ...store, exportState: () => remote(store.exportState()) };
 }
 
 /** Opens the run's store and database, and restores the edges' state a checkpoint carries. */
@@ -349,6 +364,46 @@ export async function openRun(plan: RunPlan, options: OpenRunOptions = {}): Prom
     : undefined;
   if (options.wrapStore) store = options.wrapStore(store);
   const recorder = options.wrapRecorder ? options.wrapRecorder(backends.recorder) : backends.recorder;
+  // --workers N (a run, not a replay): the cohorts on worker threads, each with its own store
+  // client; their sessions are written by this thread's recorder (one connection for PGlite).
+  let executor: ThreadExecutor | null = null;
+  if (config.workers > 0 && plan.durable && !plan.answers) {
+    const { startThreadExecutor } = await import('../scale/thread-executor.ts');
+    executor = startThreadExecutor({
+      workers: config.workers,
+      keepSnapshots: true,
+      recorder: config.mockDb ? null : recorder,
+      answers: answersWriter,
+      store: backends.storeUrl === null
+        ? { kind: 'mock', seed: config.seed, products, agentIds: personas.map((p) => p.id), failRate: config.mockFailRate, state: plan.resume?.checkpoint.mock_store_state ?? null }
+        : {
+            kind: 'http', baseUrl: backends.storeUrl, connections: Math.max(1, Math.ceil(config.connections / config.workers)), requestTimeoutMs: config.requestTimeout * 1000,
+            // --rate-limit is the run's total: each worker paces at its share.
+            rateLimit: config.rateLimit / config.workers, burst: config.burst,
+          },
+    });
+  }
+  const threads = executor;
+  try {
+    await threads?.ready();
+  } catch (err) {
+    await threads?.close?.();
+    await backends.close();
+    throw err;
+  }
+  // The HTTP figures are every store client's: this thread's (offer cycles) and each worker's.
+  let metrics = backends.metrics;
+  if (threads && backends.storeUrl !== null && backends.metrics) {
+    const { mergeHttpMetrics } = await import('../scale/thread-executor.ts');
+    const base = backends.metrics;
+    metrics = () => {
+      const own = base();
+      return { ...own, ...(mergeHttpMetrics([own as unknown as HttpMetrics, ...threads.workerHttpMetrics()]) ?? {}) };
+    };
+  }
+  // A checkpoint's mock-store state is the workers' (carts, coupons, calls) with this thread's offer cycle.
+  const checkpointMockStore: MockStore | null =
+    backends.mockStore && threads ? ({ ...backends.mockStore, exportState: () => threads.mockStoreState((backends.mockStore as MockStore).exportState()) } as MockStore) : backends.mockStore;
   return {
     plan,
     backends,
@@ -356,7 +411,9 @@ export async function openRun(plan: RunPlan, options: OpenRunOptions = {}): Prom
     replayStore,
     answersWriter,
     notices,
+    executor,
     close: async () => {
+      await threads?.close?.();
       answersWriter?.close();
       await backends.close();
     },
@@ -366,9 +423,12 @@ export async function openRun(plan: RunPlan, options: OpenRunOptions = {}): Prom
         products,
         store,
         recorder,
-        ...(backends.metrics ? { metrics: backends.metrics } : {}),
+        ...(metrics ? { metrics } : {}),
         ...(options.inspect ? { inspect: options.inspect } : {}),
         ...(plan.restore ? { restore: plan.restore } : {}),
+        ...(threads ? { executor: threads } : {}),
+        // A distributed run's executor (src/scale/distributed-run.ts; never with --workers).
+        ...(options.executor ? { executor: options.executor } : {}),
         ...(plan.durable
           ? {
               checkpointer: createCheckpointer({
@@ -377,7 +437,7 @@ export async function openRun(plan: RunPlan, options: OpenRunOptions = {}): Prom
                 publicConfig: recorded,
                 personas: plan.filePersonas,
                 products,
-                mockStore: backends.mockStore,
+                mockStore: options.executor ? remoteCheckpointMockStore(backends.mockStore, options.executor) : checkpointMockStore,
                 ...(answersWriter ? { answers: () => answersWriter.position() } : {}),
                 ...(storeState ? { storeState } : {}),
                 isReplay: plan.resume !== null,
@@ -448,6 +508,7 @@ export async function openRun(plan: RunPlan, options: OpenRunOptions = {}): Prom
             // loses the run row's end time and summary (written again by a resumed run).
             options.onEndRunError?.(err);
           }
+          if (threads) summary['workers'] = threads.workerStats().map((w) => ({ index: w.index, alive: w.alive, cohorts: w.cohorts, agent_cycles: w.agentCycles, exit_code: w.exitCode }));
           summary['store'] = backends.describe.store;
           summary['database'] = backends.describe.database;
           if (answersWriter) {

@@ -115,8 +115,10 @@ export function createSimulation(given: SimulationConfig, deps: SimulationDeps):
    */
   async function writeCheckpoint(trigger: CheckpointTrigger): Promise<string | null> {
     if (!deps.checkpointer) return null;
-    const snapshot = persistedSnapshot();
     try {
+      // Cohorts held elsewhere send their snapshots first (src/scale/remote-cohort.ts).
+      await deps.executor?.gather?.();
+      const snapshot = persistedSnapshot();
       const path = await deps.checkpointer({ snapshot, stats: stats(), trigger });
       if (path) lastCheckpoint = path;
       checkpointFailuresInARow = 0;
@@ -195,6 +197,14 @@ export function createSimulation(given: SimulationConfig, deps: SimulationDeps):
           });
       actor.start();
       const a = actor;
+      // A fault the executor cannot recover from (a worker lost for good) ends the run: stopping
+      // the tree wakes the driver's waitFor, which then fails with that fault.
+      let executorFault: { error: unknown } | null = null;
+      deps.executor?.onFatal?.((error) => {
+        if (executorFault) return;
+        executorFault = { error };
+        a.stop();
+      });
       // A restored tree runs again, with the options this invocation may change (the machine
       // recomputes the breaker threshold and the cohorts' windows from them).
       if (deps.restore) {
@@ -305,7 +315,7 @@ export function createSimulation(given: SimulationConfig, deps: SimulationDeps):
         await flushCheckpointWaiters();
       } catch (err) {
         failed = true;
-        throw err;
+        throw executorFault ? (executorFault as { error: unknown }).error : err;
       }
       return summaryOf(stats(), {
         exitReason,

@@ -71,13 +71,18 @@ export function provideCohort(deps: MachineDeps) {
 export type ProvidedCohort = ReturnType<typeof provideCohort>;
 
 export function provideOrchestrator(deps: MachineDeps) {
-  const cohort = (deps.executor ?? inProcessExecutor).cohort(provideCohort(deps));
+  const executor = deps.executor ?? inProcessExecutor;
+  const cohort = executor.cohort(provideCohort(deps), { log: deps.log });
   return orchestratorMachine.provide({
     actors: {
       cohort,
-      startOfferCycle: fromPromise(({ input }: { input: { offer_cycle: number; starts_at: string; ends_at: string } }) =>
-        deps.store.startOfferCycle({ ...input, user_ids: deps.agentIds }),
-      ),
+      startOfferCycle: fromPromise(async ({ input }: { input: { offer_cycle: number; starts_at: string; ends_at: string } }) => {
+        const request = { ...input, user_ids: deps.agentIds };
+        const answer = await deps.store.startOfferCycle(request);
+        // Cohorts held elsewhere see the new offer cycle before the cycle's RUN_CYCLE.
+        executor.offerCycleStarted?.(request);
+        return answer;
+      }),
       settleCycle: fromPromise(async ({ input }: { input: { cycle: number; previousDigest: string; totals: CycleTotals } }) => ({
         digest: deps.log.seal(input.cycle, input.previousDigest),
       })),

@@ -44,6 +44,8 @@ export interface MockStoreState {
 
 export interface MockStore extends StoreApi {
   exportState(): MockStoreState;
+  /** exportState's carts and redeemed coupons of these agents only (a cohort's, on a worker). */
+  exportAgents(agentIds: readonly string[]): Pick<MockStoreState, 'carts' | 'redeemed'>;
   importState(state: MockStoreState): void;
 }
 
@@ -79,6 +81,7 @@ export function createMockStore(options: MockStoreOptions): MockStore {
   }
 
   const view = (agentId: string, c: CartState): Cart => cartView(agentId, c.lines, c.coupon);
+  const savedCart = (c: CartState): SavedCart => ({ lines: c.lines, coupon: c.coupon && { code: c.coupon.code, percent: c.coupon.discount_percent }, lastCheckout: null });
 
   function offersFor(agentIndex: number, agentId: string): Offer[] {
     return offerCycle ? offersForAgent(seed, offerCycle, agentIndex, agentId) : [];
@@ -222,7 +225,7 @@ export function createMockStore(options: MockStoreOptions): MockStore {
       for (const [id, c] of carts) {
         // Only what changes later answers: a cart with lines or a coupon. (Idempotency records
         // never cross a cycle boundary, where checkpoints are taken.)
-        if (c.lines.length > 0 || c.coupon) cartEntries.push([id, { lines: c.lines, coupon: c.coupon && { code: c.coupon.code, percent: c.coupon.discount_percent }, lastCheckout: null }]);
+        if (c.lines.length > 0 || c.coupon) cartEntries.push([id, savedCart(c)]);
       }
       return {
         offerCycle,
@@ -230,6 +233,18 @@ export function createMockStore(options: MockStoreOptions): MockStore {
         redeemed: [...redeemed].map(([id, set]) => [id, [...set]]),
         calls,
       };
+    },
+
+    exportAgents(agentIds) {
+      const cartEntries: [string, SavedCart][] = [];
+      const used: [string, string[]][] = [];
+      for (const id of agentIds) {
+        const c = carts.get(id);
+        if (c && (c.lines.length > 0 || c.coupon)) cartEntries.push([id, savedCart(c)]);
+        const r = redeemed.get(id);
+        if (r) used.push([id, [...r]]);
+      }
+      return { carts: cartEntries, redeemed: used };
     },
 
     importState(state: MockStoreState): void {

@@ -1,0 +1,148 @@
+/**
+ * The CohortTransport (./remote-cohort.ts) of a distributed run: the stand-in cohorts' calls
+ * become BullMQ flows through the coordinator (./bullmq-transport.ts).
+ *
+ *  - open(source): the cohort's base is written to Redis once (a new cohort's spec, or a restored
+ *    snapshot), and its state before the next cycle (none yet, its agents' slice of the
+ *    coordinator's mock store); every later call waits for those writes.
+ *  - runCycle(id, …): the orchestrator sends RUN_CYCLE to every cohort in one transition; the
+ *    calls of one cycle are gathered (until the next macrotask) into one flow, and each caller
+ *    gets its cohort's result when the barrier is passed.
+ *  - setWindow: remembered and sent with the cohort's next job.
+ *  - offerCycleStarted: the offer cycle is sent with every later job; workers apply it to the
+ *    cohort's mock-store slice (./cohort-processor.ts).
+ *  - gather(): every cohort's snapshot as of the last completed cycle — rebuilt here from its base
+ *    and its stored CohortState — and the mock-store slices and calls, for a checkpoint of the
+ *    in-process shape.
+ */
+import { randomBytes } from 'node:crypto';
+import type { CycleInfo } from '../model/calendar.ts';
+import type { OfferCycleRequest } from '../model/types.ts';
+import type { MockStore } from '../store/mock-store.ts';
+import type { Coordinator } from './bullmq-transport.ts';
+import { sliceMockState, type CohortCycleResult, type CohortMockState, type CohortSource } from './cohort-runner.ts';
+import { createMockRecorder } from '../simulation/mock-recorder.ts';
+import { createMockStore } from '../store/mock-store.ts';
+import { createCohortRunner } from './cohort-runner.ts';
+import type { CohortJobInput, CohortJobResult, OfferCycle, StoredBase, StoredState } from './cohort-processor.ts';
+import type { CohortTransport, GatheredState } from './remote-cohort.ts';
+
+/** 'cohort-0012' → 12: the cohort's number in the run (its order at the barrier). */
+function cohortNumber(id: string): number {
+  const m = /(\d+)$/.exec(id);
+  if (!m) throw new Error(`distributed transport: cannot number cohort ${id}`);
+  return Number(m[1]);
+}
+
+export function createBullmqCohortTransport(coordinator: Coordinator, options: { mockStore?: MockStore | null } = {}): CohortTransport {
+  const ids = new Map<number, string>();
+  const opening = new Map<string, Promise<void>>();
+  const windows = new Map<string, number>();
+  /** The cycle whose end each cohort's stored snapshot is (0: its source as opened). */
+  const storedAt = new Map<string, number>();
+  let offerCycle: OfferCycle = options.mockStore?.exportState().offerCycle ?? null;
+  let mockCalls = 0;
+  /** A store no rebuilt cohort calls (gather only persists them). */
+  const rebuildStore = createMockStore({ seed: 0, products: [], agentIds: [] });
+  const fatal: ((e: unknown) => void)[] = [];
+  let batch: { cycle: number; calls: { id: string; cycle: { info: CycleInfo; activeCount: number }; resolve: (r: CohortCycleResult) => void; reject: (e: unknown) => void }[] } | null = null;
+
+  async function flush(b: NonNullable<typeof batch>): Promise<void> {
+    const { cycle } = b;
+    try {
+      await Promise.all(b.calls.map((c) => opening.get(c.id)));
+      // A cohort opened from a checkpoint of cycle N has its snapshot stored as of N (= cycle - 1).
+      for (const c of b.calls) {
+        const at = storedAt.get(c.id) ?? 0;
+        if (at !== cycle - 1) {
+          const s = await coordinator.getSnapshot(cohortNumber(c.id), at);
+          if (s === null) throw new Error(`distributed transport: cohort ${c.id} has no snapshot in Redis`);
+          await coordinator.putSnapshot(cohortNumber(c.id), cycle - 1, s);
+        }
+      }
+      const work = b.calls.map((c) => {
+        const w = windows.get(c.id);
+        windows.delete(c.id);
+        const input: CohortJobInput = { info: c.cycle.info, activeCount: c.cycle.activeCount, ...(w !== undefined ? { window: w } : {}), offerCycle };
+        return { cohort: cohortNumber(c.id), input };
+      });
+      const results = (await coordinator.runCycle(cycle, work)) as CohortJobResult[];
+      const byCohort = new Map(work.map((w, i) => [w.cohort, results[i] as CohortJobResult]));
+      for (const c of b.calls) {
+        const r = byCohort.get(cohortNumber(c.id)) as CohortJobResult;
+        storedAt.set(c.id, cycle);
+        mockCalls += r.mockCalls;
+        c.resolve({ id: c.id, report: r.report, entries: r.entries, seconds: r.seconds, agentCycles: r.agentCycles });
+      }
+    } catch (err) {
+      for (const c of b.calls) c.reject(err);
+      for (const l of fatal) l(err);
+    }
+  }
+
+  return {
+    name: 'bullmq',
+    open(source: CohortSource) {
+      const id = 'spec' in source ? source.spec.id : source.id;
+      ids.set(cohortNumber(id), id);
+      let base: StoredBase;
+      let mockState: CohortMockState | null = null;
+      if ('spec' in source) base = { spec: source.spec };
+      else {
+        const agents = Object.keys((source.snapshot as { children?: Record<string, unknown> }).children ?? {});
+        mockState = source.mockState ?? (options.mockStore ? sliceMockState(options.mockStore.exportState(), agents) : null);
+        base = { id, snapshot: source.snapshot };
+      }
+      storedAt.set(id, 0);
+      const first: StoredState = { id, state: null, mockState, offerCycle, token: null, baseToken: randomBytes(8).toString('hex') };
+      const write = Promise.all([coordinator.putBase(cohortNumber(id), JSON.stringify(base)), coordinator.putSnapshot(cohortNumber(id), 0, JSON.stringify(first))]).then(() => {});
+      write.catch(() => {});
+      opening.set(id, write);
+    },
+    setWindow(id, window) {
+      windows.set(id, window);
+    },
+    runCycle(id, cycle) {
+      return new Promise<CohortCycleResult>((resolve, reject) => {
+        if (!batch || batch.cycle !== cycle.info.cycle) {
+          const b = { cycle: cycle.info.cycle, calls: [] as NonNullable<typeof batch>['calls'] };
+          batch = b;
+          setImmediate(() => {
+            if (batch === b) batch = null;
+            void flush(b);
+          });
+        }
+        batch.calls.push({ id, cycle, resolve, reject });
+      });
+    },
+    offerCycleStarted(request: OfferCycleRequest) {
+      offerCycle = { number: request.offer_cycle, startsAt: request.starts_at, endsAt: request.ends_at };
+    },
+    async gather(): Promise<GatheredState> {
+      const snapshots: Record<string, unknown> = {};
+      const mockStates: CohortMockState[] = [];
+      for (const [n, id] of [...ids].sort((a, b) => a[0] - b[0])) {
+        const raw = await coordinator.getSnapshot(n, storedAt.get(id) ?? 0);
+        const rawBase = await coordinator.getBase(n);
+        if (raw === null || rawBase === null) throw new Error(`distributed transport: cohort ${id} has no state in Redis`);
+        const stored = JSON.parse(raw) as StoredState;
+        const base = JSON.parse(rawBase) as StoredBase;
+        if (stored.state === null && 'spec' in base) throw new Error(`distributed transport: cohort ${id} has not run a cycle yet`);
+        // The full snapshot: the base with the state over it, through a runner of this process's own.
+        const runner = createCohortRunner({ store: rebuildStore, recorder: createMockRecorder() });
+        const state = stored.state ? { state: stored.state } : {};
+        runner.open('spec' in base ? { spec: base.spec, ...state } : { id: base.id, snapshot: base.snapshot, ...state });
+        snapshots[id] = runner.snapshot(id);
+        runner.close(id);
+        if (stored.mockState) mockStates.push(stored.mockState);
+      }
+      return { snapshots, mockStates, mockCalls };
+    },
+    onFatal(listener) {
+      fatal.push(listener);
+    },
+    async close() {
+      await coordinator.close();
+    },
+  };
+}

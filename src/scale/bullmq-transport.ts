@@ -1,0 +1,789 @@
+/**
+ * The distributed transport: cohort cycles run by `shopsim worker` processes on any number of
+ * machines, through BullMQ on Redis (docs/scaling.md).
+ *
+ *  - Per (run, cycle) one FlowProducer flow: a parent job `run:cycle:barrier` on the barrier
+ *    queue with one child per cohort on the cohorts queue, job id `run:cycle:cohort` (a flow
+ *    added twice — a coordinator retrying after a lost answer — is de-duplicated by the ids).
+ *    The parent is the durable barrier: it becomes processable only when every child has
+ *    completed; the coordinator's barrier worker takes it and reads the results back.
+ *  - Jobs carry references, not blobs: the cohort's snapshot before the cycle is the Redis key
+ *    `…:snap:run:cohort:cycle-1`; the worker writes the snapshot after it under
+ *    `…:snap:run:cohort:cycle` and the report (totals and event-log entries) under
+ *    `…:result:run:cycle:cohort`. Inputs are never overwritten within a cycle, so a cohort run
+ *    twice (a stalled job re-run, a retry) computes the same outputs from the same input.
+ *  - A child that fails is retried (attempts, fixed backoff); after the last attempt it fails
+ *    its parent (failParentOnFailure), which the coordinator sees as a clear run failure rather
+ *    than a parent waiting for its children forever.
+ *  - Workers run cohorts in worker threads (./thread-pool.ts) so a CPU-bound cycle never starves
+ *    the lock renewal; a worker that dies (SIGKILL, a lost machine) stops renewing, its job's
+ *    lock expires (lockDuration) and another worker's stalled check (stalledInterval) puts the
+ *    job back to wait, to be run again from the same input snapshot.
+ *  - Join: the coordinator publishes the run (`…:run-current`, `…:run:<id>`: version, data
+ *    fingerprint, queues); a worker whose version or data differ refuses itself with one line.
+ *    A joined worker beats every heartbeat interval (a key with a TTL of two intervals, in Redis
+ *    time); the coordinator checks four times per interval and sees a lost worker within one
+ *    interval of its first missed beat.
+ */
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { FlowProducer, Job, Queue, Worker } from 'bullmq';
+import { Redis, type RedisOptions } from 'ioredis';
+import { inputError, oneLine, ShopsimError } from '../errors.ts';
+import { redactUrl } from '../url.ts';
+import { createThreadPool, type ThreadPool } from './thread-pool.ts';
+
+export interface RedisTarget {
+  host: string;
+  port: number;
+  username?: string;
+  password?: string;
+  db?: number;
+  tls?: Record<string, never>;
+}
+
+/** redis://[user:pass@]host[:port][/db] or rediss://…; anything else is one line, exit 2. */
+export function parseRedisUrl(url: string, flag = '--redis'): RedisTarget {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw inputError(`${flag}: expected a redis:// URL such as redis://127.0.0.1:6379, got ${JSON.stringify(redactUrl(url))}`);
+  }
+  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw inputError(`${flag}: expected a redis:// or rediss:// URL, got protocol ${u.protocol}`);
+  const db = u.pathname && u.pathname !== '/' ? Number(u.pathname.slice(1)) : undefined;
+  if (db !== undefined && (!Number.isInteger(db) || db < 0)) throw inputError(`${flag}: expected a database number after the host (redis://host:6379/0), got ${JSON.stringify(u.pathname)}`);
+  return {
+    host: u.hostname || '127.0.0.1',
+    port: u.port ? Number(u.port) : 6379,
+    ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
+    ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
+    ...(db !== undefined ? { db } : {}),
+    ...(u.protocol === 'rediss:' ? { tls: {} } : {}),
+  };
+}
+
+/** Who a process is, for the join handshake: both sides must agree on all of it. */
+export interface Identity {
+  /** shopsim's version. */
+  version: string;
+  /** sha256 over the persona and product data (src/scale/fingerprint.ts). */
+  fingerprint: string;
+}
+
+export interface TransportTiming {
+  /** Worker heartbeat interval, ms (default 1000). */
+  heartbeatMs?: number;
+  /** BullMQ lock duration of a cohort job, ms (default 10000); a dead worker's job is taken over after about this long. */
+  lockDurationMs?: number;
+  /** How often workers look for stalled jobs, ms (default 5000). */
+  stalledIntervalMs?: number;
+}
+
+const DEFAULT_TIMING = { heartbeatMs: 1000, lockDurationMs: 10_000, stalledIntervalMs: 5000 } as const;
+
+/** BullMQ forbids ':' in queue names' keys and allows only `a:b:c` job ids: a run id is made safe for both. */
+function safe(id: string): string {
+  return id.replace(/[^\w.-]/g, '_');
+}
+
+export function transportKeys(prefix: string, runId: string) {
+  const run = safe(runId);
+  return {
+    current: `${prefix}:run-current`,
+    /** The live coordinator's run id, with a TTL it keeps renewing (a second run on the same prefix is refused). */
+    coordinator: `${prefix}:coordinator`,
+    run: `${prefix}:run:${run}`,
+    workers: `${prefix}:workers:${run}`,
+    worker: (id: string) => `${prefix}:worker:${run}:${id}`,
+    snapshot: (cohort: number, cycle: number) => `${prefix}:snap:${run}:${cohort}:${cycle}`,
+    /** A cohort's immutable base for the run (what its per-cycle snapshots may be put over). */
+    base: (cohort: number) => `${prefix}:base:${run}:${cohort}`,
+    result: (cycle: number, cohort: number) => `${prefix}:result:${run}:${cycle}:${cohort}`,
+    cohortsQueue: `cohorts-${run}`,
+    barrierQueue: `barrier-${run}`,
+    childId: (cycle: number, cohort: number) => `${run}:${cycle}:${cohort}`,
+    parentId: (cycle: number) => `${run}:${cycle}:barrier`,
+  };
+}
+
+/** The data of one cohort job: references and small inputs only (asserted in the tests). */
+export interface CohortJobData {
+  runId: string;
+  cycle: number;
+  cohort: number;
+  snapshotIn: string;
+  snapshotOut: string;
+  /** The cohort's base (when the transport above keeps one): read with the snapshot, handed to the processor. */
+  baseKey: string;
+  resultKey: string;
+  /** What the cycle needs besides the snapshot (the RUN_CYCLE event): small JSON. */
+  input: unknown;
+}
+
+/** A worker as the coordinator sees it (its heartbeat record). */
+export interface WorkerInfo {
+  id: string;
+  host: string;
+  pid: number;
+  version: string;
+  fingerprint: string;
+  runId: string;
+  concurrency: number;
+  /** Cohort jobs running now, and run so far. */
+  active: number;
+  done: number;
+  rssBytes: number;
+  /** The worker's clock at the beat (informative only: loss is judged by the key's TTL, in Redis time). */
+  beatAt: string;
+  /** Its last beat: it was stopped (SIGINT/SIGTERM) and finished its jobs. */
+  left?: boolean;
+}
+
+export type CoordinatorEvent =
+  | { type: 'worker-joined'; worker: WorkerInfo }
+  | { type: 'worker-lost'; worker: WorkerInfo }
+  | { type: 'worker-left'; worker: WorkerInfo }
+  | { type: 'worker-ignored'; worker: WorkerInfo; why: string }
+  | { type: 'no-workers'; cycle: number }
+  | { type: 'redis-down'; cycle: number; message: string }
+  | { type: 'redis-back'; cycle: number; downSeconds: number }
+  | { type: 'cohort-retried'; cycle: number; cohort: number; attempt: number; reason: string };
+
+/** One line for a coordinator event (what `shopsim run` prints). */
+export function coordinatorEventLine(e: CoordinatorEvent, url: string): string {
+  const w = (x: WorkerInfo) => `${x.id} (${x.host}, pid ${x.pid})`;
+  switch (e.type) {
+    case 'worker-joined':
+      return `worker ${w(e.worker)} joined (concurrency ${e.worker.concurrency})`;
+    case 'worker-lost':
+      return `worker ${w(e.worker)} lost: no heartbeat; its cohort jobs are taken over by the other workers when their locks expire`;
+    case 'worker-left':
+      return `worker ${w(e.worker)} left (stopped after finishing its jobs)`;
+    case 'worker-ignored':
+      return `worker ${w(e.worker)} not counted: ${e.why}`;
+    case 'no-workers':
+      return `no worker left: cycle ${e.cycle} waits for one to join (shopsim worker --redis ${redactUrl(url)})`;
+    case 'redis-down':
+      return `Redis at ${redactUrl(url)} does not answer (${e.message}); the run is paused in cycle ${e.cycle} until it is back`;
+    case 'redis-back':
+      return `Redis at ${redactUrl(url)} is back after ${e.downSeconds.toFixed(1)} s; the run continues with cycle ${e.cycle}`;
+    case 'cohort-retried':
+      return `cohort ${e.cohort} of cycle ${e.cycle} failed (attempt ${e.attempt}: ${e.reason}); retrying`;
+  }
+}
+
+/** A run-time fault of the transport the run stops on (exit 1), with the message to print. */
+export class TransportError extends ShopsimError {
+  constructor(message: string, options: { cause?: unknown; exitCode?: number } = {}) {
+    super('E_INPUT', message, { cause: options.cause, exitCode: options.exitCode ?? 1 });
+    this.name = 'TransportError';
+  }
+}
+
+function redisOptions(target: RedisTarget, extra: RedisOptions = {}): RedisOptions {
+  return { ...target, connectTimeout: 3000, ...extra } as RedisOptions;
+}
+
+/** Answers within the timeout or throws one line, exit 2 (Redis unreachable at start). */
+export async function probeRedis(url: string, timeoutMs = 3000): Promise<void> {
+  const target = parseRedisUrl(url);
+  const r = new Redis(redisOptions(target, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, enableOfflineQueue: false, connectTimeout: timeoutMs }));
+  let cause: unknown = null;
+  r.on('error', (err) => {
+    cause ??= err;
+  });
+  try {
+    await r.connect();
+    const pong = await r.ping();
+    if (pong !== 'PONG') throw new Error(`PING answered ${JSON.stringify(pong)}`);
+  } catch (caught) {
+    const err = cause ?? caught;
+    const code = (err as NodeJS.ErrnoException).code;
+    throw inputError(`--redis ${redactUrl(url)}: Redis does not answer (${code ?? oneLine(err)}); nothing was written`, err);
+  } finally {
+    r.disconnect();
+  }
+}
+
+async function deleteMatching(redis: Redis, pattern: string): Promise<void> {
+  const stream = redis.scanStream({ match: pattern, count: 500 });
+  for await (const batch of stream as AsyncIterable<string[]>) if (batch.length) await redis.del(...batch);
+}
+
+/** A client for the transport's own commands: fails fast while Redis is away instead of queueing. */
+async function commandClient(target: RedisTarget): Promise<Redis> {
+  const r = new Redis(redisOptions(target, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, retryStrategy: (n) => Math.min(200 * n, 1000) }));
+  r.on('error', () => {});
+  await r.connect();
+  return r;
+}
+
+/** BullMQ's own connections: blocking commands need maxRetriesPerRequest null; errors are handled by the transport's checks. */
+function bullConnection(target: RedisTarget) {
+  return { ...target, maxRetriesPerRequest: null, connectTimeout: 3000, retryStrategy: (n: number) => Math.min(200 * n, 1000) };
+}
+
+export interface CoordinatorOptions extends TransportTiming {
+  url: string;
+  /** Key prefix of everything the transport writes (default "shopsim"). */
+  prefix?: string;
+  runId: string;
+  identity: Identity;
+  /** Run-wide settings the workers' processors need (the public config): small JSON. */
+  runConfig?: unknown;
+  /** Tries of a cohort job before its cycle fails the run (default 3). */
+  attempts?: number;
+  /** How long Redis may be away before the run stops (default 300 s). */
+  redisDownLimitMs?: number;
+  onEvent?: (e: CoordinatorEvent) => void;
+}
+
+export interface CycleWork {
+  cohort: number;
+  input: unknown;
+}
+
+export interface Coordinator {
+  readonly runId: string;
+  /** Stores a cohort's snapshot as of the end of `cycle` (0 = the start), the input of cycle + 1. */
+  putSnapshot(cohort: number, cycle: number, snapshot: string): Promise<void>;
+  getSnapshot(cohort: number, cycle: number): Promise<string | null>;
+  /** A cohort's base for the run: written once, read by the worker with every snapshot (absent: null). */
+  putBase(cohort: number, base: string): Promise<void>;
+  getBase(cohort: number): Promise<string | null>;
+  /** Runs one cycle of every cohort given; the results in cohort order (never completion order). */
+  runCycle(cycle: number, work: CycleWork[]): Promise<unknown[]>;
+  /** Waits until `count` workers have joined; `onWaiting` is told the count now and then. */
+  waitForWorkers(count: number, timeoutMs: number, onWaiting?: (have: number) => void): Promise<WorkerInfo[]>;
+  workers(): WorkerInfo[];
+  /** Every worker seen in the run (lost ones too) with the cohort jobs it completed, counted at the barriers. */
+  workerTally(): { worker: WorkerInfo; lost: boolean; jobs: number }[];
+  /** Marks the run done (workers go back to waiting for a run), removes its queues and keys, closes. */
+  close(options?: { keepData?: boolean }): Promise<void>;
+}
+
+export async function openCoordinator(options: CoordinatorOptions): Promise<Coordinator> {
+  const timing = { ...DEFAULT_TIMING, ...options };
+  const prefix = options.prefix ?? 'shopsim';
+  const target = parseRedisUrl(options.url);
+  await probeRedis(options.url);
+  const keys = transportKeys(prefix, options.runId);
+  const redis = await commandClient(target);
+  const connection = bullConnection(target);
+  const attempts = options.attempts ?? 3;
+  const downLimit = options.redisDownLimitMs ?? 300_000;
+  const emit = (e: CoordinatorEvent) => options.onEvent?.(e);
+
+  // One run at a time per prefix: another live coordinator (its key renewed within the last
+  // seconds) is a refusal, before anything of this run is written.
+  const live = await redis.get(keys.coordinator);
+  if (live !== null && live !== options.runId) {
+    redis.disconnect();
+    throw inputError(`--redis ${redactUrl(options.url)}: run ${live} is running there with the key prefix ${prefix} (one run at a time per prefix: give this one another --redis-prefix); nothing was written`);
+  }
+  const coordinatorTtl = Math.max(3000, 3 * timing.heartbeatMs);
+  await redis.set(keys.coordinator, options.runId, 'PX', coordinatorTtl);
+  const flows = new FlowProducer({ connection, prefix });
+  const cohortsQueue = new Queue(keys.cohortsQueue, { connection, prefix });
+  const barrierQueue = new Queue(keys.barrierQueue, { connection, prefix });
+  flows.on('error', () => {});
+  cohortsQueue.on('error', () => {});
+  barrierQueue.on('error', () => {});
+  // A run id seen before (a resumed run whose coordinator was killed) starts clean: the jobs,
+  // snapshots and results a previous coordinator left are from cycles the checkpoint will run
+  // again, and a completed child kept for de-duplication would never be re-run for a new parent.
+  await cohortsQueue.obliterate({ force: true });
+  await barrierQueue.obliterate({ force: true });
+  await deleteMatching(redis, `${prefix}:snap:${safe(options.runId)}:*`);
+  await deleteMatching(redis, `${prefix}:result:${safe(options.runId)}:*`);
+  await deleteMatching(redis, `${prefix}:base:${safe(options.runId)}:*`);
+
+  await redis.hset(keys.run, {
+    run_id: options.runId,
+    version: options.identity.version,
+    fingerprint: options.identity.fingerprint,
+    cohorts_queue: keys.cohortsQueue,
+    barrier_queue: keys.barrierQueue,
+    heartbeat_ms: String(timing.heartbeatMs),
+    lock_duration_ms: String(timing.lockDurationMs),
+    stalled_interval_ms: String(timing.stalledIntervalMs),
+    run_config: JSON.stringify(options.runConfig ?? null),
+    status: 'running',
+  });
+  await redis.set(keys.current, options.runId);
+
+  const jobsDone = new Map<string, number>();
+  /** Every worker seen in this run, the lost ones too. */
+  const seen = new Map<string, WorkerInfo & { lost: boolean }>();
+  /** Barrier waiters by cycle: resolved by the barrier worker, rejected by the checks. */
+  const barriers = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
+  const barrierWorker = new Worker(
+    keys.barrierQueue,
+    async (job: Job) => {
+      // Which worker completed each cohort (exact, from the children's return values).
+      const values = (await job.getChildrenValues()) as Record<string, { worker?: string }>;
+      for (const v of Object.values(values)) if (v?.worker) jobsDone.set(v.worker, (jobsDone.get(v.worker) ?? 0) + 1);
+      barriers.get((job.data as { cycle: number }).cycle)?.resolve();
+      return { ok: true };
+    },
+    { connection, prefix, concurrency: 1, drainDelay: 1, lockDuration: 30_000 },
+  );
+  barrierWorker.on('error', () => {});
+
+  // Workers: joined, lost, ignored — from their heartbeat keys.
+  const known = new Map<string, WorkerInfo>();
+  const ignored = new Set<string>();
+  let redisDownSince: number | null = null;
+  let fatalError: Error | null = null;
+  let currentCycle = 0;
+  let closed = false;
+  const checkEvery = Math.max(50, Math.floor(timing.heartbeatMs / 4));
+
+  async function checkWorkers(): Promise<void> {
+    const ids = await redis.smembers(keys.workers);
+    const values = ids.length ? await redis.mget(...ids.map((id) => keys.worker(id))) : [];
+    const alive = new Set<string>();
+    ids.forEach((id, i) => {
+      const raw = values[i];
+      if (!raw) return;
+      let info: WorkerInfo;
+      try {
+        info = JSON.parse(raw) as WorkerInfo;
+      } catch {
+        return;
+      }
+      if (info.version !== options.identity.version || info.fingerprint !== options.identity.fingerprint) {
+        if (!ignored.has(id)) {
+          ignored.add(id);
+          emit({ type: 'worker-ignored', worker: info, why: info.version !== options.identity.version ? `shopsim ${info.version}, this run is ${options.identity.version}` : 'other personas/products data' });
+        }
+        return;
+      }
+      if (info.left) {
+        if (known.delete(id)) {
+          seen.set(id, { ...info, lost: false });
+          emit({ type: 'worker-left', worker: info });
+          if (known.size === 0 && !closed) emit({ type: 'no-workers', cycle: currentCycle });
+        }
+        return;
+      }
+      alive.add(id);
+      const before = known.get(id);
+      known.set(id, info);
+      seen.set(id, { ...info, lost: false });
+      if (!before) emit({ type: 'worker-joined', worker: info });
+    });
+    for (const [id, info] of known) {
+      if (alive.has(id)) continue;
+      known.delete(id);
+      seen.set(id, { ...info, lost: true });
+      await redis.srem(keys.workers, id);
+      emit({ type: 'worker-lost', worker: info });
+      if (known.size === 0 && !closed) emit({ type: 'no-workers', cycle: currentCycle });
+    }
+  }
+
+  /** One check: Redis answers (else paused, then a stop past the limit), workers. Never throws. */
+  async function check(): Promise<Error | null> {
+    try {
+      await redis.set(keys.coordinator, options.runId, 'PX', coordinatorTtl);
+      if (redisDownSince !== null) {
+        const down = (Date.now() - redisDownSince) / 1000;
+        redisDownSince = null;
+        const exists = await redis.exists(keys.run);
+        if (!exists) return new TransportError(`Redis at ${redactUrl(options.url)} came back without this run's data (restarted without persistence?); the run stops at the last checkpoint`);
+        emit({ type: 'redis-back', cycle: currentCycle, downSeconds: down });
+      }
+      await checkWorkers();
+      return null;
+    } catch (err) {
+      if (redisDownSince === null) {
+        redisDownSince = Date.now();
+        emit({ type: 'redis-down', cycle: currentCycle, message: oneLine(err) });
+      } else if (Date.now() - redisDownSince > downLimit) {
+        return new TransportError(`Redis at ${redactUrl(options.url)} has not answered for ${Math.round((Date.now() - redisDownSince) / 1000)} s; the run stops at the last checkpoint`);
+      }
+      return null;
+    }
+  }
+
+  let ticker: NodeJS.Timeout | null = null;
+  let checking = false;
+  const tick = async () => {
+    if (checking || closed) return;
+    checking = true;
+    try {
+      const err = await check();
+      // Sticky: a later cycle fails at once too (the run's data is gone, or Redis is).
+      if (err) {
+        fatalError ??= err;
+        for (const b of barriers.values()) b.reject(err);
+      }
+    } finally {
+      checking = false;
+    }
+  };
+  ticker = setInterval(() => void tick(), checkEvery);
+  ticker.unref();
+
+  /** Why a cycle's parent failed: its failed child's reason. */
+  async function failureOf(cycle: number, work: CycleWork[]): Promise<Error | null> {
+    const parent = await Job.fromId(barrierQueue, keys.parentId(cycle));
+    if (!parent) return null;
+    const state = await parent.getState();
+    if (state !== 'failed') return null;
+    for (const w of work) {
+      const child = await Job.fromId(cohortsQueue, keys.childId(cycle, w.cohort));
+      if (child && (await child.getState()) === 'failed') {
+        return new TransportError(`cohort ${w.cohort} of cycle ${cycle} failed ${child.attemptsMade} time${child.attemptsMade === 1 ? '' : 's'} (last: ${child.failedReason}); the run stops at cycle ${cycle - 1}`);
+      }
+    }
+    return new TransportError(`cycle ${cycle} failed in the queue (${parent.failedReason}); the run stops at cycle ${cycle - 1}`);
+  }
+
+  const coordinator: Coordinator = {
+    runId: options.runId,
+    async putSnapshot(cohort, cycle, snapshot) {
+      await redis.set(keys.snapshot(cohort, cycle), snapshot);
+    },
+    async getSnapshot(cohort, cycle) {
+      return redis.get(keys.snapshot(cohort, cycle));
+    },
+    async putBase(cohort, base) {
+      await redis.set(keys.base(cohort), base);
+    },
+    async getBase(cohort) {
+      return redis.get(keys.base(cohort));
+    },
+    workers: () => [...known.values()],
+    workerTally: () => [...seen.values()].map(({ lost, ...worker }) => ({ worker, lost, jobs: jobsDone.get(worker.id) ?? 0 })),
+
+    async waitForWorkers(count, timeoutMs, onWaiting) {
+      const t0 = Date.now();
+      let said = -1;
+      for (;;) {
+        await tick();
+        if (known.size >= count) return [...known.values()];
+        if (known.size !== said) {
+          said = known.size;
+          onWaiting?.(known.size);
+        }
+        if (Date.now() - t0 > timeoutMs) {
+          throw new ShopsimError('E_INPUT', `--workers-expected ${count}: ${known.size} worker${known.size === 1 ? '' : 's'} joined within ${Math.round(timeoutMs / 1000)} s (start them with: shopsim worker --redis ${redactUrl(options.url)}); nothing was written`, { exitCode: 2 });
+        }
+        await new Promise((r) => setTimeout(r, checkEvery));
+      }
+    },
+
+    async runCycle(cycle, work) {
+      if (fatalError) throw fatalError;
+      currentCycle = cycle;
+      const sorted = [...work].sort((a, b) => a.cohort - b.cohort);
+      const done = new Promise<void>((resolve, reject) => barriers.set(cycle, { resolve, reject }));
+      // A failed parent is looked for on every check while the barrier is open.
+      const failWatch = setInterval(() => {
+        void failureOf(cycle, sorted).then(
+          (err) => err && barriers.get(cycle)?.reject(err),
+          () => {},
+        );
+      }, Math.max(100, checkEvery * 2));
+      try {
+        // Added again after a Redis outage (the flow may or may not have been written): the ids de-duplicate.
+        const add = () =>
+          flows.add({
+            name: 'barrier',
+            queueName: keys.barrierQueue,
+            data: { runId: options.runId, cycle, cohorts: sorted.length },
+            opts: { jobId: keys.parentId(cycle), removeOnComplete: true },
+            children: sorted.map((w) => ({
+              name: 'cohort',
+              queueName: keys.cohortsQueue,
+              data: {
+                runId: options.runId,
+                cycle,
+                cohort: w.cohort,
+                snapshotIn: keys.snapshot(w.cohort, cycle - 1),
+                snapshotOut: keys.snapshot(w.cohort, cycle),
+                baseKey: keys.base(w.cohort),
+                resultKey: keys.result(cycle, w.cohort),
+                input: w.input,
+              } satisfies CohortJobData,
+              // Completed children are kept for two cycles: the de-duplication window of a flow added twice.
+              opts: { jobId: keys.childId(cycle, w.cohort), attempts, backoff: { type: 'fixed', delay: 200 }, failParentOnFailure: true, removeOnComplete: { count: 2 * sorted.length } },
+            })),
+          });
+        // While Redis is away BullMQ queues the command; the checks stop the run past the limit.
+        const stopped = done.then(
+          () => new Promise<never>(() => {}),
+          (e: Error) => Promise.reject(e),
+        );
+        stopped.catch(() => {});
+        for (;;) {
+          try {
+            await Promise.race([add(), stopped]);
+            break;
+          } catch (err) {
+            if (err instanceof TransportError) throw err;
+            await Promise.race([new Promise((r) => setTimeout(r, 500)), stopped]);
+          }
+        }
+        await done;
+        const raw = await redis.mget(...sorted.map((w) => keys.result(cycle, w.cohort)));
+        const results = raw.map((r, i) => {
+          if (r === null) throw new TransportError(`cohort ${sorted[i]!.cohort} of cycle ${cycle} completed without a result in Redis`);
+          return JSON.parse(r) as unknown;
+        });
+        // The previous cycle's snapshots and this cycle's results are no longer needed.
+        const stale = [...sorted.map((w) => keys.result(cycle, w.cohort)), ...(cycle > 1 ? sorted.map((w) => keys.snapshot(w.cohort, cycle - 1)) : [])];
+        await redis.del(...stale);
+        return results;
+      } finally {
+        clearInterval(failWatch);
+        barriers.delete(cycle);
+      }
+    },
+
+    async close(closeOptions = {}) {
+      closed = true;
+      if (ticker) clearInterval(ticker);
+      try {
+        await redis.hset(keys.run, 'status', 'done');
+        const current = await redis.get(keys.current);
+        if (current === options.runId) await redis.del(keys.current);
+        if ((await redis.get(keys.coordinator)) === options.runId) await redis.del(keys.coordinator);
+      } catch {
+        // Redis away: the workers see the run record gone or stale.
+      }
+      await barrierWorker.close().catch(() => {});
+      await flows.close().catch(() => {});
+      if (!closeOptions.keepData) {
+        await cohortsQueue.obliterate({ force: true }).catch(() => {});
+        await barrierQueue.obliterate({ force: true }).catch(() => {});
+        try {
+          await deleteMatching(redis, `${prefix}:*:${safe(options.runId)}:*`);
+          await redis.del(keys.workers, keys.run);
+        } catch {
+          // best effort
+        }
+      }
+      await cohortsQueue.close().catch(() => {});
+      await barrierQueue.close().catch(() => {});
+      redis.disconnect();
+    },
+  };
+  return coordinator;
+}
+
+// ————— the worker side —————
+
+export type WorkerEvent =
+  | { type: 'waiting-for-run' }
+  | { type: 'joined'; runId: string; workerId: string }
+  | { type: 'run-ended'; runId: string; done: number }
+  | { type: 'cohort-started'; cycle: number; cohort: number; attempt: number }
+  | { type: 'cohort-done'; cycle: number; cohort: number; ms: number }
+  | { type: 'redis-down'; message: string }
+  | { type: 'redis-back' };
+
+export interface CohortWorkerOptions extends TransportTiming {
+  url: string;
+  prefix?: string;
+  identity: Identity;
+  /** Cohort jobs at once (one worker thread each; default 1). */
+  concurrency?: number;
+  /** A module exporting createProcessor (./thread-pool.ts). */
+  processorUrl: string;
+  /** This worker's own settings for the processor (its data files). */
+  local?: unknown;
+  /** Give up waiting for a run after this long (default: never). */
+  waitForRunMs?: number;
+  /** Serve one run, then resolve `finished` (default: serve runs until closed). */
+  once?: boolean;
+  onEvent?: (e: WorkerEvent) => void;
+}
+
+export interface CohortWorker {
+  readonly id: string;
+  /** Resolves when the worker stops (closed, or after one run with `once`); rejects on a refused join. */
+  readonly finished: Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The one line a refused worker prints (exit 2). */
+export class JoinRefusedError extends ShopsimError {
+  constructor(message: string) {
+    super('E_INPUT', message, { exitCode: 2 });
+    this.name = 'JoinRefusedError';
+  }
+}
+
+export async function startCohortWorker(options: CohortWorkerOptions): Promise<CohortWorker> {
+  const prefix = options.prefix ?? 'shopsim';
+  const target = parseRedisUrl(options.url);
+  await probeRedis(options.url);
+  const redis = await commandClient(target);
+  // The jobs' reads and writes wait for Redis through an outage (queued, retried) instead of
+  // failing the attempt: the job completes when Redis is back.
+  const data = new Redis(redisOptions(target, { maxRetriesPerRequest: null, retryStrategy: (n) => Math.min(200 * n, 1000) }));
+  data.on('error', () => {});
+  const connection = bullConnection(target);
+  const id = `${hostname()}-${process.pid}-${randomBytes(2).toString('hex')}`;
+  const emit = (e: WorkerEvent) => options.onEvent?.(e);
+  const concurrency = Math.max(1, options.concurrency ?? 1);
+  let closing = false;
+  let wake: (() => void) | null = null;
+  const sleep = (ms: number) =>
+    new Promise<void>((r) => {
+      const t = setTimeout(r, ms);
+      wake = () => {
+        clearTimeout(t);
+        r();
+      };
+    });
+
+  async function serveOne(): Promise<'again' | 'stop'> {
+    // Wait for a run to join.
+    const t0 = Date.now();
+    let runId: string | null = null;
+    let record: Record<string, string> = {};
+    let said = false;
+    while (!closing) {
+      try {
+        runId = await redis.get(`${prefix}:run-current`);
+        if (runId) {
+          record = await redis.hgetall(transportKeys(prefix, runId).run);
+          if (record['status'] === 'running') break;
+        }
+      } catch {
+        // Redis away: keep waiting
+      }
+      if (!said) {
+        said = true;
+        emit({ type: 'waiting-for-run' });
+      }
+      if (options.waitForRunMs !== undefined && Date.now() - t0 > options.waitForRunMs) throw new JoinRefusedError(`no run started on Redis at ${redactUrl(options.url)} within ${Math.round(options.waitForRunMs / 1000)} s`);
+      await sleep(250);
+    }
+    if (closing || !runId) return 'stop';
+    const keys = transportKeys(prefix, runId);
+    // The handshake: same shopsim, same data, or one line and out.
+    if (record['version'] !== options.identity.version) {
+      throw new JoinRefusedError(`worker refused by run ${runId} on ${redactUrl(options.url)}: this worker is shopsim ${options.identity.version}, the run is ${record['version']} (install the same version on every machine)`);
+    }
+    if (record['fingerprint'] !== options.identity.fingerprint) {
+      throw new JoinRefusedError(
+        `worker refused by run ${runId} on ${redactUrl(options.url)}: its personas/products data differ (fingerprint ${options.identity.fingerprint.slice(0, 19)}… here, ${String(record['fingerprint']).slice(0, 19)}… in the run; give the same --personas and --products files)`,
+      );
+    }
+    const heartbeatMs = Number(record['heartbeat_ms']) || DEFAULT_TIMING.heartbeatMs;
+    const lockDuration = options.lockDurationMs ?? (Number(record['lock_duration_ms']) || DEFAULT_TIMING.lockDurationMs);
+    const stalledInterval = options.stalledIntervalMs ?? (Number(record['stalled_interval_ms']) || DEFAULT_TIMING.stalledIntervalMs);
+    let runConfig: unknown = null;
+    try {
+      runConfig = JSON.parse(record['run_config'] ?? 'null');
+    } catch {
+      throw new JoinRefusedError(`run ${runId} on ${redactUrl(options.url)}: its run_config is not JSON`);
+    }
+    const pool: ThreadPool = await createThreadPool({ size: concurrency, processorUrl: options.processorUrl, context: { runId, runConfig, local: options.local ?? null } });
+    let active = 0;
+    let done = 0;
+    const beat = async (left = false) => {
+      const info: WorkerInfo = {
+        id,
+        host: hostname(),
+        pid: process.pid,
+        version: options.identity.version,
+        fingerprint: options.identity.fingerprint,
+        runId,
+        concurrency,
+        active,
+        done,
+        rssBytes: process.memoryUsage.rss(),
+        beatAt: new Date().toISOString(),
+        ...(left ? { left: true } : {}),
+      };
+      await redis.multi().set(keys.worker(id), JSON.stringify(info), 'PX', heartbeatMs * (left ? 4 : 2)).sadd(keys.workers, id).exec();
+    };
+    await beat();
+    emit({ type: 'joined', runId, workerId: id });
+    let down = false;
+    let ended = false;
+    const beater = setInterval(() => {
+      void (async () => {
+        try {
+          await beat();
+          const status = await redis.hget(keys.run, 'status');
+          const current = await redis.get(keys.current);
+          if (down) {
+            down = false;
+            emit({ type: 'redis-back' });
+          }
+          if (status !== 'running' || current !== runId) {
+            ended = true;
+            wake?.();
+          }
+        } catch (err) {
+          if (!down) {
+            down = true;
+            emit({ type: 'redis-down', message: oneLine(err) });
+          }
+        }
+      })();
+    }, heartbeatMs);
+    const worker = new Worker(
+      keys.cohortsQueue,
+      async (job: Job) => {
+        const jd = job.data as CohortJobData;
+        const t = Date.now();
+        active++;
+        emit({ type: 'cohort-started', cycle: jd.cycle, cohort: jd.cohort, attempt: job.attemptsStarted });
+        try {
+          const [snapshot, base] = await Promise.all([data.get(jd.snapshotIn), jd.baseKey ? data.get(jd.baseKey) : Promise.resolve(null)]);
+          if (snapshot === null) throw new Error(`snapshot ${jd.snapshotIn} is missing in Redis`);
+          const out = await pool.run({ runId: jd.runId, cycle: jd.cycle, cohort: jd.cohort, input: jd.input, snapshot, base });
+          await data.multi().set(jd.snapshotOut, out.snapshot).set(jd.resultKey, JSON.stringify(out.result)).exec();
+          done++;
+          emit({ type: 'cohort-done', cycle: jd.cycle, cohort: jd.cohort, ms: Date.now() - t });
+          return { worker: id, ms: Date.now() - t };
+        } finally {
+          active--;
+        }
+      },
+      { connection, prefix, concurrency, lockDuration, stalledInterval, maxStalledCount: 3, drainDelay: 1, name: id },
+    );
+    worker.on('error', () => {});
+    try {
+      while (!closing && !ended) await sleep(heartbeatMs);
+    } finally {
+      clearInterval(beater);
+      await worker.close().catch(() => {});
+      await pool.close().catch(() => {});
+      // A run the coordinator removed: what this worker's queue connection wrote back (its meta) goes too.
+      if ((await redis.exists(keys.run).catch(() => 1)) === 0) await redis.del(`${prefix}:${keys.cohortsQueue}:meta`).catch(() => 0);
+      // A last beat saying it left (the coordinator says so and forgets it), unless the run is gone.
+      if (ended) await redis.multi().del(keys.worker(id)).srem(keys.workers, id).exec().catch(() => {});
+      else await beat(true).catch(() => {});
+    }
+    emit({ type: 'run-ended', runId, done });
+    return closing || options.once ? 'stop' : 'again';
+  }
+
+  const finished = (async () => {
+    try {
+      while ((await serveOne()) === 'again');
+    } finally {
+      redis.disconnect();
+      data.disconnect();
+    }
+  })();
+  return {
+    id,
+    finished,
+    async close() {
+      closing = true;
+      wake?.();
+      await finished.catch(() => {});
+    },
+  };
+}

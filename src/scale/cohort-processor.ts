@@ -1,0 +1,140 @@
+/**
+ * The processor a `shopsim worker` runs in its worker threads (./thread-pool.ts): one cycle of one
+ * cohort per job, from the snapshot the job names, through the cohort runner (./cohort-runner.ts)
+ * with this worker's own edges — the mock store, seeded like the coordinator's, and a recorder that
+ * writes nothing (a distributed run is --mock-api --mock-db for now: docs/scaling.md).
+ *
+ * What is stored in Redis per cohort: its base, once (`{ spec }` for a new run, `{ id, snapshot }`
+ * restored from a checkpoint), and per cycle a small StoredState — the cohort's compact
+ * CohortState (./cohort-runner.ts: ~110 bytes a shopper against ~870 for a full snapshot; null
+ * before its first cycle), the mock store's carts and redeemed coupons of its agents with the
+ * offer cycle they belong to, and the token of the thread that wrote it. A job whose offer cycle
+ * is newer than the state's starts that offer cycle on the slice first (the coordinator's store
+ * did it for every agent: coupons dropped, redeemed cleared), so the cohort sees exactly what it
+ * would have seen in one process. A thread that still holds the cohort as it left it (same token)
+ * runs it as it is; any other rebuilds it from the base with the state put over it.
+ */
+import type { CycleInfo } from '../model/calendar.ts';
+import { createMockRecorder } from '../simulation/mock-recorder.ts';
+import { createMockStore, type MockStoreState } from '../store/mock-store.ts';
+import { loadPersonas, loadProducts, selectAgents } from '../run/load-data.ts';
+import { randomBytes } from 'node:crypto';
+import { createCohortRunner, type CohortMockState, type CohortRunner, type CohortSource, type CohortState } from './cohort-runner.ts';
+import type { ProcessorContext, ThreadOutput, ThreadWork } from './thread-pool.ts';
+import type { Entry } from '../simulation/event-log.ts';
+import type { CohortReport } from '../../machines/cohort.machine.ts';
+
+/** The run settings a cohort job needs (published by the coordinator). */
+export interface DistributedRunConfig {
+  seed: number;
+  agents: number | null;
+  mockFailRate: number;
+}
+
+/** The worker's own data files (verified against the run by the fingerprint at join). */
+export interface WorkerLocal {
+  personas: string;
+  products: string;
+}
+
+export type OfferCycle = MockStoreState['offerCycle'];
+
+/** The cohort as stored between cycles. */
+/** A cohort's base for the run (written once by the coordinator). */
+export type StoredBase = { spec: Extract<CohortSource, { spec: unknown }>['spec'] } | { id: string; snapshot: unknown };
+
+/** A cohort between two cycles. */
+export interface StoredState {
+  id: string;
+  /** Null: the base as it is (before the cohort's first cycle here). */
+  state: CohortState | null;
+  mockState: CohortMockState | null;
+  offerCycle: OfferCycle;
+  /** Written by the thread that made this state; that thread still holds the cohort in it. Null: the coordinator's. */
+  token: string | null;
+  /** Which base this state goes over (a new one whenever the coordinator writes a base: a resumed run has other bases). */
+  baseToken: string;
+}
+
+/** Cohorts a thread keeps after their job (most recent last), to skip restoring them from the snapshot when their next job comes here. */
+const KEEP = 32;
+/** Cohort bases a thread keeps parsed (a few MB each at 500 shoppers). */
+const KEEP_BASES = 64;
+
+/** A job's input (small): the RUN_CYCLE, the window when it changed, the coordinator's offer cycle. */
+export interface CohortJobInput {
+  info: CycleInfo;
+  activeCount: number;
+  window?: number;
+  offerCycle: OfferCycle;
+}
+
+/** A job's result, read back by the coordinator at the barrier. */
+export interface CohortJobResult {
+  report: CohortReport;
+  entries: Entry[];
+  /** Mock-store calls this job made. */
+  mockCalls: number;
+  seconds: number;
+  agentCycles: number;
+}
+
+export function createProcessor(context: ProcessorContext) {
+  const run = context.runConfig as DistributedRunConfig;
+  const local = context.local as WorkerLocal;
+  const products = loadProducts(local.products);
+  const agentIds = selectAgents(loadPersonas(local.personas), run.agents, local.personas).map((p) => p.id);
+  const mockStore = createMockStore({ seed: run.seed, products, agentIds, failRate: run.mockFailRate });
+  const held = new Map<string, { token: string; runner: CohortRunner }>();
+  /** Each cohort's base as a persisted snapshot, made once per thread (a spec is spawned once, not at every rebuild). */
+  const bases = new Map<string, unknown>();
+  const baseOf = (id: string, baseToken: string, raw: string | null): unknown => {
+    const key = `${id}\n${baseToken}`;
+    const cached = bases.get(key);
+    if (cached !== undefined) return cached;
+    if (raw === null) throw new Error(`cohort ${id}: its base is missing in Redis`);
+    const parsed = JSON.parse(raw) as StoredBase;
+    let snapshot: unknown;
+    if ('spec' in parsed) {
+      const r = createCohortRunner({ store: mockStore, recorder: createMockRecorder() });
+      r.open({ spec: parsed.spec });
+      snapshot = r.snapshot(id);
+      r.close(id);
+    } else snapshot = parsed.snapshot;
+    bases.set(key, snapshot);
+    while (bases.size > KEEP_BASES) bases.delete(bases.keys().next().value as string);
+    return snapshot;
+  };
+  return async (work: ThreadWork): Promise<ThreadOutput> => {
+    const input = work.input as CohortJobInput;
+    const stored = JSON.parse(work.snapshot) as StoredState;
+    const slice = stored.mockState ?? { carts: [], redeemed: [] };
+    const before = stored.offerCycle ?? null;
+    mockStore.importState({ offerCycle: before, carts: slice.carts, redeemed: slice.redeemed, calls: 0 });
+    if (input.offerCycle && input.offerCycle.number !== before?.number) {
+      await mockStore.startOfferCycle({ offer_cycle: input.offerCycle.number, starts_at: input.offerCycle.startsAt, ends_at: input.offerCycle.endsAt, user_ids: [] });
+    }
+    // The cohort's actor as this thread left it after the previous cycle (its token matches the
+    // stored state's), or rebuilt from the base with the state over it. Actors are never stopped
+    // here (XState's stop() is quadratic in children); a dropped idle cohort is simply collected.
+    const id = stored.id;
+    const kept = held.get(id);
+    held.delete(id);
+    let runner: CohortRunner;
+    if (kept && stored.token !== null && stored.token === kept.token) runner = kept.runner;
+    else {
+      const base = baseOf(id, stored.baseToken, work.base ?? null);
+      runner = createCohortRunner({ store: mockStore, recorder: createMockRecorder(), mockStore });
+      // open() puts the state over a copy of the base (and a base alone is copied here): the cached one stays as it was.
+      runner.open(stored.state ? { id, snapshot: base, state: stored.state } : { id, snapshot: structuredClone(base) });
+    }
+    if (input.window !== undefined) runner.setWindow(id, input.window);
+    const r = await runner.runCycle(id, { info: input.info, activeCount: input.activeCount }, { state: true });
+    const token = randomBytes(8).toString('hex');
+    held.set(id, { token, runner });
+    while (held.size > KEEP) held.delete(held.keys().next().value as string);
+    const after: StoredState = { id, state: r.state ?? null, mockState: r.mockState ?? null, offerCycle: input.offerCycle, token, baseToken: stored.baseToken };
+    const result: CohortJobResult = { report: r.report, entries: r.entries, mockCalls: mockStore.exportState().calls, seconds: r.seconds, agentCycles: r.agentCycles };
+    return { snapshot: JSON.stringify(after), result };
+  };
+}

@@ -1,0 +1,42 @@
+/** The messages between the coordinator and a worker thread of `--workers N` (docs/scaling.md, "Worker threads"). */
+import type { CycleInfo } from '../model/calendar.ts';
+import type { CallContext, OfferCycleRequest, Product, SessionRecord } from '../model/types.ts';
+import type { Entry as AnswerEntry } from '../store/answer-format.ts';
+import type { HttpMetrics } from '../store/http-store.ts';
+import type { MockStoreState } from '../store/mock-store.ts';
+import type { CohortCycleResult, CohortMockState, CohortSource } from './cohort-runner.ts';
+
+/** What a worker is started with (structured-cloned into it). */
+export interface WorkerSetup {
+  index: number;
+  store:
+    | { kind: 'mock'; seed: number; products: Product[]; agentIds: string[]; failRate: number; state: MockStoreState | null }
+    | { kind: 'http'; baseUrl: string; connections: number; requestTimeoutMs: number; rateLimit: number; burst: number | null };
+  /** 'relay': sessions are written by the coordinator's recorder; 'mock': nowhere (--mock-db). */
+  db: 'relay' | 'mock';
+  /** Record the store's answers and send them with each report (the coordinator writes the file). */
+  recordAnswers: boolean;
+  /** Fault injection for tests: this worker exits (code 1) when asked to run this cycle, before answering. */
+  exitOnCycle?: number;
+}
+
+export type ToWorker =
+  | { t: 'open'; source: CohortSource }
+  | { t: 'window'; id: string; window: number }
+  | { t: 'offer'; request: OfferCycleRequest }
+  /** `size`: the cohort's shoppers (to take their recorded answers). */
+  /** `state`: send the cohort's CohortState and mock-store slice back with the report. */
+  | { t: 'run'; req: number; id: string; info: CycleInfo; activeCount: number; size: number; state: boolean }
+  | { t: 'commit-ack'; req: number; error: string | null }
+  | { t: 'gather'; req: number }
+  | { t: 'close' };
+
+export type ToCoordinator =
+  /** The worker has loaded and built its edges. */
+  | { t: 'ready' }
+  /** `http`: the worker's store-client figures so far (real store only). */
+  | { t: 'done'; req: number; result: CohortCycleResult; answers: [CallContext, AnswerEntry][]; seconds: number; http: HttpMetrics | null }
+  | { t: 'run-failed'; req: number; message: string }
+  | { t: 'commit'; req: number; record: SessionRecord }
+  | { t: 'gathered'; req: number; snapshots: Record<string, unknown>; mockStates: CohortMockState[]; mockCalls: number }
+  | { t: 'closed' };

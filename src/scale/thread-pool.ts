@@ -1,0 +1,136 @@
+/**
+ * Runs cohort cycles off the worker process's main thread. A cohort cycle is CPU-bound (an
+ * XState tree of ~500 shoppers against the mock store is one long chain of microtasks): run on
+ * the main thread it would starve BullMQ's lock renewal and the heartbeat, the job's lock would
+ * expire and another worker would run the same cohort again (the stalled-job pitfall). Here each
+ * concurrency slot is a worker thread; the main thread only moves strings and keeps the locks.
+ *
+ * The processor is a module URL exporting `createProcessor(context)` → `(work) => Promise<out>`;
+ * a TypeScript module is loaded through tsx's loader, registered in the thread (tsx's API URL
+ * is resolved here, where the package is known to be importable).
+ */
+import { Worker } from 'node:worker_threads';
+
+export interface ThreadWork {
+  runId: string;
+  cycle: number;
+  cohort: number;
+  input: unknown;
+  /** The cohort's snapshot before the cycle (as stored: a string). */
+  snapshot: string;
+  /** The cohort's base for the run, when the snapshot is put over one (as stored; null: none). */
+  base?: string | null;
+}
+
+export interface ThreadOutput {
+  /** JSON-able: the cohort's report and event-log entries, as the processor makes them. */
+  result: unknown;
+  /** The cohort's snapshot after the cycle. */
+  snapshot: string;
+}
+
+/** What a processor is created with: the run (from the coordinator) and this worker's own settings. */
+export interface ProcessorContext {
+  runId: string;
+  /** The run-wide settings the coordinator published (small JSON). */
+  runConfig: unknown;
+  /** The worker's own settings (its data files). */
+  local: unknown;
+}
+
+/** What a processor module exports. */
+export interface ProcessorModule {
+  createProcessor(context: ProcessorContext): Promise<(work: ThreadWork) => Promise<ThreadOutput>> | ((work: ThreadWork) => Promise<ThreadOutput>);
+}
+
+const THREAD_MAIN = `
+const { workerData, parentPort } = require('node:worker_threads');
+(async () => {
+  if (workerData.tsxApi) (await import(workerData.tsxApi)).register();
+  const mod = await import(workerData.processorUrl);
+  const processor = await mod.createProcessor(workerData.context);
+  parentPort.on('message', async (msg) => {
+    try {
+      const out = await processor(msg.work);
+      parentPort.postMessage({ id: msg.id, ok: true, out });
+    } catch (err) {
+      parentPort.postMessage({ id: msg.id, ok: false, error: err instanceof Error ? err.message : String(err) });
+    }
+  });
+  parentPort.postMessage({ ready: true });
+})().catch((err) => parentPort.postMessage({ fatal: err instanceof Error ? (err.stack || err.message) : String(err) }));
+`;
+
+interface Slot {
+  worker: Worker;
+  busy: boolean;
+  ready: Promise<void>;
+}
+
+export interface ThreadPool {
+  run(work: ThreadWork): Promise<ThreadOutput>;
+  close(): Promise<void>;
+}
+
+export async function createThreadPool(options: { size: number; processorUrl: string; context: ProcessorContext }): Promise<ThreadPool> {
+  const tsxApi = options.processorUrl.endsWith('.ts') ? import.meta.resolve('tsx/esm/api') : null;
+  const slots: Slot[] = [];
+  const waiting: ((slot: Slot) => void)[] = [];
+  let nextId = 1;
+  const pending = new Map<number, { resolve: (o: ThreadOutput) => void; reject: (e: Error) => void }>();
+
+  for (let i = 0; i < Math.max(1, options.size); i++) {
+    const worker = new Worker(THREAD_MAIN, { eval: true, workerData: { processorUrl: options.processorUrl, tsxApi, context: options.context } });
+    worker.unref();
+    const ready = new Promise<void>((resolve, reject) => {
+      worker.on('message', (msg: { ready?: true; fatal?: string; id?: number; ok?: boolean; out?: ThreadOutput; error?: string }) => {
+        if (msg.ready) return resolve();
+        if (msg.fatal) return reject(new Error(`the cohort processor ${options.processorUrl} could not be loaded: ${msg.fatal.split('\n')[0]}`));
+        const p = pending.get(msg.id as number);
+        if (!p) return;
+        pending.delete(msg.id as number);
+        if (msg.ok) p.resolve(msg.out as ThreadOutput);
+        else p.reject(new Error(msg.error?.split('\n')[0] ?? 'cohort processor failed'));
+      });
+      worker.on('error', (err) => {
+        reject(err);
+        for (const p of pending.values()) p.reject(err);
+        pending.clear();
+      });
+    });
+    slots.push({ worker, busy: false, ready });
+  }
+  await Promise.all(slots.map((s) => s.ready));
+
+  const acquire = () =>
+    new Promise<Slot>((resolve) => {
+      const free = slots.find((s) => !s.busy);
+      if (free) {
+        free.busy = true;
+        resolve(free);
+      } else waiting.push(resolve);
+    });
+  const release = (slot: Slot) => {
+    const next = waiting.shift();
+    if (next) next(slot);
+    else slot.busy = false;
+  };
+
+  return {
+    async run(work) {
+      const slot = await acquire();
+      try {
+        return await new Promise<ThreadOutput>((resolve, reject) => {
+          const id = nextId++;
+          pending.set(id, { resolve, reject });
+          slot.worker.postMessage({ id, work });
+        });
+      } finally {
+        release(slot);
+      }
+    },
+    async close() {
+      await Promise.all(slots.map((s) => s.worker.terminate()));
+    },
+  };
+}

@@ -1,0 +1,127 @@
+/**
+ * A worker thread of `shopsim run --workers N` (started by ./thread-executor.ts): it holds the
+ * cohorts the coordinator places here in a cohort runner (./cohort-runner.ts), with edges of its
+ * own — a mock store, or its own HTTP client (undici pool) to the store — and relays what must be
+ * the coordinator's: session writes (the coordinator's recorder writes them, one answer per
+ * session, so a failed write stays that agent's failure) and recorded store answers (sent with
+ * the cohort's report). Messages are in ./thread-messages.ts.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import type { CallContext, Recorder, StoreApi } from '../model/types.ts';
+import { createMockRecorder } from '../simulation/mock-recorder.ts';
+import type { Entry as AnswerEntry } from '../store/answer-format.ts';
+import { createHttpStore, type HttpStore } from '../store/http-store.ts';
+import { createMockStore, type MockStore } from '../store/mock-store.ts';
+import { createRecordingStore } from '../store/recording-store.ts';
+import { createCohortRunner, type CohortMockState } from './cohort-runner.ts';
+import type { ToCoordinator, ToWorker, WorkerSetup } from './thread-messages.ts';
+
+const port = parentPort;
+if (!port) throw new Error('thread-worker.ts runs in a worker thread');
+const setup = workerData as WorkerSetup;
+const post = (m: ToCoordinator) => port.postMessage(m);
+
+let mockStore: MockStore | null = null;
+let http: HttpStore | null = null;
+let store: StoreApi;
+if (setup.store.kind === 'mock') {
+  mockStore = createMockStore({ seed: setup.store.seed, products: setup.store.products, agentIds: setup.store.agentIds, failRate: setup.store.failRate });
+  // Calls are counted from 0 here: the coordinator adds this worker's count to the checkpoint's.
+  if (setup.store.state) mockStore.importState({ ...setup.store.state, calls: 0 });
+  store = mockStore;
+} else {
+  http = createHttpStore({ baseUrl: setup.store.baseUrl, connections: setup.store.connections, requestTimeoutMs: setup.store.requestTimeoutMs, rateLimit: setup.store.rateLimit, ...(setup.store.burst !== null ? { burst: setup.store.burst } : {}) });
+  store = http;
+}
+
+/** Recorded answers by agent index, until their cohort's report takes them. */
+const answers = new Map<number, [CallContext, AnswerEntry][]>();
+if (setup.recordAnswers) {
+  store = createRecordingStore(store, {
+    add(ctx, entry) {
+      if (!ctx) return;
+      let list = answers.get(ctx.agentIndex);
+      if (!list) answers.set(ctx.agentIndex, (list = []));
+      list.push([ctx, entry]);
+    },
+  });
+}
+
+let nextCommit = 1;
+const commits = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
+const recorder: Recorder =
+  setup.db === 'relay'
+    ? {
+        ...createMockRecorder(),
+        commitSession(record) {
+          const req = nextCommit++;
+          return new Promise<void>((resolve, reject) => {
+            commits.set(req, { resolve, reject });
+            post({ t: 'commit', req, record });
+          });
+        },
+      }
+    : createMockRecorder();
+
+const runner = createCohortRunner({ store, recorder, mockStore });
+post({ t: 'ready' });
+
+port.on('message', (m: ToWorker) => {
+  switch (m.t) {
+    case 'open':
+      runner.open(m.source);
+      break;
+    case 'window':
+      runner.setWindow(m.id, m.window);
+      break;
+    case 'offer':
+      void runner.offerCycleStarted(m.request);
+      break;
+    case 'run': {
+      if (setup.exitOnCycle === m.info.cycle) process.exit(1);
+      const t0 = performance.now();
+      runner.runCycle(m.id, { info: m.info, activeCount: m.activeCount }, { state: m.state }).then(
+        (result) => {
+          const base = result.report.baseIndex;
+          const taken: [CallContext, AnswerEntry][] = [];
+          for (let i = base; i < base + m.size; i++) {
+            const list = answers.get(i);
+            if (list) {
+              taken.push(...list);
+              answers.delete(i);
+            }
+          }
+          post({ t: 'done', req: m.req, result, answers: taken, seconds: (performance.now() - t0) / 1000, http: http ? http.metrics() : null });
+        },
+        (err: unknown) => post({ t: 'run-failed', req: m.req, message: err instanceof Error ? err.message : String(err) }),
+      );
+      break;
+    }
+    case 'commit-ack': {
+      const c = commits.get(m.req);
+      commits.delete(m.req);
+      if (!c) break;
+      if (m.error === null) c.resolve();
+      else c.reject(new Error(m.error));
+      break;
+    }
+    case 'gather': {
+      const snapshots: Record<string, unknown> = {};
+      const mockStates: CohortMockState[] = [];
+      for (const id of runner.ids()) {
+        snapshots[id] = runner.snapshot(id);
+        const s = runner.mockState(id);
+        if (s) mockStates.push(s);
+      }
+      post({ t: 'gathered', req: m.req, snapshots, mockStates, mockCalls: mockStore?.exportState().calls ?? 0 });
+      break;
+    }
+    case 'close':
+      runner.closeAll();
+      void (http ? http.close() : Promise.resolve()).finally(() => {
+        post({ t: 'closed' });
+        port.close();
+      });
+      break;
+  }
+});

@@ -1,0 +1,91 @@
+/**
+ * The distributed transport, `BENCH=bullmq npm run bench` (Redis at SHOPSIM_REDIS_URL or
+ * TEST_REDIS_URL, default redis://127.0.0.1:6379; keys under a prefix of its own, removed at the end):
+ *  - throughput: 20,000 agents × 24 cycles (BENCH_AGENTS / BENCH_CYCLES), cohorts of 500,
+ *    in-process and on 2 BullMQ worker processes (one thread each), each run in its own process,
+ *    and their ratio (same digest expected);
+ *  - coordination cost per cycle: two workers (2 worker threads each) run a processor that does no work
+ * (test/scale/fixtures/trivial-processor.ts), so a cycle's wall time is the flow added, the jobs
+ * dispatched and completed, the barrier passed and the results read back: what BullMQ and Redis
+ * add to every cycle. One JSON line per cohort count (40 and 200), median and p90 over 20 cycles.
+ * Target (issue 15): under 50 ms per cycle.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { generateProducts } from '../../src/model/catalog.ts';
+import { generatePersonas } from '../../src/model/personas.ts';
+import { openCoordinator, startCohortWorker } from '../../src/scale/bullmq-transport.ts';
+
+const url = process.env['SHOPSIM_REDIS_URL'] ?? process.env['TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+const prefix = `shopsim-bench-${randomBytes(4).toString('hex')}`;
+const identity = { version: 'bench', fingerprint: 'bench' };
+const processorUrl = new URL('../scale/fixtures/trivial-processor.ts', import.meta.url).href;
+const CYCLES = 20;
+
+// Throughput: in-process, then the same run on two worker processes.
+const agents = Number(process.env['BENCH_AGENTS'] ?? 20_000);
+const cycles = Number(process.env['BENCH_CYCLES'] ?? 24);
+const dir = mkdtempSync(join(tmpdir(), 'shopsim-bench-bullmq-'));
+const procs: ChildProcess[] = [];
+try {
+  writeFileSync(join(dir, 'personas.json'), JSON.stringify(generatePersonas(agents, 42)));
+  writeFileSync(join(dir, 'products.json'), JSON.stringify(generateProducts(240, 42)));
+  const one = (mode: string) => {
+    const out = execFileSync(process.execPath, ['--max-old-space-size=4096', '--import', 'tsx', 'test/bench/bullmq-run.ts', mode, String(agents), String(cycles), dir, url, prefix], { encoding: 'utf8', maxBuffer: 1 << 20 });
+    const line = JSON.parse(out.trim().split('\n').pop() as string) as Record<string, unknown>;
+    process.stdout.write(`${JSON.stringify({ bench: 'bullmq-run', ...line })}\n`);
+    return line;
+  };
+  const inProcess = one('in-process');
+  const workerOptions = { url, prefix, identity, processorUrl: new URL('../../src/scale/cohort-processor.ts', import.meta.url).href, concurrency: 1, local: { personas: join(dir, 'personas.json'), products: join(dir, 'products.json') } };
+  for (let i = 0; i < 2; i++) {
+    procs.push(spawn(process.execPath, ['--max-old-space-size=4096', '--import', 'tsx', 'test/scale/fixtures/worker-process.ts'], { env: { ...process.env, SHOPSIM_TEST_WORKER: JSON.stringify(workerOptions) }, stdio: 'ignore' }));
+  }
+  const distributed = one('bullmq');
+  process.stdout.write(
+    `${JSON.stringify({
+      bench: 'bullmq-ratio',
+      agents,
+      cycles,
+      workers: 2,
+      bullmq_over_in_process: Math.round(((distributed['agent_cycles_per_s'] as number) / (inProcess['agent_cycles_per_s'] as number)) * 1000) / 1000,
+      same_digest: distributed['digest'] === inProcess['digest'],
+      target: 1.7,
+    })}\n`,
+  );
+} finally {
+  for (const p of procs) p.kill('SIGTERM');
+  rmSync(dir, { recursive: true, force: true });
+}
+
+const workers = [];
+for (let i = 0; i < 2; i++) workers.push(await startCohortWorker({ url, prefix, identity, processorUrl, concurrency: 2 }));
+try {
+  for (const cohorts of [40, 200]) {
+    const runId = `bench-${cohorts}`;
+    const c = await openCoordinator({ url, prefix, runId, identity });
+    await c.waitForWorkers(2, 30_000);
+    for (let i = 0; i < cohorts; i++) await c.putSnapshot(i, 0, JSON.stringify({ chain: 'genesis', cycles: 0 }));
+    const ms: number[] = [];
+    for (let cycle = 1; cycle <= CYCLES + 2; cycle++) {
+      const t0 = performance.now();
+      await c.runCycle(cycle, Array.from({ length: cohorts }, (_, cohort) => ({ cohort, input: {} })));
+      if (cycle > 2) ms.push(performance.now() - t0); // two warm-up cycles
+    }
+    await c.close();
+    ms.sort((a, b) => a - b);
+    const at = (q: number) => Math.round((ms[Math.min(ms.length - 1, Math.floor(q * ms.length))] as number) * 10) / 10;
+    process.stdout.write(`${JSON.stringify({ bench: 'bullmq-barrier', cohorts, workers: 2, threads_per_worker: 2, cycles: ms.length, median_ms_per_cycle: at(0.5), p90_ms_per_cycle: at(0.9), median_ms_per_cohort: Math.round((at(0.5) / cohorts) * 100) / 100, target_ms: 50 })}\n`);
+  }
+} finally {
+  for (const w of workers) await w.close();
+  const r = new Redis(url);
+  const keys = await r.keys(`${prefix}*`);
+  if (keys.length) await r.del(...keys);
+  r.disconnect();
+}
+process.exit(0);

@@ -1,0 +1,60 @@
+/**
+ * Scale-out benchmark (issue 15), mock store and database, --fast, each run in its own process:
+ *  - throughput: 20,000 agents × 24 cycles (cohorts of 500 = 40 cohorts), in-process and on
+ *    `--workers 2` (with the per-cycle cohort snapshots `run --workers` keeps, and without), back
+ *    to back in one run, and their ratios (same digest expected);
+ *  - coordination cost per cycle: 40 and 200 cohorts of 5 agents (the shopping is next to
+ *    nothing, so a cycle's time is the barrier: RUN_CYCLE out, reports and snapshots back, merge,
+ *    seal), in-process and on 2 workers; the difference is what the workers add per cycle, and
+ *    the coordinator thread's own busy time per cycle (event-loop utilisation) is its share.
+ * One JSON line per run, then one line per comparison. BENCH_AGENTS / BENCH_CYCLES / BENCH_WORKERS override.
+ */
+import { execFileSync } from 'node:child_process';
+
+const agents = Number(process.env['BENCH_AGENTS'] ?? 20_000);
+const cycles = Number(process.env['BENCH_CYCLES'] ?? 24);
+const workers = Number(process.env['BENCH_WORKERS'] ?? 2);
+
+function run(w: number, n: number, c: number, cohortSize: number, keepSnapshots = true): Record<string, number | string> {
+  const out = execFileSync(process.execPath, ['--max-old-space-size=4096', '--import', 'tsx', 'test/bench/scale-run.ts', String(w), String(n), String(c), String(cohortSize)], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 20,
+    env: { ...process.env, SCALE_KEEP: keepSnapshots ? '1' : '0' },
+  });
+  const line = JSON.parse(out.trim().split('\n').pop() as string) as Record<string, number | string>;
+  process.stdout.write(`${JSON.stringify({ bench: 'scale', ...line })}\n`);
+  return line;
+}
+
+const inProcess = run(0, agents, cycles, 500);
+const onWorkers = run(workers, agents, cycles, 500);
+// What the per-cycle cohort snapshots (kept for taking over a lost worker's cohorts) cost.
+const unkept = run(workers, agents, cycles, 500, false);
+process.stdout.write(
+  `${JSON.stringify({
+    bench: 'scale-ratio',
+    agents,
+    cycles,
+    workers,
+    workers_over_in_process: Math.round(((onWorkers['agent_cycles_per_s'] as number) / (inProcess['agent_cycles_per_s'] as number)) * 1000) / 1000,
+    workers_without_snapshots_over_in_process: Math.round(((unkept['agent_cycles_per_s'] as number) / (inProcess['agent_cycles_per_s'] as number)) * 1000) / 1000,
+    same_digest: onWorkers['digest'] === inProcess['digest'] && unkept['digest'] === inProcess['digest'],
+  })}\n`,
+);
+
+for (const cohorts of [40, 200]) {
+  const local = run(0, cohorts * 5, cycles, 5);
+  const remote = run(workers, cohorts * 5, cycles, 5);
+  process.stdout.write(
+    `${JSON.stringify({
+      bench: 'scale-barrier',
+      cohorts,
+      workers,
+      in_process_cycle_median_ms: local['cycle_median_ms'],
+      workers_cycle_median_ms: remote['cycle_median_ms'],
+      barrier_overhead_ms: Math.round(((remote['cycle_median_ms'] as number) - (local['cycle_median_ms'] as number)) * 1000) / 1000,
+      coordinator_busy_ms_per_cycle: remote['main_thread_busy_ms_per_cycle'],
+      same_digest: local['digest'] === remote['digest'],
+    })}\n`,
+  );
+}

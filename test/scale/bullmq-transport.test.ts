@@ -1,0 +1,310 @@
+/**
+ * The BullMQ transport's mechanics against the real Redis (TEST_REDIS_URL), with a processor that
+ * is a pure function of the job (fixtures/trivial-processor.ts): flows and their barrier, results
+ * in cohort order, job ids that de-duplicate, small job data whatever the snapshot size, a failing
+ * cohort that fails the run instead of leaving the parent waiting, a CPU-bound cohort that keeps
+ * its lock, a SIGKILLed worker whose job another worker takes over, the join handshake and
+ * heartbeats, and Redis going away mid-cycle.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { FlowProducer, Job, Queue } from 'bullmq';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  openCoordinator,
+  parseRedisUrl,
+  probeRedis,
+  startCohortWorker,
+  transportKeys,
+  type Coordinator,
+  type CoordinatorEvent,
+  type CohortWorker,
+  type CohortWorkerOptions,
+  type WorkerEvent,
+} from '../../src/scale/bullmq-transport.ts';
+import { redisTestSpace, TEST_REDIS_URL, type RedisTestSpace } from '../helpers.ts';
+import { freePort, HAS_REDIS_SERVER, privateRedis } from './fixtures/private-redis.ts';
+import { trivialStep } from './fixtures/trivial-processor.ts';
+
+const PROCESSOR = new URL('./fixtures/trivial-processor.ts', import.meta.url).href;
+const WORKER_PROCESS = new URL('./fixtures/worker-process.ts', import.meta.url).pathname;
+const IDENTITY = { version: '9.9.9-test', fingerprint: 'sha256:test-data' };
+const FAST = { heartbeatMs: 400, lockDurationMs: 1000, stalledIntervalMs: 500 };
+
+/** The results a run of `cohorts` × `cycles` must give: the processor applied locally, in order. */
+function expected(cohorts: number, cycles: number, input: unknown | ((cycle: number) => unknown) = {}): unknown[][] {
+  const snaps = Array.from({ length: cohorts }, () => JSON.stringify({ chain: 'genesis', cycles: 0 }));
+  const out: unknown[][] = [];
+  for (let cycle = 1; cycle <= cycles; cycle++) {
+    out.push(
+      snaps.map((snapshot, cohort) => {
+        const r = trivialStep({ cycle, cohort, snapshot, input: typeof input === 'function' ? (input as (c: number) => unknown)(cycle) : input });
+        snaps[cohort] = r.snapshot;
+        return r.result;
+      }),
+    );
+  }
+  return out;
+}
+
+describe.skipIf(!TEST_REDIS_URL)('BullMQ transport (real Redis)', () => {
+  let space: RedisTestSpace;
+  const closers: (() => Promise<unknown>)[] = [];
+  const children: ChildProcess[] = [];
+
+  beforeEach(async () => {
+    space = await redisTestSpace();
+  });
+  afterEach(async () => {
+    for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    for (const close of closers.splice(0).reverse()) await close().catch(() => {});
+    await space.cleanup();
+  });
+
+  async function coordinator(runId: string, extra: Partial<Parameters<typeof openCoordinator>[0]> = {}, events: CoordinatorEvent[] = []): Promise<Coordinator> {
+    const c = await openCoordinator({ url: space.url, prefix: space.prefix, runId, identity: IDENTITY, ...FAST, onEvent: (e) => events.push(e), ...extra });
+    closers.push(() => c.close());
+    return c;
+  }
+
+  async function worker(extra: Partial<CohortWorkerOptions> = {}, events: WorkerEvent[] = []): Promise<CohortWorker> {
+    const w = await startCohortWorker({ url: space.url, prefix: space.prefix, identity: IDENTITY, processorUrl: PROCESSOR, ...FAST, onEvent: (e) => events.push(e), ...extra });
+    closers.push(() => w.close());
+    return w;
+  }
+
+  async function seed(c: Coordinator, cohorts: number, pad = 0): Promise<void> {
+    for (let i = 0; i < cohorts; i++) await c.putSnapshot(i, 0, JSON.stringify({ chain: 'genesis', cycles: 0, ...(pad ? { pad: 'x'.repeat(pad) } : {}) }));
+  }
+
+  it('runs cycles through a flow per cycle: results in cohort order, equal to the processor run locally; job data small with 250 KB snapshots', async () => {
+    const c = await coordinator('run-flow');
+    const events: WorkerEvent[] = [];
+    await worker({ concurrency: 2 }, events);
+    await worker({}, events);
+    await c.waitForWorkers(2, 10_000);
+    const cohorts = 5;
+    // A 250 KB snapshot: it travels as a key, the job carries only its name.
+    await seed(c, cohorts, 250_000);
+    const got: unknown[][] = [];
+    for (let cycle = 1; cycle <= 3; cycle++) {
+      const results = await c.runCycle(cycle, Array.from({ length: cohorts }, (_, cohort) => ({ cohort, input: {} })));
+      if (cycle === 1) {
+        const q = new Queue(transportKeys(space.prefix, 'run-flow').cohortsQueue, { connection: parseRedisUrl(space.url), prefix: space.prefix });
+        const job = await Job.fromId(q, transportKeys(space.prefix, 'run-flow').childId(1, 3));
+        expect(job).toBeTruthy();
+        expect(JSON.stringify(job!.data).length).toBeLessThan(400);
+        await q.close();
+      }
+      got.push(results);
+    }
+    expect(got.length).toBe(3);
+    for (const cycle of got) expect(cycle.map((r) => (r as { cohort: number }).cohort)).toEqual([0, 1, 2, 3, 4]);
+    // Every cohort ran once per cycle, on one of the two workers.
+    expect(events.filter((e) => e.type === 'cohort-done').length).toBe(15);
+  });
+
+  it('gives exactly the locally computed results, in cohort order, whichever worker finished first', async () => {
+    const c = await coordinator('run-exact');
+    await worker({ concurrency: 2 });
+    await worker({ concurrency: 2 });
+    await c.waitForWorkers(2, 10_000);
+    await seed(c, 6);
+    const got: unknown[][] = [];
+    for (let cycle = 1; cycle <= 3; cycle++) got.push(await c.runCycle(cycle, Array.from({ length: 6 }, (_, cohort) => ({ cohort, input: {} }))));
+    expect(got).toEqual(expected(6, 3));
+  });
+
+  it('de-duplicates a flow added twice by its job ids', async () => {
+    const keys = transportKeys(space.prefix, 'run-dedupe');
+    const flows = new FlowProducer({ connection: parseRedisUrl(space.url), prefix: space.prefix });
+    const flow = () =>
+      flows.add({
+        name: 'barrier',
+        queueName: keys.barrierQueue,
+        opts: { jobId: keys.parentId(1) },
+        children: [0, 1, 2].map((cohort) => ({ name: 'cohort', queueName: keys.cohortsQueue, data: { cohort }, opts: { jobId: keys.childId(1, cohort) } })),
+      });
+    await flow();
+    await flow();
+    const q = new Queue(keys.cohortsQueue, { connection: parseRedisUrl(space.url), prefix: space.prefix });
+    expect(await q.getJobCountByTypes('wait', 'active', 'completed', 'failed', 'delayed', 'prioritized')).toBe(3);
+    await q.obliterate({ force: true });
+    await new Queue(keys.barrierQueue, { connection: parseRedisUrl(space.url), prefix: space.prefix }).obliterate({ force: true });
+    await q.close();
+    await flows.close();
+  });
+
+  it('a cohort that keeps failing fails the run with one clear line after its attempts, instead of a parent waiting forever', async () => {
+    const c = await coordinator('run-fail', { attempts: 3 });
+    const events: WorkerEvent[] = [];
+    await worker({}, events);
+    await c.waitForWorkers(1, 10_000);
+    await seed(c, 3);
+    const t0 = Date.now();
+    await expect(c.runCycle(1, [0, 1, 2].map((cohort) => ({ cohort, input: { failCohort: 1 } })))).rejects.toThrow(
+      /^cohort 1 of cycle 1 failed 3 times \(last: injected failure of cohort 1\); the run stops at cycle 0$/,
+    );
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect(events.filter((e) => e.type === 'cohort-started' && e.cohort === 1).length).toBe(3);
+  });
+
+  it('a CPU-bound cohort cycle (3× the lock duration, synchronous) keeps its lock: run once, not stalled', async () => {
+    const c = await coordinator('run-cpu');
+    const events: WorkerEvent[] = [];
+    await worker({}, events);
+    await worker({}, events);
+    await c.waitForWorkers(2, 10_000);
+    await seed(c, 2);
+    const results = await c.runCycle(1, [0, 1].map((cohort) => ({ cohort, input: { spinMs: 3 * FAST.lockDurationMs } })));
+    expect(results).toEqual(expected(2, 1, { spinMs: 3000 })[0]);
+    // Each cohort started once: no stalled-job re-run by the other worker.
+    expect(events.filter((e) => e.type === 'cohort-started').map((e) => (e as { cohort: number }).cohort).sort()).toEqual([0, 1]);
+  });
+
+  it('SIGKILL of a worker mid-cohort: the coordinator sees it lost within one heartbeat interval, another worker re-runs the job, same results', async () => {
+    const coordEvents: CoordinatorEvent[] = [];
+    const c = await coordinator('run-kill', {}, coordEvents);
+    const child = spawn(process.execPath, ['--import', 'tsx', WORKER_PROCESS], {
+      env: { ...process.env, SHOPSIM_TEST_WORKER: JSON.stringify({ url: space.url, prefix: space.prefix, identity: IDENTITY, processorUrl: PROCESSOR, ...FAST }) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.push(child);
+    const childEvents: WorkerEvent[] = [];
+    let buf = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      let i;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        childEvents.push(JSON.parse(buf.slice(0, i)) as WorkerEvent);
+        buf = buf.slice(i + 1);
+      }
+    });
+    await c.waitForWorkers(1, 30_000);
+    await seed(c, 1);
+    const running = c.runCycle(1, [{ cohort: 0, input: { slowMs: 4000 } }]);
+    const until = Date.now() + 15_000;
+    while (!childEvents.some((e) => e.type === 'cohort-started') && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    expect(childEvents.some((e) => e.type === 'cohort-started')).toBe(true);
+    // The survivor joins only now, so the job was the killed worker's.
+    const events: WorkerEvent[] = [];
+    await worker({}, events);
+    child.kill('SIGKILL');
+    const killedAt = Date.now();
+    let lostAfter = Infinity;
+    const watch = setInterval(() => {
+      if (lostAfter === Infinity && coordEvents.some((e) => e.type === 'worker-lost')) lostAfter = Date.now();
+    }, 10);
+    const results = await running;
+    clearInterval(watch);
+    expect(results).toEqual(expected(1, 1, { slowMs: 4000 })[0]);
+    expect(events.filter((e) => e.type === 'cohort-done').length).toBe(1);
+    const lost = coordEvents.findIndex((e) => e.type === 'worker-lost');
+    expect(lost).toBeGreaterThanOrEqual(0);
+    // Lost = no beat for two intervals (the key's TTL), checked four times per interval: seen
+    // within one interval of the first missed beat.
+    expect(lostAfter - killedAt).toBeLessThanOrEqual(2 * FAST.heartbeatMs + FAST.heartbeatMs / 4 + 250);
+  });
+
+  it('a worker of another version, or with other data, is refused at join with one line', async () => {
+    await coordinator('run-join');
+    const other = await startCohortWorker({ url: space.url, prefix: space.prefix, identity: { ...IDENTITY, version: '0.0.1' }, processorUrl: PROCESSOR, ...FAST });
+    await expect(other.finished).rejects.toThrow(/^worker refused by run run-join on redis:\/\/127\.0\.0\.1:6379: this worker is shopsim 0\.0\.1, the run is 9\.9\.9-test \(install the same version on every machine\)$/);
+    const data = await startCohortWorker({ url: space.url, prefix: space.prefix, identity: { ...IDENTITY, fingerprint: 'sha256:other' }, processorUrl: PROCESSOR, ...FAST });
+    await expect(data.finished).rejects.toThrow(/^worker refused by run run-join on .*: its personas\/products data differ/);
+  });
+
+  it('a worker stopped gracefully is said to have left, not lost', async () => {
+    const events: CoordinatorEvent[] = [];
+    const c = await coordinator('run-left', {}, events);
+    const w = await worker();
+    await c.waitForWorkers(1, 10_000);
+    await w.close();
+    const until = Date.now() + 5000;
+    while (!events.some((e) => e.type === 'worker-left') && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    expect(events.map((e) => e.type)).toEqual(['worker-joined', 'worker-left', 'no-workers']);
+    expect(c.workers()).toEqual([]);
+  });
+
+  it('a second run on the same key prefix is refused with one line while the first runs, and allowed after it closed', async () => {
+    const first = await coordinator('run-first');
+    const err = await openCoordinator({ url: space.url, prefix: space.prefix, runId: 'run-second', identity: IDENTITY, ...FAST }).catch((e: unknown) => e);
+    expect((err as Error).message).toBe(`--redis redis://127.0.0.1:6379: run run-first is running there with the key prefix ${space.prefix} (one run at a time per prefix: give this one another --redis-prefix); nothing was written`);
+    expect((err as { exitCode: number }).exitCode).toBe(2);
+    await first.close();
+    const second = await coordinator('run-second');
+    expect(second.runId).toBe('run-second');
+  });
+
+  it('Redis unreachable at start: one line, exit code 2', async () => {
+    const port = await freePort();
+    const err = await probeRedis(`redis://127.0.0.1:${port}`).catch((e: unknown) => e);
+    expect((err as Error).message).toBe(`--redis redis://127.0.0.1:${port}: Redis does not answer (ECONNREFUSED); nothing was written`);
+    expect((err as { exitCode: number }).exitCode).toBe(2);
+  });
+});
+
+if (TEST_REDIS_URL && !HAS_REDIS_SERVER) console.warn('[test/scale/bullmq-transport] SKIPPED the Redis restart test: no redis-server binary to start a private Redis.');
+
+describe.skipIf(!TEST_REDIS_URL || !HAS_REDIS_SERVER)('BullMQ transport: Redis restarted mid-cycle (a private redis-server)', () => {
+  it('the run pauses with a message while Redis is away and continues when it is back, with the same results', async () => {
+    const redis = await privateRedis();
+    let c: Coordinator | null = null;
+    let w: CohortWorker | null = null;
+    try {
+      await redis.start();
+      const events: CoordinatorEvent[] = [];
+      c = await openCoordinator({ url: redis.url, prefix: 'shopsim-t', runId: 'run-restart', identity: IDENTITY, ...FAST, onEvent: (e) => events.push(e) });
+      const workerEvents: WorkerEvent[] = [];
+      w = await startCohortWorker({ url: redis.url, prefix: 'shopsim-t', identity: IDENTITY, processorUrl: PROCESSOR, ...FAST, onEvent: (e) => workerEvents.push(e) });
+      await c.waitForWorkers(1, 10_000);
+      for (let i = 0; i < 2; i++) await c.putSnapshot(i, 0, JSON.stringify({ chain: 'genesis', cycles: 0 }));
+      expect(await c.runCycle(1, [0, 1].map((cohort) => ({ cohort, input: {} })))).toEqual(expected(2, 1)[0]);
+      const second = c.runCycle(2, [0, 1].map((cohort) => ({ cohort, input: { slowMs: 1500 } })));
+      await new Promise((r) => setTimeout(r, 300));
+      redis.kill();
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(events.some((e) => e.type === 'redis-down')).toBe(true);
+      await redis.start();
+      const results = await second;
+      expect(events.some((e) => e.type === 'redis-back')).toBe(true);
+      expect(results).toEqual(expected(2, 2, (cycle: number) => (cycle === 1 ? {} : { slowMs: 1500 }))[1]);
+      // Both cohorts of both cycles ran; an outage longer than the lock (1 s here) may make a job in
+      // flight run again once Redis is back (its lock expired): from the same input, with the same result.
+      const started = workerEvents.filter((e) => e.type === 'cohort-started') as { cycle: number; cohort: number }[];
+      expect(new Set(started.map((e) => `${e.cycle}:${e.cohort}`))).toEqual(new Set(['1:0', '1:1', '2:0', '2:1']));
+    } finally {
+      await w?.close().catch(() => {});
+      await c?.close().catch(() => {});
+      redis.cleanup();
+    }
+  }, 60_000);
+});
+
+describe.skipIf(!TEST_REDIS_URL || !HAS_REDIS_SERVER)('BullMQ transport: Redis restarted without persistence (a private redis-server)', () => {
+  it("the run stops with one line saying Redis lost the run's data, instead of waiting forever", async () => {
+    const redis = await privateRedis({ persist: false });
+    let c: Coordinator | null = null;
+    let w: CohortWorker | null = null;
+    try {
+      await redis.start();
+      const events: CoordinatorEvent[] = [];
+      c = await openCoordinator({ url: redis.url, prefix: 'shopsim-t', runId: 'run-lost', identity: IDENTITY, ...FAST, onEvent: (e) => events.push(e) });
+      w = await startCohortWorker({ url: redis.url, prefix: 'shopsim-t', identity: IDENTITY, processorUrl: PROCESSOR, ...FAST });
+      await c.waitForWorkers(1, 10_000);
+      await c.putSnapshot(0, 0, JSON.stringify({ chain: 'genesis', cycles: 0 }));
+      const cycle = c.runCycle(1, [{ cohort: 0, input: { slowMs: 1500 } }]);
+      await new Promise((r) => setTimeout(r, 300));
+      redis.kill();
+      await new Promise((r) => setTimeout(r, 800));
+      await redis.start();
+      const t0 = Date.now();
+      await expect(cycle).rejects.toThrow(/^Redis at redis:\/\/127\.0\.0\.1:\d+ came back without this run's data \(restarted without persistence\?\); the run stops at the last checkpoint$/);
+      expect(Date.now() - t0).toBeLessThan(5000);
+      expect(events.some((e) => e.type === 'redis-down')).toBe(true);
+    } finally {
+      await w?.close().catch(() => {});
+      await c?.close().catch(() => {});
+      redis.cleanup();
+    }
+  }, 60_000);
+});
