@@ -15,7 +15,7 @@ import type { EndpointLatency, LatencySummary } from '../metrics/latency.ts';
 import type { Recorder } from '../model/types.ts';
 import type { HttpMetrics } from '../store/http-store.ts';
 import type { AnswerSink } from '../store/recording-store.ts';
-import { afterOfferCycle, type CohortCycleResult, type CohortMockState, type CohortSource, type CohortState } from './cohort-runner.ts';
+import { afterOfferCycle, type CohortCycleResult, type CohortMockState, type CohortSource } from './cohort-runner.ts';
 import { createRemoteExecutor, type CohortTransport, type GatheredState, type RemoteExecutor } from './remote-cohort.ts';
 import type { ToCoordinator, ToWorker, WorkerSetup } from './thread-messages.ts';
 
@@ -98,7 +98,7 @@ interface CohortPlace {
   /** What it was opened from (its spec, or a checkpoint's snapshot). */
   source: CohortSource;
   /** Its state and mock-store slice after its last cycle, to be put over `source` on a re-open. */
-  kept: { state: CohortState; mockState: CohortMockState | null } | null;
+  kept: { stateJson: string; mockState: CohortMockState | null } | null;
   /** The offer cycle in effect when `kept` was taken. */
   offerCycle: number;
   /** The window last set since `source` was taken (a resume's), sent again after a re-open. */
@@ -142,8 +142,8 @@ export function startThreadExecutor(options: ThreadExecutorOptions): ThreadExecu
         slot.stats.agentCycles += m.result.agentCycles;
         slot.stats.busySeconds += m.seconds;
         const place = places.get(run.id);
-        if (place && m.result.state) {
-          place.kept = { state: m.result.state, mockState: m.result.mockState ?? null };
+        if (place && m.stateJson !== null) {
+          place.kept = { stateJson: m.stateJson, mockState: m.result.mockState ?? null };
           place.offerCycle = offerCycle;
           // The kept state carries the window in force.
           delete place.window;
@@ -216,12 +216,12 @@ export function startThreadExecutor(options: ThreadExecutorOptions): ThreadExecu
       let mockState = place.kept ? place.kept.mockState : (place.source.mockState ?? null);
       // An offer cycle started since the slice was taken cleared coupons and redemptions everywhere: so here too.
       if (mockState && place.offerCycle < offerCycle) mockState = afterOfferCycle(mockState);
-      const source: CohortSource = { ...place.source, state: place.kept?.state ?? place.source.state ?? null, mockState };
+      const source: CohortSource = { ...place.source, mockState };
       place.worker = to.index;
       recovered.cohortsMoved++;
       to.cohorts.add(id);
       to.stats.cohorts = to.cohorts.size;
-      send(to, { t: 'open', source });
+      send(to, { t: 'open', source, stateJson: place.kept?.stateJson ?? null });
       if (place.window !== undefined) send(to, { t: 'window', id, window: place.window });
     }
     slot.cohorts.clear();
