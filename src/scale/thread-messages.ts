@@ -18,6 +18,8 @@ export interface WorkerSetup {
   recordAnswers: boolean;
   /** Fault injection for tests: this worker exits (code 1) when asked to run this cycle, before answering. */
   exitOnCycle?: number;
+  /** Fault injection for tests: this worker exits (code 1) once this many of its sessions were written, mid-cycle. */
+  exitAfterCommits?: number;
 }
 
 export type ToWorker =

@@ -48,6 +48,7 @@ if (setup.recordAnswers) {
 }
 
 let nextCommit = 1;
+let acked = 0;
 const commits = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
 const recorder: Recorder =
   setup.db === 'relay'
@@ -99,6 +100,7 @@ port.on('message', (m: ToWorker) => {
       break;
     }
     case 'commit-ack': {
+      if (setup.exitAfterCommits !== undefined && ++acked >= setup.exitAfterCommits) process.exit(1);
       const c = commits.get(m.req);
       commits.delete(m.req);
       if (!c) break;
