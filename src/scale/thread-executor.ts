@@ -325,8 +325,6 @@ export function startThreadExecutor(options: ThreadExecutorOptions): ThreadExecu
   });
 }
 
-export type { CohortMockState };
-
 /** Latency summaries of several clients as one: counts added, mean weighted, percentiles and max the highest of them (an upper bound, not a merge of histograms). */
 function mergeLatency(parts: LatencySummary[]): LatencySummary {
   const count = parts.reduce((n, p) => n + p.count, 0);
