@@ -18,8 +18,8 @@
  *     r.mockState the mock store's carts and redeemed coupons of this cohort's agents (mock store only)
  *   runner.snapshot(id) / runner.mockState(id) / runner.close(id)
  *
- * and a one-shot form for a stateless job: `runCohortCycle({ cohort, info, activeCount, window, deps })`
- * opens, runs one cycle, persists and closes. The cohort is the machines' own cohort machine
+ * and a one-shot form for a stateless job: `runCohortCycle({ cohort, info, activeCount, window, deps, keep })`
+ * opens, runs one cycle, returns the snapshot (or with keep 'state' the CohortState) and closes. The cohort is the machines' own cohort machine
  * (machines/cohort.machine.ts) with its two reports provided as callbacks instead of sendParent,
  * so the shoppers, their decisions and their digest entries are the in-process ones exactly.
  * Each cohort has its own event log, so cohorts running at the same time never take each other's
@@ -338,14 +338,19 @@ export async function runCohortCycle(args: {
   activeCount: number;
   window?: number;
   deps: CohortRunnerDeps;
-}): Promise<CohortCycleResult & { snapshot: unknown }> {
+  /**
+   * What to keep for the next cycle: the full persisted snapshot (default; ~870 bytes a shopper)
+   * or the CohortState (~95 bytes a shopper), opened next time as { spec | id+snapshot, state }.
+   */
+  keep?: 'snapshot' | 'state';
+}): Promise<CohortCycleResult> {
   const runner = createCohortRunner(args.deps);
   runner.open(args.cohort);
   const id = runner.ids()[0] as string;
   try {
     if (args.window !== undefined) runner.setWindow(id, args.window);
-    const r = await runner.runCycle(id, { info: args.info, activeCount: args.activeCount }, { snapshot: true });
-    return r as CohortCycleResult & { snapshot: unknown };
+    const keep = args.keep ?? 'snapshot';
+    return await runner.runCycle(id, { info: args.info, activeCount: args.activeCount }, keep === 'state' ? { state: true } : { snapshot: true });
   } finally {
     runner.close(id);
   }

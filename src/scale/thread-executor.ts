@@ -15,7 +15,7 @@ import type { EndpointLatency, LatencySummary } from '../metrics/latency.ts';
 import type { Recorder } from '../model/types.ts';
 import type { HttpMetrics } from '../store/http-store.ts';
 import type { AnswerSink } from '../store/recording-store.ts';
-import { afterOfferCycle, type CohortCycleResult, type CohortMockState, type CohortSource, type CohortState } from './cohort-runner.ts';
+import { afterOfferCycle, type CohortCycleResult, type CohortMockState, type CohortSource } from './cohort-runner.ts';
 import { createRemoteExecutor, type CohortTransport, type GatheredState, type RemoteExecutor } from './remote-cohort.ts';
 import type { ToCoordinator, ToWorker, WorkerSetup } from './thread-messages.ts';
 
@@ -33,6 +33,8 @@ export interface ThreadExecutorOptions {
   keepSnapshots?: boolean;
   /** Fault injection for tests: worker i exits when asked to run cycle exitOnCycle[i]. */
   exitOnCycle?: (number | undefined)[];
+  /** Fault injection for tests: worker i exits once exitAfterCommits[i] of its sessions were written. */
+  exitAfterCommits?: (number | undefined)[];
 }
 
 export interface WorkerStats {
@@ -98,7 +100,7 @@ interface CohortPlace {
   /** What it was opened from (its spec, or a checkpoint's snapshot). */
   source: CohortSource;
   /** Its state and mock-store slice after its last cycle, to be put over `source` on a re-open. */
-  kept: { state: CohortState; mockState: CohortMockState | null } | null;
+  kept: { stateJson: string; mockState: CohortMockState | null } | null;
   /** The offer cycle in effect when `kept` was taken. */
   offerCycle: number;
   /** The window last set since `source` was taken (a resume's), sent again after a re-open. */
@@ -142,8 +144,8 @@ export function startThreadExecutor(options: ThreadExecutorOptions): ThreadExecu
         slot.stats.agentCycles += m.result.agentCycles;
         slot.stats.busySeconds += m.seconds;
         const place = places.get(run.id);
-        if (place && m.result.state) {
-          place.kept = { state: m.result.state, mockState: m.result.mockState ?? null };
+        if (place && m.stateJson !== null) {
+          place.kept = { stateJson: m.stateJson, mockState: m.result.mockState ?? null };
           place.offerCycle = offerCycle;
           // The kept state carries the window in force.
           delete place.window;
@@ -216,12 +218,12 @@ export function startThreadExecutor(options: ThreadExecutorOptions): ThreadExecu
       let mockState = place.kept ? place.kept.mockState : (place.source.mockState ?? null);
       // An offer cycle started since the slice was taken cleared coupons and redemptions everywhere: so here too.
       if (mockState && place.offerCycle < offerCycle) mockState = afterOfferCycle(mockState);
-      const source: CohortSource = { ...place.source, state: place.kept?.state ?? place.source.state ?? null, mockState };
+      const source: CohortSource = { ...place.source, mockState };
       place.worker = to.index;
       recovered.cohortsMoved++;
       to.cohorts.add(id);
       to.stats.cohorts = to.cohorts.size;
-      send(to, { t: 'open', source });
+      send(to, { t: 'open', source, stateJson: place.kept?.stateJson ?? null });
       if (place.window !== undefined) send(to, { t: 'window', id, window: place.window });
     }
     slot.cohorts.clear();
@@ -236,7 +238,7 @@ export function startThreadExecutor(options: ThreadExecutorOptions): ThreadExecu
   }
 
   for (let i = 0; i < options.workers; i++) {
-    const setup: WorkerSetup = { index: i, store: options.store, db: options.recorder ? 'relay' : 'mock', recordAnswers: !!options.answers, ...(options.exitOnCycle?.[i] !== undefined ? { exitOnCycle: options.exitOnCycle[i] } : {}) };
+    const setup: WorkerSetup = { index: i, store: options.store, db: options.recorder ? 'relay' : 'mock', recordAnswers: !!options.answers, ...(options.exitOnCycle?.[i] !== undefined ? { exitOnCycle: options.exitOnCycle[i] } : {}), ...(options.exitAfterCommits?.[i] !== undefined ? { exitAfterCommits: options.exitAfterCommits[i] } : {}) };
     const worker = startWorker(setup);
     const slot: Slot = { index: i, worker, alive: true, closing: false, cohorts: new Set(), stats: { index: i, alive: true, cohorts: 0, agentCycles: 0, busySeconds: 0, exitCode: null }, http: null, ready: deferred() };
     worker.on('message', (m: ToCoordinator) => onMessage(slot, m));
@@ -322,8 +324,6 @@ export function startThreadExecutor(options: ThreadExecutorOptions): ThreadExecu
     threads: slots.map((s) => s.worker),
   });
 }
-
-export type { CohortMockState };
 
 /** Latency summaries of several clients as one: counts added, mean weighted, percentiles and max the highest of them (an upper bound, not a merge of histograms). */
 function mergeLatency(parts: LatencySummary[]): LatencySummary {

@@ -18,10 +18,13 @@ export interface WorkerSetup {
   recordAnswers: boolean;
   /** Fault injection for tests: this worker exits (code 1) when asked to run this cycle, before answering. */
   exitOnCycle?: number;
+  /** Fault injection for tests: this worker exits (code 1) once this many of its sessions were written, mid-cycle. */
+  exitAfterCommits?: number;
 }
 
 export type ToWorker =
-  | { t: 'open'; source: CohortSource }
+  /** `stateJson`: a CohortState (as the JSON text a worker sent) to put over `source`. */
+  | { t: 'open'; source: CohortSource; stateJson?: string | null }
   | { t: 'window'; id: string; window: number }
   | { t: 'offer'; request: OfferCycleRequest }
   /** `size`: the cohort's shoppers (to take their recorded answers). */
@@ -34,8 +37,12 @@ export type ToWorker =
 export type ToCoordinator =
   /** The worker has loaded and built its edges. */
   | { t: 'ready' }
-  /** `http`: the worker's store-client figures so far (real store only). */
-  | { t: 'done'; req: number; result: CohortCycleResult; answers: [CallContext, AnswerEntry][]; seconds: number; http: HttpMetrics | null }
+  /**
+   * `http`: the worker's store-client figures so far (real store only). `stateJson`: the cohort's
+   * CohortState (asked with `state`) as JSON text: the coordinator keeps it without parsing (a
+   * string crosses threads as one copy; ten thousand small arrays would be rebuilt on its thread).
+   */
+  | { t: 'done'; req: number; result: CohortCycleResult; answers: [CallContext, AnswerEntry][]; seconds: number; http: HttpMetrics | null; stateJson: string | null }
   | { t: 'run-failed'; req: number; message: string }
   | { t: 'commit'; req: number; record: SessionRecord }
   | { t: 'gathered'; req: number; snapshots: Record<string, unknown>; mockStates: CohortMockState[]; mockCalls: number }

@@ -13,7 +13,7 @@ import type { Entry as AnswerEntry } from '../store/answer-format.ts';
 import { createHttpStore, type HttpStore } from '../store/http-store.ts';
 import { createMockStore, type MockStore } from '../store/mock-store.ts';
 import { createRecordingStore } from '../store/recording-store.ts';
-import { createCohortRunner, type CohortMockState } from './cohort-runner.ts';
+import { createCohortRunner, type CohortMockState, type CohortState } from './cohort-runner.ts';
 import type { ToCoordinator, ToWorker, WorkerSetup } from './thread-messages.ts';
 
 const port = parentPort;
@@ -48,6 +48,7 @@ if (setup.recordAnswers) {
 }
 
 let nextCommit = 1;
+let acked = 0;
 const commits = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
 const recorder: Recorder =
   setup.db === 'relay'
@@ -69,7 +70,7 @@ post({ t: 'ready' });
 port.on('message', (m: ToWorker) => {
   switch (m.t) {
     case 'open':
-      runner.open(m.source);
+      runner.open(m.stateJson ? { ...m.source, state: JSON.parse(m.stateJson) as CohortState } : m.source);
       break;
     case 'window':
       runner.setWindow(m.id, m.window);
@@ -91,13 +92,15 @@ port.on('message', (m: ToWorker) => {
               answers.delete(i);
             }
           }
-          post({ t: 'done', req: m.req, result, answers: taken, seconds: (performance.now() - t0) / 1000, http: http ? http.metrics() : null });
+          const { state, ...rest } = result;
+          post({ t: 'done', req: m.req, result: rest, answers: taken, seconds: (performance.now() - t0) / 1000, http: http ? http.metrics() : null, stateJson: state ? JSON.stringify(state) : null });
         },
         (err: unknown) => post({ t: 'run-failed', req: m.req, message: err instanceof Error ? err.message : String(err) }),
       );
       break;
     }
     case 'commit-ack': {
+      if (setup.exitAfterCommits !== undefined && ++acked >= setup.exitAfterCommits) process.exit(1);
       const c = commits.get(m.req);
       commits.delete(m.req);
       if (!c) break;

@@ -115,8 +115,11 @@ export function createSimulation(given: SimulationConfig, deps: SimulationDeps):
    */
   async function writeCheckpoint(trigger: CheckpointTrigger): Promise<string | null> {
     if (!deps.checkpointer) return null;
+    // Mid-cycle is refused (thrown) as before, not counted as a failed write.
+    if (!atCycleBoundary()) persistedSnapshot();
     try {
-      // Cohorts held elsewhere send their snapshots first (src/scale/remote-cohort.ts).
+      // Cohorts held elsewhere send their snapshots first (src/scale/remote-cohort.ts); a gather
+      // that fails (a worker lost meanwhile) is a failed checkpoint, retried at the next boundary.
       await deps.executor?.gather?.();
       const snapshot = persistedSnapshot();
       const path = await deps.checkpointer({ snapshot, stats: stats(), trigger });

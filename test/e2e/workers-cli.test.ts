@@ -5,6 +5,7 @@
  * A bad --workers is one line, exit 2.
  */
 import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { embeddedTarget, postgresTarget, runCounts, type Target } from '../db/helpers.ts';
 import { openDatabase, type Database } from '../../src/db/connection.ts';
@@ -28,6 +29,22 @@ describe('run --workers (mock store)', () => {
     expect(two).toEqual(inProcess);
     expect(three).toEqual(inProcess);
   }, 120_000);
+
+  it('checkpointed with 2 workers, resumed in-process (and the other way): the uninterrupted digest', async () => {
+    const args = ['run', ...DATA, '--mock-api', '--mock-db', '--fast', '--json', '--cohort-size', '40', '--mock-fail-rate', '0.02', '--offer-cycle-days', '0.25', '--breaker-percent', '100'];
+    const whole = await shopsim([...args, '-c', '12', '--checkpoint-dir', dir()]);
+    expect(whole.code, whole.stderr).toBe(0);
+    for (const [first, then] of [['2', '0'], ['0', '3']] as const) {
+      const d = dir();
+      const part = await shopsim([...args, '-c', '6', '--checkpoint-interval', '3', '--workers', first, '--checkpoint-dir', d]);
+      expect(part.code, part.stderr).toBe(0);
+      const ck = readdirSync(d).find((f) => /^checkpoint_.*_cycle_000003\.json$/.test(f));
+      expect(ck).toBeDefined();
+      const resumed = await shopsim([...args, '-c', '12', '--workers', then, '--resume-from', join(d, ck as string), '--checkpoint-dir', d]);
+      expect(resumed.code, resumed.stderr).toBe(0);
+      expect(pick(summaryOf(resumed))).toEqual(pick(summaryOf(whole)));
+    }
+  }, 180_000);
 
   it('a bad --workers: one line naming it, exit 2, nothing written', async () => {
     const d = dir();

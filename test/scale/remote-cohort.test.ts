@@ -92,6 +92,14 @@ describe('remote cohorts (in-memory transport)', () => {
     expect([first.report, second.report]).toEqual([a.report, b.report]);
     expect([first.entries, second.entries]).toEqual([a.entries, b.entries]);
     expect(second.agentCycles).toBe(50);
+    // Kept as a CohortState instead: the same second cycle.
+    const ms3 = mockStore();
+    const deps3 = { store: ms3, recorder: createMockRecorder(), mockStore: ms3 };
+    const lean = await runCohortCycle({ cohort: { spec }, info: cycleInfo(CONFIG.startMs, 1), activeCount: 600, deps: deps3, keep: 'state' });
+    expect(lean.snapshot).toBeUndefined();
+    const lean2 = await runCohortCycle({ cohort: { spec, state: lean.state as CohortState, mockState: lean.mockState ?? null }, info: cycleInfo(CONFIG.startMs, 2), activeCount: 600, deps: deps3 });
+    expect(lean2.report).toEqual(second.report);
+    expect(lean2.entries).toEqual(second.entries);
   });
 
   it('a CohortState put over the spec rebuilds the cohort as it was after its cycle', async () => {
