@@ -19,6 +19,8 @@ import { orchestratorMachine } from '../../machines/orchestrator.machine.ts';
 import { shopperMachine } from '../../machines/shopper.machine.ts';
 import { fromPublicConfig, MAX_CYCLES, resumeRules, type RunConfig } from '../config.ts';
 import type { Checkpoint, PersistedChild, PersistedNode } from './format.ts';
+import { writtenOf } from '../model/totals.ts';
+import type { CycleTotals } from '../model/types.ts';
 
 /** The longest run a checkpoint may describe: the option table's (src/config.ts). */
 export const MAX_CHECKPOINT_CYCLES = MAX_CYCLES;
@@ -38,6 +40,8 @@ const totalsSchema = z.object({
   abandoned: count,
   failed: count,
   refusals: count.optional(),
+  unwritten: count.optional(),
+  unwrittenEvents: count.optional(),
   events: count,
   calls: count,
   revenueCents: z.number().int().min(Number.MIN_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER),
@@ -238,8 +242,11 @@ export function verifyCheckpoint(ck: Checkpoint, file: string): string | null {
   if (c.totalAgents !== ck.agent_count) return `agent_count ${ck.agent_count} disagrees with the snapshot's ${c.totalAgents} agents`;
   if (c.digest !== ck.digest) return `digest disagrees with the snapshot's digest`;
   if (JSON.stringify(c.offer) !== JSON.stringify(ck.offer_engine_state)) return 'offer_engine_state disagrees with the snapshot';
+  // The statistics count what is in the database (src/model/totals.ts writtenOf).
+  const written = writtenOf(c.totals as CycleTotals);
+  const expected = (key: keyof z.infer<typeof totalsSchema>) => (key === 'sessions' ? written.sessions : key === 'failed' ? written.failed : key === 'events' ? written.events : c.totals[key]);
   for (const [pub, key] of TOTALS_OF_STATISTICS) {
-    if (ck.statistics[pub] !== c.totals[key]) return `statistics.${pub} ${JSON.stringify(ck.statistics[pub])} disagrees with the snapshot's ${c.totals[key]}`;
+    if (ck.statistics[pub] !== expected(key)) return `statistics.${pub} ${JSON.stringify(ck.statistics[pub])} disagrees with the snapshot's ${expected(key)}`;
   }
   if (ck.statistics['offers_assigned'] !== c.offer.offers_assigned) return `statistics.offers_assigned ${JSON.stringify(ck.statistics['offers_assigned'])} disagrees with the snapshot's ${c.offer.offers_assigned}`;
   if (recorded.start !== undefined && Date.parse(recorded.start) !== c.startMs) return `simulation_config.start ${recorded.start} disagrees with the snapshot's start`;

@@ -109,7 +109,10 @@ export interface SimulationStats {
 
 /** The run's totals in the snake_case of the summary, the checkpoint's statistics and the runs table. */
 export interface RunTotals {
+  /** Sessions in the database: the agent-cycles whose commit failed are left out (sessions_not_written). */
   sessions_created: number;
+  /** Agent-cycles whose commit failed and was rolled back (counted in agent_failures, not in the database). */
+  sessions_not_written: number;
   checkouts_completed: number;
   sessions_abandoned: number;
   sessions_failed: number;

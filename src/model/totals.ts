@@ -19,6 +19,10 @@ export function foldResult(t: CycleTotals, r: ShopperCycleResult): CycleTotals {
   else if (r.outcome === 'failed') {
     t.failed += 1;
     if (r.failure?.refusal === true) t.refusals = (t.refusals ?? 0) + 1;
+    if (r.failure?.step === 'write') {
+      t.unwritten = (t.unwritten ?? 0) + 1;
+      t.unwrittenEvents = (t.unwrittenEvents ?? 0) + r.events;
+    }
     if (r.failure && t.failureSamples.length < MAX_FAILURE_SAMPLES) {
       t.failureSamples.push({ agentIndex: r.agentIndex, step: r.failure.step, message: r.failure.message.slice(0, 200) });
     }
@@ -40,6 +44,8 @@ export function mergeTotals(into: CycleTotals, t: CycleTotals): CycleTotals {
   into.abandoned += t.abandoned;
   into.failed += t.failed;
   into.refusals = (into.refusals ?? 0) + (t.refusals ?? 0);
+  if (t.unwritten) into.unwritten = (into.unwritten ?? 0) + t.unwritten;
+  if (t.unwrittenEvents) into.unwrittenEvents = (into.unwrittenEvents ?? 0) + t.unwrittenEvents;
   into.events += t.events;
   into.calls += t.calls;
   into.revenueCents += t.revenueCents;
@@ -49,6 +55,16 @@ export function mergeTotals(into: CycleTotals, t: CycleTotals): CycleTotals {
       .slice(0, MAX_FAILURE_SAMPLES);
   }
   return into;
+}
+
+/**
+ * The figures of what is in the database: sessions, failed sessions and events without the
+ * agent-cycles whose commit failed (rolled back). The summary's `sessions_created` is the
+ * number of session rows the run wrote.
+ */
+export function writtenOf(t: CycleTotals): { sessions: number; failed: number; events: number; unwritten: number } {
+  const unwritten = t.unwritten ?? 0;
+  return { sessions: t.sessions - unwritten, failed: t.failed - unwritten, events: t.events - (t.unwrittenEvents ?? 0), unwritten };
 }
 
 export type BreakerCounts = 'faults' | 'all';

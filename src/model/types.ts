@@ -239,6 +239,13 @@ export interface CycleTotals {
    * written before it existed (read as 0).
    */
   refusals?: number;
+  /**
+   * Of `failed`, agent-cycles whose commit failed: rolled back, so neither the session nor its
+   * events are in the database (and `unwrittenEvents` of `events`). Absent when none (and in
+   * totals restored from a checkpoint written before it existed).
+   */
+  unwritten?: number;
+  unwrittenEvents?: number;
   events: number;
   calls: number;
   revenueCents: number;

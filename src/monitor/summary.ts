@@ -86,7 +86,8 @@ export function renderSummary(s: RunSummary, options: SummaryOptions = {}): stri
     ...row(
       'Funnel',
       `${n(s.sessions_created)} sessions: ${n(s.checkouts_completed)} checkouts (${pct(s.checkouts_completed, s.sessions_created)}), ` +
-        `${n(s.sessions_abandoned)} abandoned, ${n(s.idle_browses)} browse only, ${n(s.sessions_failed)} failed; ` +
+        `${n(s.sessions_abandoned)} abandoned, ${n(s.idle_browses)} browse only, ${n(s.sessions_failed)} failed` +
+        (s.sessions_not_written ? ` (and ${n(s.sessions_not_written)} not written: their commit failed)` : '') + '; ' +
         `${n(s.carts_created)} carts, ${n(s.coupons_applied)} coupons, ${n(s.events_created)} events, ${n(s.offers_assigned)} offers`,
       width,
     ),

@@ -4,7 +4,7 @@
  */
 import type { OrchestratorContext } from '../../machines/orchestrator.machine.ts';
 import { simulatedTimeAfter } from '../model/calendar.ts';
-import { breakerFailures, emptyTotals } from '../model/totals.ts';
+import { breakerFailures, emptyTotals, writtenOf } from '../model/totals.ts';
 import { emptyOfferState, type ExitReason, type RunStatus, type RunSummary, type RunTotals, type SimulationStats } from '../model/run.ts';
 import type { SimulationConfig } from './types.ts';
 
@@ -59,15 +59,17 @@ export function statsOf(config: SimulationConfig, context: OrchestratorContext |
 /** The run totals in the snake_case of the summary, the checkpoint's statistics and the runs table. */
 export function runTotalsOf(stats: SimulationStats): RunTotals {
   const t = stats.totals;
+  const written = writtenOf(t);
   return {
-    sessions_created: t.sessions,
+    sessions_created: written.sessions,
+    sessions_not_written: written.unwritten,
     checkouts_completed: t.checkouts,
     sessions_abandoned: t.abandoned,
-    sessions_failed: t.failed,
+    sessions_failed: written.failed,
     idle_browses: t.idleBrowses,
     carts_created: t.carts,
     coupons_applied: t.couponsApplied,
-    events_created: t.events,
+    events_created: written.events,
     offers_assigned: stats.offer.offers_assigned,
     requests: t.calls,
     revenue_cents: t.revenueCents,
@@ -102,7 +104,7 @@ export function summaryOf(stats: SimulationStats, extras: SummaryExtras): RunSum
     simulated_start: stats.simulatedStart,
     simulated_end: stats.simulatedTime,
     ...totals,
-    agent_failures: totals.sessions_failed - (stats.totals.refusals ?? 0),
+    agent_failures: stats.totals.failed - (stats.totals.refusals ?? 0),
     store_refusals: stats.totals.refusals ?? 0,
     checkpoint_failures: extras.checkpointFailures ?? 0,
     breaker: {

@@ -70,5 +70,5 @@ export function formatThresholdActual(actual: number | null): string {
 /** The figures of a run in progress, under the summary's names (for the per-cycle check). */
 export function thresholdFigures(stats: SimulationStats): Figures {
   const totals = runTotalsOf(stats);
-  return { ...stats.metrics, ...totals, agent_failures: totals.sessions_failed - (stats.totals.refusals ?? 0) };
+  return { ...stats.metrics, ...totals, agent_failures: stats.totals.failed - (stats.totals.refusals ?? 0) };
 }
