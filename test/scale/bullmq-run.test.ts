@@ -17,6 +17,7 @@ import { createSimulation, DEFAULT_SIMULATION_CONFIG, type SimulationConfig } fr
 import { createMockRecorder } from '../../src/simulation/mock-recorder.ts';
 import { createMockStore, type MockStoreState } from '../../src/store/mock-store.ts';
 import { products, redisTestSpace, TEST_REDIS_URL, type RedisTestSpace } from '../helpers.ts';
+import { figuresOf } from './figures.ts';
 
 const personas = generatePersonas(500, 13);
 const agentIds = personas.map((p) => p.id);
@@ -74,7 +75,7 @@ describe.skipIf(!TEST_REDIS_URL)('a run on BullMQ workers (real Redis)', () => {
     });
     const s = await sim.run();
     await executor?.close?.();
-    return { figures: { digest: s.digest, sessions: s.sessions_created, checkouts: s.checkouts_completed, requests: s.requests, revenue: s.revenue_cents, failed: s.sessions_failed, coupons: s.coupons_applied, offers: s.offers_assigned }, captured };
+    return { figures: figuresOf(s), captured };
   }
 
   it('gives the in-process digest and counts; its checkpoint resumes in-process, and an in-process checkpoint resumes on the workers', async () => {

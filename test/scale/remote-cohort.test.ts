@@ -14,6 +14,7 @@ import { createMockRecorder } from '../../src/simulation/mock-recorder.ts';
 import { createMockStore, type MockStoreState } from '../../src/store/mock-store.ts';
 import { cycleInfo } from '../../src/model/calendar.ts';
 import { products } from '../helpers.ts';
+import { figuresOf } from './figures.ts';
 
 const personas = generatePersonas(600, 11);
 const agentIds = personas.map((p) => p.id);
@@ -54,7 +55,7 @@ async function run(mode: 'in-process' | 'remote', opts: { restore?: Captured; cy
   });
   const s = await sim.run();
   await executor?.close?.();
-  return { figures: { digest: s.digest, sessions: s.sessions_created, checkouts: s.checkouts_completed, requests: s.requests, revenue: s.revenue_cents, failed: s.sessions_failed, coupons: s.coupons_applied, offers: s.offers_assigned }, captured };
+  return { figures: figuresOf(s), captured };
 }
 
 describe('remote cohorts (in-memory transport)', () => {

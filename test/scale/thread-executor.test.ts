@@ -12,6 +12,7 @@ import { createSimulation, DEFAULT_SIMULATION_CONFIG, type SimulationConfig } fr
 import { createMockRecorder } from '../../src/simulation/mock-recorder.ts';
 import { createMockStore, type MockStoreState } from '../../src/store/mock-store.ts';
 import { products } from '../helpers.ts';
+import { figuresOf } from './figures.ts';
 
 const personas = generatePersonas(2000, 21);
 const agentIds = personas.map((p) => p.id);
@@ -48,7 +49,7 @@ async function run(workers: number, opts: { restore?: Captured; exitOnCycle?: (n
   const stats = executor?.workerStats() ?? [];
   const recoveries = executor?.recoveries() ?? null;
   await executor?.close?.();
-  return { figures: { digest: s.digest, sessions: s.sessions_created, checkouts: s.checkouts_completed, requests: s.requests, revenue: s.revenue_cents, failed: s.sessions_failed, coupons: s.coupons_applied, offers: s.offers_assigned }, captured, stats, recoveries };
+  return { figures: figuresOf(s), captured, stats, recoveries };
 }
 
 describe('--workers N (worker threads, mock store)', () => {
