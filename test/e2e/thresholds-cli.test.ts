@@ -34,7 +34,7 @@ describe('shopsim run --threshold', () => {
     const r = await shopsim([...MOCK, '-c', '50', '--threshold', 'checkout_rate>1', '--threshold-abort']);
     expect(r.code).toBe(99);
     expect(r.stderr).toMatch(/^shopsim: threshold checkout_rate>1 failing at cycle \d+ .*; stopping \(--threshold-abort\)$/m);
-    const m = /stopped by --threshold-abort \(checkout_rate>1 failed\) at cycle (\d+) of 50; continue with: shopsim run --resume-from (\S+)$/m.exec(r.stderr);
+    const m = /stopped by --threshold-abort \(checkout_rate>1 failed\) at cycle (\d+) of 50; continue with: shopsim run --resume-from (\S+)(?: --data-dir \S+)?$/m.exec(r.stderr);
     expect(m).not.toBeNull();
     expect(Number(m![1])).toBeLessThan(50);
   });
