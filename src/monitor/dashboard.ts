@@ -337,7 +337,7 @@ export function renderDashboard(view: DashboardView, options: DashboardOptions =
 
 /** The workers in at most `room` lines (at least one): the table, or a line of totals naming the workers not ok. */
 export function workersBlock(t: WorkerTable, width: number, room: number, color: boolean): string[] {
-  const bad = t.rows.filter((r) => r.status !== 'ok');
+  const bad = t.rows.filter((r) => r.status !== 'ok' && r.status !== 'busy');
   if (room >= 3) {
     return workerLines(t, width, room - 2).map((l) => (/^.{22} LOST /.test(l) ? paint(color, '31;1', l) : /^.{22} STALE/.test(l) ? paint(color, '33', l) : l));
   }

@@ -25,7 +25,12 @@ export interface WorkerReport {
   memoryKind: 'rss' | 'heap';
 }
 
-export type WorkerStatus = 'ok' | 'stale' | 'lost' | 'left';
+/**
+ * `busy`: its beat is late but the executor knows it is running a cycle and alive (a worker
+ * thread beats only when its event loop turns, which a long cohort cycle — thousands of shoppers
+ * on the mock store, all promise continuations — may not do for seconds); it counts as ok.
+ */
+export type WorkerStatus = 'ok' | 'busy' | 'stale' | 'lost' | 'left';
 
 export interface WorkerRow {
   id: string;
@@ -68,7 +73,8 @@ export interface WorkerMonitor {
   holds(id: string, cohorts: number): void;
   /** The executor says the worker is gone (a thread exited, a heartbeat key expired, it left). */
   gone(id: string, why: 'lost' | 'left', at: number): void;
-  table(now: number): WorkerTable;
+  /** `busy(id)`: the executor knows the worker alive and in a cycle (a late beat is then `busy`, not `stale`). */
+  table(now: number, busy?: (id: string) => boolean): WorkerTable;
 }
 
 /** Rates are over the reports of the last `windowMs` (default 10 s). */
@@ -97,9 +103,9 @@ export function createWorkerMonitor(options: { heartbeatMs: number; windowMs?: n
       // Its rate from now on is 0: the last figures stay.
       w.samples = [{ at, agentCycles: w.last.agentCycles, requests: w.last.requests }];
     },
-    table(now) {
+    table(now, busy) {
       return workerTable(
-        [...workers.values()].map((w) => ({ report: w.last, heardAt: w.heardAt, samples: w.samples, gone: w.gone })),
+        [...workers.values()].map((w) => ({ report: w.last, heardAt: w.heardAt, samples: w.samples, gone: w.gone, busy: busy?.(w.last.id) ?? false })),
         now,
         options.heartbeatMs,
       );
@@ -110,14 +116,14 @@ export function createWorkerMonitor(options: { heartbeatMs: number; windowMs?: n
 const round1 = (x: number) => Math.round(x * 10) / 10;
 
 /** The rows and totals of the workers' states at `now` (exported for the tests). */
-export function workerTable(states: { report: WorkerReport; heardAt: number; samples: readonly Sample[]; gone: 'lost' | 'left' | null }[], now: number, heartbeatMs: number): WorkerTable {
-  const rows = states.map(({ report: r, heardAt, samples, gone }): WorkerRow => {
+export function workerTable(states: { report: WorkerReport; heardAt: number; samples: readonly Sample[]; gone: 'lost' | 'left' | null; busy?: boolean }[], now: number, heartbeatMs: number): WorkerTable {
+  const rows = states.map(({ report: r, heardAt, samples, gone, busy }): WorkerRow => {
     const age = Math.max(0, now - heardAt);
-    const status: WorkerStatus = gone ?? (age > 1.5 * heartbeatMs ? 'stale' : 'ok');
+    const status: WorkerStatus = gone ?? (age > 1.5 * heartbeatMs ? (busy ? 'busy' : 'stale') : 'ok');
     const first = samples[0];
     const last = samples.at(-1);
     const dt = first && last ? (last.at - first.at) / 1000 : 0;
-    const live = status === 'ok' || status === 'stale';
+    const live = status === 'ok' || status === 'busy' || status === 'stale';
     const rate = (k: 'agentCycles' | 'requests') => (live && dt > 0 && first && last ? round1((last[k] - first[k]) / dt) : 0);
     return {
       id: r.id,
@@ -134,13 +140,13 @@ export function workerTable(states: { report: WorkerReport; heardAt: number; sam
   });
   rows.sort((a, b) => a.id.localeCompare(b.id, 'en', { numeric: true }));
   const sum = (k: 'cohorts' | 'agent_cycles' | 'agent_cycles_per_s' | 'requests' | 'requests_per_s') => round1(rows.reduce((n, r) => n + r[k], 0));
-  const liveRows = rows.filter((r) => r.status === 'ok' || r.status === 'stale');
+  const liveRows = rows.filter((r) => r.status === 'ok' || r.status === 'busy' || r.status === 'stale');
   return {
     heartbeat_ms: heartbeatMs,
     rows,
     totals: {
       workers: rows.length,
-      live: rows.filter((r) => r.status === 'ok').length,
+      live: rows.filter((r) => r.status === 'ok' || r.status === 'busy').length,
       cohorts: sum('cohorts'),
       agent_cycles: sum('agent_cycles'),
       agent_cycles_per_s: sum('agent_cycles_per_s'),
@@ -157,11 +163,12 @@ export function workerLines(t: WorkerTable, width: number, maxRows = Infinity): 
     `${id.padEnd(22).slice(0, 22)} ${st.padEnd(5)} ${coh.padStart(7)} ${ac.padStart(11)} ${rq.padStart(9)} ${mem.padStart(9)} ${age.padStart(6)}`.slice(0, width);
   const out = [cols('worker', 'state', 'cohorts', 'agent-cyc/s', 'req/s', 'memory', 'beat')];
   // Cut to fit: the workers not ok first, so a lost one is never the one left out.
-  const shown = t.rows.length > maxRows ? [...t.rows.filter((r) => r.status !== 'ok'), ...t.rows.filter((r) => r.status === 'ok')].slice(0, Math.max(0, maxRows - 1)) : t.rows;
+  const notOk = (r: WorkerRow) => r.status !== 'ok' && r.status !== 'busy';
+  const shown = t.rows.length > maxRows ? [...t.rows.filter(notOk), ...t.rows.filter((r) => !notOk(r))].slice(0, Math.max(0, maxRows - 1)) : t.rows;
   for (const r of shown) {
-    out.push(cols(r.id, r.status === 'ok' ? 'ok' : r.status.toUpperCase(), String(r.cohorts), r.agent_cycles_per_s.toFixed(1), r.requests_per_s.toFixed(1), `${Math.round(r.memory_mb)}M ${r.memory_kind}`, `${r.heartbeat_age_s.toFixed(1)}s`));
+    out.push(cols(r.id, r.status === 'ok' || r.status === 'busy' ? r.status : r.status.toUpperCase(), String(r.cohorts), r.agent_cycles_per_s.toFixed(1), r.requests_per_s.toFixed(1), `${Math.round(r.memory_mb)}M ${r.memory_kind}`, `${r.heartbeat_age_s.toFixed(1)}s`));
   }
-  if (shown.length < t.rows.length) out.push(`… ${t.rows.length - shown.length} more workers (${t.rows.filter((r) => r.status !== 'ok').length} not ok)`.slice(0, width));
+  if (shown.length < t.rows.length) out.push(`… ${t.rows.length - shown.length} more workers (${t.rows.filter(notOk).length} not ok)`.slice(0, width));
   const x = t.totals;
   out.push(cols(`all ${x.live}/${x.workers} ok`, '', String(x.cohorts), x.agent_cycles_per_s.toFixed(1), x.requests_per_s.toFixed(1), `${Math.round(x.memory_mb)}M`, ''));
   return out;

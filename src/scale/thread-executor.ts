@@ -336,7 +336,12 @@ export function startThreadExecutor(options: ThreadExecutorOptions): ThreadExecu
   const executor = createRemoteExecutor(transport) as ThreadExecutor;
   return Object.assign(executor, {
     workerStats: () => slots.map((s) => ({ ...s.stats })),
-    workerTable: () => monitor.table(now()),
+    // A thread alive with a cycle in flight whose beat is late is busy (its event loop is in the cycle), not stale.
+    workerTable: () => {
+      const inCycle = new Set<string>();
+      for (const r of runs.values()) if (slots[r.worker]?.alive) inCycle.add(String(r.worker));
+      return monitor.table(now(), (id) => inCycle.has(id));
+    },
     recoveries: () => ({ ...recovered }),
     ready: () => Promise.all(slots.map((s) => s.ready.promise)).then(() => undefined),
     // A lost worker's calls stay counted: its last figures are kept.

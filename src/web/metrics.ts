@@ -152,7 +152,7 @@ export function createRunMetrics(getSim: () => Simulation | null, getSampler: ()
       },
     });
   };
-  perWorker('shopsim_worker_up', 'Per worker: 1 while its heartbeats arrive on time, 0 once stale, lost or left', (r) => (r.status === 'ok' ? 1 : 0));
+  perWorker('shopsim_worker_up', 'Per worker: 1 while its heartbeats arrive on time, 0 once stale, lost or left', (r) => (r.status === 'ok' || r.status === 'busy' ? 1 : 0));
   perWorker('shopsim_worker_cohorts', 'Per worker: cohorts it holds (threads) or cohort jobs it runs now (processes)', (r) => r.cohorts);
   perWorker('shopsim_worker_agent_cycles_total', 'Per worker: agent-cycles it ran', (r) => r.agent_cycles, 'counter');
   perWorker('shopsim_worker_requests_total', 'Per worker: store requests it made', (r) => r.requests, 'counter');

@@ -39,6 +39,10 @@ describe('worker rows (the model)', () => {
     t = m.table(2501);
     expect(t.rows[1]).toMatchObject({ id: 'h:10', status: 'stale', heartbeat_age_s: 1.5 });
     expect(t.totals.live).toBe(1);
+    // … unless the executor knows it alive and in a cycle (a thread's event loop busy with it): busy, counted live.
+    t = m.table(2501, (id) => id === 'h:10');
+    expect(t.rows[1]?.status).toBe('busy');
+    expect(t.totals.live).toBe(2);
     // Then the executor says it is lost: its figures stay, its rates and cohorts are 0, its memory leaves the total.
     m.gone('h:10', 'lost', 3000);
     t = m.table(3000);

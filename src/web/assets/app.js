@@ -202,7 +202,7 @@
       tr.dataset.worker = r.id;
       tr.dataset.status = r.status;
       tr.className = 'worker ' + r.status;
-      [r.id, r.status === 'ok' ? 'ok' : r.status.toUpperCase(), String(r.cohorts), r.agent_cycles_per_s.toFixed(1), r.requests_per_s.toFixed(1),
+      [r.id, r.status === 'ok' || r.status === 'busy' ? r.status : r.status.toUpperCase(), String(r.cohorts), r.agent_cycles_per_s.toFixed(1), r.requests_per_s.toFixed(1),
         Math.round(r.memory_mb) + ' MB' + (r.memory_kind === 'heap' ? ' heap' : ' RSS'), r.heartbeat_age_s.toFixed(1) + ' s ago'].forEach(function (v) {
         var td = document.createElement('td');
         td.textContent = v;
