@@ -10,6 +10,11 @@
  * the busiest sliding second of dispatches and of arrivals at the store (the
  * store's own clock: what its limit sees), the one-way delay from dispatch to arrival (its
  * spread is the jitter a pacing margin has to absorb), and the limiter's pace at the end.
+ * Where the rest of the span went: `start_idle_ms` (first dispatch, the offer-cycle request, to
+ * the first 100 ms at ≥ 90% of the rate: the offer cycle's answer, then every active shopper
+ * starting in one synchronous step), per cycle barrier the longest pause between dispatches around
+ * it and the idle time until the rate is back, and the event-loop blocks
+ * over 40 ms (what stops the limiter's timers and the answers alike).
  * BENCH_PACING_RATES=50,1000 · BENCH_PACING_CYCLES=2 · BENCH_PACING_AGENTS_50=372 ·
  * BENCH_PACING_AGENTS_1000=8000 · BENCH_PACING_WINDOW=release (the limiter's window on release
  * times only, answers not reported: the comparison) · BENCH_PACING_DEBUG=1 (per-second dispatch
@@ -63,6 +68,38 @@ function oneWayDelays(sent: number[], sentIds: string[], arrived: number[], arri
   return { matched: d.length, min: q(0), p50: q(0.5), p99: q(0.99), p999: q(0.999), max: q(1), spread_p999: r3(q(0.999) - q(0)) };
 }
 
+/** ms from `from` to the start of the first 100-ms bucket, at or after it, holding ≥ 90% of the rate's share. */
+function idleUntilPaced(times: number[], from: number, rate: number): number {
+  const need = 0.09 * rate;
+  const buckets = new Map<number, number>();
+  for (const t of times) if (t >= from) buckets.set(Math.floor((t - from) / 100), (buckets.get(Math.floor((t - from) / 100)) ?? 0) + 1);
+  const last = Math.max(-1, ...buckets.keys());
+  for (let b = 0; b <= last; b++) if ((buckets.get(b) ?? 0) >= need) return b * 100;
+  return (last + 1) * 100;
+}
+
+/**
+ * Per barrier (cycle event, the last one excepted): the longest pause between two dispatches from
+ * 1 s before it to 2 s after (the barrier itself, then the next cycle's shoppers starting), and
+ * the idle time from it until the rate is back.
+ */
+function barriers(times: number[], cycleAt: number[], rate: number) {
+  return cycleAt.slice(0, -1).map((c, i) => {
+    let gap = 0;
+    for (let j = 1; j < times.length; j++) {
+      const a = times[j - 1] as number;
+      const b = times[j] as number;
+      if (b >= c - 1000 && a <= c + 2000 && b - a > gap) gap = b - a;
+    }
+    return { cycle: i + 1, longest_gap_ms: r3(gap), idle_ms: idleUntilPaced(times, c, rate) };
+  });
+}
+
+/** Event-loop blocks within the span (ms each): how many, their sum and the longest. */
+function loopBlocks(ms: number[]) {
+  return { count: ms.length, total_ms: Math.round(ms.reduce((a, b) => a + b, 0)), max_ms: Math.round(Math.max(0, ...ms)) };
+}
+
 /** Dispatches per second over the whole seconds (from the first dispatch) where every 50-ms sample saw callers queued at the limiter. */
 function saturatedRate(times: number[], queuedAt: number[]): { seconds: number; rps: number } {
   const t0 = times[0] as number;
@@ -109,10 +146,19 @@ for (const rate of rates) {
     const sampler = setInterval(() => {
       if (limiter.pending > 0) queuedAt.push(performance.now());
     }, 50);
+    // Every 10 ms: how late the timer ran (a block of the event loop over 40 ms).
+    const stalls: { end: number; ms: number }[] = [];
+    let lastTick = performance.now();
+    const ticker = setInterval(() => {
+      const now = performance.now();
+      if (now - lastTick > 40) stalls.push({ end: now, ms: now - lastTick });
+      lastTick = now;
+    }, 10);
     const cycleAt: number[] = [];
     sim.events.on('cycle', () => cycleAt.push(performance.now()));
     const summary = await sim.run();
     clearInterval(sampler);
+    clearInterval(ticker);
     const m = store.metrics();
     await store.close();
     limiter.close();
@@ -151,6 +197,10 @@ for (const rate of rates) {
       writes: written.length,
       arrivals: at.arrivals.length,
       effective_rate_at_end: m.effective_rate,
+      limiter_backoffs: limiter.backOffs,
+      start_idle_ms: idleUntilPaced(times, first, rate),
+      barriers: barriers(times, cycleAt, rate),
+      loop_blocks_over_40ms: loopBlocks(stalls.filter((b) => b.end > first).map((b) => Math.min(b.ms, b.end - first))),
       ok: achieved >= 0.95 * rate && r429 <= 0.01 * m.requests,
       ok_saturated: saturated.rps >= 0.95 * rate && r429 <= 0.01 * m.requests,
       exit_reason: summary.exit_reason,

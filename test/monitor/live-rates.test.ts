@@ -170,4 +170,16 @@ describe('windowed latency percentiles', () => {
     expect(shown(tall)).toBeGreaterThan(shown(out));
     expect(tall).toContain('second notice');
   });
+
+  it('the live dashboard shows the 429s and the pace the client backed off to (issue 17, AIMD)', () => {
+    const metrics = {
+      requests: 1000, calls: 990, errors: 0, requests_per_second: 95, http_errors: { '429': 12 }, retries_429: 12, effective_rate: 90,
+      latency_ms: { p50: 3, p95: 9, p99: 20, count: 990 },
+      recent_latency_ms: { p50: 2, p95: 8, p99: 15, count: 400 },
+    };
+    const live = { rates: { requestsPerSecond: 90, sessionsPerMinute: 1, errorPercent: 0, paused: false }, etaSeconds: 5 };
+    const out = renderDashboard({ stats: sampleStats({ status: 'running', metrics }), memory: null, live });
+    expect(out).toMatch(/Retries 429\s*│\s*12 · pace 90\/s/);
+    expect(out).toMatch(/HTTP errors\s*│\s*12 \(429s 12\)/);
+  });
 });
