@@ -16,6 +16,7 @@ import type { Recorder } from '../model/types.ts';
 import type { HttpMetrics } from '../store/http-store.ts';
 import type { AnswerSink } from '../store/recording-store.ts';
 import { afterOfferCycle, type CohortCycleResult, type CohortMockState, type CohortSource } from './cohort-runner.ts';
+import { WORKER_YOUNG_GENERATION_MB } from './thread-pool.ts';
 import { createRemoteExecutor, type CohortTransport, type GatheredState, type RemoteExecutor } from './remote-cohort.ts';
 import type { ToCoordinator, ToWorker, WorkerSetup } from './thread-messages.ts';
 
@@ -76,10 +77,11 @@ function startWorker(setup: WorkerSetup): Worker {
   const here = import.meta.url;
   const ts = here.endsWith('.ts');
   const url = new URL(`./thread-worker.${ts ? 'ts' : 'js'}`, here);
-  if (!ts) return new Worker(url, { workerData: setup });
+  const resourceLimits = { resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } };
+  if (!ts) return new Worker(url, { workerData: setup, ...resourceLimits });
   const tsx = import.meta.resolve('tsx/esm/api');
   const boot = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(url.href)}); });`;
-  return new Worker(boot, { eval: true, workerData: setup });
+  return new Worker(boot, { eval: true, workerData: setup, ...resourceLimits });
 }
 
 interface Slot {

@@ -50,8 +50,14 @@ sim.events.on('cycle', (r) => {
 });
 // This thread's busy time (event-loop utilisation): all the work in-process, the coordinator's with workers.
 const elu0 = performance.eventLoopUtilization();
+// CPU time of the whole process (every thread): steadier than wall time on a shared machine.
+let cpu0 = process.cpuUsage();
+sim.events.on('started', () => {
+  cpu0 = process.cpuUsage();
+});
 const summary = await sim.run();
 const end = performance.now();
+const cpu = process.cpuUsage(cpu0);
 const elu = performance.eventLoopUtilization(elu0);
 await executor?.close?.();
 clearInterval(timer);
@@ -73,6 +79,8 @@ process.stdout.write(
     startup_s: r3((startedAt - t0) / 1000),
     run_s: r3(runSeconds),
     agent_cycles_per_s: Math.round(agentCycles / runSeconds),
+    cpu_s: r3((cpu.user + cpu.system) / 1e6),
+    cpu_us_per_agent_cycle: r3((cpu.user + cpu.system) / agentCycles),
     cycle_median_ms: r3(median * 1000),
     main_thread_busy_ms_per_cycle: r3(elu.active / cycles),
     main_thread_utilization: r3(elu.utilization),
@@ -80,5 +88,6 @@ process.stdout.write(
     peak_rss_mb: Math.round(peakRss / 1048576),
     sessions: summary.sessions_created,
     digest: summary.digest,
+    ...(process.env["SCALE_DURATIONS"] ? { durations_ms: durations.map((d) => Math.round(d * 1000)) } : {}),
   })}\n`,
 );
