@@ -128,7 +128,15 @@ export function startThreadExecutor(options: ThreadExecutorOptions): ThreadExecu
   let opened = 0;
   let offerCycle = 0;
   const fatalListeners: ((e: unknown) => void)[] = [];
-  const fatal = (e: unknown) => fatalListeners.forEach((l) => l(e));
+  /** Cohorts told to open and not yet built on their worker; who waits for none to be left. */
+  const opening = new Set<string>();
+  let openWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
+  const fatal = (e: unknown) => {
+    const waiters = openWaiters;
+    openWaiters = [];
+    for (const w of waiters) w.reject(e);
+    fatalListeners.forEach((l) => l(e));
+  };
   let closing = false;
   const recovered = { cohortsMoved: 0, cyclesRerun: 0 };
 
@@ -179,6 +187,14 @@ export function startThreadExecutor(options: ThreadExecutorOptions): ThreadExecu
       case 'ready':
         slot.ready.resolve();
         return;
+      case 'opened': {
+        opening.delete(m.id);
+        if (opening.size > 0) return;
+        const waiters = openWaiters;
+        openWaiters = [];
+        for (const w of waiters) w.resolve();
+        return;
+      }
       case 'closed':
         return;
     }
@@ -225,6 +241,7 @@ export function startThreadExecutor(options: ThreadExecutorOptions): ThreadExecu
       recovered.cohortsMoved++;
       to.cohorts.add(id);
       to.stats.cohorts = to.cohorts.size;
+      opening.add(id);
       send(to, { t: 'open', source, stateJson: place.kept?.stateJson ?? null });
       if (place.window !== undefined) send(to, { t: 'window', id, window: place.window });
     }
@@ -261,7 +278,12 @@ export function startThreadExecutor(options: ThreadExecutorOptions): ThreadExecu
       places.set(id, { id, worker: slot.index, size, source, kept: null, offerCycle });
       slot.cohorts.add(id);
       slot.stats.cohorts = slot.cohorts.size;
+      opening.add(id);
       send(slot, { t: 'open', source });
+    },
+    opened() {
+      if (opening.size === 0) return Promise.resolve();
+      return new Promise((resolve, reject) => openWaiters.push({ resolve, reject }));
     },
     setWindow(id, window) {
       const place = places.get(id) as CohortPlace;

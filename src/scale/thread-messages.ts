@@ -37,6 +37,8 @@ export type ToWorker =
 export type ToCoordinator =
   /** The worker has loaded and built its edges. */
   | { t: 'ready' }
+  /** The cohort of an `open` is built (its shoppers spawned). */
+  | { t: 'opened'; id: string }
   /**
    * `http`: the worker's store-client figures so far (real store only). `stateJson`: the cohort's
    * CohortState (asked with `state`) as JSON text: the coordinator keeps it without parsing (a

@@ -71,6 +71,7 @@ port.on('message', (m: ToWorker) => {
   switch (m.t) {
     case 'open':
       runner.open(m.stateJson ? { ...m.source, state: JSON.parse(m.stateJson) as CohortState } : m.source);
+      post({ t: 'opened', id: 'spec' in m.source ? m.source.spec.id : m.source.id });
       break;
     case 'window':
       runner.setWindow(m.id, m.window);
