@@ -46,6 +46,9 @@ export interface WorkerStats {
   /** Sum over cycles of the slowest cohort's time on this worker. */
   busySeconds: number;
   exitCode: number | null;
+  /** The thread's own V8 heap, peak used and committed (as of its last report). */
+  peakHeapUsedBytes: number;
+  peakHeapTotalBytes: number;
 }
 
 export interface ThreadExecutor extends RemoteExecutor {
@@ -102,7 +105,7 @@ interface CohortPlace {
   /** What it was opened from (its spec, or a checkpoint's snapshot). */
   source: CohortSource;
   /** Its state and mock-store slice after its last cycle, to be put over `source` on a re-open. */
-  kept: { stateJson: string; mockState: CohortMockState | null } | null;
+  kept: { stateJson: string; mockJson: string | null } | null;
   /** The offer cycle in effect when `kept` was taken. */
   offerCycle: number;
   /** The window last set since `source` was taken (a resume's), sent again after a re-open. */
@@ -153,9 +156,12 @@ export function startThreadExecutor(options: ThreadExecutorOptions): ThreadExecu
         if (m.http) slot.http = m.http;
         slot.stats.agentCycles += m.result.agentCycles;
         slot.stats.busySeconds += m.seconds;
+        slot.stats.peakHeapUsedBytes = m.heap.peakUsedBytes;
+        slot.stats.peakHeapTotalBytes = m.heap.peakTotalBytes;
         const place = places.get(run.id);
         if (place && m.stateJson !== null) {
-          place.kept = { stateJson: m.stateJson, mockState: m.result.mockState ?? null };
+          // Both kept as the worker's JSON text, parsed only if the cohort must be re-opened elsewhere.
+          place.kept = { stateJson: m.stateJson, mockJson: m.mockJson };
           place.offerCycle = offerCycle;
           // The kept state carries the window in force.
           delete place.window;
@@ -233,7 +239,7 @@ export function startThreadExecutor(options: ThreadExecutorOptions): ThreadExecu
     for (const id of slot.cohorts) {
       const place = places.get(id) as CohortPlace;
       const to = leastLoaded() as Slot;
-      let mockState = place.kept ? place.kept.mockState : (place.source.mockState ?? null);
+      let mockState = place.kept ? (place.kept.mockJson === null ? null : (JSON.parse(place.kept.mockJson) as CohortMockState)) : (place.source.mockState ?? null);
       // An offer cycle started since the slice was taken cleared coupons and redemptions everywhere: so here too.
       if (mockState && place.offerCycle < offerCycle) mockState = afterOfferCycle(mockState);
       const source: CohortSource = { ...place.source, mockState };
@@ -259,7 +265,7 @@ export function startThreadExecutor(options: ThreadExecutorOptions): ThreadExecu
   for (let i = 0; i < options.workers; i++) {
     const setup: WorkerSetup = { index: i, store: options.store, db: options.recorder ? 'relay' : 'mock', recordAnswers: !!options.answers, ...(options.exitOnCycle?.[i] !== undefined ? { exitOnCycle: options.exitOnCycle[i] } : {}), ...(options.exitAfterCommits?.[i] !== undefined ? { exitAfterCommits: options.exitAfterCommits[i] } : {}) };
     const worker = startWorker(setup);
-    const slot: Slot = { index: i, worker, alive: true, closing: false, cohorts: new Set(), stats: { index: i, alive: true, cohorts: 0, agentCycles: 0, busySeconds: 0, exitCode: null }, http: null, ready: deferred() };
+    const slot: Slot = { index: i, worker, alive: true, closing: false, cohorts: new Set(), stats: { index: i, alive: true, cohorts: 0, agentCycles: 0, busySeconds: 0, exitCode: null, peakHeapUsedBytes: 0, peakHeapTotalBytes: 0 }, http: null, ready: deferred() };
     worker.on('message', (m: ToCoordinator) => onMessage(slot, m));
     worker.on('error', (err) => lost(slot, `failed: ${err instanceof Error ? err.message : String(err)}`));
     worker.on('exit', (code) => {

@@ -22,6 +22,12 @@ export interface WorkerSetup {
   exitAfterCommits?: number;
 }
 
+/** A worker thread's own V8 heap (its isolate; the threads share the process's RSS), peaks sampled every 100 ms. */
+export interface WorkerHeap {
+  peakUsedBytes: number;
+  peakTotalBytes: number;
+}
+
 export type ToWorker =
   /** `stateJson`: a CohortState (as the JSON text a worker sent) to put over `source`. */
   | { t: 'open'; source: CohortSource; stateJson?: string | null }
@@ -43,8 +49,9 @@ export type ToCoordinator =
    * `http`: the worker's store-client figures so far (real store only). `stateJson`: the cohort's
    * CohortState (asked with `state`) as JSON text: the coordinator keeps it without parsing (a
    * string crosses threads as one copy; ten thousand small arrays would be rebuilt on its thread).
+   * `mockJson`: likewise the cohort's mock-store slice (sent with `state`; `result` has none).
    */
-  | { t: 'done'; req: number; result: CohortCycleResult; answers: [CallContext, AnswerEntry][]; seconds: number; http: HttpMetrics | null; stateJson: string | null }
+  | { t: 'done'; req: number; result: CohortCycleResult; answers: [CallContext, AnswerEntry][]; seconds: number; http: HttpMetrics | null; stateJson: string | null; mockJson: string | null; heap: WorkerHeap }
   | { t: 'run-failed'; req: number; message: string }
   | { t: 'commit'; req: number; record: SessionRecord }
   | { t: 'gathered'; req: number; snapshots: Record<string, unknown>; mockStates: CohortMockState[]; mockCalls: number }

@@ -6,6 +6,7 @@
  * session, so a failed write stays that agent's failure) and recorded store answers (sent with
  * the cohort's report). Messages are in ./thread-messages.ts.
  */
+import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { CallContext, Recorder, StoreApi } from '../model/types.ts';
 import { createMockRecorder } from '../simulation/mock-recorder.ts';
@@ -65,6 +66,13 @@ const recorder: Recorder =
     : createMockRecorder();
 
 const runner = createCohortRunner({ store, recorder, mockStore });
+const heap = { peakUsedBytes: 0, peakTotalBytes: 0 };
+const sampleHeap = () => {
+  const h = getHeapStatistics();
+  heap.peakUsedBytes = Math.max(heap.peakUsedBytes, h.used_heap_size);
+  heap.peakTotalBytes = Math.max(heap.peakTotalBytes, h.total_heap_size);
+};
+setInterval(sampleHeap, 100).unref();
 post({ t: 'ready' });
 
 port.on('message', (m: ToWorker) => {
@@ -93,8 +101,9 @@ port.on('message', (m: ToWorker) => {
               answers.delete(i);
             }
           }
-          const { state, ...rest } = result;
-          post({ t: 'done', req: m.req, result: rest, answers: taken, seconds: (performance.now() - t0) / 1000, http: http ? http.metrics() : null, stateJson: state ? JSON.stringify(state) : null });
+          const { state, mockState, ...rest } = result;
+          sampleHeap();
+          post({ t: 'done', req: m.req, result: rest, answers: taken, seconds: (performance.now() - t0) / 1000, http: http ? http.metrics() : null, stateJson: state ? JSON.stringify(state) : null, mockJson: mockState ? JSON.stringify(mockState) : null, heap: { ...heap } });
         },
         (err: unknown) => post({ t: 'run-failed', req: m.req, message: err instanceof Error ? err.message : String(err) }),
       );
