@@ -18,7 +18,12 @@ export interface ThreadWork {
   input: unknown;
   /** The cohort's snapshot before the cycle (as stored: a string). */
   snapshot: string;
-  /** The cohort's base for the run, when the snapshot is put over one (as stored; null: none). */
+  /**
+   * The cohort's base for the run, when the snapshot is put over one (as stored; null: none).
+   * Undefined: not read yet — a processor that needs it and does not hold it answers `needBase`,
+   * and the work is sent again with it (a base is ~250 KB at 500 shoppers: read once per thread,
+   * not once per job).
+   */
   base?: string | null;
 }
 
@@ -27,6 +32,8 @@ export interface ThreadOutput {
   result: unknown;
   /** The cohort's snapshot after the cycle. */
   snapshot: string;
+  /** Nothing was run: the work needs its `base` (it was sent without one). */
+  needBase?: true;
 }
 
 /** What a processor is created with: the run (from the coordinator) and this worker's own settings. */
