@@ -50,6 +50,10 @@ process.stdout.write(
     workers,
     workers_over_in_process: Math.round(((onWorkers['agent_cycles_per_s'] as number) / (inProcess['agent_cycles_per_s'] as number)) * 1000) / 1000,
     workers_without_snapshots_over_in_process: Math.round(((unkept['agent_cycles_per_s'] as number) / (inProcess['agent_cycles_per_s'] as number)) * 1000) / 1000,
+    // CPU time per agent-cycle (all threads): steadier than wall time on a shared machine. The
+    // CPU-bound ratio is what `workers` free cores would give if the work split evenly over them.
+    cpu_us_per_agent_cycle: { in_process: inProcess['cpu_us_per_agent_cycle'], workers: onWorkers['cpu_us_per_agent_cycle'], workers_without_snapshots: unkept['cpu_us_per_agent_cycle'] },
+    cpu_bound_ratio: Math.round(((workers * (inProcess['cpu_us_per_agent_cycle'] as number)) / (onWorkers['cpu_us_per_agent_cycle'] as number)) * 1000) / 1000,
     same_digest: onWorkers['digest'] === inProcess['digest'] && unkept['digest'] === inProcess['digest'],
   })}\n`,
 );
