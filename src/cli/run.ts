@@ -174,7 +174,7 @@ export async function runCommand(flags: Partial<Record<keyof RunConfig, unknown>
         ...(occ ? { final_occupancy: { counts: occ.counts, total: occ.total } } : {}),
       };
     },
-    ...(distributed ? { executor: distributed.executor(opened.backends.mockStore) } : {}),
+    ...(distributed ? { executor: distributed.executor(opened.backends.mockStore), workerTable: distributed.workerTable } : {}),
   });
   const monitor = monitoring.attach(sim, plan.personas);
   // The per-cycle figures the HTML report charts (only what it needs of each cycle report).
@@ -237,7 +237,10 @@ export async function runCommand(flags: Partial<Record<keyof RunConfig, unknown>
   }
   if (distributed) {
     // The workers as their last heartbeats described them (per-worker rows of the summary).
-    summary = { ...summary, workers: distributed.workerRows() };
+    const { runRates } = await import('../monitor/worker-rows.ts');
+    const table = distributed.workerTable();
+    const live = new Map(table.rows.map((r) => [r.id, runRates(r, summary.real_elapsed_seconds)]));
+    summary = { ...summary, workers: distributed.workerRows().map((w) => ({ ...w, worker_id: w.id, ...live.get(`${w.host}:${w.pid}`) })), workers_total: runRates(table.totals, summary.real_elapsed_seconds) };
     await distributed.close();
   }
   await opened.close();
@@ -261,9 +264,8 @@ export async function runCommand(flags: Partial<Record<keyof RunConfig, unknown>
     // On a terminal, its height less the prompt's row (an 80×24 one shows the whole summary); else 25.
     const rows = 'rows' in io.stdout && typeof io.stdout.rows === 'number' && io.stdout.rows > 0 ? Math.max(16, io.stdout.rows - 1) : 25;
     io.stdout.write(`${renderSummary(shown, { color: config.color && io.stdout.isTTY === true, width, rows, resumeArgs, ...(reportArgs ? { reportArgs } : {}) })}\n`);
-    for (const w of (summary['workers'] as import('../scale/distributed-run.ts').WorkerRow[] | undefined) ?? []) {
-      io.stdout.write(`worker ${w.id} (${w.host}, pid ${w.pid}): ${w.cohort_cycles} cohort cycles, RSS ${w.rss_mb} MB, last heartbeat ${w.last_heartbeat}${w.lost ? ' (lost)' : ''}\n`);
-    }
+    const { workerSummaryLines } = await import('../monitor/summary.ts');
+    for (const line of workerSummaryLines(summary, width)) io.stdout.write(`${line}\n`);
   }
 
   if (summary.exit_reason === 'breaker') {

@@ -9,6 +9,7 @@ import type { SimulationStats } from '../model/run.ts';
 import type { DbWriteMetrics } from '../model/types.ts';
 import { formatThresholdActual } from '../thresholds/thresholds.ts';
 import { formatMemory, memoryWarning, type MemoryReading } from './memory.ts';
+import { workerLines, workerTableOf, type WorkerTable } from './worker-rows.ts';
 import { endpointTable, errorPercent, formatDuration, formatRate, progressBar, type EndpointRow, type WindowRates } from './live-rates.ts';
 
 export interface DashboardView {
@@ -307,6 +308,9 @@ export function renderDashboard(view: DashboardView, options: DashboardOptions =
   lines.push(...t.toString().split('\n'));
   const thresholds = thresholdsLine(view.thresholds, width, color);
   if (thresholds) lines.push(thresholds);
+  // The workers (--workers N, --redis): a row each while they fit, else one line; lost and stale ones always named.
+  const workers = workerTableOf(s.metrics);
+  if (workers) lines.push(...workersBlock(workers, width, height - lines.length - 1, color));
   // The per-endpoint table: as many rows as leave room for its header, the "more" line and one notice.
   if (http.endpoints && Object.keys(http.endpoints).length > 0) {
     const rows = height - lines.length - 3;
@@ -328,4 +332,16 @@ export function renderDashboard(view: DashboardView, options: DashboardOptions =
   }
   if (room > 0) lines.push(...wrapped.slice(-room));
   return lines.join('\n');
+}
+
+
+/** The workers in at most `room` lines (at least one): the table, or a line of totals naming the workers not ok. */
+export function workersBlock(t: WorkerTable, width: number, room: number, color: boolean): string[] {
+  const bad = t.rows.filter((r) => r.status !== 'ok' && r.status !== 'busy');
+  if (room >= 3) {
+    return workerLines(t, width, room - 2).map((l) => (/^.{22} LOST /.test(l) ? paint(color, '31;1', l) : /^.{22} STALE/.test(l) ? paint(color, '33', l) : l));
+  }
+  const x = t.totals;
+  const named = bad.length ? ` · ${bad.map((r) => `${r.id} ${r.status.toUpperCase()}`).join(', ')}` : '';
+  return [paint(color && bad.length > 0, '33', head(`Workers ${x.live}/${x.workers} ok · ${x.agent_cycles_per_s.toFixed(1)} agent-cyc/s · ${x.requests_per_s.toFixed(1)} req/s · ${Math.round(x.memory_mb)} MB${named}`, width))];
 }

@@ -8,6 +8,7 @@ import type { RunSummary } from '../model/run.ts';
 import { dbWriteMetrics } from './dashboard.ts';
 import { DEFAULT_CURRENCY, formatMoney } from './money.ts';
 import { formatThresholdActual } from '../thresholds/thresholds.ts';
+import { workerLines, type WorkerRow, type WorkerTable } from './worker-rows.ts';
 
 export interface SummaryOptions {
   color?: boolean;
@@ -169,4 +170,24 @@ export function renderSummary(s: RunSummary, options: SummaryOptions = {}): stri
   const used = lines.reduce((a, l) => a + screenRows(l, width), 0);
   lines.splice(tableAt, 0, ...table((options.rows ?? 25) - used));
   return lines.join('\n');
+}
+
+/**
+ * The per-worker rows after the summary (a run with --workers N or --redis): one line per worker
+ * (thread index or host:pid, state, cohorts held at the end, agent-cycles/s and req/s over the
+ * run, memory, heartbeat age) and the merged totals; a distributed run's lines also name the
+ * cohort jobs each completed. Nothing for an in-process run.
+ */
+export function workerSummaryLines(s: RunSummary, width = 80): string[] {
+  const rows = (s['workers'] as Record<string, unknown>[] | undefined) ?? [];
+  const totals = s['workers_total'] as WorkerTable['totals'] | undefined;
+  if (rows.length === 0 || !totals || totals.workers === undefined) return [];
+  const table: WorkerTable = {
+    heartbeat_ms: 0,
+    rows: rows.filter((r) => typeof r['id'] === 'string' && typeof r['status'] === 'string') as unknown as WorkerRow[],
+    totals,
+  };
+  const out = workerLines(table, width);
+  for (const r of rows) if (typeof r['cohort_cycles'] === 'number') out.push(`worker ${String(r['id'])}: ${n(r['cohort_cycles'])} cohort jobs${r['lost'] ? ' (lost)' : ''}, last heartbeat ${String(r['last_heartbeat'])}`.slice(0, width));
+  return out;
 }

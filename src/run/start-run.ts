@@ -9,6 +9,7 @@
  *                                                                         the run's start and end
  * Every input problem is a ShopsimError with exit code 2, raised before anything is written.
  */
+import { runRates, type WorkerTable } from '../monitor/worker-rows.ts';
 import { randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -261,6 +262,8 @@ export interface SimulateOptions {
   completeSummary?: (summary: RunSummary) => RunSummary;
   /** How the cohorts run (src/scale/executor.ts); in-process when absent. A remote one's mock-store slices go into the checkpoints. */
   executor?: CohortExecutor & { mockStoreState?: (coordinator: MockStoreState) => MockStoreState };
+  /** The per-worker rows of a distributed run (the threads' come from the thread executor): in the stats' metrics as `workers`. */
+  workerTable?: () => WorkerTable;
 }
 
 export interface SimulatedRun {
@@ -418,12 +421,15 @@ export async function openRun(plan: RunPlan, options: OpenRunOptions = {}): Prom
       await backends.close();
     },
     simulate(options) {
+      // The per-worker rows (dashboard, web page, /metrics) ride in the stats' metrics as `workers`.
+      const workerTable = options.workerTable ?? (threads ? () => threads.workerTable() : null);
+      const withWorkers = workerTable ? () => ({ ...(metrics?.() ?? {}), workers: workerTable() }) : metrics;
       const sim = createSimulation(simulationConfigOf(config, { cycles, runId, breakerAction: options.breakerAction }), {
         personas,
         products,
         store,
         recorder,
-        ...(metrics ? { metrics } : {}),
+        ...(withWorkers ? { metrics: withWorkers } : {}),
         ...(options.inspect ? { inspect: options.inspect } : {}),
         ...(plan.restore ? { restore: plan.restore } : {}),
         ...(threads ? { executor: threads } : {}),
@@ -508,7 +514,13 @@ export async function openRun(plan: RunPlan, options: OpenRunOptions = {}): Prom
             // loses the run row's end time and summary (written again by a resumed run).
             options.onEndRunError?.(err);
           }
-          if (threads) summary['workers'] = threads.workerStats().map((w) => ({ index: w.index, alive: w.alive, cohorts: w.cohorts, agent_cycles: w.agentCycles, exit_code: w.exitCode }));
+          if (threads) {
+            // The monitoring's rows at the end, rates over the whole run; the executor's own counts as before.
+            const table = threads.workerTable();
+            const rows = new Map(table.rows.map((r) => [r.id, r]));
+            summary['workers'] = threads.workerStats().map((w) => ({ ...runRates(rows.get(String(w.index)), summary.real_elapsed_seconds), index: w.index, alive: w.alive, cohorts: w.cohorts, agent_cycles: w.agentCycles, exit_code: w.exitCode }));
+            summary['workers_total'] = runRates(table.totals, summary.real_elapsed_seconds);
+          }
           summary['store'] = backends.describe.store;
           summary['database'] = backends.describe.database;
           if (answersWriter) {

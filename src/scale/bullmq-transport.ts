@@ -133,6 +133,9 @@ export interface WorkerInfo {
   /** Cohort jobs running now, and run so far. */
   active: number;
   done: number;
+  /** Agent-cycles and store calls of the cohort jobs it completed (cumulative; absent from an older worker). */
+  agentCycles?: number;
+  requests?: number;
   rssBytes: number;
   /** The worker's clock at the beat (informative only: loss is judged by the key's TTL, in Redis time). */
   beatAt: string;
@@ -257,6 +260,8 @@ export interface Coordinator {
   /** Waits until `count` workers have joined; `onWaiting` is told the count now and then. */
   waitForWorkers(count: number, timeoutMs: number, onWaiting?: (have: number) => void): Promise<WorkerInfo[]>;
   workers(): WorkerInfo[];
+  /** The workers' heartbeat interval, ms. */
+  readonly heartbeatMs: number;
   /** Every worker seen in the run (lost ones too) with the cohort jobs it completed, counted at the barriers. */
   workerTally(): { worker: WorkerInfo; lost: boolean; jobs: number }[];
   /** Marks the run done (workers go back to waiting for a run), removes its queues and keys, closes. */
@@ -457,6 +462,7 @@ export async function openCoordinator(options: CoordinatorOptions): Promise<Coor
       return redis.get(keys.base(cohort));
     },
     workers: () => [...known.values()],
+    heartbeatMs: timing.heartbeatMs,
     workerTally: () => [...seen.values()].map(({ lost, ...worker }) => ({ worker, lost, jobs: jobsDone.get(worker.id) ?? 0 })),
 
     async waitForWorkers(count, timeoutMs, onWaiting) {
@@ -688,6 +694,8 @@ export async function startCohortWorker(options: CohortWorkerOptions): Promise<C
     const pool: ThreadPool = await createThreadPool({ size: concurrency, processorUrl: options.processorUrl, context: { runId, runConfig, local: options.local ?? null } });
     let active = 0;
     let done = 0;
+    let agentCycles = 0;
+    let requests = 0;
     const beat = async (left = false) => {
       const info: WorkerInfo = {
         id,
@@ -699,6 +707,8 @@ export async function startCohortWorker(options: CohortWorkerOptions): Promise<C
         concurrency,
         active,
         done,
+        agentCycles,
+        requests,
         rssBytes: process.memoryUsage.rss(),
         beatAt: new Date().toISOString(),
         ...(left ? { left: true } : {}),
@@ -747,6 +757,9 @@ export async function startCohortWorker(options: CohortWorkerOptions): Promise<C
           if (out.needBase) out = await pool.run({ ...work, base: await data.get(jd.baseKey) });
           await data.multi().set(jd.snapshotOut, out.snapshot).set(jd.resultKey, JSON.stringify(out.result)).exec();
           done++;
+          const r = out.result as { agentCycles?: number; report?: { totals?: { calls?: number } } };
+          agentCycles += r.agentCycles ?? 0;
+          requests += r.report?.totals?.calls ?? 0;
           emit({ type: 'cohort-done', cycle: jd.cycle, cohort: jd.cohort, ms: Date.now() - t });
           return { worker: id, ms: Date.now() - t };
         } finally {

@@ -18,6 +18,29 @@ import { coordinatorEventLine, openCoordinator, parseRedisUrl, type Coordinator 
 import type { DistributedRunConfig } from './cohort-processor.ts';
 import { dataFingerprint } from './fingerprint.ts';
 import { createRemoteExecutor, type RemoteExecutor } from './remote-cohort.ts';
+import { createWorkerMonitor, type WorkerTable } from '../monitor/worker-rows.ts';
+
+/**
+ * The monitoring's rows from the coordinator's heartbeat records: a beat is counted when its
+ * record changed (its beatAt), stamped with this clock when seen — the coordinator reads the
+ * records every quarter interval, so the age is this host's, never another host's clock.
+ */
+export function heartbeatMonitor(coordinator: Pick<Coordinator, 'workerTally' | 'heartbeatMs'>, now: () => number = Date.now): () => WorkerTable {
+  const monitor = createWorkerMonitor({ heartbeatMs: coordinator.heartbeatMs });
+  const beats = new Map<string, string>();
+  return () => {
+    const at = now();
+    for (const { worker: w, lost } of coordinator.workerTally()) {
+      const id = `${w.host}:${w.pid}`;
+      if (beats.get(id) !== w.beatAt) {
+        beats.set(id, w.beatAt);
+        monitor.report({ id, cohorts: w.active, agentCycles: w.agentCycles ?? 0, requests: w.requests ?? 0, memoryBytes: w.rssBytes, memoryKind: 'rss' }, at);
+      }
+      if (lost || w.left) monitor.gone(id, lost ? 'lost' : 'left', at);
+    }
+    return monitor.table(at);
+  };
+}
 
 /** One worker in the run's summary (`workers` in --json; a line each otherwise). */
 export interface WorkerRow {
@@ -37,6 +60,8 @@ export interface DistributedRun {
   coordinator: Coordinator;
   /** The workers joined now, from their last heartbeats. */
   workerRows(): WorkerRow[];
+  /** The per-worker rows of the monitoring (host:pid, jobs running, rates, RSS, heartbeat age, lost), now. */
+  workerTable(): WorkerTable;
   /** The executor for the simulation, once the run's mock store exists. */
   executor(mockStore: MockStore | null): RemoteExecutor;
   close(): Promise<void>;
@@ -79,8 +104,10 @@ export async function openDistributedRun(args: { config: RunConfig; runId: strin
     throw err;
   }
   let made: RemoteExecutor | null = null;
+  const table = heartbeatMonitor(coordinator);
   return {
     coordinator,
+    workerTable: table,
     workerRows: () =>
       coordinator
         .workerTally()

@@ -60,13 +60,14 @@ export interface RemoteExecutor extends CohortExecutor {
 }
 
 interface StandInSnapshot {
-  status: 'active';
+  status: 'active' | 'stopped';
   output: undefined;
   error: undefined;
   context: { id: string; baseIndex: number; source: CohortSource; running: number | null };
 }
 
-type StandInEvent = CohortEvent | { type: 'remote.done'; result: CohortCycleResult } | { type: 'remote.failed'; error: unknown };
+/** `xstate.stop`: what XState hands an actor's logic when its parent stops it. */
+type StandInEvent = CohortEvent | { type: 'remote.done'; result: CohortCycleResult } | { type: 'remote.failed'; error: unknown } | { type: 'xstate.stop' };
 
 export function createRemoteExecutor(transport: CohortTransport): RemoteExecutor {
   /** The last persisted snapshot of each cohort (from a restore, a gather or a cycle that sent one). */
@@ -99,9 +100,11 @@ export function createRemoteExecutor(transport: CohortTransport): RemoteExecutor
           case 'RUN_CYCLE': {
             const cycle = { info: event.info, activeCount: event.activeCount };
             scope.defer(() => {
+              // A cohort stopped meanwhile (the run ended, e.g. failed with another worker's loss) takes no answer.
+              const live = () => scope.self.getSnapshot().status === 'active';
               transport.runCycle(ctx.id, cycle).then(
-                (result) => scope.self.send({ type: 'remote.done', result }),
-                (error: unknown) => scope.self.send({ type: 'remote.failed', error }),
+                (result) => live() && scope.self.send({ type: 'remote.done', result }),
+                (error: unknown) => live() && scope.self.send({ type: 'remote.failed', error }),
               );
             });
             // The snapshot the worker had is out of date from now on.
@@ -123,6 +126,9 @@ export function createRemoteExecutor(transport: CohortTransport): RemoteExecutor
           case 'remote.failed':
             scope.defer(() => fatal(event.error));
             return snapshot;
+          case 'xstate.stop':
+            // Stopped by its parent: marked so, so that a cycle still running elsewhere is not answered to it.
+            return { ...snapshot, status: 'stopped' };
           default:
             return snapshot;
         }

@@ -18,7 +18,8 @@ import type { AnswerSink } from '../store/recording-store.ts';
 import { afterOfferCycle, type CohortCycleResult, type CohortMockState, type CohortSource } from './cohort-runner.ts';
 import { WORKER_YOUNG_GENERATION_MB } from './thread-pool.ts';
 import { createRemoteExecutor, type CohortTransport, type GatheredState, type RemoteExecutor } from './remote-cohort.ts';
-import type { ToCoordinator, ToWorker, WorkerSetup } from './thread-messages.ts';
+import { createWorkerMonitor, type WorkerTable } from '../monitor/worker-rows.ts';
+import type { ToCoordinator, ToWorker, WorkerFigures, WorkerSetup } from './thread-messages.ts';
 
 export interface ThreadExecutorOptions {
   workers: number;
@@ -32,6 +33,10 @@ export interface ThreadExecutorOptions {
    * replaced by the others from those snapshots, and a checkpoint needs no round trip.
    */
   keepSnapshots?: boolean;
+  /** How often each worker says how it is doing, ms (default 1000): the per-worker rows' heartbeat. */
+  heartbeatMs?: number;
+  /** The coordinator's clock for the rows (tests), ms. */
+  now?: () => number;
   /** Fault injection for tests: worker i exits when asked to run cycle exitOnCycle[i]. */
   exitOnCycle?: (number | undefined)[];
   /** Fault injection for tests: worker i exits once exitAfterCommits[i] of its sessions were written. */
@@ -57,6 +62,8 @@ export interface ThreadExecutor extends RemoteExecutor {
   recoveries(): { cohortsMoved: number; cyclesRerun: number };
   /** The latest HTTP figures of each live worker's store client (with a real store). */
   workerHttpMetrics(): HttpMetrics[];
+  /** The per-worker rows (thread index, cohorts, rates, heap, heartbeat age, lost) and their totals, now. */
+  workerTable(): WorkerTable;
   /** Resolves when every worker has loaded (rejects if one fails first). */
   ready(): Promise<void>;
   /** For tests: the worker threads. */
@@ -144,10 +151,20 @@ export function startThreadExecutor(options: ThreadExecutorOptions): ThreadExecu
   const recovered = { cohortsMoved: 0, cyclesRerun: 0 };
 
   const send = (slot: Slot, m: ToWorker) => slot.worker.postMessage(m);
+  const heartbeatMs = options.heartbeatMs ?? 1000;
+  const now = options.now ?? Date.now;
+  const monitor = createWorkerMonitor({ heartbeatMs });
+  // Cohorts held are the coordinator's count (it moves them); the rest is what the worker said.
+  const heard = (slot: Slot, f: WorkerFigures) =>
+    monitor.report({ id: String(slot.index), cohorts: slot.cohorts.size, agentCycles: f.agentCycles, requests: f.requests, memoryBytes: f.heapBytes, memoryKind: 'heap' }, now());
 
   function onMessage(slot: Slot, m: ToCoordinator): void {
     switch (m.t) {
+      case 'beat':
+        heard(slot, m.figures);
+        return;
       case 'done': {
+        heard(slot, m.figures);
         const run = runs.get(m.req);
         if (!run) return;
         runs.delete(m.req);
@@ -225,6 +242,7 @@ export function startThreadExecutor(options: ThreadExecutorOptions): ThreadExecu
     if (!slot.alive) return;
     slot.alive = false;
     slot.stats.alive = false;
+    monitor.gone(String(slot.index), closing || slot.closing ? 'left' : 'lost', now());
     if (closing || slot.closing) return;
     const target = leastLoaded();
     if (!keep || !target) {
@@ -253,6 +271,7 @@ export function startThreadExecutor(options: ThreadExecutorOptions): ThreadExecu
     }
     slot.cohorts.clear();
     slot.stats.cohorts = 0;
+    for (const s of slots) if (s.alive) monitor.holds(String(s.index), s.cohorts.size);
     for (const [req, run] of runs) {
       if (run.worker !== slot.index) continue;
       runs.delete(req);
@@ -263,7 +282,7 @@ export function startThreadExecutor(options: ThreadExecutorOptions): ThreadExecu
   }
 
   for (let i = 0; i < options.workers; i++) {
-    const setup: WorkerSetup = { index: i, store: options.store, db: options.recorder ? 'relay' : 'mock', recordAnswers: !!options.answers, ...(options.exitOnCycle?.[i] !== undefined ? { exitOnCycle: options.exitOnCycle[i] } : {}), ...(options.exitAfterCommits?.[i] !== undefined ? { exitAfterCommits: options.exitAfterCommits[i] } : {}) };
+    const setup: WorkerSetup = { index: i, heartbeatMs, store: options.store, db: options.recorder ? 'relay' : 'mock', recordAnswers: !!options.answers, ...(options.exitOnCycle?.[i] !== undefined ? { exitOnCycle: options.exitOnCycle[i] } : {}), ...(options.exitAfterCommits?.[i] !== undefined ? { exitAfterCommits: options.exitAfterCommits[i] } : {}) };
     const worker = startWorker(setup);
     const slot: Slot = { index: i, worker, alive: true, closing: false, cohorts: new Set(), stats: { index: i, alive: true, cohorts: 0, agentCycles: 0, busySeconds: 0, exitCode: null, peakHeapUsedBytes: 0, peakHeapTotalBytes: 0 }, http: null, ready: deferred() };
     worker.on('message', (m: ToCoordinator) => onMessage(slot, m));
@@ -347,6 +366,12 @@ export function startThreadExecutor(options: ThreadExecutorOptions): ThreadExecu
   const executor = createRemoteExecutor(transport) as ThreadExecutor;
   return Object.assign(executor, {
     workerStats: () => slots.map((s) => ({ ...s.stats })),
+    // A thread alive with a cycle in flight whose beat is late is busy (its event loop is in the cycle), not stale.
+    workerTable: () => {
+      const inCycle = new Set<string>();
+      for (const r of runs.values()) if (slots[r.worker]?.alive) inCycle.add(String(r.worker));
+      return monitor.table(now(), (id) => inCycle.has(id));
+    },
     recoveries: () => ({ ...recovered }),
     ready: () => Promise.all(slots.map((s) => s.ready.promise)).then(() => undefined),
     // A lost worker's calls stay counted: its last figures are kept.

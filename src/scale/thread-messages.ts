@@ -16,6 +16,8 @@ export interface WorkerSetup {
   db: 'relay' | 'mock';
   /** Record the store's answers and send them with each report (the coordinator writes the file). */
   recordAnswers: boolean;
+  /** How often it says how it is doing (a `beat`), ms (default 1000). */
+  heartbeatMs?: number;
   /** Fault injection for tests: this worker exits (code 1) when asked to run this cycle, before answering. */
   exitOnCycle?: number;
   /** Fault injection for tests: this worker exits (code 1) once this many of its sessions were written, mid-cycle. */
@@ -40,6 +42,18 @@ export type ToWorker =
   | { t: 'gather'; req: number }
   | { t: 'close' };
 
+/** What a worker says of itself in each beat and cycle report (the coordinator's per-worker rows, src/monitor/worker-rows.ts). */
+export interface WorkerFigures {
+  /** Cohorts held now. */
+  cohorts: number;
+  /** Agent-cycles run so far. */
+  agentCycles: number;
+  /** Store requests so far (its HTTP client's, or the mock store's calls). */
+  requests: number;
+  /** Its isolate's heap in use, bytes (the RSS is the whole process's). */
+  heapBytes: number;
+}
+
 export type ToCoordinator =
   /** The worker has loaded and built its edges. */
   | { t: 'ready' }
@@ -51,7 +65,9 @@ export type ToCoordinator =
    * string crosses threads as one copy; ten thousand small arrays would be rebuilt on its thread).
    * `mockJson`: likewise the cohort's mock-store slice (sent with `state`; `result` has none).
    */
-  | { t: 'done'; req: number; result: CohortCycleResult; answers: [CallContext, AnswerEntry][]; seconds: number; http: HttpMetrics | null; stateJson: string | null; mockJson: string | null; heap: WorkerHeap }
+  | { t: 'done'; req: number; result: CohortCycleResult; answers: [CallContext, AnswerEntry][]; seconds: number; http: HttpMetrics | null; stateJson: string | null; mockJson: string | null; figures: WorkerFigures; heap: WorkerHeap }
+  /** Every heartbeat interval, between and during cycles. */
+  | { t: 'beat'; figures: WorkerFigures }
   | { t: 'run-failed'; req: number; message: string }
   | { t: 'commit'; req: number; record: SessionRecord }
   | { t: 'gathered'; req: number; snapshots: Record<string, unknown>; mockStates: CohortMockState[]; mockCalls: number }

@@ -15,7 +15,7 @@ import { createHttpStore, type HttpStore } from '../store/http-store.ts';
 import { createMockStore, type MockStore } from '../store/mock-store.ts';
 import { createRecordingStore } from '../store/recording-store.ts';
 import { createCohortRunner, type CohortMockState, type CohortState } from './cohort-runner.ts';
-import type { ToCoordinator, ToWorker, WorkerSetup } from './thread-messages.ts';
+import type { ToCoordinator, ToWorker, WorkerFigures, WorkerSetup } from './thread-messages.ts';
 
 const port = parentPort;
 if (!port) throw new Error('thread-worker.ts runs in a worker thread');
@@ -75,6 +75,20 @@ const sampleHeap = () => {
 setInterval(sampleHeap, 100).unref();
 post({ t: 'ready' });
 
+/** Agent-cycles and (mock store) calls of the cycles this worker finished. */
+let agentCycles = 0;
+let calls = 0;
+const figures = (): WorkerFigures => ({
+  cohorts: runner.ids().length,
+  agentCycles,
+  requests: http ? http.metrics().requests : calls,
+  heapBytes: process.memoryUsage().heapUsed,
+});
+// The beat: how this worker is doing, also while a long cycle runs (unref'd: it keeps nothing alive).
+const beater = setInterval(() => post({ t: 'beat', figures: figures() }), setup.heartbeatMs ?? 1000);
+beater.unref();
+post({ t: 'beat', figures: figures() });
+
 port.on('message', (m: ToWorker) => {
   switch (m.t) {
     case 'open':
@@ -102,8 +116,10 @@ port.on('message', (m: ToWorker) => {
             }
           }
           const { state, mockState, ...rest } = result;
+          agentCycles += result.agentCycles;
+          calls += result.report.totals.calls;
           sampleHeap();
-          post({ t: 'done', req: m.req, result: rest, answers: taken, seconds: (performance.now() - t0) / 1000, http: http ? http.metrics() : null, stateJson: state ? JSON.stringify(state) : null, mockJson: mockState ? JSON.stringify(mockState) : null, heap: { ...heap } });
+          post({ t: 'done', req: m.req, result: rest, answers: taken, seconds: (performance.now() - t0) / 1000, http: http ? http.metrics() : null, stateJson: state ? JSON.stringify(state) : null, mockJson: mockState ? JSON.stringify(mockState) : null, figures: figures(), heap: { ...heap } });
         },
         (err: unknown) => post({ t: 'run-failed', req: m.req, message: err instanceof Error ? err.message : String(err) }),
       );
@@ -130,6 +146,7 @@ port.on('message', (m: ToWorker) => {
       break;
     }
     case 'close':
+      clearInterval(beater);
       runner.closeAll();
       void (http ? http.close() : Promise.resolve()).finally(() => {
         post({ t: 'closed' });

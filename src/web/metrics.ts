@@ -7,6 +7,7 @@
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { Simulation } from '../simulation/types.ts';
 import type { WebSampler } from './web-state.ts';
+import { workerTableOf, type WorkerRow } from '../monitor/worker-rows.ts';
 
 export function createRunMetrics(getSim: () => Simulation | null, getSampler: () => WebSampler | null, runId: string): Registry {
   const registry = new Registry();
@@ -136,6 +137,27 @@ export function createRunMetrics(getSim: () => Simulation | null, getSampler: ()
       this.inc(stats()?.breaker.trips ?? 0);
     },
   });
+  // The cohorts' workers (--workers N, --redis), one series each by `worker` (thread index or host:pid).
+  const workers = () => workerTableOf(httpMetrics())?.rows ?? [];
+  const perWorker = (name: string, help: string, value: (r: WorkerRow) => number, kind: 'counter' | 'gauge' = 'gauge') => {
+    const Kind = kind === 'counter' ? Counter : Gauge;
+    new Kind({
+      name,
+      help,
+      labelNames: ['worker'],
+      registers: [registry],
+      collect(this: Counter | Gauge) {
+        this.reset();
+        for (const r of workers()) (this as Gauge).inc({ worker: r.id }, value(r));
+      },
+    });
+  };
+  perWorker('shopsim_worker_up', 'Per worker: 1 while its heartbeats arrive on time, 0 once stale, lost or left', (r) => (r.status === 'ok' || r.status === 'busy' ? 1 : 0));
+  perWorker('shopsim_worker_cohorts', 'Per worker: cohorts it holds (threads) or cohort jobs it runs now (processes)', (r) => r.cohorts);
+  perWorker('shopsim_worker_agent_cycles_total', 'Per worker: agent-cycles it ran', (r) => r.agent_cycles, 'counter');
+  perWorker('shopsim_worker_requests_total', 'Per worker: store requests it made', (r) => r.requests, 'counter');
+  perWorker('shopsim_worker_memory_bytes', "Per worker: its process's RSS, or a thread's heap in use", (r) => Math.round(r.memory_mb * 1048576));
+  perWorker('shopsim_worker_heartbeat_age_seconds', 'Per worker: seconds since its last heartbeat reached the coordinator', (r) => r.heartbeat_age_s);
   new Gauge({
     name: 'shopsim_process_resident_memory_bytes',
     help: 'Resident set size of the shopsim process',

@@ -7,6 +7,7 @@
 import type { CycleReport, SimulationStats } from '../model/run.ts';
 import type { Simulation } from '../simulation/types.ts';
 import type { Occupancy } from '../simulation/occupancy.ts';
+import { workerTableOf, type WorkerTable } from '../monitor/worker-rows.ts';
 import { evaluateThresholds, thresholdFigures, type Threshold } from '../thresholds/thresholds.ts';
 
 export interface SecondPoint {
@@ -60,6 +61,8 @@ export interface WebState {
   sampleMs: number;
   /** The --threshold results on the run's figures so far (empty: none given). */
   thresholds: { threshold: string; actual: number | null; ok: boolean }[];
+  /** The cohorts' workers (--workers N, --redis): a row each (lost and stale marked) and the totals; null in-process. */
+  workers: WorkerTable | null;
 }
 
 export interface WebSampler {
@@ -171,6 +174,7 @@ export function createWebSampler(sim: Simulation, options: { now?: () => number;
       lastCheckpoint: s.lastCheckpoint,
       sampleMs: Math.round(sampleMs * 100) / 100,
       thresholds: evaluateThresholds(thresholds, thresholdFigures(s)).map((r) => ({ threshold: r.text, actual: r.actual, ok: r.ok })),
+      workers: workerTableOf(m),
     };
     return { state, point };
   }

@@ -1,12 +1,11 @@
 /** `shopsim replay --inspect`: a restored run streams its machines to the Stately inspector. */
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { replay } from '../../src/cli/replay.ts';
-import { shopsim } from './helpers.ts';
+import { scratchDir, shopsim } from './helpers.ts';
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -19,7 +18,7 @@ function freePort(): Promise<number> {
 
 describe('replay --inspect', () => {
   it('streams the restored orchestrator and a sampled shopper to a WebSocket viewer', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'shopsim-replay-inspect-'));
+    const dir = scratchDir('shopsim-replay-inspect-');
     const run = await shopsim(['run', '--agents', '30', '--cycles', '8', '--fast', '--mock-api', '--mock-db', '--checkpoint-interval', '4', '--checkpoint-dir', dir, '--json']);
     expect(run.code).toBe(0);
     const file = join(dir, readdirSync(dir).filter((f) => f.endsWith('_cycle_000004.json'))[0] as string);

@@ -2,18 +2,17 @@
  * `shopsim report` only reads: pointed at a directory with no embedded database, or at a server
  * without shopsim's tables, it says so in one line (exit 2) and creates nothing.
  */
-import { existsSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createPool, sql } from 'slonik';
 import { z } from 'zod';
 import { postgresTarget, TEST_DATABASE_URL } from '../db/helpers.ts';
-import { shopsim } from './helpers.ts';
+import { scratchDir, shopsim } from './helpers.ts';
 
 describe('shopsim report: read-only', () => {
   it('no embedded database in the directory: one line, exit 2, nothing created', async () => {
-    const dir = join(mkdtempSync(join(tmpdir(), 'shopsim-report-')), 'pglite');
+    const dir = join(scratchDir('shopsim-report-'), 'pglite');
     for (const args of [['report'], ['report', '--list']]) {
       const r = await shopsim([...args, '--data-dir', dir]);
       expect(r.code).toBe(2);

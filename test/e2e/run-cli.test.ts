@@ -1,11 +1,11 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { shopsim } from './helpers.ts';
+import { scratchDir, shopsim } from './helpers.ts';
 
 
-const tmp = mkdtempSync(join(tmpdir(), 'shopsim-cli-'));
+// Removed after the file (the helpers' afterAll), failed or not.
+const tmp = scratchDir('shopsim-cli-');
 const badYaml = join(tmp, 'bad.yaml');
 writeFileSync(badYaml, 'simulation:\n  time_scale: [1, 2\n');
 const wrongType = join(tmp, 'wrong.yaml');

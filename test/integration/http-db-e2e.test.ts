@@ -4,12 +4,10 @@
  * real PostgreSQL in a schema of its own). Orders in the database equal checkouts_completed.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'slonik';
 import { z } from 'zod';
-import { shopsim } from '../e2e/helpers.ts';
+import { scratchDir, shopsim } from '../e2e/helpers.ts';
 import { targets } from '../db/helpers.ts';
 
 const count = z.object({ n: z.number() });
@@ -20,7 +18,8 @@ for (const target of targets()) {
     afterAll(() => target.teardown());
 
     it('372 agents × 6 cycles: sessions and orders in the database equal the summary', async () => {
-      const dataDir = mkdtempSync(join(tmpdir(), 'shopsim-e2e-'));
+      // Removed after the file (the helpers' afterAll), failed or not.
+      const dataDir = scratchDir('shopsim-e2e-');
       const where = target.url() ? ['--database-url', target.url() as string] : ['--data-dir', dataDir];
       // The seed profile: its six night hours still order (under retail the night's few visits
       // order nothing), at the workload this test was sized for; it checks the pipeline, not the funnel.

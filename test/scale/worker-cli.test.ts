@@ -76,12 +76,38 @@ describe.skipIf(!TEST_REDIS_URL)('shopsim run --redis with shopsim worker proces
     rmSync(dir, { recursive: true, force: true });
   });
 
-  function worker(extra: string[] = []): { proc: ChildProcess; lines: string[]; exited: Promise<number | null> } {
+  interface WorkerProc { proc: ChildProcess; lines: string[]; exited: Promise<number | null>; line(re: RegExp, from?: number): Promise<string> }
+
+  function worker(extra: string[] = []): WorkerProc {
     const proc = spawn(process.execPath, [BIN, 'worker', '--redis', url, '--redis-prefix', space.prefix, '--verbose', '--personas', join(dir, 'personas.json'), '--products', join(dir, 'products.json'), ...extra], { env: ENV, cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
     procs.push(proc);
     const lines: string[] = [];
-    proc.stderr!.on('data', (d: Buffer) => lines.push(...d.toString().split('\n').filter(Boolean)));
-    return { proc, lines, exited: new Promise((r) => proc.on('exit', (code) => r(code))) };
+    const waiting = new Set<() => void>();
+    let partial = '';
+    proc.stderr!.on('data', (d: Buffer) => {
+      const parts = (partial + d.toString()).split('\n');
+      partial = parts.pop() as string;
+      lines.push(...parts.filter(Boolean));
+      for (const w of [...waiting]) w();
+    });
+    const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
+    /** The first line from `from` on matching `re`, as soon as the worker writes it (rejects if it exits first). */
+    const line = (re: RegExp, from = 0) =>
+      new Promise<string>((resolve, reject) => {
+        const check = () => {
+          const hit = lines.slice(from).find((l) => re.test(l));
+          if (hit === undefined) return;
+          waiting.delete(check);
+          resolve(hit);
+        };
+        waiting.add(check);
+        check();
+        void exited.then(() => {
+          check();
+          if (waiting.delete(check)) reject(new Error(`the worker exited without a line matching ${re}:\n${lines.join('\n')}`));
+        });
+      });
+    return { proc, lines, exited, line };
   }
 
   function run(name: string, extra: string[]): Promise<{ code: number | null; stderr: string; summary: Record<string, unknown> }> {
@@ -115,9 +141,9 @@ describe.skipIf(!TEST_REDIS_URL)('shopsim run --redis with shopsim worker proces
     expect(rows.reduce((n, r) => n + r.cohort_cycles, 0), JSON.stringify(rows)).toBe(48);
     expect(rows.every((r) => !r.lost)).toBe(true);
     expect(two.stderr).toMatch(/shopsim: worker \S+ \(\S+, pid \d+\) joined \(concurrency 1\)/);
-    // Both workers served the run (how the jobs split between them is BullMQ's: on a loaded machine one may take most).
-    await new Promise((r) => setTimeout(r, 1500));
-    for (const w of [a, b]) expect(w.lines.some((l) => /run \S+ ended; \d+ cohort cycles? run here/.test(l)), w.lines.join('\n')).toBe(true);
+    // Both workers served the run (how the jobs split between them is BullMQ's: on a loaded machine one may take most):
+    // each says so when it sees the run end.
+    for (const w of [a, b]) expect(await w.line(/run \S+ ended; \d+ cohort cycles? run here/)).toBeTruthy();
 
     // A worker with other data is refused at join: one line, exit 2. (The two others wait for the next run.)
     const refusedRun = run('refused', ['--redis', url, '--workers-expected', '3', '--workers-timeout', '20s']);
@@ -139,11 +165,7 @@ describe.skipIf(!TEST_REDIS_URL)('shopsim run --redis with shopsim worker proces
     // lands inside the job.
     const started = a.lines.length;
     const killRun = run('kill', ['--redis', url, '--workers-expected', '2', '--worker-lock-timeout', '1s', '--cohort-size', '300']);
-    const until = Date.now() + 60_000;
-    while (!a.lines.slice(started).some((l) => /started cohort \d+ of cycle 1$/.test(l))) {
-      if (Date.now() > until) throw new Error(`worker a did not start a job of the third run:\n${a.lines.join('\n')}`);
-      await new Promise((r) => setTimeout(r, 2));
-    }
+    await a.line(/started cohort \d+ of cycle 1$/, started);
     a.proc.kill('SIGKILL');
     const killed = await killRun;
     expect(killed.code, killed.stderr).toBe(0);

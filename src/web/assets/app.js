@@ -190,8 +190,33 @@
     box.dataset.failed = String(failed);
   }
 
+  // The cohorts' workers: a row each (data-status ok / stale / lost / left) and the merged totals.
+  function renderWorkers(t) {
+    var box = $('workers');
+    box.hidden = !t;
+    if (!t) return;
+    var body = $('workers-rows');
+    body.textContent = '';
+    t.rows.forEach(function (r) {
+      var tr = document.createElement('tr');
+      tr.dataset.worker = r.id;
+      tr.dataset.status = r.status;
+      tr.className = 'worker ' + r.status;
+      [r.id, r.status === 'ok' || r.status === 'busy' ? r.status : r.status.toUpperCase(), String(r.cohorts), r.agent_cycles_per_s.toFixed(1), r.requests_per_s.toFixed(1),
+        Math.round(r.memory_mb) + ' MB' + (r.memory_kind === 'heap' ? ' heap' : ' RSS'), r.heartbeat_age_s.toFixed(1) + ' s ago'].forEach(function (v) {
+        var td = document.createElement('td');
+        td.textContent = v;
+        tr.appendChild(td);
+      });
+      body.appendChild(tr);
+    });
+    var x = t.totals;
+    $('workers-total').textContent = x.live + '/' + x.workers + ' ok · ' + x.cohorts + ' cohorts · ' + x.agent_cycles_per_s.toFixed(1) + ' agent-cycles/s · ' + x.requests_per_s.toFixed(1) + ' req/s · ' + Math.round(x.memory_mb) + ' MB';
+  }
+
   function renderState(state) {
     lastState = state;
+    renderWorkers(state.workers || null);
     $('run-id').textContent = state.runId || '';
     $('run-status').textContent = state.status;
     $('run-status').dataset.status = state.status;
