@@ -54,6 +54,8 @@ export interface WorkerStats {
   /** The thread's own V8 heap, peak used and committed (as of its last report). */
   peakHeapUsedBytes: number;
   peakHeapTotalBytes: number;
+  /** Its heap right after its last full collection between cycles (0: none yet). */
+  heapAfterGcBytes: number;
 }
 
 export interface ThreadExecutor extends RemoteExecutor {
@@ -175,6 +177,7 @@ export function startThreadExecutor(options: ThreadExecutorOptions): ThreadExecu
         slot.stats.busySeconds += m.seconds;
         slot.stats.peakHeapUsedBytes = m.heap.peakUsedBytes;
         slot.stats.peakHeapTotalBytes = m.heap.peakTotalBytes;
+        slot.stats.heapAfterGcBytes = m.heap.afterGcUsedBytes;
         const place = places.get(run.id);
         if (place && m.stateJson !== null) {
           // Both kept as the worker's JSON text, parsed only if the cohort must be re-opened elsewhere.
@@ -284,7 +287,7 @@ export function startThreadExecutor(options: ThreadExecutorOptions): ThreadExecu
   for (let i = 0; i < options.workers; i++) {
     const setup: WorkerSetup = { index: i, heartbeatMs, store: options.store, db: options.recorder ? 'relay' : 'mock', recordAnswers: !!options.answers, ...(options.exitOnCycle?.[i] !== undefined ? { exitOnCycle: options.exitOnCycle[i] } : {}), ...(options.exitAfterCommits?.[i] !== undefined ? { exitAfterCommits: options.exitAfterCommits[i] } : {}) };
     const worker = startWorker(setup);
-    const slot: Slot = { index: i, worker, alive: true, closing: false, cohorts: new Set(), stats: { index: i, alive: true, cohorts: 0, agentCycles: 0, busySeconds: 0, exitCode: null, peakHeapUsedBytes: 0, peakHeapTotalBytes: 0 }, http: null, ready: deferred() };
+    const slot: Slot = { index: i, worker, alive: true, closing: false, cohorts: new Set(), stats: { index: i, alive: true, cohorts: 0, agentCycles: 0, busySeconds: 0, exitCode: null, peakHeapUsedBytes: 0, peakHeapTotalBytes: 0, heapAfterGcBytes: 0 }, http: null, ready: deferred() };
     worker.on('message', (m: ToCoordinator) => onMessage(slot, m));
     worker.on('error', (err) => lost(slot, `failed: ${err instanceof Error ? err.message : String(err)}`));
     worker.on('exit', (code) => {

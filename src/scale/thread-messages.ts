@@ -28,6 +28,8 @@ export interface WorkerSetup {
 export interface WorkerHeap {
   peakUsedBytes: number;
   peakTotalBytes: number;
+  /** Heap in use right after its last full collection between cycles (~its live set; 0: none yet). */
+  afterGcUsedBytes: number;
 }
 
 export type ToWorker =

@@ -65,7 +65,7 @@ const end = performance.now();
 const cpu = process.cpuUsage(cpu0);
 const elu = performance.eventLoopUtilization(elu0);
 const mb = (b: number) => Math.round(b / 1048576);
-const workerRows = executor ? executor.workerStats().map((w) => ({ index: w.index, cohorts: w.cohorts, agent_cycles: w.agentCycles, heap_peak_used_mb: mb(w.peakHeapUsedBytes), heap_peak_committed_mb: mb(w.peakHeapTotalBytes) })) : null;
+const workerRows = executor ? executor.workerStats().map((w) => ({ index: w.index, cohorts: w.cohorts, agent_cycles: w.agentCycles, heap_peak_used_mb: mb(w.peakHeapUsedBytes), heap_peak_committed_mb: mb(w.peakHeapTotalBytes), heap_after_gc_mb: mb(w.heapAfterGcBytes) })) : null;
 await executor?.close?.();
 clearInterval(timer);
 const sorted = [...durations].sort((a, b) => a - b);
