@@ -57,12 +57,14 @@ export interface OrchestratorContext {
   activeCount: number;
   pendingCohorts: number;
   /**
-   * The running cycle's cohort reports by the cohort's first agent index, merged into
-   * cycleTotals in cohort order at the barrier (the last report), never in completion order:
-   * cohorts run on an executor (in-process, worker threads, other machines) and may finish in
-   * any order. Absent in a snapshot written before it existed (taken between cycles: empty).
+   * The running cycle's cohort reports in arrival order, merged into cycleTotals in cohort order
+   * (by first agent index) at the barrier (the last report), never in completion order: cohorts
+   * run on an executor (in-process, worker threads, other machines) and may finish in any order.
+   * Appended in place (see addReport), not copied per report. Reset by planCycle; between cycles
+   * (where checkpoints are taken) empty. A snapshot written before this shape holds `{}` here
+   * (a record by first agent index, also empty between cycles): planCycle replaces it.
    */
-  cohortReports?: Record<number, CycleTotals>;
+  cohortReports?: CohortReports;
   cycleTotals: CycleTotals;
   lastCycle: LastCycle | null;
   totals: CycleTotals;
@@ -85,6 +87,37 @@ export type OrchestratorEvent =
   /** Sent once to a restored tree before its first cycle. */
   | { type: 'RUN_RESUMED'; totalCycles: number; breakerPercent: number; maxConcurrentAgents: number; breakerOn?: BreakerCounts }
   | CohortReport;
+
+/**
+ * The reports of the running cycle: `items[0..count)` are this snapshot's. A report is appended
+ * in place when this snapshot is the array's latest (count === items.length), so a cycle's
+ * reports cost O(cohorts) rather than a copy of the whole set per report (quadratic: 2,000
+ * cohorts of 500 at 1,000,000 agents); a transition from an older snapshot (a pure `transition`
+ * branching) copies its prefix first, so every snapshot keeps the reports it had.
+ */
+export interface CohortReports {
+  items: { baseIndex: number; totals: CycleTotals }[];
+  count: number;
+}
+
+const noReports = (): CohortReports => ({ items: [], count: 0 });
+
+/** `reports` with one more; an older snapshot's (or the pre-array `{}`) is copied or started afresh. */
+export function addReport(reports: CohortReports | undefined, baseIndex: number, totals: CycleTotals): CohortReports {
+  const r = reports && Array.isArray(reports.items) ? reports : noReports();
+  const items = r.items.length === r.count ? r.items : r.items.slice(0, r.count);
+  items.push({ baseIndex, totals });
+  return { items, count: r.count + 1 };
+}
+
+/** The cycle's totals: the reports merged in cohort order (first agent index), whatever their arrival order. */
+export function mergeReports(reports: CohortReports | undefined): CycleTotals {
+  const r = reports && Array.isArray(reports.items) ? reports.items.slice(0, reports.count) : [];
+  r.sort((a, b) => a.baseIndex - b.baseIndex);
+  let cycleTotals = emptyTotals();
+  for (const { totals } of r) cycleTotals = mergeTotals(cycleTotals, totals);
+  return cycleTotals;
+}
 
 /** The cycle's sessions and the failures the breaker counts. */
 function faultsOf(ctx: OrchestratorContext): { sessions: number; failed: number } {
@@ -146,7 +179,7 @@ export const orchestratorMachine = setup({
         current: cycleInfo(context.startMs, cycle),
         activeCount: activeAgentCount(cycle, context.totalAgents, context.warmupCycles),
         pendingCohorts: context.cohorts.length,
-        cohortReports: {},
+        cohortReports: noReports(),
         cycleTotals: emptyTotals(),
       };
     }),
@@ -156,16 +189,10 @@ export const orchestratorMachine = setup({
     }),
     foldCohort: assign(({ context, event }) => {
       if (event.type !== 'COHORT_DONE') return {};
-      return { cohortReports: { ...context.cohortReports, [event.baseIndex]: event.totals }, pendingCohorts: context.pendingCohorts - 1 };
+      return { cohortReports: addReport(context.cohortReports, event.baseIndex, event.totals), pendingCohorts: context.pendingCohorts - 1 };
     }),
     /** The barrier: every cohort has reported; their totals are merged in cohort order. */
-    mergeCohorts: assign(({ context }) => {
-      const reports = context.cohortReports ?? {};
-      const bases = Object.keys(reports).map(Number).sort((a, b) => a - b);
-      let cycleTotals = emptyTotals();
-      for (const base of bases) cycleTotals = mergeTotals(cycleTotals, reports[base] as CycleTotals);
-      return { cycleTotals, cohortReports: {} };
-    }),
+    mergeCohorts: assign(({ context }) => ({ cycleTotals: mergeReports(context.cohortReports), cohortReports: noReports() })),
     countTrip: assign(({ context }) => ({ breakerTrips: context.breakerTrips + 1, failedInARow: 0 })),
     applyResume: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'RUN_RESUMED') return;
@@ -210,7 +237,7 @@ export const orchestratorMachine = setup({
       current: null,
       activeCount: 0,
       pendingCohorts: 0,
-      cohortReports: {},
+      cohortReports: noReports(),
       cycleTotals: emptyTotals(),
       lastCycle: null,
       totals: emptyTotals(),

@@ -99,6 +99,9 @@ export function createBullmqCohortTransport(coordinator: Coordinator, options: {
       write.catch(() => {});
       opening.set(id, write);
     },
+    async opened() {
+      await Promise.all(opening.values());
+    },
     setWindow(id, window) {
       windows.set(id, window);
     },

@@ -749,9 +749,12 @@ export async function startCohortWorker(options: CohortWorkerOptions): Promise<C
         active++;
         emit({ type: 'cohort-started', cycle: jd.cycle, cohort: jd.cohort, attempt: job.attemptsStarted });
         try {
-          const [snapshot, base] = await Promise.all([data.get(jd.snapshotIn), jd.baseKey ? data.get(jd.baseKey) : Promise.resolve(null)]);
+          const snapshot = await data.get(jd.snapshotIn);
           if (snapshot === null) throw new Error(`snapshot ${jd.snapshotIn} is missing in Redis`);
-          const out = await pool.run({ runId: jd.runId, cycle: jd.cycle, cohort: jd.cohort, input: jd.input, snapshot, base });
+          // The base (~250 KB at 500 shoppers) is read only when the thread asks for it (it has not parsed it yet).
+          const work = { runId: jd.runId, cycle: jd.cycle, cohort: jd.cohort, input: jd.input, snapshot, ...(jd.baseKey ? {} : { base: null }) };
+          let out = await pool.run(work);
+          if (out.needBase) out = await pool.run({ ...work, base: await data.get(jd.baseKey) });
           await data.multi().set(jd.snapshotOut, out.snapshot).set(jd.resultKey, JSON.stringify(out.result)).exec();
           done++;
           const r = out.result as { agentCycles?: number; report?: { totals?: { calls?: number } } };

@@ -91,7 +91,12 @@ export function createProcessor(context: ProcessorContext) {
   const baseOf = (id: string, baseToken: string, raw: string | null): unknown => {
     const key = `${id}\n${baseToken}`;
     const cached = bases.get(key);
-    if (cached !== undefined) return cached;
+    if (cached !== undefined) {
+      // Most recently used last.
+      bases.delete(key);
+      bases.set(key, cached);
+      return cached;
+    }
     if (raw === null) throw new Error(`cohort ${id}: its base is missing in Redis`);
     const parsed = JSON.parse(raw) as StoredBase;
     let snapshot: unknown;
@@ -108,6 +113,11 @@ export function createProcessor(context: ProcessorContext) {
   return async (work: ThreadWork): Promise<ThreadOutput> => {
     const input = work.input as CohortJobInput;
     const stored = JSON.parse(work.snapshot) as StoredState;
+    // Sent without its base (not read from Redis yet): asked for only when this thread must rebuild
+    // the cohort and has not parsed that base before. Nothing is changed before this answer.
+    const keptHere = held.get(stored.id);
+    const reuses = keptHere !== undefined && stored.token !== null && stored.token === keptHere.token;
+    if (!reuses && work.base === undefined && !bases.has(`${stored.id}\n${stored.baseToken}`)) return { needBase: true, result: null, snapshot: '' };
     const slice = stored.mockState ?? { carts: [], redeemed: [] };
     const before = stored.offerCycle ?? null;
     mockStore.importState({ offerCycle: before, carts: slice.carts, redeemed: slice.redeemed, calls: 0 });

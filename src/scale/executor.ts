@@ -23,6 +23,12 @@ export interface CohortExecutor {
   readonly name: string;
   /** The cohort actor logic the orchestrator spawns, given the locally provided cohort machine. */
   cohort(local: ProvidedCohort, env: ExecutorEnv): ProvidedCohort;
+  /**
+   * Resolves when every cohort spawned so far is built where it runs (a worker spawns its
+   * shoppers when it is told to open a cohort): the driver waits for it before the run's
+   * start-up ends, so the first cycle's time is the cycle's alone. Rejects on a fatal fault.
+   */
+  opened?(): Promise<void>;
   /** A new offer cycle was started on the coordinator's store (before the cycle's RUN_CYCLE). */
   offerCycleStarted?(request: OfferCycleRequest): void;
   /**

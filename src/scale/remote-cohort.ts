@@ -40,6 +40,8 @@ export interface GatheredState {
 export interface CohortTransport {
   readonly name: string;
   open(source: CohortSource): void;
+  /** Resolves when every cohort opened so far is built where it runs (see CohortExecutor.opened). */
+  opened?(): Promise<void>;
   setWindow(id: string, window: number): void;
   runCycle(id: string, cycle: { info: CycleInfo; activeCount: number }): Promise<CohortCycleResult>;
   /** Tells every place holding cohorts that the coordinator started a new offer cycle. */
@@ -144,6 +146,7 @@ export function createRemoteExecutor(transport: CohortTransport): RemoteExecutor
     transport,
     cohort: (_local, env) => standIn(env.log) as unknown as ProvidedCohort,
     offerCycleStarted: (request) => transport.offerCycleStarted(request),
+    opened: () => transport.opened?.() ?? Promise.resolve(),
     async gather() {
       const g = await transport.gather();
       for (const [id, s] of Object.entries(g.snapshots)) persisted.set(id, s);

@@ -16,6 +16,7 @@ import type { Recorder } from '../model/types.ts';
 import type { HttpMetrics } from '../store/http-store.ts';
 import type { AnswerSink } from '../store/recording-store.ts';
 import { afterOfferCycle, type CohortCycleResult, type CohortMockState, type CohortSource } from './cohort-runner.ts';
+import { WORKER_YOUNG_GENERATION_MB } from './thread-pool.ts';
 import { createRemoteExecutor, type CohortTransport, type GatheredState, type RemoteExecutor } from './remote-cohort.ts';
 import { createWorkerMonitor, type WorkerTable } from '../monitor/worker-rows.ts';
 import type { ToCoordinator, ToWorker, WorkerFigures, WorkerSetup } from './thread-messages.ts';
@@ -50,6 +51,11 @@ export interface WorkerStats {
   /** Sum over cycles of the slowest cohort's time on this worker. */
   busySeconds: number;
   exitCode: number | null;
+  /** The thread's own V8 heap, peak used and committed (as of its last report). */
+  peakHeapUsedBytes: number;
+  peakHeapTotalBytes: number;
+  /** Its heap right after its last full collection between cycles (0: none yet). */
+  heapAfterGcBytes: number;
 }
 
 export interface ThreadExecutor extends RemoteExecutor {
@@ -83,10 +89,11 @@ function startWorker(setup: WorkerSetup): Worker {
   const here = import.meta.url;
   const ts = here.endsWith('.ts');
   const url = new URL(`./thread-worker.${ts ? 'ts' : 'js'}`, here);
-  if (!ts) return new Worker(url, { workerData: setup });
+  const resourceLimits = { resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } };
+  if (!ts) return new Worker(url, { workerData: setup, ...resourceLimits });
   const tsx = import.meta.resolve('tsx/esm/api');
   const boot = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(url.href)}); });`;
-  return new Worker(boot, { eval: true, workerData: setup });
+  return new Worker(boot, { eval: true, workerData: setup, ...resourceLimits });
 }
 
 interface Slot {
@@ -107,7 +114,7 @@ interface CohortPlace {
   /** What it was opened from (its spec, or a checkpoint's snapshot). */
   source: CohortSource;
   /** Its state and mock-store slice after its last cycle, to be put over `source` on a re-open. */
-  kept: { stateJson: string; mockState: CohortMockState | null } | null;
+  kept: { stateJson: string; mockJson: string | null } | null;
   /** The offer cycle in effect when `kept` was taken. */
   offerCycle: number;
   /** The window last set since `source` was taken (a resume's), sent again after a re-open. */
@@ -133,7 +140,15 @@ export function startThreadExecutor(options: ThreadExecutorOptions): ThreadExecu
   let opened = 0;
   let offerCycle = 0;
   const fatalListeners: ((e: unknown) => void)[] = [];
-  const fatal = (e: unknown) => fatalListeners.forEach((l) => l(e));
+  /** Cohorts told to open and not yet built on their worker; who waits for none to be left. */
+  const opening = new Set<string>();
+  let openWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
+  const fatal = (e: unknown) => {
+    const waiters = openWaiters;
+    openWaiters = [];
+    for (const w of waiters) w.reject(e);
+    fatalListeners.forEach((l) => l(e));
+  };
   let closing = false;
   const recovered = { cohortsMoved: 0, cyclesRerun: 0 };
 
@@ -160,9 +175,13 @@ export function startThreadExecutor(options: ThreadExecutorOptions): ThreadExecu
         if (m.http) slot.http = m.http;
         slot.stats.agentCycles += m.result.agentCycles;
         slot.stats.busySeconds += m.seconds;
+        slot.stats.peakHeapUsedBytes = m.heap.peakUsedBytes;
+        slot.stats.peakHeapTotalBytes = m.heap.peakTotalBytes;
+        slot.stats.heapAfterGcBytes = m.heap.afterGcUsedBytes;
         const place = places.get(run.id);
         if (place && m.stateJson !== null) {
-          place.kept = { stateJson: m.stateJson, mockState: m.result.mockState ?? null };
+          // Both kept as the worker's JSON text, parsed only if the cohort must be re-opened elsewhere.
+          place.kept = { stateJson: m.stateJson, mockJson: m.mockJson };
           place.offerCycle = offerCycle;
           // The kept state carries the window in force.
           delete place.window;
@@ -194,6 +213,14 @@ export function startThreadExecutor(options: ThreadExecutorOptions): ThreadExecu
       case 'ready':
         slot.ready.resolve();
         return;
+      case 'opened': {
+        opening.delete(m.id);
+        if (opening.size > 0) return;
+        const waiters = openWaiters;
+        openWaiters = [];
+        for (const w of waiters) w.resolve();
+        return;
+      }
       case 'closed':
         return;
     }
@@ -233,7 +260,7 @@ export function startThreadExecutor(options: ThreadExecutorOptions): ThreadExecu
     for (const id of slot.cohorts) {
       const place = places.get(id) as CohortPlace;
       const to = leastLoaded() as Slot;
-      let mockState = place.kept ? place.kept.mockState : (place.source.mockState ?? null);
+      let mockState = place.kept ? (place.kept.mockJson === null ? null : (JSON.parse(place.kept.mockJson) as CohortMockState)) : (place.source.mockState ?? null);
       // An offer cycle started since the slice was taken cleared coupons and redemptions everywhere: so here too.
       if (mockState && place.offerCycle < offerCycle) mockState = afterOfferCycle(mockState);
       const source: CohortSource = { ...place.source, mockState };
@@ -241,6 +268,7 @@ export function startThreadExecutor(options: ThreadExecutorOptions): ThreadExecu
       recovered.cohortsMoved++;
       to.cohorts.add(id);
       to.stats.cohorts = to.cohorts.size;
+      opening.add(id);
       send(to, { t: 'open', source, stateJson: place.kept?.stateJson ?? null });
       if (place.window !== undefined) send(to, { t: 'window', id, window: place.window });
     }
@@ -259,7 +287,7 @@ export function startThreadExecutor(options: ThreadExecutorOptions): ThreadExecu
   for (let i = 0; i < options.workers; i++) {
     const setup: WorkerSetup = { index: i, heartbeatMs, store: options.store, db: options.recorder ? 'relay' : 'mock', recordAnswers: !!options.answers, ...(options.exitOnCycle?.[i] !== undefined ? { exitOnCycle: options.exitOnCycle[i] } : {}), ...(options.exitAfterCommits?.[i] !== undefined ? { exitAfterCommits: options.exitAfterCommits[i] } : {}) };
     const worker = startWorker(setup);
-    const slot: Slot = { index: i, worker, alive: true, closing: false, cohorts: new Set(), stats: { index: i, alive: true, cohorts: 0, agentCycles: 0, busySeconds: 0, exitCode: null }, http: null, ready: deferred() };
+    const slot: Slot = { index: i, worker, alive: true, closing: false, cohorts: new Set(), stats: { index: i, alive: true, cohorts: 0, agentCycles: 0, busySeconds: 0, exitCode: null, peakHeapUsedBytes: 0, peakHeapTotalBytes: 0, heapAfterGcBytes: 0 }, http: null, ready: deferred() };
     worker.on('message', (m: ToCoordinator) => onMessage(slot, m));
     worker.on('error', (err) => lost(slot, `failed: ${err instanceof Error ? err.message : String(err)}`));
     worker.on('exit', (code) => {
@@ -278,7 +306,12 @@ export function startThreadExecutor(options: ThreadExecutorOptions): ThreadExecu
       places.set(id, { id, worker: slot.index, size, source, kept: null, offerCycle });
       slot.cohorts.add(id);
       slot.stats.cohorts = slot.cohorts.size;
+      opening.add(id);
       send(slot, { t: 'open', source });
+    },
+    opened() {
+      if (opening.size === 0) return Promise.resolve();
+      return new Promise((resolve, reject) => openWaiters.push({ resolve, reject }));
     },
     setWindow(id, window) {
       const place = places.get(id) as CohortPlace;

@@ -24,6 +24,14 @@ export interface WorkerSetup {
   exitAfterCommits?: number;
 }
 
+/** A worker thread's own V8 heap (its isolate; the threads share the process's RSS), peaks sampled every 100 ms. */
+export interface WorkerHeap {
+  peakUsedBytes: number;
+  peakTotalBytes: number;
+  /** Heap in use right after its last full collection between cycles (~its live set; 0: none yet). */
+  afterGcUsedBytes: number;
+}
+
 export type ToWorker =
   /** `stateJson`: a CohortState (as the JSON text a worker sent) to put over `source`. */
   | { t: 'open'; source: CohortSource; stateJson?: string | null }
@@ -51,12 +59,15 @@ export interface WorkerFigures {
 export type ToCoordinator =
   /** The worker has loaded and built its edges. */
   | { t: 'ready' }
+  /** The cohort of an `open` is built (its shoppers spawned). */
+  | { t: 'opened'; id: string }
   /**
    * `http`: the worker's store-client figures so far (real store only). `stateJson`: the cohort's
    * CohortState (asked with `state`) as JSON text: the coordinator keeps it without parsing (a
    * string crosses threads as one copy; ten thousand small arrays would be rebuilt on its thread).
+   * `mockJson`: likewise the cohort's mock-store slice (sent with `state`; `result` has none).
    */
-  | { t: 'done'; req: number; result: CohortCycleResult; answers: [CallContext, AnswerEntry][]; seconds: number; http: HttpMetrics | null; stateJson: string | null; figures: WorkerFigures }
+  | { t: 'done'; req: number; result: CohortCycleResult; answers: [CallContext, AnswerEntry][]; seconds: number; http: HttpMetrics | null; stateJson: string | null; mockJson: string | null; figures: WorkerFigures; heap: WorkerHeap }
   /** Every heartbeat interval, between and during cycles. */
   | { t: 'beat'; figures: WorkerFigures }
   | { t: 'run-failed'; req: number; message: string }

@@ -18,7 +18,12 @@ export interface ThreadWork {
   input: unknown;
   /** The cohort's snapshot before the cycle (as stored: a string). */
   snapshot: string;
-  /** The cohort's base for the run, when the snapshot is put over one (as stored; null: none). */
+  /**
+   * The cohort's base for the run, when the snapshot is put over one (as stored; null: none).
+   * Undefined: not read yet — a processor that needs it and does not hold it answers `needBase`,
+   * and the work is sent again with it (a base is ~250 KB at 500 shoppers: read once per thread,
+   * not once per job).
+   */
   base?: string | null;
 }
 
@@ -27,6 +32,8 @@ export interface ThreadOutput {
   result: unknown;
   /** The cohort's snapshot after the cycle. */
   snapshot: string;
+  /** Nothing was run: the work needs its `base` (it was sent without one). */
+  needBase?: true;
 }
 
 /** What a processor is created with: the run (from the coordinator) and this worker's own settings. */
@@ -42,6 +49,15 @@ export interface ProcessorContext {
 export interface ProcessorModule {
   createProcessor(context: ProcessorContext): Promise<(work: ThreadWork) => Promise<ThreadOutput>> | ((work: ThreadWork) => Promise<ThreadOutput>);
 }
+
+/**
+ * A worker's young generation (V8's default is 16–32 MB): a cohort cycle allocates sessions,
+ * snapshots and events by the hundred MB, nearly all short-lived, and with the default the
+ * scavenger ran all the time (20% of a worker's CPU in a profile). 96 MB: 11% less CPU per
+ * agent-cycle at 20,000 agents on 2 worker threads of `run --workers` (BENCH=scale, cpu_us_per_agent_cycle), ~35 MB more
+ * RSS a worker.
+ */
+export const WORKER_YOUNG_GENERATION_MB = 96;
 
 const THREAD_MAIN = `
 const { workerData, parentPort } = require('node:worker_threads');
@@ -80,7 +96,7 @@ export async function createThreadPool(options: { size: number; processorUrl: st
   const pending = new Map<number, { resolve: (o: ThreadOutput) => void; reject: (e: Error) => void }>();
 
   for (let i = 0; i < Math.max(1, options.size); i++) {
-    const worker = new Worker(THREAD_MAIN, { eval: true, workerData: { processorUrl: options.processorUrl, tsxApi, context: options.context } });
+    const worker = new Worker(THREAD_MAIN, { eval: true, workerData: { processorUrl: options.processorUrl, tsxApi, context: options.context }, resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } });
     worker.unref();
     const ready = new Promise<void>((resolve, reject) => {
       worker.on('message', (msg: { ready?: true; fatal?: string; id?: number; ok?: boolean; out?: ThreadOutput; error?: string }) => {

@@ -6,8 +6,10 @@
  * session, so a failed write stays that agent's failure) and recorded store answers (sent with
  * the cohort's report). Messages are in ./thread-messages.ts.
  */
+import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { CallContext, Recorder, StoreApi } from '../model/types.ts';
+import { createGcPolicy } from '../simulation/gc-policy.ts';
 import { createMockRecorder } from '../simulation/mock-recorder.ts';
 import type { Entry as AnswerEntry } from '../store/answer-format.ts';
 import { createHttpStore, type HttpStore } from '../store/http-store.ts';
@@ -65,6 +67,23 @@ const recorder: Recorder =
     : createMockRecorder();
 
 const runner = createCohortRunner({ store, recorder, mockStore });
+const heap = { peakUsedBytes: 0, peakTotalBytes: 0, afterGcUsedBytes: 0 };
+const sampleHeap = () => {
+  const h = getHeapStatistics();
+  heap.peakUsedBytes = Math.max(heap.peakUsedBytes, h.used_heap_size);
+  heap.peakTotalBytes = Math.max(heap.peakTotalBytes, h.total_heap_size);
+};
+setInterval(sampleHeap, 100).unref();
+/**
+ * When none of its cohorts is running (its share of a cycle is done): the coordinator's policy
+ * (src/simulation/gc-policy.ts) — a full collection once the heap has grown well past what the
+ * last one left — so a big worker's heap stays near its live set, as an in-process run's does.
+ */
+const gcPolicy = createGcPolicy();
+let running = 0;
+const cohortDone = () => {
+  if (--running === 0 && gcPolicy.atCycleBoundary() > 0) heap.afterGcUsedBytes = getHeapStatistics().used_heap_size;
+};
 post({ t: 'ready' });
 
 /** Agent-cycles and (mock store) calls of the cycles this worker finished. */
@@ -85,6 +104,7 @@ port.on('message', (m: ToWorker) => {
   switch (m.t) {
     case 'open':
       runner.open(m.stateJson ? { ...m.source, state: JSON.parse(m.stateJson) as CohortState } : m.source);
+      post({ t: 'opened', id: 'spec' in m.source ? m.source.spec.id : m.source.id });
       break;
     case 'window':
       runner.setWindow(m.id, m.window);
@@ -95,6 +115,7 @@ port.on('message', (m: ToWorker) => {
     case 'run': {
       if (setup.exitOnCycle === m.info.cycle) process.exit(1);
       const t0 = performance.now();
+      running++;
       runner.runCycle(m.id, { info: m.info, activeCount: m.activeCount }, { state: m.state }).then(
         (result) => {
           const base = result.report.baseIndex;
@@ -106,12 +127,17 @@ port.on('message', (m: ToWorker) => {
               answers.delete(i);
             }
           }
-          const { state, ...rest } = result;
+          const { state, mockState, ...rest } = result;
           agentCycles += result.agentCycles;
           calls += result.report.totals.calls;
-          post({ t: 'done', req: m.req, result: rest, answers: taken, seconds: (performance.now() - t0) / 1000, http: http ? http.metrics() : null, stateJson: state ? JSON.stringify(state) : null, figures: figures() });
+          sampleHeap();
+          post({ t: 'done', req: m.req, result: rest, answers: taken, seconds: (performance.now() - t0) / 1000, http: http ? http.metrics() : null, stateJson: state ? JSON.stringify(state) : null, mockJson: mockState ? JSON.stringify(mockState) : null, figures: figures(), heap: { ...heap } });
+          cohortDone();
         },
-        (err: unknown) => post({ t: 'run-failed', req: m.req, message: err instanceof Error ? err.message : String(err) }),
+        (err: unknown) => {
+          post({ t: 'run-failed', req: m.req, message: err instanceof Error ? err.message : String(err) });
+          cohortDone();
+        },
       );
       break;
     }

@@ -213,6 +213,8 @@ export function createSimulation(given: SimulationConfig, deps: SimulationDeps):
       if (deps.restore) {
         a.send({ type: 'RUN_RESUMED', totalCycles: config.cycles, breakerPercent: config.breakerPercent, maxConcurrentAgents, breakerOn: config.breakerOn ?? 'faults' });
       }
+      // Cohorts held elsewhere are built there (their shoppers spawned) before the run counts as started.
+      if (deps.executor?.opened) await deps.executor.opened();
       startedAt = clock.now();
       events.emit('started', { startupSeconds: (startedAt - t0) / 1000 });
       let exitReason: ExitReason = 'completed';

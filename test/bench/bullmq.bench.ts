@@ -8,7 +8,10 @@
  * (test/scale/fixtures/trivial-processor.ts), so a cycle's wall time is the flow added, the jobs
  * dispatched and completed, the barrier passed and the results read back: what BullMQ and Redis
  * add to every cycle. One JSON line per cohort count (40 and 200), median and p90 over 20 cycles.
- * Target (issue 15): under 50 ms per cycle.
+ * Target (issue 15): under 50 ms per cycle. With each barrier line: what Redis did per cohort job
+ * (INFO commandstats and INFO cpu before and after the measured cycles: calls, and redis-server's
+ * CPU time, all clients' — the projection in docs/scaling.md divides a core by it).
+ * BENCH_BULLMQ_BARRIER_ONLY=1: the barrier lines only.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -31,7 +34,7 @@ const agents = Number(process.env['BENCH_AGENTS'] ?? 20_000);
 const cycles = Number(process.env['BENCH_CYCLES'] ?? 24);
 const dir = mkdtempSync(join(tmpdir(), 'shopsim-bench-bullmq-'));
 const procs: ChildProcess[] = [];
-try {
+if (process.env['BENCH_BULLMQ_BARRIER_ONLY'] !== '1') try {
   writeFileSync(join(dir, 'personas.json'), JSON.stringify(generatePersonas(agents, 42)));
   writeFileSync(join(dir, 'products.json'), JSON.stringify(generateProducts(240, 42)));
   const one = (mode: string) => {
@@ -61,7 +64,17 @@ try {
   for (const p of procs) p.kill('SIGTERM');
   rmSync(dir, { recursive: true, force: true });
 }
+rmSync(dir, { recursive: true, force: true });
 
+/** Redis's command calls (by command) and its own CPU seconds, as INFO says now. */
+async function redisCounters(r: Redis): Promise<{ calls: Map<string, number>; cpu: number }> {
+  const calls = new Map<string, number>();
+  for (const m of (await r.info('commandstats')).matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) calls.set(m[1] as string, Number(m[2]));
+  const cpu = await r.info('cpu');
+  const num = (k: string) => Number(new RegExp(`^${k}:([\\d.]+)`, 'm').exec(cpu)?.[1] ?? 0);
+  return { calls, cpu: num('used_cpu_user') + num('used_cpu_sys') };
+}
+const stats = new Redis(url);
 const workers = [];
 for (let i = 0; i < 2; i++) workers.push(await startCohortWorker({ url, prefix, identity, processorUrl, concurrency: 2 }));
 try {
@@ -71,18 +84,31 @@ try {
     await c.waitForWorkers(2, 30_000);
     for (let i = 0; i < cohorts; i++) await c.putSnapshot(i, 0, JSON.stringify({ chain: 'genesis', cycles: 0 }));
     const ms: number[] = [];
+    let before = await redisCounters(stats);
     for (let cycle = 1; cycle <= CYCLES + 2; cycle++) {
+      if (cycle === 3) before = await redisCounters(stats);
       const t0 = performance.now();
       await c.runCycle(cycle, Array.from({ length: cohorts }, (_, cohort) => ({ cohort, input: {} })));
       if (cycle > 2) ms.push(performance.now() - t0); // two warm-up cycles
     }
+    const after = await redisCounters(stats);
     await c.close();
+    const jobs = ms.length * cohorts;
+    let calls = 0;
+    const byCommand: Record<string, number> = {};
+    for (const [k, n] of after.calls) {
+      const d = n - (before.calls.get(k) ?? 0);
+      if (d <= 0 || k === 'info') continue;
+      calls += d;
+      byCommand[k] = Math.round((d / jobs) * 100) / 100;
+    }
     ms.sort((a, b) => a - b);
     const at = (q: number) => Math.round((ms[Math.min(ms.length - 1, Math.floor(q * ms.length))] as number) * 10) / 10;
-    process.stdout.write(`${JSON.stringify({ bench: 'bullmq-barrier', cohorts, workers: 2, threads_per_worker: 2, cycles: ms.length, median_ms_per_cycle: at(0.5), p90_ms_per_cycle: at(0.9), median_ms_per_cohort: Math.round((at(0.5) / cohorts) * 100) / 100, target_ms: 50 })}\n`);
+    process.stdout.write(`${JSON.stringify({ bench: 'bullmq-barrier', cohorts, workers: 2, threads_per_worker: 2, cycles: ms.length, median_ms_per_cycle: at(0.5), p90_ms_per_cycle: at(0.9), median_ms_per_cohort: Math.round((at(0.5) / cohorts) * 100) / 100, target_ms: 50, redis_calls_per_job: Math.round((calls / jobs) * 10) / 10, redis_cpu_us_per_job: Math.round(((after.cpu - before.cpu) / jobs) * 1e6), redis_calls_per_job_by_command: byCommand })}\n`);
   }
 } finally {
   for (const w of workers) await w.close();
+  stats.disconnect();
   const r = new Redis(url);
   const keys = await r.keys(`${prefix}*`);
   if (keys.length) await r.del(...keys);

@@ -8,6 +8,11 @@
  *    seal), in-process and on 2 workers; the difference is what the workers add per cycle, and
  *    the coordinator thread's own busy time per cycle (event-loop utilisation) is its share.
  * One JSON line per run, then one line per comparison. BENCH_AGENTS / BENCH_CYCLES / BENCH_WORKERS override.
+ *
+ * BENCH_SCALE_MILLION=1: instead, one run of 1,000,000 agents × 3 cycles (cohorts of 500) on
+ * BENCH_WORKERS (2) worker threads, heap limit 8 GB a thread: completes?, data generation,
+ * worker start-up and start-up (cohorts built on the workers) times, per-thread peak V8 heap,
+ * the coordinator thread's heap and the process's peak RSS (the threads share it). One JSON line.
  */
 import { execFileSync } from 'node:child_process';
 
@@ -15,8 +20,8 @@ const agents = Number(process.env['BENCH_AGENTS'] ?? 20_000);
 const cycles = Number(process.env['BENCH_CYCLES'] ?? 24);
 const workers = Number(process.env['BENCH_WORKERS'] ?? 2);
 
-function run(w: number, n: number, c: number, cohortSize: number, keepSnapshots = true): Record<string, number | string> {
-  const out = execFileSync(process.execPath, ['--max-old-space-size=4096', '--import', 'tsx', 'test/bench/scale-run.ts', String(w), String(n), String(c), String(cohortSize)], {
+function run(w: number, n: number, c: number, cohortSize: number, keepSnapshots = true, heapMb = 4096): Record<string, number | string> {
+  const out = execFileSync(process.execPath, [`--max-old-space-size=${heapMb}`, '--import', 'tsx', 'test/bench/scale-run.ts', String(w), String(n), String(c), String(cohortSize)], {
     encoding: 'utf8',
     maxBuffer: 1 << 20,
     env: { ...process.env, SCALE_KEEP: keepSnapshots ? '1' : '0' },
@@ -24,6 +29,13 @@ function run(w: number, n: number, c: number, cohortSize: number, keepSnapshots 
   const line = JSON.parse(out.trim().split('\n').pop() as string) as Record<string, number | string>;
   process.stdout.write(`${JSON.stringify({ bench: 'scale', ...line })}\n`);
   return line;
+}
+
+if (process.env['BENCH_SCALE_MILLION'] === '1') {
+  const t0 = performance.now();
+  const line = run(workers, 1_000_000, 3, 500, true, 8192);
+  process.stdout.write(`${JSON.stringify({ bench: 'scale-million', completed: line['agent_cycles'] === 3_000_000, wall_s: Math.round(performance.now() - t0) / 1000, per_worker_heap_target_mb: 4096 })}\n`);
+  process.exit(0);
 }
 
 const inProcess = run(0, agents, cycles, 500);
@@ -38,6 +50,10 @@ process.stdout.write(
     workers,
     workers_over_in_process: Math.round(((onWorkers['agent_cycles_per_s'] as number) / (inProcess['agent_cycles_per_s'] as number)) * 1000) / 1000,
     workers_without_snapshots_over_in_process: Math.round(((unkept['agent_cycles_per_s'] as number) / (inProcess['agent_cycles_per_s'] as number)) * 1000) / 1000,
+    // CPU time per agent-cycle (all threads): steadier than wall time on a shared machine. The
+    // CPU-bound ratio is what `workers` free cores would give if the work split evenly over them.
+    cpu_us_per_agent_cycle: { in_process: inProcess['cpu_us_per_agent_cycle'], workers: onWorkers['cpu_us_per_agent_cycle'], workers_without_snapshots: unkept['cpu_us_per_agent_cycle'] },
+    cpu_bound_ratio: Math.round(((workers * (inProcess['cpu_us_per_agent_cycle'] as number)) / (onWorkers['cpu_us_per_agent_cycle'] as number)) * 1000) / 1000,
     same_digest: onWorkers['digest'] === inProcess['digest'] && unkept['digest'] === inProcess['digest'],
   })}\n`,
 );

@@ -145,6 +145,34 @@ describe('orchestrator: cycle region', () => {
     expect(s.context.cycleTotals).toMatchObject({ agents: 1200, failed: 3 });
   });
 
+  it('keeps every snapshot\'s own reports: a transition from an older snapshot does not see a later one\'s', () => {
+    let s = send(start({ personas: generatePersonas(1500, 5) }), { type: 'NEXT_CYCLE' });
+    s = offersDone(s, 0);
+    const one = send(s, { type: 'COHORT_DONE', baseIndex: 500, totals: totals(500, 1) });
+    // Two branches from `one`: the first appends in place, the second must not see its report.
+    const a = send(send(one, { type: 'COHORT_DONE', baseIndex: 0, totals: totals(500, 2) }), { type: 'COHORT_DONE', baseIndex: 1000, totals: totals(500, 0) });
+    const b = send(send(one, { type: 'COHORT_DONE', baseIndex: 1000, totals: totals(500, 4) }), { type: 'COHORT_DONE', baseIndex: 0, totals: totals(500, 8) });
+    expect(a.matches({ cycle: 'settling' }) && b.matches({ cycle: 'settling' })).toBe(true);
+    expect(a.context.cycleTotals).toMatchObject({ agents: 1500, failed: 3 });
+    expect(b.context.cycleTotals).toMatchObject({ agents: 1500, failed: 13 });
+    expect(one.context.cohortReports?.count).toBe(1);
+    expect(a.context.cohortReports).toEqual({ items: [], count: 0 });
+  });
+
+  it('merges the reports in cohort order whatever their arrival order (failure samples too)', () => {
+    const sample = (agentIndex: number) => ({ agentIndex, step: 'cart', message: `m${agentIndex}` });
+    const report = (base: number) => ({ type: 'COHORT_DONE' as const, baseIndex: base, totals: { ...totals(500, 1), failureSamples: [sample(base)] } });
+    const order = (bases: number[]) => {
+      let s = offersDone(send(start({ personas: generatePersonas(1500, 5) }), { type: 'NEXT_CYCLE' }), 0);
+      for (const base of bases) s = send(s, report(base));
+      return s.context.cycleTotals;
+    };
+    const inOrder = order([0, 500, 1000]);
+    expect(order([1000, 0, 500])).toEqual(inOrder);
+    expect(order([500, 1000, 0])).toEqual(inOrder);
+    expect(inOrder.failureSamples.map((f) => f.agentIndex)).toEqual([0, 500, 1000]);
+  });
+
   it('goes to done after the last cycle and ignores NEXT_CYCLE there', () => {
     let s = start({ totalCycles: 2 });
     s = runCycle(s);
