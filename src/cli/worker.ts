@@ -63,7 +63,7 @@ export async function workerCommand(flags: Record<string, unknown>, io: WorkerIo
       onEvent: (e) => {
         switch (e.type) {
           case 'waiting-for-run':
-            return say(`waiting for a run on ${redactUrl(url)}${config.redisPrefix !== 'shopsim' ? ` (prefix ${config.redisPrefix})` : ''} (start one with: shopsim run --redis ${redactUrl(url)} --mock-api --mock-db)`);
+            return say(`waiting for a run on ${redactUrl(url)}${config.redisPrefix !== 'shopsim' ? ` (prefix ${config.redisPrefix})` : ''} (start one with: shopsim run --redis ${redactUrl(url)})`);
           case 'joined':
             return say(`joined run ${e.runId} as ${e.workerId} (concurrency ${config.concurrency})`);
           case 'run-ended':

@@ -261,6 +261,8 @@ export interface SimulateOptions {
   completeSummary?: (summary: RunSummary) => RunSummary;
   /** How the cohorts run (src/scale/executor.ts); in-process when absent. A remote one's mock-store slices go into the checkpoints. */
   executor?: CohortExecutor & { mockStoreState?: (coordinator: MockStoreState) => MockStoreState };
+  /** A distributed run's worker-side store clients: their figures join this process's in the summary. */
+  workerHttpMetrics?: () => HttpMetrics[];
 }
 
 export interface SimulatedRun {
@@ -351,6 +353,8 @@ export async function openRun(plan: RunPlan, options: OpenRunOptions = {}): Prom
     throw new ShopsimError('E_INPUT', `cannot open the recorded store answers in ${config.checkpointDir}: ${oneLine(err)}`, { cause: err, exitCode: 2 });
   }
   const answersWriter = writer;
+  // A real store's HTTP figures of clients elsewhere (worker threads, distributed workers) are merged with this process's.
+  const mergeHttpMetricsOf: (parts: HttpMetrics[]) => HttpMetrics | null = backends.storeUrl !== null ? (await import('../scale/thread-executor.ts')).mergeHttpMetrics : () => null;
   // The bundled store on the run's database: its carts, stock and offer cycle go into every
   // checkpoint and a resume puts them back (an abandoned session keeps its cart; the resume's
   // clean-up empties every cart; a killed run may have gone past a restock and a new offer cycle).
@@ -418,12 +422,21 @@ export async function openRun(plan: RunPlan, options: OpenRunOptions = {}): Prom
       await backends.close();
     },
     simulate(options) {
+      let runMetrics = metrics;
+      const remoteHttp = options.workerHttpMetrics;
+      if (remoteHttp && backends.storeUrl !== null && metrics) {
+        const base = metrics;
+        runMetrics = () => {
+          const own = base();
+          return { ...own, ...(mergeHttpMetricsOf([own as unknown as HttpMetrics, ...remoteHttp()]) ?? {}) };
+        };
+      }
       const sim = createSimulation(simulationConfigOf(config, { cycles, runId, breakerAction: options.breakerAction }), {
         personas,
         products,
         store,
         recorder,
-        ...(metrics ? { metrics } : {}),
+        ...(runMetrics ? { metrics: runMetrics } : {}),
         ...(options.inspect ? { inspect: options.inspect } : {}),
         ...(plan.restore ? { restore: plan.restore } : {}),
         ...(threads ? { executor: threads } : {}),

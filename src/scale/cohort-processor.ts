@@ -1,8 +1,9 @@
 /**
  * The processor a `shopsim worker` runs in its worker threads (./thread-pool.ts): one cycle of one
  * cohort per job, from the snapshot the job names, through the cohort runner (./cohort-runner.ts)
- * with this worker's own edges — the mock store, seeded like the coordinator's, and a recorder that
- * writes nothing (a distributed run is --mock-api --mock-db for now: docs/scaling.md).
+ * with the edges the job names (./job-edges.ts): the mock store, seeded like the coordinator's, or
+ * a store client of this thread's to the run's store; sessions written nowhere (--mock-db) or
+ * through the coordinator's commit relay (docs/scaling.md).
  *
  * What is stored in Redis per cohort: its base, once (`{ spec }` for a new run, `{ id, snapshot }`
  * restored from a checkpoint), and per cycle a small StoredState — the cohort's compact
@@ -23,6 +24,11 @@ import { createCohortRunner, type CohortMockState, type CohortRunner, type Cohor
 import type { ProcessorContext, ThreadOutput, ThreadWork } from './thread-pool.ts';
 import type { Entry } from '../simulation/event-log.ts';
 import type { CohortReport } from '../../machines/cohort.machine.ts';
+import type { CallContext, Recorder, StoreApi } from '../model/types.ts';
+import type { Entry as AnswerEntry } from '../store/answer-format.ts';
+import { createHttpStore, type HttpMetrics, type HttpStore } from '../store/http-store.ts';
+import { createRecordingStore } from '../store/recording-store.ts';
+import { MOCK_EDGES, relayRecorder, type JobEdges } from './job-edges.ts';
 
 /** The run settings a cohort job needs (published by the coordinator). */
 export interface DistributedRunConfig {
@@ -67,6 +73,8 @@ export interface CohortJobInput {
   activeCount: number;
   window?: number;
   offerCycle: OfferCycle;
+  /** The store and database this job reaches (./job-edges.ts); absent: mock store, no writes. */
+  edges?: JobEdges;
 }
 
 /** A job's result, read back by the coordinator at the barrier. */
@@ -77,6 +85,59 @@ export interface CohortJobResult {
   mockCalls: number;
   seconds: number;
   agentCycles: number;
+  /** The store answers of this job's calls (with edges.recordAnswers), for the run's answers file. */
+  answers?: [CallContext, AnswerEntry][];
+  /** This thread's store-client figures so far (a real store), under the client's id. */
+  http?: { client: string; metrics: HttpMetrics } | null;
+}
+
+/** The delegating store and recorder a thread's cohorts are built with: the edges of the job running now behind them. */
+function currentEdges(mockStore: StoreApi) {
+  let store: StoreApi = mockStore;
+  let recorder: Recorder = createMockRecorder();
+  let http: { key: string; client: HttpStore; id: string } | null = null;
+  let relay: { key: string; recorder: ReturnType<typeof relayRecorder> } | null = null;
+  let answers: [CallContext, AnswerEntry][] | null = null;
+  const METHODS = ['listProducts', 'getProduct', 'getCart', 'addToCart', 'removeFromCart', 'clearCart', 'listOffers', 'applyCoupon', 'checkout', 'startOfferCycle'] as const;
+  const through = (pick: () => StoreApi): StoreApi =>
+    Object.fromEntries(METHODS.map((m) => [m, (...a: unknown[]) => (pick()[m] as (...x: unknown[]) => unknown)(...a)])) as unknown as StoreApi;
+  const recording = createRecordingStore(through(() => store), { add: (ctx, entry) => void (ctx && answers?.push([ctx, entry])) });
+  const delegate = through(() => (answers ? recording : store));
+  const recorderProxy: Recorder = { ...createMockRecorder(), commitSession: (r) => recorder.commitSession(r) };
+  return {
+    store: delegate,
+    recorder: recorderProxy,
+    /** Puts this job's edges behind the delegates (clients kept while the job's edges name the same place). */
+    set(edges: JobEdges): void {
+      const s = edges.store;
+      if (s.kind === 'http') {
+        const key = JSON.stringify([s.baseUrl, s.connections, s.requestTimeoutMs, s.rateLimit, s.burst]);
+        if (http?.key !== key) {
+          void http?.client.close();
+          const client = createHttpStore({ baseUrl: s.baseUrl, connections: s.connections, requestTimeoutMs: s.requestTimeoutMs, rateLimit: s.rateLimit, ...(s.burst !== null ? { burst: s.burst } : {}) });
+          http = { key, client, id: randomBytes(6).toString('hex') };
+        }
+        store = http.client;
+      } else store = mockStore;
+      const d = edges.db;
+      if (d.kind === 'relay') {
+        const key = `${d.url}\n${d.token}`;
+        if (relay?.key !== key) {
+          void relay?.recorder.closeRelay();
+          relay = { key, recorder: relayRecorder(d) };
+        }
+        recorder = relay.recorder;
+      } else recorder = createMockRecorder();
+      answers = edges.recordAnswers ? [] : null;
+    },
+    /** The answers recorded since set(), handed over once. */
+    takeAnswers(): [CallContext, AnswerEntry][] | undefined {
+      const a = answers;
+      answers = null;
+      return a ?? undefined;
+    },
+    httpFigures: (): { client: string; metrics: HttpMetrics } | null => (http && store === http.client ? { client: http.id, metrics: http.client.metrics() } : null),
+  };
 }
 
 export function createProcessor(context: ProcessorContext) {
@@ -85,6 +146,7 @@ export function createProcessor(context: ProcessorContext) {
   const products = loadProducts(local.products);
   const agentIds = selectAgents(loadPersonas(local.personas), run.agents, local.personas).map((p) => p.id);
   const mockStore = createMockStore({ seed: run.seed, products, agentIds, failRate: run.mockFailRate });
+  const edges = currentEdges(mockStore);
   const held = new Map<string, { token: string; runner: CohortRunner }>();
   /** Each cohort's base as a persisted snapshot, made once per thread (a spec is spawned once, not at every rebuild). */
   const bases = new Map<string, unknown>();
@@ -108,11 +170,16 @@ export function createProcessor(context: ProcessorContext) {
   return async (work: ThreadWork): Promise<ThreadOutput> => {
     const input = work.input as CohortJobInput;
     const stored = JSON.parse(work.snapshot) as StoredState;
-    const slice = stored.mockState ?? { carts: [], redeemed: [] };
-    const before = stored.offerCycle ?? null;
-    mockStore.importState({ offerCycle: before, carts: slice.carts, redeemed: slice.redeemed, calls: 0 });
-    if (input.offerCycle && input.offerCycle.number !== before?.number) {
-      await mockStore.startOfferCycle({ offer_cycle: input.offerCycle.number, starts_at: input.offerCycle.startsAt, ends_at: input.offerCycle.endsAt, user_ids: [] });
+    const jobEdges = input.edges ?? MOCK_EDGES;
+    const mock = jobEdges.store.kind === 'mock';
+    edges.set(jobEdges);
+    if (mock) {
+      const slice = stored.mockState ?? { carts: [], redeemed: [] };
+      const before = stored.offerCycle ?? null;
+      mockStore.importState({ offerCycle: before, carts: slice.carts, redeemed: slice.redeemed, calls: 0 });
+      if (input.offerCycle && input.offerCycle.number !== before?.number) {
+        await mockStore.startOfferCycle({ offer_cycle: input.offerCycle.number, starts_at: input.offerCycle.startsAt, ends_at: input.offerCycle.endsAt, user_ids: [] });
+      }
     }
     // The cohort's actor as this thread left it after the previous cycle (its token matches the
     // stored state's), or rebuilt from the base with the state over it. Actors are never stopped
@@ -124,7 +191,7 @@ export function createProcessor(context: ProcessorContext) {
     if (kept && stored.token !== null && stored.token === kept.token) runner = kept.runner;
     else {
       const base = baseOf(id, stored.baseToken, work.base ?? null);
-      runner = createCohortRunner({ store: mockStore, recorder: createMockRecorder(), mockStore });
+      runner = createCohortRunner({ store: edges.store, recorder: edges.recorder, ...(mock ? { mockStore } : {}) });
       // open() puts the state over a copy of the base (and a base alone is copied here): the cached one stays as it was.
       runner.open(stored.state ? { id, snapshot: base, state: stored.state } : { id, snapshot: structuredClone(base) });
     }
@@ -134,7 +201,16 @@ export function createProcessor(context: ProcessorContext) {
     held.set(id, { token, runner });
     while (held.size > KEEP) held.delete(held.keys().next().value as string);
     const after: StoredState = { id, state: r.state ?? null, mockState: r.mockState ?? null, offerCycle: input.offerCycle, token, baseToken: stored.baseToken };
-    const result: CohortJobResult = { report: r.report, entries: r.entries, mockCalls: mockStore.exportState().calls, seconds: r.seconds, agentCycles: r.agentCycles };
+    const answers = edges.takeAnswers();
+    const result: CohortJobResult = {
+      report: r.report,
+      entries: r.entries,
+      mockCalls: mock ? mockStore.exportState().calls : 0,
+      seconds: r.seconds,
+      agentCycles: r.agentCycles,
+      ...(answers ? { answers } : {}),
+      http: edges.httpFigures(),
+    };
     return { snapshot: JSON.stringify(after), result };
   };
 }

@@ -18,7 +18,21 @@ import { coordinatorEventLine, openCoordinator, parseRedisUrl, type Coordinator 
 import type { DistributedRunConfig } from './cohort-processor.ts';
 import { dataFingerprint } from './fingerprint.ts';
 import { createRemoteExecutor, type RemoteExecutor } from './remote-cohort.ts';
+import type { Recorder } from '../model/types.ts';
+import type { AnswerSink } from '../store/recording-store.ts';
+import type { HttpMetrics } from '../store/http-store.ts';
+import { startCommitRelay, type CommitRelay, type JobEdges, type StoreEdge } from './job-edges.ts';
 
+/** The coordinator's edges a distributed run's jobs reach (./job-edges.ts). */
+export interface CoordinatorEdges {
+  mockStore: MockStore | null;
+  /** The store's URL (the bundled store's loopback URL or --api-url; null: the mock store). */
+  storeUrl: string | null;
+  /** The run's recorder (null: --mock-db): the workers' sessions are written through it (the commit relay). */
+  recorder: Recorder | null;
+  /** The run's answers file, when it records them. */
+  answers: AnswerSink | null;
+}
 /** One worker in the run's summary (`workers` in --json; a line each otherwise). */
 export interface WorkerRow {
   id: string;
@@ -37,8 +51,10 @@ export interface DistributedRun {
   coordinator: Coordinator;
   /** The workers joined now, from their last heartbeats. */
   workerRows(): WorkerRow[];
-  /** The executor for the simulation, once the run's mock store exists. */
-  executor(mockStore: MockStore | null): RemoteExecutor;
+  /** The executor for the simulation, once the run's store and database are open. */
+  executor(edges: CoordinatorEdges): Promise<RemoteExecutor>;
+  /** The latest figures of every worker thread's store client (a real store). */
+  workerHttpMetrics(): HttpMetrics[];
   close(): Promise<void>;
 }
 
@@ -47,9 +63,6 @@ export function checkDistributedOptions(config: RunConfig): void {
   if (!config.redis) return;
   parseRedisUrl(config.redis);
   if (config.workers > 0) throw inputError(`--redis and --workers ${config.workers}: expected one of them (the cohorts run on \`shopsim worker\` processes, each with --concurrency threads); nothing was written`);
-  if (!config.mockApi || !config.mockDb) {
-    throw inputError('--redis: a distributed run needs --mock-api and --mock-db for now (workers with their own store clients and database writes are not built yet; docs/scaling.md); nothing was written');
-  }
 }
 
 export async function openDistributedRun(args: { config: RunConfig; runId: string; personas: Persona[]; products: Product[]; say: (line: string) => void }): Promise<DistributedRun> {
@@ -79,6 +92,10 @@ export async function openDistributedRun(args: { config: RunConfig; runId: strin
     throw err;
   }
   let made: RemoteExecutor | null = null;
+  let transport: ReturnType<typeof createBullmqCohortTransport> | null = null;
+  let relay: CommitRelay | null = null;
+  /** The live workers' threads (at least one): the run's --rate-limit and --connections are split over them at every barrier. */
+  const threads = () => Math.max(1, coordinator.workerTally().filter((t) => !t.lost).reduce((n, t) => n + t.worker.concurrency, 0));
   return {
     coordinator,
     workerRows: () =>
@@ -86,10 +103,27 @@ export async function openDistributedRun(args: { config: RunConfig; runId: strin
         .workerTally()
         .map(({ worker: w, lost, jobs }) => ({ id: w.id, host: w.host, pid: w.pid, concurrency: w.concurrency, cohort_cycles: jobs, lost, rss_mb: Math.round(w.rssBytes / 1048576), last_heartbeat: w.beatAt }))
         .sort((a, b) => a.id.localeCompare(b.id)),
-    executor(mockStore) {
-      made ??= createRemoteExecutor(createBullmqCohortTransport(coordinator, { mockStore }));
+    async executor(edges) {
+      if (made) return made;
+      if (edges.recorder) relay = await startCommitRelay(edges.recorder);
+      const db = relay?.edge ?? ({ kind: 'mock' } as const);
+      const storeUrl = edges.storeUrl;
+      const jobEdges = (): JobEdges => {
+        let store: StoreEdge = { kind: 'mock' };
+        if (storeUrl !== null) {
+          const n = threads();
+          store = { kind: 'http', baseUrl: storeUrl, connections: Math.max(1, Math.ceil(config.connections / n)), requestTimeoutMs: config.requestTimeout * 1000, rateLimit: config.rateLimit / n, burst: config.burst };
+        }
+        return { store, db, recordAnswers: edges.answers !== null };
+      };
+      transport = createBullmqCohortTransport(coordinator, { mockStore: edges.mockStore, edges: jobEdges, answers: edges.answers });
+      made = createRemoteExecutor(transport);
       return made;
     },
-    close: () => (made ? made.close?.() ?? coordinator.close() : coordinator.close()),
+    workerHttpMetrics: () => transport?.workerHttpMetrics() ?? [],
+    close: async () => {
+      await (made ? made.close?.() ?? coordinator.close() : coordinator.close());
+      await relay?.close();
+    },
   };
 }
