@@ -163,7 +163,8 @@ export async function runCommand(flags: Partial<Record<keyof RunConfig, unknown>
   if (distributed) {
     try {
       if (opened.replayStore) throw inputError('--redis: a run served recorded answers (a replay) runs in one process; run it without --redis; nothing was written');
-      distributedExecutor = await distributed.executor({ mockStore: opened.backends.mockStore, storeUrl: opened.backends.storeUrl, recorder: config.mockDb ? null : opened.backends.recorder, answers: opened.answersWriter });
+      distributedExecutor = await distributed.executor({ mockStore: opened.backends.mockStore, storeUrl: opened.backends.storeUrl, recorder: config.mockDb ? null : opened.backends.recorder, answers: opened.answersWriter,
+        postgres: config.databaseUrl && opened.backends.db?.databaseId ? { databaseId: opened.backends.db.databaseId } : null });
     } catch (err) {
       await monitoring.close();
       await distributed.close().catch(() => {});

@@ -36,6 +36,8 @@ export interface BullmqCohortTransportOptions {
   edges?: () => JobEdges;
   /** Where the jobs' recorded store answers go (the run's answers file), added at the barrier. */
   answers?: AnswerSink | null;
+  /** Told at each barrier how the cycle's jobs wrote their sessions (counts of CohortJobResult.writes). */
+  onWrites?: (cycle: number, writes: Record<string, number>) => void;
 }
 
 export interface BullmqCohortTransport extends CohortTransport {
@@ -86,6 +88,11 @@ export function createBullmqCohortTransport(coordinator: Coordinator, options: B
       });
       const results = (await coordinator.runCycle(cycle, work)) as CohortJobResult[];
       const byCohort = new Map(work.map((w, i) => [w.cohort, results[i] as CohortJobResult]));
+      if (options.onWrites) {
+        const writes: Record<string, number> = {};
+        for (const r of results as CohortJobResult[]) if (r.writes) writes[r.writes] = (writes[r.writes] ?? 0) + 1;
+        options.onWrites(cycle, writes);
+      }
       for (const c of b.calls) {
         const r = byCohort.get(cohortNumber(c.id)) as CohortJobResult;
         storedAt.set(c.id, cycle);

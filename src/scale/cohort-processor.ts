@@ -28,6 +28,7 @@ import type { CallContext, Recorder, StoreApi } from '../model/types.ts';
 import type { Entry as AnswerEntry } from '../store/answer-format.ts';
 import { createHttpStore, type HttpMetrics, type HttpStore } from '../store/http-store.ts';
 import { createRecordingStore } from '../store/recording-store.ts';
+import type { Database } from '../db/connection.ts';
 import { MOCK_EDGES, relayRecorder, type JobEdges } from './job-edges.ts';
 
 /** The run settings a cohort job needs (published by the coordinator). */
@@ -41,6 +42,8 @@ export interface DistributedRunConfig {
 export interface WorkerLocal {
   personas: string;
   products: string;
+  /** This worker's own PostgreSQL URL (--database-url / DATABASE_URL), used when it is the run's database. */
+  databaseUrl?: string | null;
 }
 
 export type OfferCycle = MockStoreState['offerCycle'];
@@ -89,14 +92,18 @@ export interface CohortJobResult {
   answers?: [CallContext, AnswerEntry][];
   /** This thread's store-client figures so far (a real store), under the client's id. */
   http?: { client: string; metrics: HttpMetrics } | null;
+  /** Where this job's sessions went: the worker's own pool on the run's database, the coordinator's relay, or nowhere. */
+  writes?: 'direct' | 'relay' | 'none';
 }
 
 /** The delegating store and recorder a thread's cohorts are built with: the edges of the job running now behind them. */
-function currentEdges(mockStore: StoreApi) {
+function currentEdges(mockStore: StoreApi, databaseUrl: string | null) {
   let store: StoreApi = mockStore;
   let recorder: Recorder = createMockRecorder();
   let http: { key: string; client: HttpStore; id: string } | null = null;
   let relay: { key: string; recorder: ReturnType<typeof relayRecorder> } | null = null;
+  /** This thread's own pool on the run's database (null: not opened, or not the run's database: the relay then). */
+  let direct: { key: string; db: Database | null } | null = null;
   let answers: [CallContext, AnswerEntry][] | null = null;
   const METHODS = ['listProducts', 'getProduct', 'getCart', 'addToCart', 'removeFromCart', 'clearCart', 'listOffers', 'applyCoupon', 'checkout', 'startOfferCycle'] as const;
   const through = (pick: () => StoreApi): StoreApi =>
@@ -108,7 +115,7 @@ function currentEdges(mockStore: StoreApi) {
     store: delegate,
     recorder: recorderProxy,
     /** Puts this job's edges behind the delegates (clients kept while the job's edges name the same place). */
-    set(edges: JobEdges): void {
+    async set(edges: JobEdges): Promise<void> {
       const s = edges.store;
       if (s.kind === 'http') {
         const key = JSON.stringify([s.baseUrl, s.connections, s.requestTimeoutMs, s.rateLimit, s.burst]);
@@ -120,11 +127,32 @@ function currentEdges(mockStore: StoreApi) {
         store = http.client;
       } else store = mockStore;
       const d = edges.db;
-      if (d.kind === 'relay') {
-        const key = `${d.url}\n${d.token}`;
+      if (d.kind === 'direct' && databaseUrl) {
+        const key = JSON.stringify([d.databaseId, d.poolSize, d.writeTimeoutMs, d.groupCommit]);
+        if (direct?.key !== key) {
+          void direct?.db?.close();
+          let db: Database | null = null;
+          try {
+            const { openDatabase } = await import('../db/connection.ts');
+            db = await openDatabase({ databaseUrl, poolSize: d.poolSize, writeTimeoutMs: d.writeTimeoutMs, groupCommit: d.groupCommit, migrate: false });
+            if (db.databaseId !== d.databaseId) {
+              await db.close();
+              db = null;
+            }
+          } catch {
+            // unreachable from here: the coordinator writes them (the relay)
+            db = null;
+          }
+          direct = { key, db };
+        }
+      }
+      const relayEdge = d.kind === 'relay' ? d : d.kind === 'direct' ? d.relay : null;
+      if (d.kind === 'direct' && direct?.db) recorder = direct.db.recorder;
+      else if (relayEdge) {
+        const key = `${relayEdge.url}\n${relayEdge.token}`;
         if (relay?.key !== key) {
           void relay?.recorder.closeRelay();
-          relay = { key, recorder: relayRecorder(d) };
+          relay = { key, recorder: relayRecorder(relayEdge) };
         }
         recorder = relay.recorder;
       } else recorder = createMockRecorder();
@@ -136,6 +164,12 @@ function currentEdges(mockStore: StoreApi) {
       answers = null;
       return a ?? undefined;
     },
+    /** Settles writes of this job whose outcome was unknown (./pg-recorder.ts reconcile), so the database holds what the job counted. */
+    settle: async (): Promise<void> => {
+      if (direct?.db && recorder === direct.db.recorder) await recorder.reconcile?.().catch(() => undefined);
+    },
+    /** How this job's sessions were written. */
+    writes: (): 'direct' | 'relay' | 'none' => (direct?.db && recorder === direct.db.recorder ? 'direct' : relay && recorder === relay.recorder ? 'relay' : 'none'),
     httpFigures: (): { client: string; metrics: HttpMetrics } | null => (http && store === http.client ? { client: http.id, metrics: http.client.metrics() } : null),
   };
 }
@@ -146,7 +180,7 @@ export function createProcessor(context: ProcessorContext) {
   const products = loadProducts(local.products);
   const agentIds = selectAgents(loadPersonas(local.personas), run.agents, local.personas).map((p) => p.id);
   const mockStore = createMockStore({ seed: run.seed, products, agentIds, failRate: run.mockFailRate });
-  const edges = currentEdges(mockStore);
+  const edges = currentEdges(mockStore, local.databaseUrl ?? null);
   const held = new Map<string, { token: string; runner: CohortRunner }>();
   /** Each cohort's base as a persisted snapshot, made once per thread (a spec is spawned once, not at every rebuild). */
   const bases = new Map<string, unknown>();
@@ -172,7 +206,7 @@ export function createProcessor(context: ProcessorContext) {
     const stored = JSON.parse(work.snapshot) as StoredState;
     const jobEdges = input.edges ?? MOCK_EDGES;
     const mock = jobEdges.store.kind === 'mock';
-    edges.set(jobEdges);
+    await edges.set(jobEdges);
     if (mock) {
       const slice = stored.mockState ?? { carts: [], redeemed: [] };
       const before = stored.offerCycle ?? null;
@@ -197,6 +231,7 @@ export function createProcessor(context: ProcessorContext) {
     }
     if (input.window !== undefined) runner.setWindow(id, input.window);
     const r = await runner.runCycle(id, { info: input.info, activeCount: input.activeCount }, { state: true });
+    await edges.settle();
     const token = randomBytes(8).toString('hex');
     held.set(id, { token, runner });
     while (held.size > KEEP) held.delete(held.keys().next().value as string);
@@ -210,6 +245,7 @@ export function createProcessor(context: ProcessorContext) {
       agentCycles: r.agentCycles,
       ...(answers ? { answers } : {}),
       http: edges.httpFigures(),
+      writes: edges.writes(),
     };
     return { snapshot: JSON.stringify(after), result };
   };

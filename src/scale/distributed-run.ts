@@ -21,7 +21,7 @@ import { createRemoteExecutor, type RemoteExecutor } from './remote-cohort.ts';
 import type { Recorder } from '../model/types.ts';
 import type { AnswerSink } from '../store/recording-store.ts';
 import type { HttpMetrics } from '../store/http-store.ts';
-import { startCommitRelay, type CommitRelay, type JobEdges, type StoreEdge } from './job-edges.ts';
+import { startCommitRelay, type CommitRelay, type DbEdge, type JobEdges, type StoreEdge } from './job-edges.ts';
 
 /** The coordinator's edges a distributed run's jobs reach (./job-edges.ts). */
 export interface CoordinatorEdges {
@@ -32,6 +32,8 @@ export interface CoordinatorEdges {
   recorder: Recorder | null;
   /** The run's answers file, when it records them. */
   answers: AnswerSink | null;
+  /** On PostgreSQL (--database-url): the database's identity; workers given the same database write there themselves. */
+  postgres: { databaseId: string } | null;
 }
 /** One worker in the run's summary (`workers` in --json; a line each otherwise). */
 export interface WorkerRow {
@@ -106,7 +108,12 @@ export async function openDistributedRun(args: { config: RunConfig; runId: strin
     async executor(edges) {
       if (made) return made;
       if (edges.recorder) relay = await startCommitRelay(edges.recorder);
-      const db = relay?.edge ?? ({ kind: 'mock' } as const);
+      const db: DbEdge = relay
+        ? edges.postgres
+          ? { kind: 'direct', databaseId: edges.postgres.databaseId, poolSize: config.workerDbPool, writeTimeoutMs: config.dbWriteTimeout * 1000, groupCommit: config.dbGroupCommit, relay: relay.edge }
+          : relay.edge
+        : { kind: 'mock' };
+      let saidRelayed = false;
       const storeUrl = edges.storeUrl;
       const jobEdges = (): JobEdges => {
         let store: StoreEdge = { kind: 'mock' };
@@ -116,7 +123,18 @@ export async function openDistributedRun(args: { config: RunConfig; runId: strin
         }
         return { store, db, recordAnswers: edges.answers !== null };
       };
-      transport = createBullmqCohortTransport(coordinator, { mockStore: edges.mockStore, edges: jobEdges, answers: edges.answers });
+      transport = createBullmqCohortTransport(coordinator, {
+        mockStore: edges.mockStore,
+        edges: jobEdges,
+        answers: edges.answers,
+        onWrites: (cycle, writes) => {
+          // On PostgreSQL each worker should write itself; one that cannot (no --database-url of this database) is said once.
+          const relayed = writes['relay'] ?? 0;
+          if (db.kind !== 'direct' || relayed === 0 || saidRelayed) return;
+          saidRelayed = true;
+          say(`${relayed} cohort job${relayed === 1 ? '' : 's'} of cycle ${cycle} wrote their sessions through this process: their workers have no --database-url (or DATABASE_URL) for the run's database; give it to them to write directly with --worker-db-pool ${config.workerDbPool} connections per thread`);
+        },
+      });
       made = createRemoteExecutor(transport);
       return made;
     },

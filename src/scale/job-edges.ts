@@ -26,7 +26,16 @@ export type StoreEdge =
   | { kind: 'mock' }
   | { kind: 'http'; baseUrl: string; connections: number; requestTimeoutMs: number; rateLimit: number; burst: number | null };
 
-export type DbEdge = { kind: 'mock' } | { kind: 'relay'; url: string; token: string };
+export type RelayEdge = { kind: 'relay'; url: string; token: string };
+
+/**
+ * PostgreSQL: a worker given the run's database (its own --database-url / DATABASE_URL: the URL
+ * never travels) writes its cohorts' sessions there through a pool of `poolSize` per thread; one
+ * without, or whose database is another (its identity differs), writes through `relay`.
+ */
+export type DirectEdge = { kind: 'direct'; databaseId: string; poolSize: number; writeTimeoutMs: number; groupCommit: number; relay: RelayEdge };
+
+export type DbEdge = { kind: 'mock' } | RelayEdge | DirectEdge;
 
 export interface JobEdges {
   store: StoreEdge;
@@ -38,7 +47,7 @@ export interface JobEdges {
 export const MOCK_EDGES: JobEdges = { store: { kind: 'mock' }, db: { kind: 'mock' }, recordAnswers: false };
 
 export interface CommitRelay {
-  readonly edge: Extract<DbEdge, { kind: 'relay' }>;
+  readonly edge: RelayEdge;
   /** Sessions written through the relay (each POST answered 204). */
   written(): number;
   close(): Promise<void>;
@@ -105,7 +114,7 @@ export async function startCommitRelay(recorder: Recorder): Promise<CommitRelay>
 }
 
 /** A worker's recorder writing through the coordinator's relay: a session's commit resolves when the coordinator wrote it. */
-export function relayRecorder(edge: Extract<DbEdge, { kind: 'relay' }>): Recorder & { closeRelay(): Promise<void> } {
+export function relayRecorder(edge: RelayEdge): Recorder & { closeRelay(): Promise<void> } {
   const pool = new Pool(edge.url, { connections: 4, keepAliveTimeout: 30_000 });
   return {
     ...createMockRecorder(),
