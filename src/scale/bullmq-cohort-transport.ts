@@ -36,8 +36,8 @@ export interface BullmqCohortTransportOptions {
   edges?: () => JobEdges;
   /** Where the jobs' recorded store answers go (the run's answers file), added at the barrier. */
   answers?: AnswerSink | null;
-  /** Told at each barrier how the cycle's jobs wrote their sessions (counts of CohortJobResult.writes). */
-  onWrites?: (cycle: number, writes: Record<string, number>) => void;
+  /** Told at each barrier how the cycle's jobs wrote their sessions (counts of CohortJobResult.writes) and how many calls were served from a lost attempt's record. */
+  onBarrier?: (cycle: number, jobs: { writes: Record<string, number>; served: number }) => void;
 }
 
 export interface BullmqCohortTransport extends CohortTransport {
@@ -88,10 +88,14 @@ export function createBullmqCohortTransport(coordinator: Coordinator, options: B
       });
       const results = (await coordinator.runCycle(cycle, work)) as CohortJobResult[];
       const byCohort = new Map(work.map((w, i) => [w.cohort, results[i] as CohortJobResult]));
-      if (options.onWrites) {
+      if (options.onBarrier) {
         const writes: Record<string, number> = {};
-        for (const r of results as CohortJobResult[]) if (r.writes) writes[r.writes] = (writes[r.writes] ?? 0) + 1;
-        options.onWrites(cycle, writes);
+        let served = 0;
+        for (const r of results as CohortJobResult[]) {
+          if (r.writes) writes[r.writes] = (writes[r.writes] ?? 0) + 1;
+          served += r.served ?? 0;
+        }
+        options.onBarrier(cycle, { writes, served });
       }
       for (const c of b.calls) {
         const r = byCohort.get(cohortNumber(c.id)) as CohortJobResult;

@@ -24,7 +24,8 @@ import { createCohortRunner, type CohortMockState, type CohortRunner, type Cohor
 import type { ProcessorContext, ThreadOutput, ThreadWork } from './thread-pool.ts';
 import type { Entry } from '../simulation/event-log.ts';
 import type { CohortReport } from '../../machines/cohort.machine.ts';
-import type { CallContext, Recorder, StoreApi } from '../model/types.ts';
+import type { CallContext, Product, Recorder, StoreApi } from '../model/types.ts';
+import { servedFirstStore } from './served-answers.ts';
 import type { Entry as AnswerEntry } from '../store/answer-format.ts';
 import { createHttpStore, type HttpMetrics, type HttpStore } from '../store/http-store.ts';
 import { createRecordingStore } from '../store/recording-store.ts';
@@ -94,14 +95,18 @@ export interface CohortJobResult {
   http?: { client: string; metrics: HttpMetrics } | null;
   /** Where this job's sessions went: the worker's own pool on the run's database, the coordinator's relay, or nowhere. */
   writes?: 'direct' | 'relay' | 'none';
+  /** Calls answered from the record of an earlier attempt of this job (a real store; ./served-answers.ts). */
+  served?: number;
 }
 
 /** The delegating store and recorder a thread's cohorts are built with: the edges of the job running now behind them. */
-function currentEdges(mockStore: StoreApi, databaseUrl: string | null) {
+function currentEdges(mockStore: StoreApi, databaseUrl: string | null, catalog: ReadonlyMap<string, Product>) {
   let store: StoreApi = mockStore;
   let recorder: Recorder = createMockRecorder();
   let http: { key: string; client: HttpStore; id: string } | null = null;
   let relay: { key: string; recorder: ReturnType<typeof relayRecorder> } | null = null;
+  let answerLog: { key: string; client: ReturnType<typeof relayRecorder> } | null = null;
+  let serving: ReturnType<typeof servedFirstStore> | null = null;
   /** This thread's own pool on the run's database (null: not opened, or not the run's database: the relay then). */
   let direct: { key: string; db: Database | null } | null = null;
   let answers: [CallContext, AnswerEntry][] | null = null;
@@ -115,7 +120,7 @@ function currentEdges(mockStore: StoreApi, databaseUrl: string | null) {
     store: delegate,
     recorder: recorderProxy,
     /** Puts this job's edges behind the delegates (clients kept while the job's edges name the same place). */
-    async set(edges: JobEdges): Promise<void> {
+    async set(edges: JobEdges, job: { cycle: number; cohort: number }): Promise<void> {
       const s = edges.store;
       if (s.kind === 'http') {
         const key = JSON.stringify([s.baseUrl, s.connections, s.requestTimeoutMs, s.rateLimit, s.burst]);
@@ -125,6 +130,20 @@ function currentEdges(mockStore: StoreApi, databaseUrl: string | null) {
           http = { key, client, id: randomBytes(6).toString('hex') };
         }
         store = http.client;
+        serving = null;
+        const log = edges.answerLog;
+        if (log) {
+          const logKey = `${log.url}\n${log.token}`;
+          if (answerLog?.key !== logKey) {
+            void answerLog?.client.closeRelay();
+            answerLog = { key: logKey, client: relayRecorder(log) };
+          }
+          const client = answerLog.client;
+          // A job run again is served what its first attempt was answered (no second purchase); a first attempt gets none.
+          const recorded = await client.recordedAnswers(job.cycle, job.cohort).catch(() => new Map<string, AnswerEntry>());
+          serving = servedFirstStore(http.client, recorded, { catalog, post: (ctx, e) => client.postAnswer(job.cycle, job.cohort, ctx, e) });
+          store = serving;
+        }
       } else store = mockStore;
       const d = edges.db;
       if (d.kind === 'direct' && databaseUrl) {
@@ -168,9 +187,11 @@ function currentEdges(mockStore: StoreApi, databaseUrl: string | null) {
     settle: async (): Promise<void> => {
       if (direct?.db && recorder === direct.db.recorder) await recorder.reconcile?.().catch(() => undefined);
     },
+    /** Calls of this job answered from the record of an earlier attempt. */
+    served: (): number => serving?.served() ?? 0,
     /** How this job's sessions were written. */
     writes: (): 'direct' | 'relay' | 'none' => (direct?.db && recorder === direct.db.recorder ? 'direct' : relay && recorder === relay.recorder ? 'relay' : 'none'),
-    httpFigures: (): { client: string; metrics: HttpMetrics } | null => (http && store === http.client ? { client: http.id, metrics: http.client.metrics() } : null),
+    httpFigures: (): { client: string; metrics: HttpMetrics } | null => (http && (store === http.client || store === serving) ? { client: http.id, metrics: http.client.metrics() } : null),
   };
 }
 
@@ -180,7 +201,7 @@ export function createProcessor(context: ProcessorContext) {
   const products = loadProducts(local.products);
   const agentIds = selectAgents(loadPersonas(local.personas), run.agents, local.personas).map((p) => p.id);
   const mockStore = createMockStore({ seed: run.seed, products, agentIds, failRate: run.mockFailRate });
-  const edges = currentEdges(mockStore, local.databaseUrl ?? null);
+  const edges = currentEdges(mockStore, local.databaseUrl ?? null, new Map(products.map((p) => [p.id, p])));
   const held = new Map<string, { token: string; runner: CohortRunner }>();
   /** Each cohort's base as a persisted snapshot, made once per thread (a spec is spawned once, not at every rebuild). */
   const bases = new Map<string, unknown>();
@@ -206,7 +227,7 @@ export function createProcessor(context: ProcessorContext) {
     const stored = JSON.parse(work.snapshot) as StoredState;
     const jobEdges = input.edges ?? MOCK_EDGES;
     const mock = jobEdges.store.kind === 'mock';
-    await edges.set(jobEdges);
+    await edges.set(jobEdges, { cycle: work.cycle, cohort: work.cohort });
     if (mock) {
       const slice = stored.mockState ?? { carts: [], redeemed: [] };
       const before = stored.offerCycle ?? null;
@@ -246,6 +267,7 @@ export function createProcessor(context: ProcessorContext) {
       ...(answers ? { answers } : {}),
       http: edges.httpFigures(),
       writes: edges.writes(),
+      ...(edges.served() > 0 ? { served: edges.served() } : {}),
     };
     return { snapshot: JSON.stringify(after), result };
   };

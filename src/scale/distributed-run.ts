@@ -57,6 +57,8 @@ export interface DistributedRun {
   executor(edges: CoordinatorEdges): Promise<RemoteExecutor>;
   /** The latest figures of every worker thread's store client (a real store). */
   workerHttpMetrics(): HttpMetrics[];
+  /** Store calls answered from the record of a lost attempt (cohort jobs run again), so far. */
+  servedAnswers(): number;
   close(): Promise<void>;
 }
 
@@ -96,6 +98,7 @@ export async function openDistributedRun(args: { config: RunConfig; runId: strin
   let made: RemoteExecutor | null = null;
   let transport: ReturnType<typeof createBullmqCohortTransport> | null = null;
   let relay: CommitRelay | null = null;
+  let served = 0;
   /** The live workers' threads (at least one): the run's --rate-limit and --connections are split over them at every barrier. */
   const threads = () => Math.max(1, coordinator.workerTally().filter((t) => !t.lost).reduce((n, t) => n + t.worker.concurrency, 0));
   return {
@@ -107,8 +110,9 @@ export async function openDistributedRun(args: { config: RunConfig; runId: strin
         .sort((a, b) => a.id.localeCompare(b.id)),
     async executor(edges) {
       if (made) return made;
-      if (edges.recorder) relay = await startCommitRelay(edges.recorder);
-      const db: DbEdge = relay
+      // The relay writes the sessions (a database) and holds the answers of cohort jobs that may run again (a real store).
+      if (edges.recorder || edges.storeUrl !== null) relay = await startCommitRelay(edges.recorder);
+      const db: DbEdge = relay && edges.recorder
         ? edges.postgres
           ? { kind: 'direct', databaseId: edges.postgres.databaseId, poolSize: config.workerDbPool, writeTimeoutMs: config.dbWriteTimeout * 1000, groupCommit: config.dbGroupCommit, relay: relay.edge }
           : relay.edge
@@ -121,13 +125,19 @@ export async function openDistributedRun(args: { config: RunConfig; runId: strin
           const n = threads();
           store = { kind: 'http', baseUrl: storeUrl, connections: Math.max(1, Math.ceil(config.connections / n)), requestTimeoutMs: config.requestTimeout * 1000, rateLimit: config.rateLimit / n, burst: config.burst };
         }
-        return { store, db, recordAnswers: edges.answers !== null };
+        return { store, db, recordAnswers: edges.answers !== null, answerLog: storeUrl !== null ? relay?.edge ?? null : null };
       };
       transport = createBullmqCohortTransport(coordinator, {
         mockStore: edges.mockStore,
         edges: jobEdges,
         answers: edges.answers,
-        onWrites: (cycle, writes) => {
+        onBarrier: (cycle, { writes, served: n }) => {
+          // The cycle's barrier is passed: none of its jobs runs again.
+          relay?.forget(cycle);
+          if (n > 0) {
+            served += n;
+            say(`cycle ${cycle}: ${n} store call${n === 1 ? '' : 's'} of cohort jobs run again answered from their lost attempt's record (not sent to the store again)`);
+          }
           // On PostgreSQL each worker should write itself; one that cannot (no --database-url of this database) is said once.
           const relayed = writes['relay'] ?? 0;
           if (db.kind !== 'direct' || relayed === 0 || saidRelayed) return;
@@ -139,6 +149,7 @@ export async function openDistributedRun(args: { config: RunConfig; runId: strin
       return made;
     },
     workerHttpMetrics: () => transport?.workerHttpMetrics() ?? [],
+    servedAnswers: () => served,
     close: async () => {
       await (made ? made.close?.() ?? coordinator.close() : coordinator.close());
       await relay?.close();

@@ -19,7 +19,8 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Pool } from 'undici';
-import type { Recorder, SessionRecord } from '../model/types.ts';
+import type { CallContext, Recorder, SessionRecord } from '../model/types.ts';
+import type { Entry as AnswerEntry } from '../store/answer-format.ts';
 import { createMockRecorder } from '../simulation/mock-recorder.ts';
 
 export type StoreEdge =
@@ -42,6 +43,11 @@ export interface JobEdges {
   db: DbEdge;
   /** Record the store's answers and return them with the job's result (the coordinator writes the answers file). */
   recordAnswers: boolean;
+  /**
+   * A real store: every answer is sent here (the relay's /answers) before the shopper reads it,
+   * and a job is served the answers recorded for its (cycle, cohort) first (./served-answers.ts).
+   */
+  answerLog?: RelayEdge | null;
 }
 
 export const MOCK_EDGES: JobEdges = { store: { kind: 'mock' }, db: { kind: 'mock' }, recordAnswers: false };
@@ -50,6 +56,10 @@ export interface CommitRelay {
   readonly edge: RelayEdge;
   /** Sessions written through the relay (each POST answered 204). */
   written(): number;
+  /** Store answers held for cohort jobs that may run again, and those served to a job run again. */
+  answers(): { held: number; served: number };
+  /** Drops the answers of cycles up to this one (their barrier is passed: no job of them runs again). */
+  forget(throughCycle: number): void;
   close(): Promise<void>;
 }
 
@@ -71,21 +81,52 @@ function readBody(req: IncomingMessage, limit: number): Promise<string> {
   });
 }
 
-/** The coordinator's commit relay: POST /commit { SessionRecord } → 204 once written, 500 { error } when the write failed. */
-export async function startCommitRelay(recorder: Recorder): Promise<CommitRelay> {
+/**
+ * The coordinator's commit relay: POST /commit { SessionRecord } → 204 once written, 500 { error }
+ * when the write failed (or there is no database: `recorder` null). POST /answers/CYCLE/COHORT
+ * [ctx, entry] → 204 once held; GET /answers/CYCLE/COHORT → the answers held for that job, as
+ * [[agentIndex:callSeq, entry], …] (./served-answers.ts).
+ */
+export async function startCommitRelay(recorder: Recorder | null): Promise<CommitRelay> {
   const token = randomBytes(18).toString('base64url');
   let written = 0;
+  let served = 0;
+  const held = new Map<string, { cycle: number; calls: Map<string, AnswerEntry> }>();
   const server = createServer((req, res) => {
-    if (req.method !== 'POST' || req.url !== '/commit') {
-      res.writeHead(404).end();
-      return;
-    }
     if (req.headers.authorization !== `Bearer ${token}`) {
       res.writeHead(401).end();
       return;
     }
+    const m = /^\/answers\/(\d+)\/(\d+)$/.exec(req.url ?? '');
+    if (m) {
+      const job = `${m[1]}/${m[2]}`;
+      if (req.method === 'GET') {
+        const calls = held.get(job)?.calls;
+        served += calls?.size ?? 0;
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(calls ? [...calls] : []));
+        return;
+      }
+      readBody(req, 8 * 1024 * 1024).then(
+        (text) => {
+          const [ctx, entry] = JSON.parse(text) as [CallContext, AnswerEntry];
+          let h = held.get(job);
+          if (!h) held.set(job, (h = { cycle: Number(m[1]), calls: new Map() }));
+          h.calls.set(`${ctx.agentIndex}:${ctx.callSeq}`, entry);
+          res.writeHead(204).end();
+        },
+        () => res.writeHead(400).end(),
+      );
+      return;
+    }
+    if (req.method !== 'POST' || req.url !== '/commit') {
+      res.writeHead(404).end();
+      return;
+    }
     readBody(req, 8 * 1024 * 1024)
-      .then((text) => recorder.commitSession(JSON.parse(text) as SessionRecord))
+      .then((text) => {
+        if (!recorder) throw new Error('this run writes no sessions (--mock-db)');
+        return recorder.commitSession(JSON.parse(text) as SessionRecord);
+      })
       .then(
         () => {
           written++;
@@ -105,6 +146,10 @@ export async function startCommitRelay(recorder: Recorder): Promise<CommitRelay>
   return {
     edge: { kind: 'relay', url: `http://127.0.0.1:${port}`, token },
     written: () => written,
+    answers: () => ({ held: [...held.values()].reduce((n, h) => n + h.calls.size, 0), served }),
+    forget(throughCycle) {
+      for (const [k, h] of held) if (h.cycle <= throughCycle) held.delete(k);
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
@@ -114,11 +159,11 @@ export async function startCommitRelay(recorder: Recorder): Promise<CommitRelay>
 }
 
 /** A worker's recorder writing through the coordinator's relay: a session's commit resolves when the coordinator wrote it. */
-export function relayRecorder(edge: RelayEdge): Recorder & { closeRelay(): Promise<void> } {
+export function relayRecorder(edge: RelayEdge) {
   const pool = new Pool(edge.url, { connections: 4, keepAliveTimeout: 30_000 });
   return {
     ...createMockRecorder(),
-    async commitSession(record) {
+    async commitSession(record: SessionRecord): Promise<void> {
       const res = await pool.request({ method: 'POST', path: '/commit', headers: { authorization: `Bearer ${edge.token}`, 'content-type': 'application/json' }, body: JSON.stringify(record) });
       const text = await res.body.text();
       if (res.statusCode === 204) return;
@@ -130,6 +175,19 @@ export function relayRecorder(edge: RelayEdge): Recorder & { closeRelay(): Promi
         // not JSON: the status says it
       }
       throw new Error(message);
+    },
+    async postAnswer(cycle: number, cohort: number, ctx: CallContext, entry: AnswerEntry): Promise<void> {
+      const res = await pool.request({ method: 'POST', path: `/answers/${cycle}/${cohort}`, headers: { authorization: `Bearer ${edge.token}`, 'content-type': 'application/json' }, body: JSON.stringify([ctx, entry]) });
+      await res.body.dump();
+    },
+    /** The answers held for this job (empty on its first attempt). */
+    async recordedAnswers(cycle: number, cohort: number): Promise<Map<string, AnswerEntry>> {
+      const res = await pool.request({ method: 'GET', path: `/answers/${cycle}/${cohort}`, headers: { authorization: `Bearer ${edge.token}` } });
+      if (res.statusCode !== 200) {
+        await res.body.dump();
+        throw new Error(`the coordinator's relay answered ${res.statusCode} for the recorded answers`);
+      }
+      return new Map((await res.body.json()) as [string, AnswerEntry][]);
     },
     closeRelay: () => pool.close(),
   };
