@@ -372,7 +372,7 @@ export async function openRun(plan: RunPlan, options: OpenRunOptions = {}): Prom
   // client; their sessions are written by this thread's recorder (one connection for PGlite).
   let executor: ThreadExecutor | null = null;
   if (config.workers > 0 && plan.durable && !plan.answers) {
-    const { startThreadExecutor } = await import('../scale/thread-executor.ts');
+    const [{ startThreadExecutor }, { rateShares }] = await Promise.all([import('../scale/thread-executor.ts'), import('../scale/rate-shares.ts')]);
     executor = startThreadExecutor({
       workers: config.workers,
       keepSnapshots: true,
@@ -385,6 +385,7 @@ export async function openRun(plan: RunPlan, options: OpenRunOptions = {}): Prom
             // --rate-limit is the run's total: each worker paces at its share.
             rateLimit: config.rateLimit / config.workers, burst: config.burst,
           },
+      ...(backends.storeUrl !== null ? { rateShares: rateShares(config.rateLimit, config.workers, personas.length, config.cohortSize) } : {}),
     });
   }
   const threads = executor;

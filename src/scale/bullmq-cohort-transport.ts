@@ -32,8 +32,8 @@ import type { JobEdges } from './job-edges.ts';
 
 export interface BullmqCohortTransportOptions {
   mockStore?: MockStore | null;
-  /** The store and database each job reaches, asked at every cycle (./job-edges.ts); absent: mock store, no writes. */
-  edges?: () => JobEdges;
+  /** The store and database each job reaches, asked at every cycle with its job count (./job-edges.ts); absent: mock store, no writes. */
+  edges?: (jobs: number) => JobEdges;
   /** Where the jobs' recorded store answers go (the run's answers file), added at the barrier. */
   answers?: AnswerSink | null;
   /** Told at each barrier how the cycle's jobs wrote their sessions (counts of CohortJobResult.writes) and how many calls were served from a lost attempt's record. */
@@ -79,7 +79,7 @@ export function createBullmqCohortTransport(coordinator: Coordinator, options: B
           await coordinator.putSnapshot(cohortNumber(c.id), cycle - 1, s);
         }
       }
-      const edges = options.edges?.();
+      const edges = options.edges?.(b.calls.length);
       const work = b.calls.map((c) => {
         const w = windows.get(c.id);
         windows.delete(c.id);

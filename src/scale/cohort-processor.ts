@@ -126,7 +126,9 @@ function currentEdges(mockStore: StoreApi, databaseUrl: string | null, catalog: 
         const key = JSON.stringify([s.baseUrl, s.connections, s.requestTimeoutMs, s.rateLimit, s.burst]);
         if (http?.key !== key) {
           void http?.client.close();
-          const client = createHttpStore({ baseUrl: s.baseUrl, connections: s.connections, requestTimeoutMs: s.requestTimeoutMs, rateLimit: s.rateLimit, ...(s.burst !== null ? { burst: s.burst } : {}) });
+          // A 429's Retry-After is the run's: told to the coordinator, which hands it to every worker (with their next answers).
+          const client = createHttpStore({ baseUrl: s.baseUrl, connections: s.connections, requestTimeoutMs: s.requestTimeoutMs, rateLimit: s.rateLimit, ...(s.burst !== null ? { burst: s.burst } : {}),
+            onRetryAfter: (ms) => void answerLog?.client.broadcastHold(ms).catch(() => undefined) });
           http = { key, client, id: randomBytes(6).toString('hex') };
         }
         store = http.client;
@@ -141,7 +143,8 @@ function currentEdges(mockStore: StoreApi, databaseUrl: string | null, catalog: 
           const client = answerLog.client;
           // A job run again is served what its first attempt was answered (no second purchase); a first attempt gets none.
           const recorded = await client.recordedAnswers(job.cycle, job.cohort).catch(() => new Map<string, AnswerEntry>());
-          serving = servedFirstStore(http.client, recorded, { catalog, post: (ctx, e) => client.postAnswer(job.cycle, job.cohort, ctx, e) });
+          const own = http.client;
+          serving = servedFirstStore(own, recorded, { catalog, post: (ctx, e) => client.postAnswer(job.cycle, job.cohort, ctx, e).then((hold) => own.holdFor(hold)) });
           store = serving;
         }
       } else store = mockStore;

@@ -21,6 +21,7 @@ import { createRemoteExecutor, type RemoteExecutor } from './remote-cohort.ts';
 import type { Recorder } from '../model/types.ts';
 import type { AnswerSink } from '../store/recording-store.ts';
 import type { HttpMetrics } from '../store/http-store.ts';
+import { threadRate } from './rate-shares.ts';
 import { startCommitRelay, type CommitRelay, type DbEdge, type JobEdges, type StoreEdge } from './job-edges.ts';
 
 /** The coordinator's edges a distributed run's jobs reach (./job-edges.ts). */
@@ -119,11 +120,12 @@ export async function openDistributedRun(args: { config: RunConfig; runId: strin
         : { kind: 'mock' };
       let saidRelayed = false;
       const storeUrl = edges.storeUrl;
-      const jobEdges = (): JobEdges => {
+      const jobEdges = (jobs: number): JobEdges => {
         let store: StoreEdge = { kind: 'mock' };
         if (storeUrl !== null) {
+          // The run's --rate-limit over the threads busy at once, recomputed at every barrier (workers joined or lost since).
           const n = threads();
-          store = { kind: 'http', baseUrl: storeUrl, connections: Math.max(1, Math.ceil(config.connections / n)), requestTimeoutMs: config.requestTimeout * 1000, rateLimit: config.rateLimit / n, burst: config.burst };
+          store = { kind: 'http', baseUrl: storeUrl, connections: Math.max(1, Math.ceil(config.connections / Math.min(n, Math.max(1, jobs)))), requestTimeoutMs: config.requestTimeout * 1000, rateLimit: threadRate(config.rateLimit, n, jobs), burst: config.burst };
         }
         return { store, db, recordAnswers: edges.answers !== null, answerLog: storeUrl !== null ? relay?.edge ?? null : null };
       };

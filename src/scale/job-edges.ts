@@ -58,6 +58,8 @@ export interface CommitRelay {
   written(): number;
   /** Store answers held for cohort jobs that may run again, and those served to a job run again. */
   answers(): { held: number; served: number };
+  /** 429s a worker was answered and broadcast to the others (its Retry-After held by every worker). */
+  holds(): number;
   /** Drops the answers of cycles up to this one (their barrier is passed: no job of them runs again). */
   forget(throughCycle: number): void;
   close(): Promise<void>;
@@ -91,10 +93,21 @@ export async function startCommitRelay(recorder: Recorder | null): Promise<Commi
   const token = randomBytes(18).toString('base64url');
   let written = 0;
   let served = 0;
+  /** A 429's Retry-After from any worker: until then (wall clock) every worker holds its requests. */
+  let holdUntil = 0;
+  let holds = 0;
+  const holdLeft = () => Math.max(0, holdUntil - Date.now());
   const held = new Map<string, { cycle: number; calls: Map<string, AnswerEntry> }>();
   const server = createServer((req, res) => {
     if (req.headers.authorization !== `Bearer ${token}`) {
       res.writeHead(401).end();
+      return;
+    }
+    const hold = /^\/hold\/(\d+)$/.exec(req.url ?? '');
+    if (hold && req.method === 'POST') {
+      holdUntil = Math.max(holdUntil, Date.now() + Number(hold[1]));
+      holds++;
+      res.writeHead(204).end();
       return;
     }
     const m = /^\/answers\/(\d+)\/(\d+)$/.exec(req.url ?? '');
@@ -112,7 +125,10 @@ export async function startCommitRelay(recorder: Recorder | null): Promise<Commi
           let h = held.get(job);
           if (!h) held.set(job, (h = { cycle: Number(m[1]), calls: new Map() }));
           h.calls.set(`${ctx.agentIndex}:${ctx.callSeq}`, entry);
-          res.writeHead(204).end();
+          // The answer carries the run's hold, if any: every worker learns a 429 at its next answer.
+          const left = holdLeft();
+          if (left > 0) res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ hold_ms: left }));
+          else res.writeHead(204).end();
         },
         () => res.writeHead(400).end(),
       );
@@ -146,6 +162,7 @@ export async function startCommitRelay(recorder: Recorder | null): Promise<Commi
   return {
     edge: { kind: 'relay', url: `http://127.0.0.1:${port}`, token },
     written: () => written,
+    holds: () => holds,
     answers: () => ({ held: [...held.values()].reduce((n, h) => n + h.calls.size, 0), served }),
     forget(throughCycle) {
       for (const [k, h] of held) if (h.cycle <= throughCycle) held.delete(k);
@@ -176,8 +193,19 @@ export function relayRecorder(edge: RelayEdge) {
       }
       throw new Error(message);
     },
-    async postAnswer(cycle: number, cohort: number, ctx: CallContext, entry: AnswerEntry): Promise<void> {
+    /** Holds the answer for a job run again; resolves to the run's hold (ms left of a 429's Retry-After somewhere; 0: none). */
+    async postAnswer(cycle: number, cohort: number, ctx: CallContext, entry: AnswerEntry): Promise<number> {
       const res = await pool.request({ method: 'POST', path: `/answers/${cycle}/${cohort}`, headers: { authorization: `Bearer ${edge.token}`, 'content-type': 'application/json' }, body: JSON.stringify([ctx, entry]) });
+      if (res.statusCode !== 200) {
+        await res.body.dump();
+        return 0;
+      }
+      const hold = ((await res.body.json()) as { hold_ms?: unknown }).hold_ms;
+      return typeof hold === 'number' ? hold : 0;
+    },
+    /** This worker was answered 429: every worker of the run holds for `ms`. */
+    async broadcastHold(ms: number): Promise<void> {
+      const res = await pool.request({ method: 'POST', path: `/hold/${Math.max(0, Math.round(ms))}`, headers: { authorization: `Bearer ${edge.token}` } });
       await res.body.dump();
     },
     /** The answers held for this job (empty on its first attempt). */

@@ -20,7 +20,7 @@ export const answerKey = (ctx: Pick<CallContext, 'agentIndex' | 'callSeq'>) => `
  * `inner` with the recorded answers served first and every answer handed to `post` (awaited)
  * before it is returned. `served` counts the calls answered from the record.
  */
-export function servedFirstStore(inner: StoreApi, recorded: Map<string, Entry>, options: { catalog: ReadonlyMap<string, Product>; post: (ctx: CallContext, entry: Entry) => Promise<void> }): StoreApi & { served(): number } {
+export function servedFirstStore(inner: StoreApi, recorded: Map<string, Entry>, options: { catalog: ReadonlyMap<string, Product>; post: (ctx: CallContext, entry: Entry) => Promise<unknown> }): StoreApi & { served(): number } {
   let served = 0;
   const serving = {} as StoreApi;
   for (const m of AGENT_METHODS) {
@@ -36,7 +36,7 @@ export function servedFirstStore(inner: StoreApi, recorded: Map<string, Entry>, 
     };
   }
   serving.startOfferCycle = (req) => inner.startOfferCycle(req);
-  const posting = new Map<string, Promise<void>>();
+  const posting = new Map<string, Promise<unknown>>();
   const recording = createRecordingStore(serving, {
     add(ctx, entry) {
       if (ctx) posting.set(answerKey(ctx), options.post(ctx, entry).catch(() => undefined));

@@ -24,6 +24,8 @@ export interface ThreadExecutorOptions {
   store: WorkerSetup['store'];
   /** The coordinator's recorder: relayed sessions are written through it; null writes nothing (--mock-db). */
   recorder: Recorder | null;
+  /** A real store: worker i's requests per second (the run's --rate-limit split by the agents placed on it; ./rate-shares.ts). Absent: `store.rateLimit` each. */
+  rateShares?: number[];
   /** Where the workers' recorded store answers go (the run's answers file), or null. */
   answers?: AnswerSink | null;
   /**
@@ -51,6 +53,8 @@ export interface ThreadExecutor extends RemoteExecutor {
   workerStats(): WorkerStats[];
   /** Cohorts moved off lost workers, and cohort-cycles run again because their worker was lost mid-cycle. */
   recoveries(): { cohortsMoved: number; cyclesRerun: number };
+  /** 429s a worker was answered whose Retry-After every other worker was told to hold for. */
+  holdsBroadcast(): number;
   /** The latest HTTP figures of each live worker's store client (with a real store). */
   workerHttpMetrics(): HttpMetrics[];
   /** Resolves when every worker has loaded (rejects if one fails first). */
@@ -129,6 +133,8 @@ export function startThreadExecutor(options: ThreadExecutorOptions): ThreadExecu
   const fatal = (e: unknown) => fatalListeners.forEach((l) => l(e));
   let closing = false;
   const recovered = { cohortsMoved: 0, cyclesRerun: 0 };
+  /** 429s a worker was answered and the others were told to hold for. */
+  let holds = 0;
 
   const send = (slot: Slot, m: ToWorker) => slot.worker.postMessage(m);
 
@@ -168,6 +174,10 @@ export function startThreadExecutor(options: ThreadExecutorOptions): ThreadExecu
         );
         return;
       }
+      case 'retry-after':
+        holds++;
+        for (const other of slots) if (other !== slot && other.alive) send(other, { t: 'hold', ms: m.ms });
+        return;
       case 'gathered': {
         const g = gathers.get(m.req);
         gathers.delete(m.req);
@@ -238,7 +248,9 @@ export function startThreadExecutor(options: ThreadExecutorOptions): ThreadExecu
   }
 
   for (let i = 0; i < options.workers; i++) {
-    const setup: WorkerSetup = { index: i, store: options.store, db: options.recorder ? 'relay' : 'mock', recordAnswers: !!options.answers, ...(options.exitOnCycle?.[i] !== undefined ? { exitOnCycle: options.exitOnCycle[i] } : {}), ...(options.exitAfterCommits?.[i] !== undefined ? { exitAfterCommits: options.exitAfterCommits[i] } : {}) };
+    const share = options.rateShares?.[i];
+    const store = options.store.kind === 'http' && share !== undefined ? { ...options.store, rateLimit: share } : options.store;
+    const setup: WorkerSetup = { index: i, store, db: options.recorder ? 'relay' : 'mock', recordAnswers: !!options.answers, ...(options.exitOnCycle?.[i] !== undefined ? { exitOnCycle: options.exitOnCycle[i] } : {}), ...(options.exitAfterCommits?.[i] !== undefined ? { exitAfterCommits: options.exitAfterCommits[i] } : {}) };
     const worker = startWorker(setup);
     const slot: Slot = { index: i, worker, alive: true, closing: false, cohorts: new Set(), stats: { index: i, alive: true, cohorts: 0, agentCycles: 0, busySeconds: 0, exitCode: null }, http: null, ready: deferred() };
     worker.on('message', (m: ToCoordinator) => onMessage(slot, m));
@@ -317,6 +329,7 @@ export function startThreadExecutor(options: ThreadExecutorOptions): ThreadExecu
   const executor = createRemoteExecutor(transport) as ThreadExecutor;
   return Object.assign(executor, {
     workerStats: () => slots.map((s) => ({ ...s.stats })),
+    holdsBroadcast: () => holds,
     recoveries: () => ({ ...recovered }),
     ready: () => Promise.all(slots.map((s) => s.ready.promise)).then(() => undefined),
     // A lost worker's calls stay counted: its last figures are kept.

@@ -32,6 +32,8 @@ export type ToWorker =
   | { t: 'run'; req: number; id: string; info: CycleInfo; activeCount: number; size: number; state: boolean }
   | { t: 'commit-ack'; req: number; error: string | null }
   | { t: 'gather'; req: number }
+  /** Another worker was answered 429: send nothing to the store for `ms` (its Retry-After, the run's). */
+  | { t: 'hold'; ms: number }
   | { t: 'close' };
 
 export type ToCoordinator =
@@ -45,5 +47,7 @@ export type ToCoordinator =
   | { t: 'done'; req: number; result: CohortCycleResult; answers: [CallContext, AnswerEntry][]; seconds: number; http: HttpMetrics | null; stateJson: string | null }
   | { t: 'run-failed'; req: number; message: string }
   | { t: 'commit'; req: number; record: SessionRecord }
+  /** This worker was answered 429 with this wait (ms): the coordinator holds every other worker as long. */
+  | { t: 'retry-after'; ms: number }
   | { t: 'gathered'; req: number; snapshots: Record<string, unknown>; mockStates: CohortMockState[]; mockCalls: number }
   | { t: 'closed' };

@@ -30,7 +30,9 @@ if (setup.store.kind === 'mock') {
   if (setup.store.state) mockStore.importState({ ...setup.store.state, calls: 0 });
   store = mockStore;
 } else {
-  http = createHttpStore({ baseUrl: setup.store.baseUrl, connections: setup.store.connections, requestTimeoutMs: setup.store.requestTimeoutMs, rateLimit: setup.store.rateLimit, ...(setup.store.burst !== null ? { burst: setup.store.burst } : {}) });
+  http = createHttpStore({ baseUrl: setup.store.baseUrl, connections: setup.store.connections, requestTimeoutMs: setup.store.requestTimeoutMs, rateLimit: setup.store.rateLimit, ...(setup.store.burst !== null ? { burst: setup.store.burst } : {}),
+    // A 429's Retry-After is the run's: the coordinator holds the other workers as long.
+    onRetryAfter: (ms) => post({ t: 'retry-after', ms }) });
   store = http;
 }
 
@@ -119,6 +121,9 @@ port.on('message', (m: ToWorker) => {
       post({ t: 'gathered', req: m.req, snapshots, mockStates, mockCalls: mockStore?.exportState().calls ?? 0 });
       break;
     }
+    case 'hold':
+      http?.holdFor(m.ms);
+      break;
     case 'close':
       runner.closeAll();
       void (http ? http.close() : Promise.resolve()).finally(() => {
