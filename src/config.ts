@@ -245,7 +245,7 @@ const RUN_SPECS: { [K in keyof RunConfig]: OptionSpec<RunConfig[K]> } = {
   workersExpected: { flag: '--workers-expected', group: 'scale', env: ['SHOPSIM_WORKERS_EXPECTED'], yaml: ['scale.workers_expected'], kind: 'int', min: 1, default: 1, commands: RUN, description: 'with --redis: workers to wait for before the first cycle' },
   workersTimeout: { flag: '--workers-timeout', group: 'scale', env: ['SHOPSIM_WORKERS_TIMEOUT'], yaml: ['scale.workers_timeout'], kind: 'duration', default: 120, commands: RUN, description: 'with --redis: how long to wait for --workers-expected workers (e.g. 30s, 5m), else exit 2' },
   workerLockTimeout: { flag: '--worker-lock-timeout', group: 'scale', env: ['SHOPSIM_WORKER_LOCK_TIMEOUT'], yaml: ['scale.worker_lock_timeout'], kind: 'duration', default: 10, commands: RUN, description: "with --redis: a lost worker's cohort jobs are taken over by the others after about this long (its job lock; stalled checks every half of it)" },
-  workerDbPool: { flag: '--worker-db-pool', group: 'scale', env: ['SHOPSIM_WORKER_DB_POOL'], yaml: ['scale.worker_db_pool'], kind: 'int', min: 1, default: 4, commands: RUN, description: 'on PostgreSQL, with --redis: connections of each worker thread\'s own pool, through which it writes its cohorts\' sessions' },
+  workerDbPool: { flag: '--worker-db-pool', group: 'scale', env: ['SHOPSIM_WORKER_DB_POOL'], yaml: ['scale.worker_db_pool'], kind: 'int', min: 1, default: 4, commands: RUN, description: 'on PostgreSQL, with --workers or --redis: connections of each worker thread\'s own pool, through which it writes its cohorts\' sessions' },
 };
 
 /** Options of `shopsim serve` that `run` does not have (it shares --database-url, --data-dir, --mock-db). */

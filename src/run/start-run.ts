@@ -20,7 +20,7 @@ import { probeWritableDir, removeStaleTempFiles } from '../checkpoint/atomic-wri
 import { parseCheckpointFileName } from '../checkpoint/format.ts';
 import { CheckpointError, inputError, oneLine, ShopsimError } from '../errors.ts';
 import type { RestoreState, RunSummary } from '../model/run.ts';
-import type { Persona, Product, Recorder, StoreApi } from '../model/types.ts';
+import type { DbWriteMetrics, Persona, Product, Recorder, StoreApi } from '../model/types.ts';
 import { answersFileName } from '../store/answer-format.ts';
 import type { AnswersWriter } from '../store/answers-writer.ts';
 import { createReplayStore, readRecordedAnswers, type RecordedAnswers, type ReplayStore } from '../store/replay-store.ts';
@@ -271,6 +271,17 @@ export interface SimulatedRun {
   execute(): Promise<RunSummary>;
 }
 
+/** Write figures of several recorders: counts added; commit latency percentiles the highest (an upper bound), the mean weighted. */
+function sumDbWrites(parts: DbWriteMetrics[]): DbWriteMetrics {
+  const n = (k: 'commits' | 'failed' | 'statements' | 'events' | 'retried' | 'in_doubt' | 'in_doubt_removed') => parts.reduce((a, p) => a + p[k], 0);
+  const count = parts.reduce((a, p) => a + p.commit_ms.count, 0);
+  const max = (k: 'p50' | 'p95' | 'p99' | 'max') => Math.max(...parts.map((p) => p.commit_ms[k]));
+  return {
+    commits: n('commits'), failed: n('failed'), statements: n('statements'), events: n('events'), retried: n('retried'), in_doubt: n('in_doubt'), in_doubt_removed: n('in_doubt_removed'),
+    commit_ms: { p50: max('p50'), p95: max('p95'), p99: max('p99'), max: max('max'), mean: count > 0 ? parts.reduce((a, p) => a + p.commit_ms.mean * p.commit_ms.count, 0) / count : 0, count },
+  };
+}
+
 export interface OpenedRun {
   plan: RunPlan;
   backends: Backends;
@@ -386,6 +397,8 @@ export async function openRun(plan: RunPlan, options: OpenRunOptions = {}): Prom
             rateLimit: config.rateLimit / config.workers, burst: config.burst,
           },
       ...(backends.storeUrl !== null ? { rateShares: rateShares(config.rateLimit, config.workers, personas.length, config.cohortSize) } : {}),
+      // PostgreSQL: each worker writes its cohorts' sessions through its own pool (the embedded PGlite: through this thread).
+      ...(config.databaseUrl && !config.mockDb ? { directDb: { databaseUrl: config.databaseUrl, poolSize: config.workerDbPool, writeTimeoutMs: config.dbWriteTimeout * 1000, groupCommit: config.dbGroupCommit } } : {}),
     });
   }
   const threads = executor;
@@ -404,6 +417,15 @@ export async function openRun(plan: RunPlan, options: OpenRunOptions = {}): Prom
     metrics = () => {
       const own = base();
       return { ...own, ...(mergeHttpMetrics([own as unknown as HttpMetrics, ...threads.workerHttpMetrics()]) ?? {}) };
+    };
+  }
+  // Worker threads writing to PostgreSQL themselves: their write figures join this thread's recorder's (summary db_writes).
+  if (threads && config.databaseUrl && !config.mockDb && metrics) {
+    const withHttp = metrics;
+    metrics = () => {
+      const own = withHttp();
+      const parts = [own['db_writes'] as DbWriteMetrics | undefined, ...threads.workerDbWrites()].filter((p): p is DbWriteMetrics => p !== undefined);
+      return parts.length > 0 ? { ...own, db_writes: sumDbWrites(parts) } : own;
     };
   }
   // A checkpoint's mock-store state is the workers' (carts, coupons, calls) with this thread's offer cycle.

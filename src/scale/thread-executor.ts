@@ -12,7 +12,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { EndpointLatency, LatencySummary } from '../metrics/latency.ts';
-import type { Recorder } from '../model/types.ts';
+import type { DbWriteMetrics, Recorder } from '../model/types.ts';
 import type { HttpMetrics } from '../store/http-store.ts';
 import type { AnswerSink } from '../store/recording-store.ts';
 import { afterOfferCycle, type CohortCycleResult, type CohortMockState, type CohortSource } from './cohort-runner.ts';
@@ -24,6 +24,8 @@ export interface ThreadExecutorOptions {
   store: WorkerSetup['store'];
   /** The coordinator's recorder: relayed sessions are written through it; null writes nothing (--mock-db). */
   recorder: Recorder | null;
+  /** PostgreSQL: each worker writes its cohorts' sessions through a pool of its own (the recorder then writes none of theirs). */
+  directDb?: { databaseUrl: string; poolSize: number; writeTimeoutMs: number; groupCommit: number } | null;
   /** A real store: worker i's requests per second (the run's --rate-limit split by the agents placed on it; ./rate-shares.ts). Absent: `store.rateLimit` each. */
   rateShares?: number[];
   /** Where the workers' recorded store answers go (the run's answers file), or null. */
@@ -55,6 +57,8 @@ export interface ThreadExecutor extends RemoteExecutor {
   recoveries(): { cohortsMoved: number; cyclesRerun: number };
   /** 429s a worker was answered whose Retry-After every other worker was told to hold for. */
   holdsBroadcast(): number;
+  /** The latest write figures of each worker's own database recorder (direct writes on PostgreSQL; a lost worker's last). */
+  workerDbWrites(): DbWriteMetrics[];
   /** The latest HTTP figures of each live worker's store client (with a real store). */
   workerHttpMetrics(): HttpMetrics[];
   /** Resolves when every worker has loaded (rejects if one fails first). */
@@ -94,6 +98,7 @@ interface Slot {
   cohorts: Set<string>;
   stats: WorkerStats;
   http: HttpMetrics | null;
+  dbWrites?: DbWriteMetrics;
   ready: { promise: Promise<void>; resolve: () => void; reject: (e: unknown) => void };
 }
 
@@ -147,6 +152,7 @@ export function startThreadExecutor(options: ThreadExecutorOptions): ThreadExecu
         const answers = options.answers;
         if (answers) for (const [ctx, entry] of m.answers) answers.add(ctx, entry);
         if (m.http) slot.http = m.http;
+        if (m.dbWrites) slot.dbWrites = m.dbWrites;
         slot.stats.agentCycles += m.result.agentCycles;
         slot.stats.busySeconds += m.seconds;
         const place = places.get(run.id);
@@ -250,7 +256,7 @@ export function startThreadExecutor(options: ThreadExecutorOptions): ThreadExecu
   for (let i = 0; i < options.workers; i++) {
     const share = options.rateShares?.[i];
     const store = options.store.kind === 'http' && share !== undefined ? { ...options.store, rateLimit: share } : options.store;
-    const setup: WorkerSetup = { index: i, store, db: options.recorder ? 'relay' : 'mock', recordAnswers: !!options.answers, ...(options.exitOnCycle?.[i] !== undefined ? { exitOnCycle: options.exitOnCycle[i] } : {}), ...(options.exitAfterCommits?.[i] !== undefined ? { exitAfterCommits: options.exitAfterCommits[i] } : {}) };
+    const setup: WorkerSetup = { index: i, store, db: options.directDb ? { kind: 'direct', ...options.directDb } : options.recorder ? 'relay' : 'mock', recordAnswers: !!options.answers, ...(options.exitOnCycle?.[i] !== undefined ? { exitOnCycle: options.exitOnCycle[i] } : {}), ...(options.exitAfterCommits?.[i] !== undefined ? { exitAfterCommits: options.exitAfterCommits[i] } : {}) };
     const worker = startWorker(setup);
     const slot: Slot = { index: i, worker, alive: true, closing: false, cohorts: new Set(), stats: { index: i, alive: true, cohorts: 0, agentCycles: 0, busySeconds: 0, exitCode: null }, http: null, ready: deferred() };
     worker.on('message', (m: ToCoordinator) => onMessage(slot, m));
@@ -330,6 +336,7 @@ export function startThreadExecutor(options: ThreadExecutorOptions): ThreadExecu
   return Object.assign(executor, {
     workerStats: () => slots.map((s) => ({ ...s.stats })),
     holdsBroadcast: () => holds,
+    workerDbWrites: () => slots.flatMap((s) => (s.dbWrites ? [s.dbWrites] : [])),
     recoveries: () => ({ ...recovered }),
     ready: () => Promise.all(slots.map((s) => s.ready.promise)).then(() => undefined),
     // A lost worker's calls stay counted: its last figures are kept.

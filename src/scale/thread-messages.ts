@@ -1,6 +1,6 @@
 /** The messages between the coordinator and a worker thread of `--workers N` (docs/scaling.md, "Worker threads"). */
 import type { CycleInfo } from '../model/calendar.ts';
-import type { CallContext, OfferCycleRequest, Product, SessionRecord } from '../model/types.ts';
+import type { CallContext, DbWriteMetrics, OfferCycleRequest, Product, SessionRecord } from '../model/types.ts';
 import type { Entry as AnswerEntry } from '../store/answer-format.ts';
 import type { HttpMetrics } from '../store/http-store.ts';
 import type { MockStoreState } from '../store/mock-store.ts';
@@ -12,8 +12,11 @@ export interface WorkerSetup {
   store:
     | { kind: 'mock'; seed: number; products: Product[]; agentIds: string[]; failRate: number; state: MockStoreState | null }
     | { kind: 'http'; baseUrl: string; connections: number; requestTimeoutMs: number; rateLimit: number; burst: number | null };
-  /** 'relay': sessions are written by the coordinator's recorder; 'mock': nowhere (--mock-db). */
-  db: 'relay' | 'mock';
+  /**
+   * 'relay': sessions are written by the coordinator's recorder; 'mock': nowhere (--mock-db);
+   * direct: PostgreSQL, through this worker's own pool (--worker-db-pool).
+   */
+  db: 'relay' | 'mock' | { kind: 'direct'; databaseUrl: string; poolSize: number; writeTimeoutMs: number; groupCommit: number };
   /** Record the store's answers and send them with each report (the coordinator writes the file). */
   recordAnswers: boolean;
   /** Fault injection for tests: this worker exits (code 1) when asked to run this cycle, before answering. */
@@ -44,7 +47,8 @@ export type ToCoordinator =
    * CohortState (asked with `state`) as JSON text: the coordinator keeps it without parsing (a
    * string crosses threads as one copy; ten thousand small arrays would be rebuilt on its thread).
    */
-  | { t: 'done'; req: number; result: CohortCycleResult; answers: [CallContext, AnswerEntry][]; seconds: number; http: HttpMetrics | null; stateJson: string | null }
+  /** `dbWrites`: this worker's own recorder's figures so far (direct writes). */
+  | { t: 'done'; req: number; result: CohortCycleResult; answers: [CallContext, AnswerEntry][]; seconds: number; http: HttpMetrics | null; stateJson: string | null; dbWrites?: DbWriteMetrics | null }
   | { t: 'run-failed'; req: number; message: string }
   | { t: 'commit'; req: number; record: SessionRecord }
   /** This worker was answered 429 with this wait (ms): the coordinator holds every other worker as long. */

@@ -52,8 +52,19 @@ if (setup.recordAnswers) {
 let nextCommit = 1;
 let acked = 0;
 const commits = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
-const recorder: Recorder =
-  setup.db === 'relay'
+// PostgreSQL: this worker's own pool on the run's database (a thread that cannot open it fails to start, as the run would).
+const direct = typeof setup.db === 'object' ? await (await import('../db/connection.ts')).openDatabase({ databaseUrl: setup.db.databaseUrl, poolSize: setup.db.poolSize, writeTimeoutMs: setup.db.writeTimeoutMs, groupCommit: setup.db.groupCommit, migrate: false }) : null;
+let written = 0;
+const recorder: Recorder = direct
+  ? {
+      ...direct.recorder,
+      async commitSession(record) {
+        await direct.recorder.commitSession(record);
+        // Fault injection (tests): the worker dies mid-cycle once this many of its sessions are written.
+        if (setup.exitAfterCommits !== undefined && ++written >= setup.exitAfterCommits) process.exit(1);
+      },
+    }
+  : setup.db === 'relay'
     ? {
         ...createMockRecorder(),
         commitSession(record) {
@@ -84,7 +95,9 @@ port.on('message', (m: ToWorker) => {
       if (setup.exitOnCycle === m.info.cycle) process.exit(1);
       const t0 = performance.now();
       runner.runCycle(m.id, { info: m.info, activeCount: m.activeCount }, { state: m.state }).then(
-        (result) => {
+        async (result) => {
+          // Writes whose answer was lost are settled before the report: what it counts is what the database holds.
+          if (direct) await direct.recorder.reconcile?.().catch(() => undefined);
           const base = result.report.baseIndex;
           const taken: [CallContext, AnswerEntry][] = [];
           for (let i = base; i < base + m.size; i++) {
@@ -95,7 +108,7 @@ port.on('message', (m: ToWorker) => {
             }
           }
           const { state, ...rest } = result;
-          post({ t: 'done', req: m.req, result: rest, answers: taken, seconds: (performance.now() - t0) / 1000, http: http ? http.metrics() : null, stateJson: state ? JSON.stringify(state) : null });
+          post({ t: 'done', req: m.req, result: rest, answers: taken, seconds: (performance.now() - t0) / 1000, http: http ? http.metrics() : null, stateJson: state ? JSON.stringify(state) : null, dbWrites: direct?.recorder.metrics?.() ?? null });
         },
         (err: unknown) => post({ t: 'run-failed', req: m.req, message: err instanceof Error ? err.message : String(err) }),
       );
@@ -126,7 +139,7 @@ port.on('message', (m: ToWorker) => {
       break;
     case 'close':
       runner.closeAll();
-      void (http ? http.close() : Promise.resolve()).finally(() => {
+      void Promise.all([http ? http.close() : Promise.resolve(), direct ? direct.close().catch(() => undefined) : Promise.resolve()]).finally(() => {
         post({ t: 'closed' });
         port.close();
       });
