@@ -394,7 +394,7 @@ export async function openRun(plan: RunPlan, options: OpenRunOptions = {}): Prom
         : {
             kind: 'http', baseUrl: backends.storeUrl, connections: Math.max(1, Math.ceil(config.connections / config.workers)), requestTimeoutMs: config.requestTimeout * 1000,
             // --rate-limit is the run's total: each worker paces at its share.
-            rateLimit: config.rateLimit / config.workers, burst: config.burst,
+            rateLimit: config.rateLimit / config.workers, burst: config.burst, products,
           },
       ...(backends.storeUrl !== null ? { rateShares: rateShares(config.rateLimit, config.workers, personas.length, config.cohortSize) } : {}),
       // PostgreSQL: each worker writes its cohorts' sessions through its own pool (the embedded PGlite: through this thread).

@@ -21,6 +21,7 @@ import type { AddressInfo } from 'node:net';
 import { Pool } from 'undici';
 import type { CallContext, Recorder, SessionRecord } from '../model/types.ts';
 import type { Entry as AnswerEntry } from '../store/answer-format.ts';
+import { answerKey } from './served-answers.ts';
 import { createMockRecorder } from '../simulation/mock-recorder.ts';
 
 export type StoreEdge =
@@ -87,7 +88,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<string> {
  * The coordinator's commit relay: POST /commit { SessionRecord } → 204 once written, 500 { error }
  * when the write failed (or there is no database: `recorder` null). POST /answers/CYCLE/COHORT
  * [ctx, entry] → 204 once held; GET /answers/CYCLE/COHORT → the answers held for that job, as
- * [[agentIndex:callSeq, entry], …] (./served-answers.ts).
+ * [[cycle:agentIndex:callSeq, entry], …] (./served-answers.ts).
  */
 export async function startCommitRelay(recorder: Recorder | null): Promise<CommitRelay> {
   const token = randomBytes(18).toString('base64url');
@@ -124,7 +125,7 @@ export async function startCommitRelay(recorder: Recorder | null): Promise<Commi
           const [ctx, entry] = JSON.parse(text) as [CallContext, AnswerEntry];
           let h = held.get(job);
           if (!h) held.set(job, (h = { cycle: Number(m[1]), calls: new Map() }));
-          h.calls.set(`${ctx.agentIndex}:${ctx.callSeq}`, entry);
+          h.calls.set(answerKey(ctx), entry);
           // The answer carries the run's hold, if any: every worker learns a 429 at its next answer.
           const left = holdLeft();
           if (left > 0) res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ hold_ms: left }));

@@ -14,7 +14,8 @@ import { callArgs, createRecordingStore } from '../store/recording-store.ts';
 type AgentMethod = Exclude<MethodName, 'startOfferCycle'>;
 const AGENT_METHODS: AgentMethod[] = ['listProducts', 'getProduct', 'getCart', 'addToCart', 'removeFromCart', 'clearCart', 'listOffers', 'applyCoupon', 'checkout'];
 
-export const answerKey = (ctx: Pick<CallContext, 'agentIndex' | 'callSeq'>) => `${ctx.agentIndex}:${ctx.callSeq}`;
+/** A call's key in the record: cycle, agent index, call number (a record of one cycle never answers another's calls). */
+export const answerKey = (ctx: Pick<CallContext, 'cycle' | 'agentIndex' | 'callSeq'>) => `${ctx.cycle}:${ctx.agentIndex}:${ctx.callSeq}`;
 
 /**
  * `inner` with the recorded answers served first and every answer handed to `post` (awaited)

@@ -12,7 +12,8 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { EndpointLatency, LatencySummary } from '../metrics/latency.ts';
-import type { DbWriteMetrics, Recorder } from '../model/types.ts';
+import type { CallContext, DbWriteMetrics, Recorder } from '../model/types.ts';
+import type { Entry as AnswerEntry } from '../store/answer-format.ts';
 import type { HttpMetrics } from '../store/http-store.ts';
 import type { AnswerSink } from '../store/recording-store.ts';
 import { afterOfferCycle, type CohortCycleResult, type CohortMockState, type CohortSource } from './cohort-runner.ts';
@@ -99,6 +100,8 @@ interface Slot {
   stats: WorkerStats;
   http: HttpMetrics | null;
   dbWrites?: DbWriteMetrics;
+  /** A real store: the store answers this worker got in the cycle running (sent to the workers re-running its cohorts if it is lost). */
+  answers?: { cycle: number; entries: [CallContext, AnswerEntry][] };
   ready: { promise: Promise<void>; resolve: () => void; reject: (e: unknown) => void };
 }
 
@@ -180,6 +183,13 @@ export function startThreadExecutor(options: ThreadExecutorOptions): ThreadExecu
         );
         return;
       }
+      case 'answer': {
+        // Kept until the cycle's end: a re-run of this worker's cohorts elsewhere is served them first.
+        let list = slot.answers;
+        if (!list || list.cycle !== m.ctx.cycle) slot.answers = list = { cycle: m.ctx.cycle, entries: [] };
+        list.entries.push([m.ctx, m.entry]);
+        return;
+      }
       case 'retry-after':
         holds++;
         for (const other of slots) if (other !== slot && other.alive) send(other, { t: 'hold', ms: m.ms });
@@ -228,9 +238,16 @@ export function startThreadExecutor(options: ThreadExecutorOptions): ThreadExecu
       gathers.delete(req);
       g.reject(new Error(`worker thread ${slot.index} ${why} during a checkpoint`));
     }
+    // Its answers of the cycle running go first to every worker that takes some of its cohorts (each serves its own agents' calls).
+    const served = slot.answers?.entries ?? [];
+    const told = new Set<number>();
     for (const id of slot.cohorts) {
       const place = places.get(id) as CohortPlace;
       const to = leastLoaded() as Slot;
+      if (served.length > 0 && !told.has(to.index)) {
+        told.add(to.index);
+        send(to, { t: 'served', answers: served });
+      }
       let mockState = place.kept ? place.kept.mockState : (place.source.mockState ?? null);
       // An offer cycle started since the slice was taken cleared coupons and redemptions everywhere: so here too.
       if (mockState && place.offerCycle < offerCycle) mockState = afterOfferCycle(mockState);

@@ -11,7 +11,8 @@ export interface WorkerSetup {
   index: number;
   store:
     | { kind: 'mock'; seed: number; products: Product[]; agentIds: string[]; failRate: number; state: MockStoreState | null }
-    | { kind: 'http'; baseUrl: string; connections: number; requestTimeoutMs: number; rateLimit: number; burst: number | null };
+    /** `products`: the catalog, to decode recorded answers served to a re-run cohort (as a replay does). */
+    | { kind: 'http'; baseUrl: string; connections: number; requestTimeoutMs: number; rateLimit: number; burst: number | null; products?: Product[] };
   /**
    * 'relay': sessions are written by the coordinator's recorder; 'mock': nowhere (--mock-db);
    * direct: PostgreSQL, through this worker's own pool (--worker-db-pool).
@@ -35,6 +36,8 @@ export type ToWorker =
   | { t: 'run'; req: number; id: string; info: CycleInfo; activeCount: number; size: number; state: boolean }
   | { t: 'commit-ack'; req: number; error: string | null }
   | { t: 'gather'; req: number }
+  /** A lost worker's store answers of the cycle running (a real store): served first to the cohorts it held when their cycle runs again here. */
+  | { t: 'served'; answers: [CallContext, AnswerEntry][] }
   /** Another worker was answered 429: send nothing to the store for `ms` (its Retry-After, the run's). */
   | { t: 'hold'; ms: number }
   | { t: 'close' };
@@ -51,6 +54,8 @@ export type ToCoordinator =
   | { t: 'done'; req: number; result: CohortCycleResult; answers: [CallContext, AnswerEntry][]; seconds: number; http: HttpMetrics | null; stateJson: string | null; dbWrites?: DbWriteMetrics | null }
   | { t: 'run-failed'; req: number; message: string }
   | { t: 'commit'; req: number; record: SessionRecord }
+  /** A real store: one answer, sent before the shopper reads it (kept for a re-run of its cohort elsewhere). */
+  | { t: 'answer'; ctx: CallContext; entry: AnswerEntry }
   /** This worker was answered 429 with this wait (ms): the coordinator holds every other worker as long. */
   | { t: 'retry-after'; ms: number }
   | { t: 'gathered'; req: number; snapshots: Record<string, unknown>; mockStates: CohortMockState[]; mockCalls: number }

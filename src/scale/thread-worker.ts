@@ -13,6 +13,7 @@ import type { Entry as AnswerEntry } from '../store/answer-format.ts';
 import { createHttpStore, type HttpStore } from '../store/http-store.ts';
 import { createMockStore, type MockStore } from '../store/mock-store.ts';
 import { createRecordingStore } from '../store/recording-store.ts';
+import { answerKey, servedFirstStore } from './served-answers.ts';
 import { createCohortRunner, type CohortMockState, type CohortState } from './cohort-runner.ts';
 import type { ToCoordinator, ToWorker, WorkerSetup } from './thread-messages.ts';
 
@@ -22,6 +23,8 @@ const setup = workerData as WorkerSetup;
 const post = (m: ToCoordinator) => port.postMessage(m);
 
 let mockStore: MockStore | null = null;
+/** Answers a lost worker was given this cycle, by answerKey (./served-answers.ts). */
+const served = new Map<string, AnswerEntry>();
 let http: HttpStore | null = null;
 let store: StoreApi;
 if (setup.store.kind === 'mock') {
@@ -33,7 +36,9 @@ if (setup.store.kind === 'mock') {
   http = createHttpStore({ baseUrl: setup.store.baseUrl, connections: setup.store.connections, requestTimeoutMs: setup.store.requestTimeoutMs, rateLimit: setup.store.rateLimit, ...(setup.store.burst !== null ? { burst: setup.store.burst } : {}),
     // A 429's Retry-After is the run's: the coordinator holds the other workers as long.
     onRetryAfter: (ms) => post({ t: 'retry-after', ms }) });
-  store = http;
+  // Every answer goes to the coordinator before the shopper reads it, and a cohort run again here
+  // after its worker was lost is answered first from what that worker had been answered.
+  store = servedFirstStore(http, served, { catalog: new Map((setup.store.products ?? []).map((p) => [p.id, p])), post: async (ctx, entry) => post({ t: 'answer', ctx, entry }) });
 }
 
 /** Recorded answers by agent index, until their cohort's report takes them. */
@@ -93,6 +98,8 @@ port.on('message', (m: ToWorker) => {
       break;
     case 'run': {
       if (setup.exitOnCycle === m.info.cycle) process.exit(1);
+      // Answers of earlier cycles are never asked for again.
+      for (const k of served.keys()) if (Number(k.slice(0, k.indexOf(':'))) < m.info.cycle) served.delete(k);
       const t0 = performance.now();
       runner.runCycle(m.id, { info: m.info, activeCount: m.activeCount }, { state: m.state }).then(
         async (result) => {
@@ -134,6 +141,9 @@ port.on('message', (m: ToWorker) => {
       post({ t: 'gathered', req: m.req, snapshots, mockStates, mockCalls: mockStore?.exportState().calls ?? 0 });
       break;
     }
+    case 'served':
+      for (const [ctx, entry] of m.answers) served.set(answerKey(ctx), entry);
+      break;
     case 'hold':
       http?.holdFor(m.ms);
       break;

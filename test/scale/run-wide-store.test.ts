@@ -130,7 +130,7 @@ describe('a job run again is served its lost attempt’s answers', () => {
     await first.getCart(ctx(3, 2));
     // The worker is lost here; the job runs again: its two calls are served, the third goes to the store.
     const recorded = await log.recordedAnswers(2, 7);
-    expect([...recorded.keys()].sort()).toEqual(['3:1', '3:2']);
+    expect([...recorded.keys()].sort()).toEqual(['2:3:1', '2:3:2']);
     const again = servedFirstStore(inner, recorded, { catalog: new Map(), post: (c, e) => log.postAnswer(2, 7, c, e) });
     expect((await again.addToCart(ctx(3, 1), 'p1', 2)).total_cents).toBe(200);
     expect((await again.getCart(ctx(3, 2))).total_cents).toBe(100);
@@ -138,7 +138,7 @@ describe('a job run again is served its lost attempt’s answers', () => {
     expect(again.served()).toBe(2);
     expect(sent).toEqual(['addToCart 3:1 p1×2', 'getCart 3:2', 'addToCart 3:3 p2×1']);
     // Other arguments than recorded: sent (a diverging retry is not answered from another call's record).
-    const other = servedFirstStore(inner, new Map([['4:1', [1, 'ac', ['p1', 2], 1, [200, 0, 200, null]] as Entry]]), { catalog: new Map(), post: async () => 0 });
+    const other = servedFirstStore(inner, new Map([['2:4:1', [1, 'ac', ['p1', 2], 1, [200, 0, 200, null]] as Entry]]), { catalog: new Map(), post: async () => 0 });
     await other.addToCart(ctx(4, 1), 'p9', 1);
     expect(other.served()).toBe(0);
     // At the barrier the cycle's answers are dropped.
