@@ -166,6 +166,7 @@ export interface RunConfig {
   workersExpected: number;
   workersTimeout: number;
   workerLockTimeout: number;
+  workerDbPool: number;
 }
 
 const RUN: CommandName[] = ['run'];
@@ -217,7 +218,7 @@ const RUN_SPECS: { [K in keyof RunConfig]: OptionSpec<RunConfig[K]> } = {
   burst: { flag: '--burst', group: 'store', env: ['API_BURST'], yaml: ['api.burst'], kind: 'int', min: 1, nullable: true, default: null, commands: RUN, public: 'burst', description: 'token bucket capacity' },
   connections: { flag: '--connections', group: 'store', env: ['API_CONNECTIONS'], yaml: ['api.connections'], kind: 'int', min: 1, default: 50, commands: RUN, public: 'connections', description: 'keep-alive connections to the store' },
   requestTimeout: { flag: '--request-timeout', group: 'store', env: ['API_REQUEST_TIMEOUT'], yaml: ['api.request_timeout'], kind: 'number', min: 0, exclusiveMin: true, default: 30, commands: RUN, public: 'request_timeout_s', description: 'request timeout, seconds' },
-  databaseUrl: { flag: '--database-url', group: 'database', env: ['DATABASE_URL'], yaml: ['database.url'], kind: 'postgres-url', nullable: true, default: null, commands: ['run', 'serve', 'db'], public: 'database', description: 'PostgreSQL URL (default: embedded)' },
+  databaseUrl: { flag: '--database-url', group: 'database', env: ['DATABASE_URL'], yaml: ['database.url'], kind: 'postgres-url', nullable: true, default: null, commands: ['run', 'serve', 'db', 'worker'], public: 'database', description: 'PostgreSQL URL (default: embedded; a worker given the run\'s database writes its sessions there itself)' },
   dataDir: { flag: '--data-dir', group: 'database', env: ['SHOPSIM_DATA_DIR'], yaml: ['database.data_dir'], kind: 'string', default: 'data/pglite', commands: ['run', 'serve', 'db', 'ctl'], description: 'embedded database directory' },
   logDir: { flag: '--log-dir', group: 'monitoring', env: ['SHOPSIM_LOG_DIR'], yaml: ['logging.dir'], kind: 'string', nullable: true, default: null, commands: RUN, description: 'log directory (default: logs beside --data-dir, i.e. data/logs)' },
   logMaxSize: { flag: '--log-max-size', group: 'monitoring', env: ['SHOPSIM_LOG_MAX_SIZE'], yaml: ['logging.max_size'], kind: 'size', default: '10M', commands: RUN, description: 'rotate a log file when it reaches this size: a whole number with B, K, M or G (powers of 1024)' },
@@ -239,11 +240,12 @@ const RUN_SPECS: { [K in keyof RunConfig]: OptionSpec<RunConfig[K]> } = {
   reportHtml: { flag: '--report-html', group: 'monitoring', env: ['SHOPSIM_REPORT_HTML'], yaml: ['monitoring.report_html'], kind: 'string', nullable: true, default: null, commands: RUN, description: 'at the end, write the run\'s HTML report to this file (one self-contained file, opens offline; see docs/web.md)' },
   inspectAgents: { flag: '--inspect-agents', group: 'monitoring', kind: 'string', nullable: true, default: null, commands: ['run', 'replay'], description: 'agent ids to stream to the inspector' },
   // Scale-out: cohorts on `shopsim worker` processes through BullMQ on Redis (docs/scaling.md). The URL may hold a password: never recorded.
-  redis: { flag: '--redis', group: 'scale', env: ['SHOPSIM_REDIS_URL'], yaml: ['scale.redis'], kind: 'string', nullable: true, default: null, commands: ['run', 'worker'], description: 'Redis URL (redis://HOST:6379): run the cohorts on `shopsim worker` processes joined there (mock store and --mock-db only for now; see docs/scaling.md)' },
+  redis: { flag: '--redis', group: 'scale', env: ['SHOPSIM_REDIS_URL'], yaml: ['scale.redis'], kind: 'string', nullable: true, default: null, commands: ['run', 'worker'], description: 'Redis URL (redis://HOST:6379): run the cohorts on `shopsim worker` processes joined there (see docs/scaling.md)' },
   redisPrefix: { flag: '--redis-prefix', group: 'scale', env: ['SHOPSIM_REDIS_PREFIX'], yaml: ['scale.redis_prefix'], kind: 'string', default: 'shopsim', commands: ['run', 'worker'], description: 'with --redis: the key prefix of everything the run and its workers write there (one run at a time per prefix)' },
   workersExpected: { flag: '--workers-expected', group: 'scale', env: ['SHOPSIM_WORKERS_EXPECTED'], yaml: ['scale.workers_expected'], kind: 'int', min: 1, default: 1, commands: RUN, description: 'with --redis: workers to wait for before the first cycle' },
   workersTimeout: { flag: '--workers-timeout', group: 'scale', env: ['SHOPSIM_WORKERS_TIMEOUT'], yaml: ['scale.workers_timeout'], kind: 'duration', default: 120, commands: RUN, description: 'with --redis: how long to wait for --workers-expected workers (e.g. 30s, 5m), else exit 2' },
   workerLockTimeout: { flag: '--worker-lock-timeout', group: 'scale', env: ['SHOPSIM_WORKER_LOCK_TIMEOUT'], yaml: ['scale.worker_lock_timeout'], kind: 'duration', default: 10, commands: RUN, description: "with --redis: a lost worker's cohort jobs are taken over by the others after about this long (its job lock; stalled checks every half of it)" },
+  workerDbPool: { flag: '--worker-db-pool', group: 'scale', env: ['SHOPSIM_WORKER_DB_POOL'], yaml: ['scale.worker_db_pool'], kind: 'int', min: 1, default: 4, commands: RUN, description: 'on PostgreSQL, with --workers or --redis: connections of each worker thread\'s own pool, through which it writes its cohorts\' sessions' },
 };
 
 /** Options of `shopsim serve` that `run` does not have (it shares --database-url, --data-dir, --mock-db). */

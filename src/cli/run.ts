@@ -6,7 +6,7 @@ import { performance } from 'node:perf_hooks';
 import { dirname, join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { DEFAULT_WEB_PORT, defaultCheckpointDir, OPTION_SPECS, publicConfig, resolveConfig, type RunConfig } from '../config.ts';
-import { isShopsimError, oneLine } from '../errors.ts';
+import { inputError, isShopsimError, oneLine } from '../errors.ts';
 import type { RunSummary } from '../model/run.ts';
 import { renderBanner } from '../monitor/banner.ts';
 import type { OpenedRun, RunPlan } from '../run/start-run.ts';
@@ -158,6 +158,20 @@ export async function runCommand(flags: Partial<Record<keyof RunConfig, unknown>
     await opened.close().catch(() => {});
     return fail(err, 2);
   }
+  // --redis: the cohorts' store and database as the workers reach them (docs/scaling.md).
+  let distributedExecutor: Awaited<ReturnType<NonNullable<typeof distributed>['executor']>> | null = null;
+  if (distributed) {
+    try {
+      if (opened.replayStore) throw inputError('--redis: a run served recorded answers (a replay) runs in one process; run it without --redis; nothing was written');
+      distributedExecutor = await distributed.executor({ mockStore: opened.backends.mockStore, storeUrl: opened.backends.storeUrl, recorder: config.mockDb ? null : opened.backends.recorder, answers: opened.answersWriter,
+        postgres: config.databaseUrl && opened.backends.db?.databaseId ? { databaseId: opened.backends.db.databaseId } : null });
+    } catch (err) {
+      await monitoring.close();
+      await distributed.close().catch(() => {});
+      await opened.close().catch(() => {});
+      return fail(err, 2);
+    }
+  }
   const { evaluateThresholds, parseThreshold, THRESHOLD_EXIT_CODE, thresholdFigures } = await import('../thresholds/thresholds.ts');
   const thresholds = config.threshold.map((t) => parseThreshold(t));
   const { sim, execute } = opened.simulate({
@@ -174,7 +188,7 @@ export async function runCommand(flags: Partial<Record<keyof RunConfig, unknown>
         ...(occ ? { final_occupancy: { counts: occ.counts, total: occ.total } } : {}),
       };
     },
-    ...(distributed ? { executor: distributed.executor(opened.backends.mockStore), workerTable: distributed.workerTable } : {}),
+    ...(distributed && distributedExecutor ? { executor: distributedExecutor, workerHttpMetrics: distributed.workerHttpMetrics, workerTable: distributed.workerTable } : {}),
   });
   const monitor = monitoring.attach(sim, plan.personas);
   // The per-cycle figures the HTML report charts (only what it needs of each cycle report).

@@ -19,7 +19,7 @@ export interface WorkerIo {
   stderr: { write(s: string): boolean };
 }
 
-type WorkerConfig = Pick<RunConfig, 'redis' | 'redisPrefix' | 'personas' | 'products'> & WorkerOnlyConfig;
+type WorkerConfig = Pick<RunConfig, 'redis' | 'redisPrefix' | 'personas' | 'products' | 'databaseUrl'> & WorkerOnlyConfig;
 
 /** Returns the exit code: 0 stopped by a signal or done, 2 bad input / refused at join / Redis unreachable. */
 export async function workerCommand(flags: Record<string, unknown>, io: WorkerIo, signal?: AbortSignal): Promise<number> {
@@ -59,11 +59,12 @@ export async function workerCommand(flags: Record<string, unknown>, io: WorkerIo
       identity: { version: packageVersion(), fingerprint },
       concurrency: config.concurrency,
       processorUrl: new URL(here, import.meta.url).href,
-      local: { personas: dataFilePath(config.personas), products: dataFilePath(config.products) },
+      // The database URL stays on this machine: a run on that database has its sessions written here (docs/scaling.md).
+      local: { personas: dataFilePath(config.personas), products: dataFilePath(config.products), databaseUrl: config.databaseUrl },
       onEvent: (e) => {
         switch (e.type) {
           case 'waiting-for-run':
-            return say(`waiting for a run on ${redactUrl(url)}${config.redisPrefix !== 'shopsim' ? ` (prefix ${config.redisPrefix})` : ''} (start one with: shopsim run --redis ${redactUrl(url)} --mock-api --mock-db)`);
+            return say(`waiting for a run on ${redactUrl(url)}${config.redisPrefix !== 'shopsim' ? ` (prefix ${config.redisPrefix})` : ''} (start one with: shopsim run --redis ${redactUrl(url)})`);
           case 'joined':
             return say(`joined run ${e.runId} as ${e.workerId} (concurrency ${config.concurrency})`);
           case 'run-ended':

@@ -21,7 +21,7 @@ import { probeWritableDir, removeStaleTempFiles } from '../checkpoint/atomic-wri
 import { parseCheckpointFileName } from '../checkpoint/format.ts';
 import { CheckpointError, inputError, oneLine, ShopsimError } from '../errors.ts';
 import type { RestoreState, RunSummary } from '../model/run.ts';
-import type { Persona, Product, Recorder, StoreApi } from '../model/types.ts';
+import type { DbWriteMetrics, Persona, Product, Recorder, StoreApi } from '../model/types.ts';
 import { answersFileName } from '../store/answer-format.ts';
 import type { AnswersWriter } from '../store/answers-writer.ts';
 import { createReplayStore, readRecordedAnswers, type RecordedAnswers, type ReplayStore } from '../store/replay-store.ts';
@@ -264,12 +264,25 @@ export interface SimulateOptions {
   executor?: CohortExecutor & { mockStoreState?: (coordinator: MockStoreState) => MockStoreState };
   /** The per-worker rows of a distributed run (the threads' come from the thread executor): in the stats' metrics as `workers`. */
   workerTable?: () => WorkerTable;
+  /** A distributed run's worker-side store clients: their figures join this process's in the summary. */
+  workerHttpMetrics?: () => HttpMetrics[];
 }
 
 export interface SimulatedRun {
   sim: Simulation;
   /** Records the run's start, runs it, records its end; the summary names the store and database. */
   execute(): Promise<RunSummary>;
+}
+
+/** Write figures of several recorders: counts added; commit latency percentiles the highest (an upper bound), the mean weighted. */
+function sumDbWrites(parts: DbWriteMetrics[]): DbWriteMetrics {
+  const n = (k: 'commits' | 'failed' | 'statements' | 'events' | 'retried' | 'in_doubt' | 'in_doubt_removed') => parts.reduce((a, p) => a + p[k], 0);
+  const count = parts.reduce((a, p) => a + p.commit_ms.count, 0);
+  const max = (k: 'p50' | 'p95' | 'p99' | 'max') => Math.max(...parts.map((p) => p.commit_ms[k]));
+  return {
+    commits: n('commits'), failed: n('failed'), statements: n('statements'), events: n('events'), retried: n('retried'), in_doubt: n('in_doubt'), in_doubt_removed: n('in_doubt_removed'),
+    commit_ms: { p50: max('p50'), p95: max('p95'), p99: max('p99'), max: max('max'), mean: count > 0 ? parts.reduce((a, p) => a + p.commit_ms.mean * p.commit_ms.count, 0) / count : 0, count },
+  };
 }
 
 export interface OpenedRun {
@@ -354,6 +367,8 @@ export async function openRun(plan: RunPlan, options: OpenRunOptions = {}): Prom
     throw new ShopsimError('E_INPUT', `cannot open the recorded store answers in ${config.checkpointDir}: ${oneLine(err)}`, { cause: err, exitCode: 2 });
   }
   const answersWriter = writer;
+  // A real store's HTTP figures of clients elsewhere (worker threads, distributed workers) are merged with this process's.
+  const mergeHttpMetricsOf: (parts: HttpMetrics[]) => HttpMetrics | null = backends.storeUrl !== null ? (await import('../scale/thread-executor.ts')).mergeHttpMetrics : () => null;
   // The bundled store on the run's database: its carts, stock and offer cycle go into every
   // checkpoint and a resume puts them back (an abandoned session keeps its cart; the resume's
   // clean-up empties every cart; a killed run may have gone past a restock and a new offer cycle).
@@ -371,7 +386,7 @@ export async function openRun(plan: RunPlan, options: OpenRunOptions = {}): Prom
   // client; their sessions are written by this thread's recorder (one connection for PGlite).
   let executor: ThreadExecutor | null = null;
   if (config.workers > 0 && plan.durable && !plan.answers) {
-    const { startThreadExecutor } = await import('../scale/thread-executor.ts');
+    const [{ startThreadExecutor }, { rateShares }] = await Promise.all([import('../scale/thread-executor.ts'), import('../scale/rate-shares.ts')]);
     executor = startThreadExecutor({
       workers: config.workers,
       keepSnapshots: true,
@@ -382,8 +397,11 @@ export async function openRun(plan: RunPlan, options: OpenRunOptions = {}): Prom
         : {
             kind: 'http', baseUrl: backends.storeUrl, connections: Math.max(1, Math.ceil(config.connections / config.workers)), requestTimeoutMs: config.requestTimeout * 1000,
             // --rate-limit is the run's total: each worker paces at its share.
-            rateLimit: config.rateLimit / config.workers, burst: config.burst,
+            rateLimit: config.rateLimit / config.workers, burst: config.burst, products,
           },
+      ...(backends.storeUrl !== null ? { rateShares: rateShares(config.rateLimit, config.workers, personas.length, config.cohortSize) } : {}),
+      // PostgreSQL: each worker writes its cohorts' sessions through its own pool (the embedded PGlite: through this thread).
+      ...(config.databaseUrl && !config.mockDb ? { directDb: { databaseUrl: config.databaseUrl, poolSize: config.workerDbPool, writeTimeoutMs: config.dbWriteTimeout * 1000, groupCommit: config.dbGroupCommit } } : {}),
     });
   }
   const threads = executor;
@@ -404,6 +422,15 @@ export async function openRun(plan: RunPlan, options: OpenRunOptions = {}): Prom
       return { ...own, ...(mergeHttpMetrics([own as unknown as HttpMetrics, ...threads.workerHttpMetrics()]) ?? {}) };
     };
   }
+  // Worker threads writing to PostgreSQL themselves: their write figures join this thread's recorder's (summary db_writes).
+  if (threads && config.databaseUrl && !config.mockDb && metrics) {
+    const withHttp = metrics;
+    metrics = () => {
+      const own = withHttp();
+      const parts = [own['db_writes'] as DbWriteMetrics | undefined, ...threads.workerDbWrites()].filter((p): p is DbWriteMetrics => p !== undefined);
+      return parts.length > 0 ? { ...own, db_writes: sumDbWrites(parts) } : own;
+    };
+  }
   // A checkpoint's mock-store state is the workers' (carts, coupons, calls) with this thread's offer cycle.
   const checkpointMockStore: MockStore | null =
     backends.mockStore && threads ? ({ ...backends.mockStore, exportState: () => threads.mockStoreState((backends.mockStore as MockStore).exportState()) } as MockStore) : backends.mockStore;
@@ -421,9 +448,18 @@ export async function openRun(plan: RunPlan, options: OpenRunOptions = {}): Prom
       await backends.close();
     },
     simulate(options) {
+      let runMetrics = metrics;
+      const remoteHttp = options.workerHttpMetrics;
+      if (remoteHttp && backends.storeUrl !== null && metrics) {
+        const base = metrics;
+        runMetrics = () => {
+          const own = base();
+          return { ...own, ...(mergeHttpMetricsOf([own as unknown as HttpMetrics, ...remoteHttp()]) ?? {}) };
+        };
+      }
       // The per-worker rows (dashboard, web page, /metrics) ride in the stats' metrics as `workers`.
       const workerTable = options.workerTable ?? (threads ? () => threads.workerTable() : null);
-      const withWorkers = workerTable ? () => ({ ...(metrics?.() ?? {}), workers: workerTable() }) : metrics;
+      const withWorkers = workerTable ? () => ({ ...(runMetrics?.() ?? {}), workers: workerTable() }) : runMetrics;
       const sim = createSimulation(simulationConfigOf(config, { cycles, runId, breakerAction: options.breakerAction }), {
         personas,
         products,

@@ -26,6 +26,24 @@ import { createMockStore } from '../store/mock-store.ts';
 import { createCohortRunner } from './cohort-runner.ts';
 import type { CohortJobInput, CohortJobResult, OfferCycle, StoredBase, StoredState } from './cohort-processor.ts';
 import type { CohortTransport, GatheredState } from './remote-cohort.ts';
+import type { AnswerSink } from '../store/recording-store.ts';
+import type { HttpMetrics } from '../store/http-store.ts';
+import type { JobEdges } from './job-edges.ts';
+
+export interface BullmqCohortTransportOptions {
+  mockStore?: MockStore | null;
+  /** The store and database each job reaches, asked at every cycle with its job count (./job-edges.ts); absent: mock store, no writes. */
+  edges?: (jobs: number) => JobEdges;
+  /** Where the jobs' recorded store answers go (the run's answers file), added at the barrier. */
+  answers?: AnswerSink | null;
+  /** Told at each barrier how the cycle's jobs wrote their sessions (counts of CohortJobResult.writes) and how many calls were served from a lost attempt's record. */
+  onBarrier?: (cycle: number, jobs: { writes: Record<string, number>; served: number }) => void;
+}
+
+export interface BullmqCohortTransport extends CohortTransport {
+  /** The latest figures of every worker thread's store client (a real store). */
+  workerHttpMetrics(): HttpMetrics[];
+}
 
 /** 'cohort-0012' → 12: the cohort's number in the run (its order at the barrier). */
 function cohortNumber(id: string): number {
@@ -34,7 +52,8 @@ function cohortNumber(id: string): number {
   return Number(m[1]);
 }
 
-export function createBullmqCohortTransport(coordinator: Coordinator, options: { mockStore?: MockStore | null } = {}): CohortTransport {
+export function createBullmqCohortTransport(coordinator: Coordinator, options: BullmqCohortTransportOptions = {}): BullmqCohortTransport {
+  const httpByClient = new Map<string, HttpMetrics>();
   const ids = new Map<number, string>();
   const opening = new Map<string, Promise<void>>();
   const windows = new Map<string, number>();
@@ -60,18 +79,30 @@ export function createBullmqCohortTransport(coordinator: Coordinator, options: {
           await coordinator.putSnapshot(cohortNumber(c.id), cycle - 1, s);
         }
       }
+      const edges = options.edges?.(b.calls.length);
       const work = b.calls.map((c) => {
         const w = windows.get(c.id);
         windows.delete(c.id);
-        const input: CohortJobInput = { info: c.cycle.info, activeCount: c.cycle.activeCount, ...(w !== undefined ? { window: w } : {}), offerCycle };
+        const input: CohortJobInput = { info: c.cycle.info, activeCount: c.cycle.activeCount, ...(w !== undefined ? { window: w } : {}), offerCycle, ...(edges ? { edges } : {}) };
         return { cohort: cohortNumber(c.id), input };
       });
       const results = (await coordinator.runCycle(cycle, work)) as CohortJobResult[];
       const byCohort = new Map(work.map((w, i) => [w.cohort, results[i] as CohortJobResult]));
+      if (options.onBarrier) {
+        const writes: Record<string, number> = {};
+        let served = 0;
+        for (const r of results as CohortJobResult[]) {
+          if (r.writes) writes[r.writes] = (writes[r.writes] ?? 0) + 1;
+          served += r.served ?? 0;
+        }
+        options.onBarrier(cycle, { writes, served });
+      }
       for (const c of b.calls) {
         const r = byCohort.get(cohortNumber(c.id)) as CohortJobResult;
         storedAt.set(c.id, cycle);
         mockCalls += r.mockCalls;
+        if (r.answers && options.answers) for (const [ctx, entry] of r.answers) options.answers.add(ctx, entry);
+        if (r.http) httpByClient.set(r.http.client, r.http.metrics);
         c.resolve({ id: c.id, report: r.report, entries: r.entries, seconds: r.seconds, agentCycles: r.agentCycles });
       }
     } catch (err) {
@@ -82,6 +113,7 @@ export function createBullmqCohortTransport(coordinator: Coordinator, options: {
 
   return {
     name: 'bullmq',
+    workerHttpMetrics: () => [...httpByClient.values()],
     open(source: CohortSource) {
       const id = 'spec' in source ? source.spec.id : source.id;
       ids.set(cohortNumber(id), id);

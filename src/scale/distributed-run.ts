@@ -41,7 +41,24 @@ export function heartbeatMonitor(coordinator: Pick<Coordinator, 'workerTally' | 
     return monitor.table(at);
   };
 }
+import type { Recorder } from '../model/types.ts';
+import type { AnswerSink } from '../store/recording-store.ts';
+import type { HttpMetrics } from '../store/http-store.ts';
+import { threadRate } from './rate-shares.ts';
+import { startCommitRelay, type CommitRelay, type DbEdge, type JobEdges, type StoreEdge } from './job-edges.ts';
 
+/** The coordinator's edges a distributed run's jobs reach (./job-edges.ts). */
+export interface CoordinatorEdges {
+  mockStore: MockStore | null;
+  /** The store's URL (the bundled store's loopback URL or --api-url; null: the mock store). */
+  storeUrl: string | null;
+  /** The run's recorder (null: --mock-db): the workers' sessions are written through it (the commit relay). */
+  recorder: Recorder | null;
+  /** The run's answers file, when it records them. */
+  answers: AnswerSink | null;
+  /** On PostgreSQL (--database-url): the database's identity; workers given the same database write there themselves. */
+  postgres: { databaseId: string } | null;
+}
 /** One worker in the run's summary (`workers` in --json; a line each otherwise). */
 export interface WorkerRow {
   id: string;
@@ -62,8 +79,12 @@ export interface DistributedRun {
   workerRows(): WorkerRow[];
   /** The per-worker rows of the monitoring (host:pid, jobs running, rates, RSS, heartbeat age, lost), now. */
   workerTable(): WorkerTable;
-  /** The executor for the simulation, once the run's mock store exists. */
-  executor(mockStore: MockStore | null): RemoteExecutor;
+  /** The executor for the simulation, once the run's store and database are open. */
+  executor(edges: CoordinatorEdges): Promise<RemoteExecutor>;
+  /** The latest figures of every worker thread's store client (a real store). */
+  workerHttpMetrics(): HttpMetrics[];
+  /** Store calls answered from the record of a lost attempt (cohort jobs run again), so far. */
+  servedAnswers(): number;
   close(): Promise<void>;
 }
 
@@ -72,9 +93,6 @@ export function checkDistributedOptions(config: RunConfig): void {
   if (!config.redis) return;
   parseRedisUrl(config.redis);
   if (config.workers > 0) throw inputError(`--redis and --workers ${config.workers}: expected one of them (the cohorts run on \`shopsim worker\` processes, each with --concurrency threads); nothing was written`);
-  if (!config.mockApi || !config.mockDb) {
-    throw inputError('--redis: a distributed run needs --mock-api and --mock-db for now (workers with their own store clients and database writes are not built yet; docs/scaling.md); nothing was written');
-  }
 }
 
 export async function openDistributedRun(args: { config: RunConfig; runId: string; personas: Persona[]; products: Product[]; say: (line: string) => void }): Promise<DistributedRun> {
@@ -105,6 +123,11 @@ export async function openDistributedRun(args: { config: RunConfig; runId: strin
   }
   let made: RemoteExecutor | null = null;
   const table = heartbeatMonitor(coordinator);
+  let transport: ReturnType<typeof createBullmqCohortTransport> | null = null;
+  let relay: CommitRelay | null = null;
+  let served = 0;
+  /** The live workers' threads (at least one): the run's --rate-limit and --connections are split over them at every barrier. */
+  const threads = () => Math.max(1, coordinator.workerTally().filter((t) => !t.lost).reduce((n, t) => n + t.worker.concurrency, 0));
   return {
     coordinator,
     workerTable: table,
@@ -113,10 +136,52 @@ export async function openDistributedRun(args: { config: RunConfig; runId: strin
         .workerTally()
         .map(({ worker: w, lost, jobs }) => ({ id: w.id, host: w.host, pid: w.pid, concurrency: w.concurrency, cohort_cycles: jobs, lost, rss_mb: Math.round(w.rssBytes / 1048576), last_heartbeat: w.beatAt }))
         .sort((a, b) => a.id.localeCompare(b.id)),
-    executor(mockStore) {
-      made ??= createRemoteExecutor(createBullmqCohortTransport(coordinator, { mockStore }));
+    async executor(edges) {
+      if (made) return made;
+      // The relay writes the sessions (a database) and holds the answers of cohort jobs that may run again (a real store).
+      if (edges.recorder || edges.storeUrl !== null) relay = await startCommitRelay(edges.recorder);
+      const db: DbEdge = relay && edges.recorder
+        ? edges.postgres
+          ? { kind: 'direct', databaseId: edges.postgres.databaseId, poolSize: config.workerDbPool, writeTimeoutMs: config.dbWriteTimeout * 1000, groupCommit: config.dbGroupCommit, relay: relay.edge }
+          : relay.edge
+        : { kind: 'mock' };
+      let saidRelayed = false;
+      const storeUrl = edges.storeUrl;
+      const jobEdges = (jobs: number): JobEdges => {
+        let store: StoreEdge = { kind: 'mock' };
+        if (storeUrl !== null) {
+          // The run's --rate-limit over the threads busy at once, recomputed at every barrier (workers joined or lost since).
+          const n = threads();
+          store = { kind: 'http', baseUrl: storeUrl, connections: Math.max(1, Math.ceil(config.connections / Math.min(n, Math.max(1, jobs)))), requestTimeoutMs: config.requestTimeout * 1000, rateLimit: threadRate(config.rateLimit, n, jobs), burst: config.burst };
+        }
+        return { store, db, recordAnswers: edges.answers !== null, answerLog: storeUrl !== null ? relay?.edge ?? null : null };
+      };
+      transport = createBullmqCohortTransport(coordinator, {
+        mockStore: edges.mockStore,
+        edges: jobEdges,
+        answers: edges.answers,
+        onBarrier: (cycle, { writes, served: n }) => {
+          // The cycle's barrier is passed: none of its jobs runs again.
+          relay?.forget(cycle);
+          if (n > 0) {
+            served += n;
+            say(`cycle ${cycle}: ${n} store call${n === 1 ? '' : 's'} of cohort jobs run again answered from their lost attempt's record (not sent to the store again)`);
+          }
+          // On PostgreSQL each worker should write itself; one that cannot (no --database-url of this database) is said once.
+          const relayed = writes['relay'] ?? 0;
+          if (db.kind !== 'direct' || relayed === 0 || saidRelayed) return;
+          saidRelayed = true;
+          say(`${relayed} cohort job${relayed === 1 ? '' : 's'} of cycle ${cycle} wrote their sessions through this process: their workers have no --database-url (or DATABASE_URL) for the run's database; give it to them to write directly with --worker-db-pool ${config.workerDbPool} connections per thread`);
+        },
+      });
+      made = createRemoteExecutor(transport);
       return made;
     },
-    close: () => (made ? made.close?.() ?? coordinator.close() : coordinator.close()),
+    workerHttpMetrics: () => transport?.workerHttpMetrics() ?? [],
+    servedAnswers: () => served,
+    close: async () => {
+      await (made ? made.close?.() ?? coordinator.close() : coordinator.close());
+      await relay?.close();
+    },
   };
 }

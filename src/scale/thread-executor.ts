@@ -12,7 +12,8 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { EndpointLatency, LatencySummary } from '../metrics/latency.ts';
-import type { Recorder } from '../model/types.ts';
+import type { CallContext, DbWriteMetrics, Recorder } from '../model/types.ts';
+import type { Entry as AnswerEntry } from '../store/answer-format.ts';
 import type { HttpMetrics } from '../store/http-store.ts';
 import type { AnswerSink } from '../store/recording-store.ts';
 import { afterOfferCycle, type CohortCycleResult, type CohortMockState, type CohortSource } from './cohort-runner.ts';
@@ -26,6 +27,10 @@ export interface ThreadExecutorOptions {
   store: WorkerSetup['store'];
   /** The coordinator's recorder: relayed sessions are written through it; null writes nothing (--mock-db). */
   recorder: Recorder | null;
+  /** PostgreSQL: each worker writes its cohorts' sessions through a pool of its own (the recorder then writes none of theirs). */
+  directDb?: { databaseUrl: string; poolSize: number; writeTimeoutMs: number; groupCommit: number } | null;
+  /** A real store: worker i's requests per second (the run's --rate-limit split by the agents placed on it; ./rate-shares.ts). Absent: `store.rateLimit` each. */
+  rateShares?: number[];
   /** Where the workers' recorded store answers go (the run's answers file), or null. */
   answers?: AnswerSink | null;
   /**
@@ -62,6 +67,10 @@ export interface ThreadExecutor extends RemoteExecutor {
   workerStats(): WorkerStats[];
   /** Cohorts moved off lost workers, and cohort-cycles run again because their worker was lost mid-cycle. */
   recoveries(): { cohortsMoved: number; cyclesRerun: number };
+  /** 429s a worker was answered whose Retry-After every other worker was told to hold for. */
+  holdsBroadcast(): number;
+  /** The latest write figures of each worker's own database recorder (direct writes on PostgreSQL; a lost worker's last). */
+  workerDbWrites(): DbWriteMetrics[];
   /** The latest HTTP figures of each live worker's store client (with a real store). */
   workerHttpMetrics(): HttpMetrics[];
   /** The per-worker rows (thread index, cohorts, rates, heap, heartbeat age, lost) and their totals, now. */
@@ -104,6 +113,9 @@ interface Slot {
   cohorts: Set<string>;
   stats: WorkerStats;
   http: HttpMetrics | null;
+  dbWrites?: DbWriteMetrics;
+  /** A real store: the store answers this worker got in the cycle running (sent to the workers re-running its cohorts if it is lost). */
+  answers?: { cycle: number; entries: [CallContext, AnswerEntry][] };
   ready: { promise: Promise<void>; resolve: () => void; reject: (e: unknown) => void };
 }
 
@@ -151,6 +163,8 @@ export function startThreadExecutor(options: ThreadExecutorOptions): ThreadExecu
   };
   let closing = false;
   const recovered = { cohortsMoved: 0, cyclesRerun: 0 };
+  /** 429s a worker was answered and the others were told to hold for. */
+  let holds = 0;
 
   const send = (slot: Slot, m: ToWorker) => slot.worker.postMessage(m);
   const heartbeatMs = options.heartbeatMs ?? 1000;
@@ -173,6 +187,7 @@ export function startThreadExecutor(options: ThreadExecutorOptions): ThreadExecu
         const answers = options.answers;
         if (answers) for (const [ctx, entry] of m.answers) answers.add(ctx, entry);
         if (m.http) slot.http = m.http;
+        if (m.dbWrites) slot.dbWrites = m.dbWrites;
         slot.stats.agentCycles += m.result.agentCycles;
         slot.stats.busySeconds += m.seconds;
         slot.stats.peakHeapUsedBytes = m.heap.peakUsedBytes;
@@ -204,6 +219,17 @@ export function startThreadExecutor(options: ThreadExecutorOptions): ThreadExecu
         );
         return;
       }
+      case 'answer': {
+        // Kept until the cycle's end: a re-run of this worker's cohorts elsewhere is served them first.
+        let list = slot.answers;
+        if (!list || list.cycle !== m.ctx.cycle) slot.answers = list = { cycle: m.ctx.cycle, entries: [] };
+        list.entries.push([m.ctx, m.entry]);
+        return;
+      }
+      case 'retry-after':
+        holds++;
+        for (const other of slots) if (other !== slot && other.alive) send(other, { t: 'hold', ms: m.ms });
+        return;
       case 'gathered': {
         const g = gathers.get(m.req);
         gathers.delete(m.req);
@@ -257,9 +283,16 @@ export function startThreadExecutor(options: ThreadExecutorOptions): ThreadExecu
       gathers.delete(req);
       g.reject(new Error(`worker thread ${slot.index} ${why} during a checkpoint`));
     }
+    // Its answers of the cycle running go first to every worker that takes some of its cohorts (each serves its own agents' calls).
+    const served = slot.answers?.entries ?? [];
+    const told = new Set<number>();
     for (const id of slot.cohorts) {
       const place = places.get(id) as CohortPlace;
       const to = leastLoaded() as Slot;
+      if (served.length > 0 && !told.has(to.index)) {
+        told.add(to.index);
+        send(to, { t: 'served', answers: served });
+      }
       let mockState = place.kept ? (place.kept.mockJson === null ? null : (JSON.parse(place.kept.mockJson) as CohortMockState)) : (place.source.mockState ?? null);
       // An offer cycle started since the slice was taken cleared coupons and redemptions everywhere: so here too.
       if (mockState && place.offerCycle < offerCycle) mockState = afterOfferCycle(mockState);
@@ -285,7 +318,9 @@ export function startThreadExecutor(options: ThreadExecutorOptions): ThreadExecu
   }
 
   for (let i = 0; i < options.workers; i++) {
-    const setup: WorkerSetup = { index: i, heartbeatMs, store: options.store, db: options.recorder ? 'relay' : 'mock', recordAnswers: !!options.answers, ...(options.exitOnCycle?.[i] !== undefined ? { exitOnCycle: options.exitOnCycle[i] } : {}), ...(options.exitAfterCommits?.[i] !== undefined ? { exitAfterCommits: options.exitAfterCommits[i] } : {}) };
+    const share = options.rateShares?.[i];
+    const store = options.store.kind === 'http' && share !== undefined ? { ...options.store, rateLimit: share } : options.store;
+    const setup: WorkerSetup = { index: i, heartbeatMs, store, db: options.directDb ? { kind: 'direct', ...options.directDb } : options.recorder ? 'relay' : 'mock', recordAnswers: !!options.answers, ...(options.exitOnCycle?.[i] !== undefined ? { exitOnCycle: options.exitOnCycle[i] } : {}), ...(options.exitAfterCommits?.[i] !== undefined ? { exitAfterCommits: options.exitAfterCommits[i] } : {}) };
     const worker = startWorker(setup);
     const slot: Slot = { index: i, worker, alive: true, closing: false, cohorts: new Set(), stats: { index: i, alive: true, cohorts: 0, agentCycles: 0, busySeconds: 0, exitCode: null, peakHeapUsedBytes: 0, peakHeapTotalBytes: 0, heapAfterGcBytes: 0 }, http: null, ready: deferred() };
     worker.on('message', (m: ToCoordinator) => onMessage(slot, m));
@@ -375,6 +410,8 @@ export function startThreadExecutor(options: ThreadExecutorOptions): ThreadExecu
       for (const r of runs.values()) if (slots[r.worker]?.alive) inCycle.add(String(r.worker));
       return monitor.table(now(), (id) => inCycle.has(id));
     },
+    holdsBroadcast: () => holds,
+    workerDbWrites: () => slots.flatMap((s) => (s.dbWrites ? [s.dbWrites] : [])),
     recoveries: () => ({ ...recovered }),
     ready: () => Promise.all(slots.map((s) => s.ready.promise)).then(() => undefined),
     // A lost worker's calls stay counted: its last figures are kept.

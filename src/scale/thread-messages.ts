@@ -1,6 +1,6 @@
 /** The messages between the coordinator and a worker thread of `--workers N` (docs/scaling.md, "Worker threads"). */
 import type { CycleInfo } from '../model/calendar.ts';
-import type { CallContext, OfferCycleRequest, Product, SessionRecord } from '../model/types.ts';
+import type { CallContext, DbWriteMetrics, OfferCycleRequest, Product, SessionRecord } from '../model/types.ts';
 import type { Entry as AnswerEntry } from '../store/answer-format.ts';
 import type { HttpMetrics } from '../store/http-store.ts';
 import type { MockStoreState } from '../store/mock-store.ts';
@@ -11,9 +11,13 @@ export interface WorkerSetup {
   index: number;
   store:
     | { kind: 'mock'; seed: number; products: Product[]; agentIds: string[]; failRate: number; state: MockStoreState | null }
-    | { kind: 'http'; baseUrl: string; connections: number; requestTimeoutMs: number; rateLimit: number; burst: number | null };
-  /** 'relay': sessions are written by the coordinator's recorder; 'mock': nowhere (--mock-db). */
-  db: 'relay' | 'mock';
+    /** `products`: the catalog, to decode recorded answers served to a re-run cohort (as a replay does). */
+    | { kind: 'http'; baseUrl: string; connections: number; requestTimeoutMs: number; rateLimit: number; burst: number | null; products?: Product[] };
+  /**
+   * 'relay': sessions are written by the coordinator's recorder; 'mock': nowhere (--mock-db);
+   * direct: PostgreSQL, through this worker's own pool (--worker-db-pool).
+   */
+  db: 'relay' | 'mock' | { kind: 'direct'; databaseUrl: string; poolSize: number; writeTimeoutMs: number; groupCommit: number };
   /** Record the store's answers and send them with each report (the coordinator writes the file). */
   recordAnswers: boolean;
   /** How often it says how it is doing (a `beat`), ms (default 1000). */
@@ -42,6 +46,10 @@ export type ToWorker =
   | { t: 'run'; req: number; id: string; info: CycleInfo; activeCount: number; size: number; state: boolean }
   | { t: 'commit-ack'; req: number; error: string | null }
   | { t: 'gather'; req: number }
+  /** A lost worker's store answers of the cycle running (a real store): served first to the cohorts it held when their cycle runs again here. */
+  | { t: 'served'; answers: [CallContext, AnswerEntry][] }
+  /** Another worker was answered 429: send nothing to the store for `ms` (its Retry-After, the run's). */
+  | { t: 'hold'; ms: number }
   | { t: 'close' };
 
 /** What a worker says of itself in each beat and cycle report (the coordinator's per-worker rows, src/monitor/worker-rows.ts). */
@@ -67,10 +75,15 @@ export type ToCoordinator =
    * string crosses threads as one copy; ten thousand small arrays would be rebuilt on its thread).
    * `mockJson`: likewise the cohort's mock-store slice (sent with `state`; `result` has none).
    */
-  | { t: 'done'; req: number; result: CohortCycleResult; answers: [CallContext, AnswerEntry][]; seconds: number; http: HttpMetrics | null; stateJson: string | null; mockJson: string | null; figures: WorkerFigures; heap: WorkerHeap }
+  /** `dbWrites`: this worker's own recorder's figures so far (direct writes). */
+  | { t: 'done'; req: number; result: CohortCycleResult; answers: [CallContext, AnswerEntry][]; seconds: number; http: HttpMetrics | null; stateJson: string | null; mockJson: string | null; figures: WorkerFigures; heap: WorkerHeap; dbWrites?: DbWriteMetrics | null }
   /** Every heartbeat interval, between and during cycles. */
   | { t: 'beat'; figures: WorkerFigures }
   | { t: 'run-failed'; req: number; message: string }
   | { t: 'commit'; req: number; record: SessionRecord }
+  /** A real store: one answer, sent before the shopper reads it (kept for a re-run of its cohort elsewhere). */
+  | { t: 'answer'; ctx: CallContext; entry: AnswerEntry }
+  /** This worker was answered 429 with this wait (ms): the coordinator holds every other worker as long. */
+  | { t: 'retry-after'; ms: number }
   | { t: 'gathered'; req: number; snapshots: Record<string, unknown>; mockStates: CohortMockState[]; mockCalls: number }
   | { t: 'closed' };

@@ -15,6 +15,7 @@ import type { Entry as AnswerEntry } from '../store/answer-format.ts';
 import { createHttpStore, type HttpStore } from '../store/http-store.ts';
 import { createMockStore, type MockStore } from '../store/mock-store.ts';
 import { createRecordingStore } from '../store/recording-store.ts';
+import { answerKey, servedFirstStore } from './served-answers.ts';
 import { createCohortRunner, type CohortMockState, type CohortState } from './cohort-runner.ts';
 import type { ToCoordinator, ToWorker, WorkerFigures, WorkerSetup } from './thread-messages.ts';
 
@@ -24,6 +25,8 @@ const setup = workerData as WorkerSetup;
 const post = (m: ToCoordinator) => port.postMessage(m);
 
 let mockStore: MockStore | null = null;
+/** Answers a lost worker was given this cycle, by answerKey (./served-answers.ts). */
+const served = new Map<string, AnswerEntry>();
 let http: HttpStore | null = null;
 let store: StoreApi;
 if (setup.store.kind === 'mock') {
@@ -32,8 +35,12 @@ if (setup.store.kind === 'mock') {
   if (setup.store.state) mockStore.importState({ ...setup.store.state, calls: 0 });
   store = mockStore;
 } else {
-  http = createHttpStore({ baseUrl: setup.store.baseUrl, connections: setup.store.connections, requestTimeoutMs: setup.store.requestTimeoutMs, rateLimit: setup.store.rateLimit, ...(setup.store.burst !== null ? { burst: setup.store.burst } : {}) });
-  store = http;
+  http = createHttpStore({ baseUrl: setup.store.baseUrl, connections: setup.store.connections, requestTimeoutMs: setup.store.requestTimeoutMs, rateLimit: setup.store.rateLimit, ...(setup.store.burst !== null ? { burst: setup.store.burst } : {}),
+    // A 429's Retry-After is the run's: the coordinator holds the other workers as long.
+    onRetryAfter: (ms) => post({ t: 'retry-after', ms }) });
+  // Every answer goes to the coordinator before the shopper reads it, and a cohort run again here
+  // after its worker was lost is answered first from what that worker had been answered.
+  store = servedFirstStore(http, served, { catalog: new Map((setup.store.products ?? []).map((p) => [p.id, p])), post: async (ctx, entry) => post({ t: 'answer', ctx, entry }) });
 }
 
 /** Recorded answers by agent index, until their cohort's report takes them. */
@@ -52,8 +59,19 @@ if (setup.recordAnswers) {
 let nextCommit = 1;
 let acked = 0;
 const commits = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
-const recorder: Recorder =
-  setup.db === 'relay'
+// PostgreSQL: this worker's own pool on the run's database (a thread that cannot open it fails to start, as the run would).
+const direct = typeof setup.db === 'object' ? await (await import('../db/connection.ts')).openDatabase({ databaseUrl: setup.db.databaseUrl, poolSize: setup.db.poolSize, writeTimeoutMs: setup.db.writeTimeoutMs, groupCommit: setup.db.groupCommit, migrate: false }) : null;
+let written = 0;
+const recorder: Recorder = direct
+  ? {
+      ...direct.recorder,
+      async commitSession(record) {
+        await direct.recorder.commitSession(record);
+        // Fault injection (tests): the worker dies mid-cycle once this many of its sessions are written.
+        if (setup.exitAfterCommits !== undefined && ++written >= setup.exitAfterCommits) process.exit(1);
+      },
+    }
+  : setup.db === 'relay'
     ? {
         ...createMockRecorder(),
         commitSession(record) {
@@ -114,10 +132,14 @@ port.on('message', (m: ToWorker) => {
       break;
     case 'run': {
       if (setup.exitOnCycle === m.info.cycle) process.exit(1);
+      // Answers of earlier cycles are never asked for again.
+      for (const k of served.keys()) if (Number(k.slice(0, k.indexOf(':'))) < m.info.cycle) served.delete(k);
       const t0 = performance.now();
       running++;
       runner.runCycle(m.id, { info: m.info, activeCount: m.activeCount }, { state: m.state }).then(
-        (result) => {
+        async (result) => {
+          // Writes whose answer was lost are settled before the report: what it counts is what the database holds.
+          if (direct) await direct.recorder.reconcile?.().catch(() => undefined);
           const base = result.report.baseIndex;
           const taken: [CallContext, AnswerEntry][] = [];
           for (let i = base; i < base + m.size; i++) {
@@ -131,7 +153,7 @@ port.on('message', (m: ToWorker) => {
           agentCycles += result.agentCycles;
           calls += result.report.totals.calls;
           sampleHeap();
-          post({ t: 'done', req: m.req, result: rest, answers: taken, seconds: (performance.now() - t0) / 1000, http: http ? http.metrics() : null, stateJson: state ? JSON.stringify(state) : null, mockJson: mockState ? JSON.stringify(mockState) : null, figures: figures(), heap: { ...heap } });
+          post({ t: 'done', req: m.req, result: rest, answers: taken, seconds: (performance.now() - t0) / 1000, http: http ? http.metrics() : null, stateJson: state ? JSON.stringify(state) : null, mockJson: mockState ? JSON.stringify(mockState) : null, figures: figures(), heap: { ...heap }, dbWrites: direct?.recorder.metrics?.() ?? null });
           cohortDone();
         },
         (err: unknown) => {
@@ -161,10 +183,16 @@ port.on('message', (m: ToWorker) => {
       post({ t: 'gathered', req: m.req, snapshots, mockStates, mockCalls: mockStore?.exportState().calls ?? 0 });
       break;
     }
+    case 'served':
+      for (const [ctx, entry] of m.answers) served.set(answerKey(ctx), entry);
+      break;
+    case 'hold':
+      http?.holdFor(m.ms);
+      break;
     case 'close':
       clearInterval(beater);
       runner.closeAll();
-      void (http ? http.close() : Promise.resolve()).finally(() => {
+      void Promise.all([http ? http.close() : Promise.resolve(), direct ? direct.close().catch(() => undefined) : Promise.resolve()]).finally(() => {
         post({ t: 'closed' });
         port.close();
       });

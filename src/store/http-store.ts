@@ -55,6 +55,8 @@ export interface HttpStoreOptions {
   routes?: StoreRoutes;
   /** Reads a refusal's code and message from an error body. Default: `{ error: { code, message } }`. */
   parseError?: (status: number, body: string) => { code?: string; message?: string };
+  /** Told of every 429 with the wait it asked (ms): a run with several clients holds the others too (docs/scaling.md). */
+  onRetryAfter?: (waitMs: number) => void;
 }
 
 /** One HTTP request of a store call. `endpoint` names it in the latency metrics. */
@@ -102,6 +104,8 @@ export interface HttpMetrics {
 
 export type HttpStore = StoreApi & {
   metrics(): HttpMetrics;
+  /** No request of this client is sent for `ms` (another client of the run was answered 429 with that Retry-After). */
+  holdFor(ms: number): void;
   close(): Promise<void>;
 };
 
@@ -417,6 +421,7 @@ export function createHttpStore(options: HttpStoreOptions): HttpStore {
           tries429++;
           retries429++;
           const wait = Math.min(maxRetryAfterMs, parseRetryAfter(res.retryAfter, wallNow()) ?? defaultRetryAfterMs);
+          options.onRetryAfter?.(wait);
           if (limiter.rate > 0) {
             limiter.backOff();
             await new Promise<void>((resolve) => clock.setTimer(resolve, wait));
@@ -473,6 +478,9 @@ export function createHttpStore(options: HttpStoreOptions): HttpStore {
     },
 
 
+    holdFor(ms: number) {
+      if (ms > 0) limiter.blockUntil(clock.now() + Math.min(ms, maxRetryAfterMs));
+    },
     async close() {
       if (closed) return;
       closed = true;

@@ -12,6 +12,27 @@ export interface AnswerSink {
   add(ctx: CallContext | null, entry: Entry): void;
 }
 
+/** The recorded arguments of an agent's call, as the recording keeps them (the replay compares them). */
+export function callArgs(method: Exclude<MethodName, 'startOfferCycle'>, rest: unknown[]): Args {
+  switch (method) {
+    case 'listProducts': {
+      const q = rest[0] as { category?: string; search?: string; page: number; pageSize: number };
+      return [q.category ?? null, q.search ?? null, q.page, q.pageSize];
+    }
+    case 'getProduct':
+    case 'removeFromCart':
+    case 'applyCoupon':
+    case 'checkout':
+      return [rest[0] as string];
+    case 'addToCart':
+      return [rest[0] as string, rest[1] as number];
+    case 'getCart':
+    case 'clearCart':
+    case 'listOffers':
+      return [];
+  }
+}
+
 export function createRecordingStore(inner: StoreApi, sink: AnswerSink): StoreApi {
   function wrap<T>(method: MethodName, ctx: CallContext | null, seq: number, args: Args, call: Promise<T>): Promise<T> {
     const code = METHODS[method];

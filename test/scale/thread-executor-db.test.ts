@@ -28,19 +28,21 @@ for (const target of [embeddedTarget(), postgresTarget()]) {
       db = d;
     });
 
-    async function run(runId: string, workers: number) {
+    async function run(runId: string, workers: number, direct = false) {
       await db.recorder.beginRun({ runId, seed: base.seed, config: { agents: personas.length }, isReplay: false, resumedFrom: null, startedAt: new Date().toISOString(), personas, products });
       const store = createMockStore({ seed: base.seed, products, agentIds, failRate: 0.01 });
       const executor = workers > 0
-        ? startThreadExecutor({ workers, recorder: db.recorder, keepSnapshots: true, exitAfterCommits: [undefined, 60], store: { kind: 'mock', seed: base.seed, products, agentIds, failRate: 0.01, state: null } })
+        ? startThreadExecutor({ workers, recorder: db.recorder, keepSnapshots: true, exitAfterCommits: [undefined, 60],
+            ...(direct ? { directDb: { databaseUrl: target.url() as string, poolSize: 2, writeTimeoutMs: 30_000, groupCommit: 0 } } : {}), store: { kind: 'mock', seed: base.seed, products, agentIds, failRate: 0.01, state: null } })
         : null;
       const commitsBefore = db.recorder.metrics?.().commits ?? 0;
       const sim = createSimulation({ ...base, runId }, { personas, products, store, recorder: db.recorder, ...(executor ? { executor } : {}) });
       const s = await sim.run();
       const recoveries = executor?.recoveries() ?? null;
       const commits = (db.recorder.metrics?.().commits ?? 0) - commitsBefore;
+      const workerCommits = executor?.workerDbWrites().reduce((n, w) => n + w.commits, 0) ?? 0;
       await executor?.close?.();
-      return { s, recoveries, commits };
+      return { s, recoveries, commits, workerCommits };
     }
 
     it('a worker lost mid-cycle: each session written once, as in-process', async () => {
@@ -60,6 +62,21 @@ for (const target of [embeddedTarget(), postgresTarget()]) {
         expect(await counts.sessionsOf(s.run_id)).toBe(s.sessions_created);
         expect(await counts.eventsOf(s.run_id)).toBe(s.events_created);
       }
+    }, 180_000);
+
+    it.skipIf(target.name !== 'postgres')('PostgreSQL: workers writing through their own pools, one lost mid-cycle: each session written once, as in-process', async () => {
+      const inProcess = await run(`run-db-inproc2-${target.name}`, 0);
+      const lost = await run(`run-db-direct-${target.name}`, 2, true);
+      expect(lost.recoveries?.cohortsMoved).toBe(3);
+      expect(lost.recoveries?.cyclesRerun).toBeGreaterThan(0);
+      // The coordinator's recorder wrote none of them; the workers did (the lost one's last report is counted too).
+      expect(lost.commits).toBe(0);
+      expect(lost.workerCommits).toBeGreaterThan(0);
+      expect(lost.s.digest).toBe(inProcess.s.digest);
+      expect(lost.s.sessions_created).toBe(inProcess.s.sessions_created);
+      const counts = runCounts(() => db);
+      expect(await counts.sessionsOf(lost.s.run_id)).toBe(lost.s.sessions_created);
+      expect(await counts.eventsOf(lost.s.run_id)).toBe(lost.s.events_created);
     }, 180_000);
   });
 }
