@@ -165,11 +165,16 @@ describe.skipIf(!TEST_REDIS_URL)('shopsim run --redis with shopsim worker proces
     const killRun = run('kill', ['--redis', url, '--workers-expected', '2', '--worker-lock-timeout', '1s', '--cohort-size', '300']);
     await a.line(/started cohort \d+ of cycle 1$/, started);
     a.proc.kill('SIGKILL');
+    const killedAt = Date.now();
     const killed = await killRun;
+    const ranAfterKillMs = Date.now() - killedAt;
     expect(killed.code, killed.stderr).toBe(0);
     const inProcess300 = await run('in-process-300', ['--cohort-size', '300']);
     expect(figures(killed.summary)).toEqual(figures(inProcess300.summary));
-    expect(killed.stderr).toMatch(/shopsim: worker \S+ \(\S+, pid \d+\) lost: no heartbeat; its cohort jobs are taken over by the other workers when their locks expire/);
+    // The loss is said once the worker's record expires (2 heartbeats) and the coordinator looks
+    // (every quarter heartbeat): a run that ends sooner after the kill (the takeover is quick at
+    // a 1 s lock) can finish before it.
+    if (ranAfterKillMs > 3000) expect(killed.stderr).toMatch(/shopsim: worker \S+ \(\S+, pid \d+\) lost: no heartbeat; its cohort jobs are taken over by the other workers when their locks expire/);
     expect(b.lines.some((l) => /running cohort \d+ of cycle \d+ again \(attempt 2: its worker was lost or the attempt failed\)/.test(l)), `worker b:\n${b.lines.join('\n')}\nworker a:\n${a.lines.slice(started).join('\n')}`).toBe(true);
   }, 240_000);
 });
