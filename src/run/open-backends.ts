@@ -9,6 +9,7 @@ import { openDatabase, type Database } from '../db/connection.ts';
 import { redactUrl } from '../url.ts';
 import { startInProcessStore } from '../server/in-process-store.ts';
 import { createHttpStore } from '../store/http-store.ts';
+import { createSharedLimiterState } from '../store/rate-limiter.ts';
 import { createMockRecorder } from '../simulation/mock-recorder.ts';
 
 export interface Backends {
@@ -22,6 +23,11 @@ export interface Backends {
   db: Database | null;
   /** The HTTP store's base URL (null with --mock-api): worker threads open their own clients to it. */
   storeUrl: string | null;
+  /**
+   * `--workers N` against a real store with a rate limit: the run's one rate schedule, shared by
+   * this process's client and every worker thread's (the limit holds for all together).
+   */
+  limiterState: SharedArrayBuffer | null;
   metrics?: () => Record<string, unknown>;
   close(): Promise<void>;
 }
@@ -56,6 +62,7 @@ export async function openBackends(config: RunConfig, personas: Persona[], produ
     let mockStore: MockStore | null = null;
     let storeDescription: string;
     let storeUrl: string | null = null;
+    let limiterState: SharedArrayBuffer | null = null;
     let metrics: (() => Record<string, unknown>) | undefined;
     let storeMetrics: (() => Record<string, unknown>) | undefined;
     if (config.mockApi) {
@@ -80,7 +87,9 @@ export async function openBackends(config: RunConfig, personas: Persona[], produ
         storeDescription = `reference store (in-process, ${inproc.url})`;
       }
       storeUrl = baseUrl;
+      if (config.workers > 0 && config.rateLimit > 0) limiterState = createSharedLimiterState(config.rateLimit);
       const http = createHttpStore({
+        ...(limiterState ? { limiterState } : {}),
         baseUrl,
         connections: config.connections,
         requestTimeoutMs: config.requestTimeout * 1000,
@@ -102,6 +111,7 @@ export async function openBackends(config: RunConfig, personas: Persona[], produ
       mockStore,
       db,
       storeUrl,
+      limiterState,
       describe: { store: storeDescription, database: dbDescription },
       ...(metrics ? { metrics } : {}),
       close: closeAll,

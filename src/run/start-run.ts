@@ -386,7 +386,7 @@ export async function openRun(plan: RunPlan, options: OpenRunOptions = {}): Prom
   // client; their sessions are written by this thread's recorder (one connection for PGlite).
   let executor: ThreadExecutor | null = null;
   if (config.workers > 0 && plan.durable && !plan.answers) {
-    const [{ startThreadExecutor }, { rateShares }] = await Promise.all([import('../scale/thread-executor.ts'), import('../scale/rate-shares.ts')]);
+    const { startThreadExecutor } = await import('../scale/thread-executor.ts');
     executor = startThreadExecutor({
       workers: config.workers,
       keepSnapshots: true,
@@ -396,10 +396,10 @@ export async function openRun(plan: RunPlan, options: OpenRunOptions = {}): Prom
         ? { kind: 'mock', seed: config.seed, products, agentIds: personas.map((p) => p.id), failRate: config.mockFailRate, state: plan.resume?.checkpoint.mock_store_state ?? null }
         : {
             kind: 'http', baseUrl: backends.storeUrl, connections: Math.max(1, Math.ceil(config.connections / config.workers)), requestTimeoutMs: config.requestTimeout * 1000,
-            // --rate-limit is the run's total: each worker paces at its share.
-            rateLimit: config.rateLimit / config.workers, burst: config.burst, products,
+            // --rate-limit is the run's total: every worker's client takes its releases from the
+            // one schedule this process's client paces on (src/store/rate-limiter.ts, `shared`).
+            rateLimit: config.rateLimit, burst: config.burst, products, limiterState: backends.limiterState,
           },
-      ...(backends.storeUrl !== null ? { rateShares: rateShares(config.rateLimit, config.workers, personas.length, config.cohortSize) } : {}),
       // PostgreSQL: each worker writes its cohorts' sessions through its own pool (the embedded PGlite: through this thread).
       ...(config.databaseUrl && !config.mockDb ? { directDb: { databaseUrl: config.databaseUrl, poolSize: config.workerDbPool, writeTimeoutMs: config.dbWriteTimeout * 1000, groupCommit: config.dbGroupCommit } } : {}),
     });

@@ -29,8 +29,6 @@ export interface ThreadExecutorOptions {
   recorder: Recorder | null;
   /** PostgreSQL: each worker writes its cohorts' sessions through a pool of its own (the recorder then writes none of theirs). */
   directDb?: { databaseUrl: string; poolSize: number; writeTimeoutMs: number; groupCommit: number } | null;
-  /** A real store: worker i's requests per second (the run's --rate-limit split by the agents placed on it; ./rate-shares.ts). Absent: `store.rateLimit` each. */
-  rateShares?: number[];
   /** Where the workers' recorded store answers go (the run's answers file), or null. */
   answers?: AnswerSink | null;
   /**
@@ -318,9 +316,7 @@ export function startThreadExecutor(options: ThreadExecutorOptions): ThreadExecu
   }
 
   for (let i = 0; i < options.workers; i++) {
-    const share = options.rateShares?.[i];
-    const store = options.store.kind === 'http' && share !== undefined ? { ...options.store, rateLimit: share } : options.store;
-    const setup: WorkerSetup = { index: i, heartbeatMs, store, db: options.directDb ? { kind: 'direct', ...options.directDb } : options.recorder ? 'relay' : 'mock', recordAnswers: !!options.answers, ...(options.exitOnCycle?.[i] !== undefined ? { exitOnCycle: options.exitOnCycle[i] } : {}), ...(options.exitAfterCommits?.[i] !== undefined ? { exitAfterCommits: options.exitAfterCommits[i] } : {}) };
+    const setup: WorkerSetup = { index: i, heartbeatMs, store: options.store, db: options.directDb ? { kind: 'direct', ...options.directDb } : options.recorder ? 'relay' : 'mock', recordAnswers: !!options.answers, ...(options.exitOnCycle?.[i] !== undefined ? { exitOnCycle: options.exitOnCycle[i] } : {}), ...(options.exitAfterCommits?.[i] !== undefined ? { exitAfterCommits: options.exitAfterCommits[i] } : {}) };
     const worker = startWorker(setup);
     const slot: Slot = { index: i, worker, alive: true, closing: false, cohorts: new Set(), stats: { index: i, alive: true, cohorts: 0, agentCycles: 0, busySeconds: 0, exitCode: null, peakHeapUsedBytes: 0, peakHeapTotalBytes: 0, heapAfterGcBytes: 0 }, http: null, ready: deferred() };
     worker.on('message', (m: ToCoordinator) => onMessage(slot, m));
@@ -434,6 +430,7 @@ function mergeLatency(parts: LatencySummary[]): LatencySummary {
 export function mergeHttpMetrics(parts: HttpMetrics[]): HttpMetrics | null {
   const first = parts[0];
   if (!first) return null;
+  const shared = parts.every((p) => p.rate_limit.shared === true);
   const sum = (k: 'requests' | 'calls' | 'requests_per_second' | 'errors' | 'rejected' | 'retries_429' | 'effective_rate' | 'timeouts' | 'network_errors' | 'in_flight' | 'queued') =>
     Math.round(parts.reduce((n, p) => n + p[k], 0) * 10) / 10;
   const endpoints: Record<string, EndpointLatency> = {};
@@ -463,11 +460,12 @@ export function mergeHttpMetrics(parts: HttpMetrics[]): HttpMetrics | null {
     endpoints,
     http_errors: httpErrors,
     retries_429: sum('retries_429'),
-    effective_rate: sum('effective_rate'),
+    // Clients on one shared schedule (--workers N threads) pace together: their rate is the run's, once.
+    effective_rate: shared ? Math.max(...parts.map((p) => p.effective_rate)) : sum('effective_rate'),
     timeouts: sum('timeouts'),
     network_errors: sum('network_errors'),
     in_flight: sum('in_flight'),
     queued: sum('queued'),
-    rate_limit: { rate: parts.reduce((n, p) => n + p.rate_limit.rate, 0), burst: first.rate_limit.burst },
+    rate_limit: shared ? { rate: first.rate_limit.rate, burst: first.rate_limit.burst, shared: true } : { rate: parts.reduce((n, p) => n + p.rate_limit.rate, 0), burst: first.rate_limit.burst },
   };
 }

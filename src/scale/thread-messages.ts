@@ -12,7 +12,7 @@ export interface WorkerSetup {
   store:
     | { kind: 'mock'; seed: number; products: Product[]; agentIds: string[]; failRate: number; state: MockStoreState | null }
     /** `products`: the catalog, to decode recorded answers served to a re-run cohort (as a replay does). */
-    | { kind: 'http'; baseUrl: string; connections: number; requestTimeoutMs: number; rateLimit: number; burst: number | null; products?: Product[] };
+    | { kind: 'http'; baseUrl: string; connections: number; requestTimeoutMs: number; rateLimit: number; burst: number | null; products?: Product[]; limiterState?: SharedArrayBuffer | null };
   /**
    * 'relay': sessions are written by the coordinator's recorder; 'mock': nowhere (--mock-db);
    * direct: PostgreSQL, through this worker's own pool (--worker-db-pool).

@@ -36,6 +36,8 @@ if (setup.store.kind === 'mock') {
   store = mockStore;
 } else {
   http = createHttpStore({ baseUrl: setup.store.baseUrl, connections: setup.store.connections, requestTimeoutMs: setup.store.requestTimeoutMs, rateLimit: setup.store.rateLimit, ...(setup.store.burst !== null ? { burst: setup.store.burst } : {}),
+    // The run's one rate schedule (shared memory with the coordinator and the other workers).
+    ...(setup.store.limiterState ? { limiterState: setup.store.limiterState } : {}),
     // A 429's Retry-After is the run's: the coordinator holds the other workers as long.
     onRetryAfter: (ms) => post({ t: 'retry-after', ms }) });
   // Every answer goes to the coordinator before the shopper reads it, and a cohort run again here

@@ -31,6 +31,8 @@ export interface HttpStoreOptions {
   requestTimeoutMs?: number;
   /** Requests per second over all agents; 0 = no limit. Default 50. Ignored when `limiter` is given. */
   rateLimit?: number;
+  /** The run's one rate schedule, shared with other clients (createSharedLimiterState; made for `rateLimit`). */
+  limiterState?: SharedArrayBuffer;
   /** Bucket capacity. Default 1. */
   burst?: number;
   /** A shared limiter (e.g. one per origin across clients). */
@@ -99,7 +101,8 @@ export interface HttpMetrics {
   network_errors: number;
   in_flight: number;
   queued: number;
-  rate_limit: { rate: number; burst: number };
+  /** `shared`: the schedule is the run's, shared with other clients (worker threads); their rates are not added. */
+  rate_limit: { rate: number; burst: number; shared?: true };
 }
 
 export type HttpStore = StoreApi & {
@@ -249,7 +252,7 @@ export function createHttpStore(options: HttpStoreOptions): HttpStore {
   const defaultRetryAfterMs = options.defaultRetryAfterMs ?? 1000;
   const clock = options.clock ?? realLimiterClock;
   const wallNow = options.wallNow ?? Date.now;
-  const limiter = options.limiter ?? createRateLimiter({ rate: options.rateLimit ?? 50, ...(options.burst !== undefined ? { burst: options.burst } : {}), clock });
+  const limiter = options.limiter ?? createRateLimiter({ rate: options.rateLimit ?? 50, ...(options.burst !== undefined ? { burst: options.burst } : {}), ...(options.limiterState ? { shared: options.limiterState } : {}), clock });
   const ownLimiter = options.limiter === undefined;
   const ownDispatcher = options.dispatcher === undefined;
   const dispatcher: Dispatcher =
@@ -473,7 +476,7 @@ export function createHttpStore(options: HttpStoreOptions): HttpStore {
         network_errors: networkErrors,
         in_flight: inFlight,
         queued: limiter.pending + (slotWaiters.length - slotHead),
-        rate_limit: { rate: limiter.rate, burst: limiter.burst },
+        rate_limit: { rate: limiter.rate, burst: limiter.burst, ...(limiter.shared ? { shared: true as const } : {}) },
       };
     },
 

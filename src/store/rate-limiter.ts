@@ -66,7 +66,56 @@ export interface RateLimiterOptions {
   paceShare?: number;
   /** Added to the 1-s window an arrival has to leave before the next release (rounding, clock reads). Default 1 ms. */
   windowMarginMs?: number;
+  /**
+   * One schedule for several limiters, in other threads too: the state made by
+   * `createSharedLimiterState(rate)` (the same rate; pass the buffer to each thread). Each limiter
+   * keeps its own queue and timer and takes its releases from the one schedule, so the limit and
+   * the sliding window hold for all of them together and a limiter with work uses the slots the
+   * idle ones leave (the run's `--rate-limit` across `--workers N` threads).
+   */
+  shared?: SharedArrayBuffer;
+  /**
+   * Added to `clock.now()` to put every thread on one time line (default with `shared`:
+   * `performance.timeOrigin`, which differs per thread; otherwise 0). Tests set it.
+   */
+  originMs?: number;
 }
+
+// The schedule's state, in a Float64Array (shared or not): times in ms on the limiter's time line.
+const S_TAT = 0; // theoretical arrival time of the next conforming request
+const S_VTAT = 1; // the same for intendedStart's virtual schedule
+const S_GATE = 2; // no slot before this
+const S_SEQ = 3; // the next release's number
+const S_EVICTED = 4; // the latest arrival among the releases that left the window's ring
+const S_CUT_SCALE = 5; // AIMD: the pace as a share of the setting after the last cut
+const S_CUT_AT = 6; // when that cut was
+const S_CUTS = 7; // cuts made
+const S_RATE = 8; // the rate the state was made for (a shared state's check)
+const HEADER = 9;
+/** Bytes before the Float64 state in a shared buffer: the lock (Int32: 0 free, else the holder's id). */
+const LOCK_BYTES = 8;
+
+function windowSizeOf(rate: number): number {
+  return rate >= 1 && rate <= 1_000_000 ? Math.floor(rate) : 0;
+}
+
+function initState(state: Float64Array, rate: number): void {
+  state.fill(-Infinity);
+  state[S_SEQ] = 0;
+  state[S_CUT_SCALE] = 1;
+  state[S_CUTS] = 0;
+  state[S_RATE] = rate;
+}
+
+/** A schedule several limiters (in any threads) can share: see RateLimiterOptions.shared. */
+export function createSharedLimiterState(rate: number): SharedArrayBuffer {
+  if (!Number.isFinite(rate) || rate < 0) throw new RangeError(`Expected \`rate\` to be a finite number >= 0, got ${String(rate)}`);
+  const sab = new SharedArrayBuffer(LOCK_BYTES + 8 * (HEADER + Math.max(1, windowSizeOf(rate))));
+  initState(new Float64Array(sab, LOCK_BYTES), rate);
+  return sab;
+}
+
+let lockIds = 0;
 
 export interface Grant {
   /** When the request was due to be sent per the schedule (clock ms): the intended start. */
@@ -80,6 +129,8 @@ export interface Grant {
 export interface RateLimiter {
   readonly rate: number;
   readonly burst: number;
+  /** The schedule is shared with other limiters (RateLimiterOptions.shared). */
+  readonly shared: boolean;
   /**
    * The intended start of a new call per the schedule, without waiting: what the slot would be
    * if nothing else (busy connections, a slow store) held the caller back. A separate virtual
@@ -140,7 +191,8 @@ interface Waiter {
 }
 
 /**
- * @throws RangeError when rate or burst is not a finite number in range.
+ * @throws RangeError when rate or burst is not a finite number in range, or a shared state was
+ * made for another rate.
  */
 export function createRateLimiter(options: RateLimiterOptions = {}): RateLimiter {
   const rate = options.rate ?? 50;
@@ -157,68 +209,96 @@ export function createRateLimiter(options: RateLimiterOptions = {}): RateLimiter
   if (!Number.isFinite(marginMs) || marginMs < 0) throw new RangeError(`Expected \`windowMarginMs\` to be a finite number >= 0, got ${String(marginMs)}`);
   // The sliding window as the store sees it: for each of the last `windowSize` releases, the
   // latest it can have arrived (its release time until arrivedBy says later), in a ring indexed
-  // by release number; `evictedMax` is the latest arrival among the releases that left the ring.
-  // Release n waits for max(evictedMax, arrival of n − windowSize) + 1 s + margin.
-  const windowSize = rate >= 1 && rate <= 1_000_000 ? Math.floor(rate) : 0;
-  const arrived = new Float64Array(Math.max(1, windowSize)).fill(-Infinity);
-  let seqNext = 0;
-  let evictedMax = -Infinity;
-  let tat = -Infinity; // theoretical arrival time of the next conforming request
-  let virtualTat = -Infinity;
-  let gate = -Infinity;
+  // by release number (`ring`, after the header of `state`); S_EVICTED is the latest arrival
+  // among the releases that left the ring. Release n waits for max(evicted, arrival of
+  // n − windowSize) + 1 s + margin.
+  const windowSize = windowSizeOf(rate);
+  const sab = options.shared;
+  let state: Float64Array;
+  let lock: Int32Array | null = null;
+  if (sab) {
+    state = new Float64Array(sab, LOCK_BYTES);
+    if (state[S_RATE] !== rate || state.length !== HEADER + Math.max(1, windowSize)) throw new RangeError(`Expected a shared limiter state made for rate ${rate}, got one for ${String(state[S_RATE])}`);
+    lock = new Int32Array(sab, 0, 2);
+  } else {
+    state = new Float64Array(HEADER + Math.max(1, windowSize));
+    initState(state, rate);
+  }
+  // Every thread's clock on one time line (performance.now() counts from each thread's start).
+  const origin = options.originMs ?? (sab ? performance.timeOrigin : 0);
+  const now = () => clock.now() + origin;
+  const lockId = ++lockIds;
+  /**
+   * A shared state is changed under a spin lock held for a few arithmetic operations (never
+   * across a callback). A holder that stops inside it (a thread terminated there) is overruled
+   * after a second, so the other threads stall once rather than for ever.
+   */
+  function enter(): void {
+    if (!lock || Atomics.compareExchange(lock, 0, 0, lockId) === 0) return;
+    const since = performance.now();
+    for (let spins = 1; Atomics.compareExchange(lock, 0, 0, lockId) !== 0; spins++) {
+      if ((spins & 1023) === 0 && performance.now() - since > 1000) {
+        Atomics.store(lock, 0, lockId);
+        return;
+      }
+    }
+  }
+  function leave(): void {
+    if (lock) Atomics.store(lock, 0, 0);
+  }
+
   const queue: Waiter[] = [];
   let head = 0;
   let timer: unknown = null;
   let timerAt = Infinity;
   let closed = false;
-  // AIMD: the pace as a share of the setting after the last cut, and when that cut was.
+  // AIMD: the pace as a share of the setting after the last cut (S_CUT_SCALE), and when that cut was.
   const minScale = 0.5;
   const cutFactor = 0.9;
   const recoverPerSecond = 0.01;
-  let cutScale = 1;
-  let cutAt = -Infinity;
-  let cuts = 0;
 
-  function scaleAt(now: number): number {
+  function scaleAt(t: number): number {
+    const cutScale = state[S_CUT_SCALE] as number;
     if (cutScale >= 1) return 1;
-    const s = cutScale + ((now - cutAt) / 1000) * recoverPerSecond;
-    if (s >= 1) {
-      cutScale = 1;
-      return 1;
-    }
-    return s;
+    const s = cutScale + ((t - (state[S_CUT_AT] as number)) / 1000) * recoverPerSecond;
+    return s >= 1 ? 1 : s;
   }
 
-  function intervalAt(now: number): number {
-    return cutScale >= 1 ? interval : interval / scaleAt(now);
+  function intervalAt(t: number): number {
+    return (state[S_CUT_SCALE] as number) >= 1 ? interval : interval / scaleAt(t);
   }
 
   function nextSlot(w: Waiter): number {
-    return Math.max(w.arrivedAt, tat - tolerance, gate);
+    return Math.max(w.arrivedAt, (state[S_TAT] as number) - tolerance, state[S_GATE] as number);
   }
 
-  /** Earliest actual time the 1-s window allows another release. */
+  /** Earliest time the 1-s window allows another release. */
   function windowOpensAt(): number {
     if (windowSize === 0) return -Infinity;
-    const oldest = arrived[seqNext % windowSize] as number;
-    return (oldest > evictedMax ? oldest : evictedMax) + 1000 + marginMs;
+    const oldest = state[HEADER + ((state[S_SEQ] as number) % windowSize)] as number;
+    const evicted = state[S_EVICTED] as number;
+    return (oldest > evicted ? oldest : evicted) + 1000 + marginMs;
   }
 
-  /** Notes release `seqNext` at `now`; returns its number. */
-  function noteRelease(now: number): number {
+  /** Takes the slot due at `slot` at `t` (under the lock): advances the schedule, notes the release; returns its number. */
+  function take(slot: number, t: number): number {
+    const tat = state[S_TAT] as number;
+    state[S_TAT] = (tat > slot ? tat : slot) + intervalAt(t);
     if (windowSize === 0) return -1;
-    const pos = seqNext % windowSize;
-    const out = arrived[pos] as number;
-    if (out > evictedMax) evictedMax = out;
-    arrived[pos] = now;
-    return seqNext++;
+    const seq = state[S_SEQ] as number;
+    const pos = HEADER + (seq % windowSize);
+    const out = state[pos] as number;
+    if (out > (state[S_EVICTED] as number)) state[S_EVICTED] = out;
+    state[pos] = t;
+    state[S_SEQ] = seq + 1;
+    return seq;
   }
 
-  function arm(at: number, now: number): void {
+  function arm(at: number, t: number): void {
     if (timer !== null && timerAt <= at) return;
     if (timer !== null) clock.clearTimer(timer);
     timerAt = at;
-    timer = clock.setTimer(onTimer, Math.ceil(at - now));
+    timer = clock.setTimer(onTimer, Math.ceil(at - t));
   }
 
   function onTimer(): void {
@@ -230,18 +310,21 @@ export function createRateLimiter(options: RateLimiterOptions = {}): RateLimiter
   function drain(): void {
     while (head < queue.length) {
       // Read per release: a loop preempted midway must not note stale release times.
-      const now = clock.now();
       const w = queue[head] as Waiter;
+      enter();
+      const t = now();
       const slot = nextSlot(w);
       const opens = windowOpensAt();
-      if (slot > now || opens > now) {
-        arm(Math.max(slot, opens), now);
+      if (slot > t || opens > t) {
+        leave();
+        arm(Math.max(slot, opens), t);
         break;
       }
+      const seq = take(slot, t);
+      leave();
       head++;
-      tat = Math.max(tat, slot) + intervalAt(now);
       if (w.signal && w.onAbort) w.signal.removeEventListener('abort', w.onAbort);
-      const g = { dueAt: slot, releasedAt: now, seq: noteRelease(now) };
+      const g = { dueAt: slot - origin, releasedAt: t - origin, seq };
       let failed: unknown = null;
       if (w.onRelease) {
         try {
@@ -262,49 +345,62 @@ export function createRateLimiter(options: RateLimiterOptions = {}): RateLimiter
   const limiter: RateLimiter = {
     rate,
     burst,
+    shared: sab !== undefined,
     get blockedUntil() {
-      return gate;
+      return (state[S_GATE] as number) - origin;
     },
     get pending() {
       return queue.length - head;
     },
     get effectiveRate() {
-      return rate * scaleAt(clock.now());
+      return rate * scaleAt(now());
     },
     get backOffs() {
-      return cuts;
+      return state[S_CUTS] as number;
     },
 
     backOff(): void {
       if (rate === 0) return;
-      const now = clock.now();
-      if (now - cutAt < 1000) return;
-      cutScale = Math.max(minScale, scaleAt(now) * cutFactor);
-      cutAt = now;
-      cuts++;
+      enter();
+      const t = now();
+      if (t - (state[S_CUT_AT] as number) >= 1000) {
+        state[S_CUT_SCALE] = Math.max(minScale, scaleAt(t) * cutFactor);
+        state[S_CUT_AT] = t;
+        state[S_CUTS] = (state[S_CUTS] as number) + 1;
+      }
+      leave();
     },
 
     intendedStart(): number {
-      const now = clock.now();
-      const slot = Math.max(now, virtualTat - tolerance, gate);
-      virtualTat = Math.max(virtualTat, slot) + interval;
-      return slot;
+      enter();
+      const t = now();
+      const vtat = state[S_VTAT] as number;
+      const slot = Math.max(t, vtat - tolerance, state[S_GATE] as number);
+      state[S_VTAT] = (vtat > slot ? vtat : slot) + interval;
+      leave();
+      return slot - origin;
     },
 
     tryAcquire(onRelease?: (grant: Grant) => void): Grant | null {
       if (closed || head !== queue.length) return null;
-      const now = clock.now();
       if (rate === 0) {
-        if (gate > now) return null;
-        const g = { dueAt: now, releasedAt: now, seq: -1 };
+        const t = now();
+        if ((state[S_GATE] as number) > t) return null;
+        const g = { dueAt: t - origin, releasedAt: t - origin, seq: -1 };
         onRelease?.(g);
         return g;
       }
       // Nobody queued: go now if the bucket has a token and the 1-s window allows it.
-      const slot = Math.max(now, tat - tolerance, gate);
-      if (slot > now || windowOpensAt() > now) return null;
-      tat = Math.max(tat, slot) + intervalAt(now);
-      const g = { dueAt: slot, releasedAt: now, seq: noteRelease(now) };
+      enter();
+      const t = now();
+      const slot = Math.max(t, (state[S_TAT] as number) - tolerance, state[S_GATE] as number);
+      if (slot > t || windowOpensAt() > t) {
+        leave();
+        return null;
+      }
+      const seq = take(slot, t);
+      leave();
+      const g = { dueAt: slot - origin, releasedAt: t - origin, seq };
       onRelease?.(g);
       return g;
     },
@@ -318,9 +414,9 @@ export function createRateLimiter(options: RateLimiterOptions = {}): RateLimiter
       } catch (err) {
         return Promise.reject(err);
       }
-      const now = clock.now();
+      const arrivedAt = now();
       return new Promise<Grant>((resolve, reject) => {
-        const w: Waiter = { arrivedAt: now, onRelease, resolve, reject, signal, onAbort: undefined };
+        const w: Waiter = { arrivedAt, onRelease, resolve, reject, signal, onAbort: undefined };
         if (signal) {
           w.onAbort = () => {
             const i = queue.indexOf(w, head);
@@ -335,28 +431,40 @@ export function createRateLimiter(options: RateLimiterOptions = {}): RateLimiter
     },
 
     arrivedBy(seq: number, atMs: number): void {
-      if (windowSize === 0 || seq < 0 || seq >= seqNext) return;
-      if (seqNext - seq > windowSize) {
-        if (atMs > evictedMax) evictedMax = atMs;
-        return;
+      if (windowSize === 0 || seq < 0) return;
+      const at = atMs + origin;
+      enter();
+      const next = state[S_SEQ] as number;
+      if (seq < next) {
+        if (next - seq > windowSize) {
+          if (at > (state[S_EVICTED] as number)) state[S_EVICTED] = at;
+        } else {
+          const pos = HEADER + (seq % windowSize);
+          if (at > (state[pos] as number)) state[pos] = at;
+        }
       }
-      const pos = seq % windowSize;
-      if (atMs > (arrived[pos] as number)) arrived[pos] = atMs;
+      leave();
       // A later release waiting on the window may now have to wait longer: drain re-arms then.
     },
 
     blockUntil(untilMs: number): void {
-      if (untilMs <= gate) return;
-      gate = untilMs;
-      // The schedule restarts at the gate: what was owed before it is not sent in one burst.
-      if (tat < gate) tat = gate;
-      if (virtualTat < gate) virtualTat = gate;
+      const until = untilMs + origin;
+      enter();
+      const moved = until > (state[S_GATE] as number);
+      if (moved) {
+        state[S_GATE] = until;
+        // The schedule restarts at the gate: what was owed before it is not sent in one burst.
+        if ((state[S_TAT] as number) < until) state[S_TAT] = until;
+        if ((state[S_VTAT] as number) < until) state[S_VTAT] = until;
+      }
+      leave();
+      if (!moved) return;
       if (timer !== null) {
         clock.clearTimer(timer);
         timer = null;
         timerAt = Infinity;
       }
-      if (head < queue.length) arm(nextSlot(queue[head] as Waiter), clock.now());
+      if (head < queue.length) arm(nextSlot(queue[head] as Waiter), now());
     },
 
     close(): void {

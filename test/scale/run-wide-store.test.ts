@@ -1,7 +1,7 @@
 /**
  * The pieces that make a real store run-wide across workers (docs/scaling.md, "Store, database
- * and rate limit on the workers"): the rate split (by the shoppers placed on each thread worker;
- * over the threads busy at once on BullMQ), a 429's Retry-After told by one client and held by
+ * and rate limit on the workers"): the rate split over the threads busy at once on BullMQ (thread
+ * workers share one schedule: test/store/rate-limiter-shared.test.ts), a 429's Retry-After told by one client and held by
  * another (the coordinator's relay hands it out with the next answer; threads: a `hold` message),
  * and a job run again served its lost attempt's answers before anything goes to the store.
  */
@@ -12,7 +12,7 @@ import { createMockRecorder } from '../../src/simulation/mock-recorder.ts';
 import { createHttpStore, type HttpStore } from '../../src/store/http-store.ts';
 import type { Entry } from '../../src/store/answer-format.ts';
 import { relayRecorder, startCommitRelay, type CommitRelay } from '../../src/scale/job-edges.ts';
-import { rateShares, threadRate } from '../../src/scale/rate-shares.ts';
+import { threadRate } from '../../src/scale/rate-shares.ts';
 import { servedFirstStore } from '../../src/scale/served-answers.ts';
 import { createFakeClock } from '../store/fake-clock.ts';
 
@@ -23,16 +23,6 @@ afterEach(async () => {
 });
 
 describe('the run-wide rate limit, split', () => {
-  it('thread workers: by the shoppers placed on each (cohort k on worker k mod N); a worker holding none an even share; 0 stays no limit', () => {
-    const [w0, w1] = rateShares(50, 2, 372, 100) as [number, number];
-    expect(w0).toBeCloseTo((50 * 200) / 372, 10);
-    expect(w1).toBeCloseTo((50 * 172) / 372, 10);
-    expect(rateShares(50, 2, 372, 100).reduce((a, b) => a + b, 0)).toBeCloseTo(50, 10);
-    // One cohort on two workers: the one holding it gets the whole limit (evenly it had half).
-    expect(rateShares(50, 2, 372, 500)).toEqual([50, 25]);
-    expect(rateShares(0, 3, 10, 2)).toEqual([0, 0, 0]);
-  });
-
   it('BullMQ workers: over the threads busy at once — no more than the cycle’s jobs', () => {
     expect(threadRate(1000, 4, 40)).toBe(250);
     expect(threadRate(1000, 4, 2)).toBe(500);
