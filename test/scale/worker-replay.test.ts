@@ -5,16 +5,15 @@
  * twice — the run ends with the in-process digest and counts, and the store holds the same
  * orders, order items, cart items and stock as after the in-process run.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { sql } from 'slonik';
 import { z } from 'zod';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/connection.ts';
-import { BIN, DATA, pick, shopsim, summaryOf, tempDir } from '../e2e/helpers.ts';
-import { redisTestSpace, TEST_REDIS_URL, type RedisTestSpace } from '../helpers.ts';
+import { DATA, pick, shopsim, summaryOf } from '../e2e/helpers.ts';
+import { TEST_REDIS_URL } from '../helpers.ts';
+import { workerProcesses } from './worker-processes.ts';
 
-const ENV = { ...process.env, SHOPSIM_FROM_SOURCE: '1', NO_COLOR: '1' };
 const storeRow = z.object({ orders: z.number(), revenue: z.number(), order_items: z.number(), cart_items: z.number(), stock: z.number() });
 
 /** What the bundled store holds after a run (its tables in the run's data directory). */
@@ -35,30 +34,8 @@ async function storeState(dataDir: string): Promise<z.infer<typeof storeRow>> {
 }
 
 describe.skipIf(!TEST_REDIS_URL)('a cohort job run again against the bundled store is served its lost attempt\'s answers (real Redis)', () => {
-  let space: RedisTestSpace;
-  const dirs: { cleanup(): void }[] = [];
-  const procs: ChildProcess[] = [];
-  const dir = () => {
-    const t = tempDir('shopsim-worker-replay-');
-    dirs.push(t);
-    return t.dir;
-  };
-  beforeAll(async () => {
-    space = await redisTestSpace();
-  });
-  afterAll(async () => {
-    for (const p of procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
-    await space?.cleanup();
-    dirs.forEach((d) => d.cleanup());
-  });
-
-  function worker(): { proc: ChildProcess; lines: string[] } {
-    const proc = spawn(process.execPath, [BIN, 'worker', '--redis', space.url, '--redis-prefix', space.prefix, '--verbose', ...DATA], { env: ENV, stdio: ['ignore', 'ignore', 'pipe'] });
-    procs.push(proc);
-    const lines: string[] = [];
-    proc.stderr!.on('data', (d: Buffer) => lines.push(...d.toString().split('\n').filter(Boolean)));
-    return { proc, lines };
-  }
+  const w = workerProcesses('shopsim-worker-replay-', ['--verbose']);
+  const { dir, worker } = w;
 
   it('SIGKILL mid-job: same digest and counts, no extra order, the same store state as in-process', async () => {
     // Saturday 11:00, paced at 60 requests/s in all: a cohort job lasts seconds, so the kill lands inside one.
@@ -69,7 +46,7 @@ describe.skipIf(!TEST_REDIS_URL)('a cohort job run again against the bundled sto
     const a = worker();
     const b = worker();
     const d1 = dir();
-    const running = shopsim([...args, '--data-dir', d1, '--redis', space.url, '--redis-prefix', space.prefix, '--workers-expected', '2', '--worker-lock-timeout', '1s', '--checkpoint-dir', dir()]);
+    const running = shopsim([...args, '--data-dir', d1, '--redis', w.space.url, '--redis-prefix', w.space.prefix, '--workers-expected', '2', '--worker-lock-timeout', '1s', '--checkpoint-dir', dir()]);
     const until = Date.now() + 120_000;
     let killed = '';
     while (!killed) {
