@@ -1,14 +1,15 @@
 import type { LimiterClock } from '../../src/store/rate-limiter.ts';
 
-/** A manual clock: timers fire when advance() passes their time, optionally `lateMs` late. */
-export function createFakeClock(lateMs = 0): LimiterClock & { advance(ms: number): Promise<void>; t: number } {
+/** A manual clock: timers fire when advance() passes their time, optionally `lateMs` late (a number, or one per timer). */
+export function createFakeClock(lateMs: number | (() => number) = 0): LimiterClock & { advance(ms: number): Promise<void>; t: number } {
+  const late = typeof lateMs === 'number' ? () => lateMs : lateMs;
   let id = 0;
   const timers = new Map<number, { at: number; fn: () => void }>();
   const clock = {
     t: 0,
     now: () => clock.t,
     setTimer(fn: () => void, ms: number) {
-      timers.set(++id, { at: clock.t + Math.max(0, ms) + lateMs, fn });
+      timers.set(++id, { at: clock.t + Math.max(0, ms) + late(), fn });
       return id;
     },
     clearTimer(h: unknown) {

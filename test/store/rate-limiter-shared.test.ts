@@ -7,38 +7,16 @@
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { createRateLimiter, createSharedLimiterState } from '../../src/store/rate-limiter.ts';
-import type { LimiterClock } from '../../src/store/rate-limiter.ts';
+import { createFakeClock } from './fake-clock.ts';
 import { maxInWindow } from './max-in-window.ts';
 
 /** A manual clock whose timers fire 0-4 ms late, varying (two event loops' timers never line up). */
 function lateClock() {
-  let id = 0;
   let seed = 7;
-  const timers = new Map<number, { at: number; fn: () => void }>();
-  const clock: LimiterClock & { t: number; advance(ms: number): Promise<void> } = {
-    t: 0,
-    now: () => clock.t,
-    setTimer(fn, ms) {
-      seed = (seed * 1103515245 + 12345) % 2147483648;
-      timers.set(++id, { at: clock.t + Math.max(0, ms) + (seed % 5), fn });
-      return id;
-    },
-    clearTimer: (h) => void timers.delete(h as number),
-    async advance(ms) {
-      const end = clock.t + ms;
-      for (;;) {
-        for (let i = 0; i < 5; i++) await Promise.resolve();
-        let next: [number, { at: number; fn: () => void }] | null = null;
-        for (const e of timers) if (e[1].at <= end && (!next || e[1].at < next[1].at)) next = e;
-        if (!next) break;
-        timers.delete(next[0]);
-        clock.t = Math.max(clock.t, next[1].at);
-        next[1].fn();
-      }
-      clock.t = end;
-    },
-  };
-  return clock;
+  return createFakeClock(() => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed % 5;
+  });
 }
 
 function pump(limiter: ReturnType<typeof createRateLimiter>, times: number[], n: number): Promise<unknown> {
