@@ -14,6 +14,10 @@ export interface SecondPoint {
   /** Unix seconds. */
   t: number;
   rps: number;
+  /** The limiter's pace now, req/s (the limit unless 429s cut it); null without a limit or an HTTP store. */
+  pace: number | null;
+  /** 429 answers per second since the previous sample. */
+  r429: number;
   p50: number | null;
   p95: number | null;
   p99: number | null;
@@ -54,6 +58,8 @@ export interface WebState {
   breaker: SimulationStats['breaker'] & { recentErrors: { message: string; count: number }[] };
   totals: SimulationStats['totals'];
   occupancy: Occupancy | null;
+  /** The store client's pacing: the limit, the pace now (AIMD after 429s), 429 answers and retries so far; null with the mock store. */
+  pacing: { limit: number; pace: number; responses429: number; retried429: number } | null;
   /** The orchestrator's region states, e.g. { cycle: 'executing', control: 'running', breaker: 'closed' }. */
   orchestrator: Record<string, string> | null;
   lastCheckpoint: string | null;
@@ -89,7 +95,7 @@ export function createWebSampler(sim: Simulation, options: { now?: () => number;
   const seconds: SecondPoint[] = [];
   const hours: HourPoint[] = [];
   const errorCounts = new Map<string, number>();
-  let lastRequests: { t: number; n: number } | null = null;
+  let lastRequests: { t: number; n: number; n429: number } | null = null;
   let state: WebState | null = null;
 
   const onCycle = (r: CycleReport) => {
@@ -121,7 +127,12 @@ export function createWebSampler(sim: Simulation, options: { now?: () => number;
     const requests = num(m['requests']) ?? s.totals.calls;
     const tMs = now();
     const rps = lastRequests && tMs > lastRequests.t ? ((requests - lastRequests.n) * 1000) / (tMs - lastRequests.t) : 0;
-    lastRequests = { t: tMs, n: requests };
+    const n429 = num((m['http_errors'] as Record<string, unknown> | undefined)?.['429']) ?? 0;
+    const r429 = lastRequests && tMs > lastRequests.t ? ((n429 - lastRequests.n429) * 1000) / (tMs - lastRequests.t) : 0;
+    lastRequests = { t: tMs, n: requests, n429 };
+    const limit = num((m['rate_limit'] as Record<string, unknown> | undefined)?.['rate']);
+    const pace = num(m['effective_rate']);
+    const pacing = limit !== null && pace !== null ? { limit, pace, responses429: n429, retried429: num(m['retries_429']) ?? 0 } : null;
     const lat = (m['latency_ms'] ?? {}) as Record<string, unknown>;
     const endpoints: Record<string, number> = {};
     const endpointsP50: Record<string, number> = {};
@@ -139,6 +150,8 @@ export function createWebSampler(sim: Simulation, options: { now?: () => number;
     const point: SecondPoint = {
       t: Math.round(tMs) / 1000,
       rps: Math.max(0, Math.round(rps * 10) / 10),
+      pace: pacing && pacing.limit > 0 ? pacing.pace : null,
+      r429: Math.max(0, Math.round(r429 * 10) / 10),
       p50: num(lat['p50']),
       p95: num(lat['p95']),
       p99: num(lat['p99']),
@@ -170,6 +183,7 @@ export function createWebSampler(sim: Simulation, options: { now?: () => number;
       breaker: { ...s.breaker, recentErrors: [...errorCounts].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([message, count]) => ({ message, count })) },
       totals: s.totals,
       occupancy: occ ? { counts: occ.counts, samples: occ.samples, total: occ.total } : null,
+      pacing,
       orchestrator,
       lastCheckpoint: s.lastCheckpoint,
       sampleMs: Math.round(sampleMs * 100) / 100,

@@ -77,6 +77,9 @@ describe.skipIf(!have)('the --web page in Chromium', () => {
       await page.waitForFunction(() => Number(document.getElementById('chart-rps')?.dataset['points']) >= 3, null, { timeout: 30_000 });
       expect(Number(await page.getAttribute('#chart-active', 'data-points'))).toBeGreaterThanOrEqual(3);
       expect(await page.$$eval('#chart-rps canvas', (c) => c.length)).toBe(1);
+      // The limiter's pace and the 429s in the header (the bundled store over HTTP, --rate-limit 50 by default).
+      await page.waitForFunction(() => document.getElementById('pacing')?.hidden === false, null, { timeout: 30_000 });
+      expect(await page.textContent('#pacing')).toMatch(/^pace [\d.]+ of 50 req\/s · 429s \d+ \(retried \d+\)$/);
       expect(await page.$$eval('#chart-commit canvas', (c) => c.length)).toBe(1);
       // Latency per endpoint over time, at the percentile picked (p95 first, then p99).
       await page.waitForFunction(() => document.querySelector('#chart-endpoints canvas') !== null, null, { timeout: 30_000 });

@@ -64,3 +64,26 @@ describe('per-endpoint latency on the one-second points', () => {
     expect(point.endpointsP99).toEqual(pick('p99'));
   });
 });
+
+describe('pacing on the web state', () => {
+  it("the limiter's pace and the 429 answers: per second on the points, totals in the state; none with the mock store", () => {
+    const base = sampleStats();
+    let t = 1_000_000;
+    let m: Record<string, unknown> = { ...base.metrics, rate_limit: { rate: 50, burst: 1 }, effective_rate: 50, http_errors: { '500': 1 }, retries_429: 0 };
+    const sampler = createWebSampler(stubSim(() => sampleStats({ metrics: m })), { now: () => t });
+    expect(sampler.sample().state.pacing).toEqual({ limit: 50, pace: 50, responses429: 0, retried429: 0 });
+    // Two seconds later: 6 answers were 429s, and the limiter cut its pace.
+    t += 2000;
+    m = { ...m, effective_rate: 45, http_errors: { '500': 1, '429': 6 }, retries_429: 6 };
+    const { state, point } = sampler.sample();
+    expect(state.pacing).toEqual({ limit: 50, pace: 45, responses429: 6, retried429: 6 });
+    expect([point.pace, point.r429]).toEqual([45, 3]);
+    // No limit: no pace on the points, the 429s still counted.
+    const open = createWebSampler(stubSim(() => sampleStats({ metrics: { ...m, rate_limit: { rate: 0, burst: 0 }, effective_rate: 0 } }))).sample();
+    expect(open.point.pace).toBeNull();
+    expect(open.state.pacing?.limit).toBe(0);
+    // The mock store reports no limiter.
+    const { rate_limit: _r, effective_rate: _e, ...mock } = m;
+    expect(createWebSampler(stubSim(() => sampleStats({ metrics: mock }))).sample().state.pacing).toBeNull();
+  });
+});

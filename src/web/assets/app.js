@@ -119,7 +119,7 @@
     $('chart-endpoints').appendChild(bar);
   }
   function setupCharts() {
-    chart('chart-rps', 'Requests/s (current)', ['req/s'], true);
+    chart('chart-rps', 'Requests/s (current), the limiter\'s pace and 429 answers/s', ['req/s', 'pace', '429/s'], true);
     chart('chart-latency', 'Store latency since start, ms', ['p50', 'p95', 'p99'], true);
     chart('chart-hours', 'Per simulated hour', ['sessions', 'checkouts', 'abandoned', 'failed'], false);
     chart('chart-conversion', 'Conversion per simulated hour', ['checkouts / sessions'], false);
@@ -135,7 +135,7 @@
     // How many points each chart holds, on its element (what a reader or a test can check).
     for (var id in charts) charts[id].root.parentNode.dataset.points = String(id === 'chart-hours' || id === 'chart-conversion' ? h.length : s.length);
     var t = col(s, function (p) { return p.t; });
-    charts['chart-rps'].setData([t, col(s, function (p) { return p.rps; })]);
+    charts['chart-rps'].setData([t, col(s, function (p) { return p.rps; }), col(s, function (p) { return p.pace === undefined ? null : p.pace; }), col(s, function (p) { return p.r429 === undefined ? 0 : p.r429; })]);
     charts['chart-latency'].setData([t, col(s, function (p) { return p.p50; }), col(s, function (p) { return p.p95; }), col(s, function (p) { return p.p99; })]);
     charts['chart-commit'].setData([t, col(s, function (p) { return p.commitP50 === undefined ? null : p.commitP50; }), col(s, function (p) { return p.commitP95 === undefined ? null : p.commitP95; })]);
     charts['chart-active'].setData([t, col(s, function (p) { return p.active; })]);
@@ -224,6 +224,9 @@
     $('btn-pause').disabled = state.status !== 'running';
     $('btn-resume').disabled = state.status !== 'paused' && state.status !== 'breaker_open';
     renderThresholds(state.thresholds || []);
+    var pc = state.pacing;
+    $('pacing').hidden = !pc;
+    if (pc) $('pacing').textContent = (pc.limit > 0 ? 'pace ' + pc.pace + ' of ' + pc.limit + ' req/s' : 'no rate limit') + ' · 429s ' + pc.responses429 + ' (retried ' + pc.retried429 + ')';
     var b = state.breaker;
     var banner = $('breaker-banner');
     if (b && b.state === 'open') {
