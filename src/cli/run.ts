@@ -188,7 +188,7 @@ export async function runCommand(flags: Partial<Record<keyof RunConfig, unknown>
         ...(occ ? { final_occupancy: { counts: occ.counts, total: occ.total } } : {}),
       };
     },
-    ...(distributed && distributedExecutor ? { executor: distributedExecutor, workerHttpMetrics: distributed.workerHttpMetrics, workerTable: distributed.workerTable } : {}),
+    ...(distributed && distributedExecutor ? { executor: distributedExecutor, workerHttpMetrics: distributed.workerHttpMetrics, workerDbWrites: distributed.workerDbWrites, workerTable: distributed.workerTable } : {}),
   });
   const monitor = monitoring.attach(sim, plan.personas);
   // The per-cycle figures the HTML report charts (only what it needs of each cycle report).

@@ -266,6 +266,8 @@ export interface SimulateOptions {
   workerTable?: () => WorkerTable;
   /** A distributed run's worker-side store clients: their figures join this process's in the summary. */
   workerHttpMetrics?: () => HttpMetrics[];
+  /** A distributed run's worker pools writing to the run's database directly: their write figures join this process's (`db_writes`). */
+  workerDbWrites?: () => DbWriteMetrics[];
 }
 
 export interface SimulatedRun {
@@ -275,6 +277,15 @@ export interface SimulatedRun {
 }
 
 /** Write figures of several recorders: counts added; commit latency percentiles the highest (an upper bound), the mean weighted. */
+/** `metrics` with the write figures of worker pools writing to the database themselves added to `db_writes`. */
+function withDbWritesOf(metrics: () => Record<string, unknown>, workers: () => DbWriteMetrics[]): () => Record<string, unknown> {
+  return () => {
+    const own = metrics();
+    const parts = [own['db_writes'] as DbWriteMetrics | undefined, ...workers()].filter((p): p is DbWriteMetrics => p !== undefined);
+    return parts.length > 0 ? { ...own, db_writes: sumDbWrites(parts) } : own;
+  };
+}
+
 function sumDbWrites(parts: DbWriteMetrics[]): DbWriteMetrics {
   const n = (k: 'commits' | 'failed' | 'statements' | 'events' | 'retried' | 'in_doubt' | 'in_doubt_removed') => parts.reduce((a, p) => a + p[k], 0);
   const count = parts.reduce((a, p) => a + p.commit_ms.count, 0);
@@ -423,14 +434,7 @@ export async function openRun(plan: RunPlan, options: OpenRunOptions = {}): Prom
     };
   }
   // Worker threads writing to PostgreSQL themselves: their write figures join this thread's recorder's (summary db_writes).
-  if (threads && config.databaseUrl && !config.mockDb && metrics) {
-    const withHttp = metrics;
-    metrics = () => {
-      const own = withHttp();
-      const parts = [own['db_writes'] as DbWriteMetrics | undefined, ...threads.workerDbWrites()].filter((p): p is DbWriteMetrics => p !== undefined);
-      return parts.length > 0 ? { ...own, db_writes: sumDbWrites(parts) } : own;
-    };
-  }
+  if (threads && config.databaseUrl && !config.mockDb && metrics) metrics = withDbWritesOf(metrics, () => threads.workerDbWrites());
   // A checkpoint's mock-store state is the workers' (carts, coupons, calls) with this thread's offer cycle.
   const checkpointMockStore: MockStore | null =
     backends.mockStore && threads ? ({ ...backends.mockStore, exportState: () => threads.mockStoreState((backends.mockStore as MockStore).exportState()) } as MockStore) : backends.mockStore;
@@ -457,6 +461,8 @@ export async function openRun(plan: RunPlan, options: OpenRunOptions = {}): Prom
           return { ...own, ...(mergeHttpMetricsOf([own as unknown as HttpMetrics, ...remoteHttp()]) ?? {}) };
         };
       }
+      const remoteDb = options.workerDbWrites;
+      if (remoteDb && config.databaseUrl && !config.mockDb && runMetrics) runMetrics = withDbWritesOf(runMetrics, remoteDb);
       // The per-worker rows (dashboard, web page, /metrics) ride in the stats' metrics as `workers`.
       const workerTable = options.workerTable ?? (threads ? () => threads.workerTable() : null);
       const withWorkers = workerTable ? () => ({ ...(runMetrics?.() ?? {}), workers: workerTable() }) : runMetrics;

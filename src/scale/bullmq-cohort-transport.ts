@@ -17,7 +17,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { CycleInfo } from '../model/calendar.ts';
-import type { OfferCycleRequest } from '../model/types.ts';
+import type { DbWriteMetrics, OfferCycleRequest } from '../model/types.ts';
 import type { MockStore } from '../store/mock-store.ts';
 import type { Coordinator } from './bullmq-transport.ts';
 import { sliceMockState, type CohortCycleResult, type CohortMockState, type CohortSource } from './cohort-runner.ts';
@@ -43,6 +43,8 @@ export interface BullmqCohortTransportOptions {
 export interface BullmqCohortTransport extends CohortTransport {
   /** The latest figures of every worker thread's store client (a real store). */
   workerHttpMetrics(): HttpMetrics[];
+  /** The latest write figures of every worker pool writing to the run's database directly. */
+  workerDbWrites(): DbWriteMetrics[];
 }
 
 /** 'cohort-0012' → 12: the cohort's number in the run (its order at the barrier). */
@@ -54,6 +56,7 @@ function cohortNumber(id: string): number {
 
 export function createBullmqCohortTransport(coordinator: Coordinator, options: BullmqCohortTransportOptions = {}): BullmqCohortTransport {
   const httpByClient = new Map<string, HttpMetrics>();
+  const dbByClient = new Map<string, DbWriteMetrics>();
   const ids = new Map<number, string>();
   const opening = new Map<string, Promise<void>>();
   const windows = new Map<string, number>();
@@ -103,6 +106,7 @@ export function createBullmqCohortTransport(coordinator: Coordinator, options: B
         mockCalls += r.mockCalls;
         if (r.answers && options.answers) for (const [ctx, entry] of r.answers) options.answers.add(ctx, entry);
         if (r.http) httpByClient.set(r.http.client, r.http.metrics);
+        if (r.dbWrites) dbByClient.set(r.dbWrites.client, r.dbWrites.metrics);
         c.resolve({ id: c.id, report: r.report, entries: r.entries, seconds: r.seconds, agentCycles: r.agentCycles });
       }
     } catch (err) {
@@ -114,6 +118,7 @@ export function createBullmqCohortTransport(coordinator: Coordinator, options: B
   return {
     name: 'bullmq',
     workerHttpMetrics: () => [...httpByClient.values()],
+    workerDbWrites: () => [...dbByClient.values()],
     open(source: CohortSource) {
       const id = 'spec' in source ? source.spec.id : source.id;
       ids.set(cohortNumber(id), id);

@@ -24,7 +24,7 @@ import { createCohortRunner, type CohortMockState, type CohortRunner, type Cohor
 import type { ProcessorContext, ThreadOutput, ThreadWork } from './thread-pool.ts';
 import type { Entry } from '../simulation/event-log.ts';
 import type { CohortReport } from '../../machines/cohort.machine.ts';
-import type { CallContext, Product, Recorder, StoreApi } from '../model/types.ts';
+import type { CallContext, DbWriteMetrics, Product, Recorder, StoreApi } from '../model/types.ts';
 import { servedFirstStore } from './served-answers.ts';
 import type { Entry as AnswerEntry } from '../store/answer-format.ts';
 import { createHttpStore, type HttpMetrics, type HttpStore } from '../store/http-store.ts';
@@ -93,6 +93,8 @@ export interface CohortJobResult {
   answers?: [CallContext, AnswerEntry][];
   /** This thread's store-client figures so far (a real store), under the client's id. */
   http?: { client: string; metrics: HttpMetrics } | null;
+  /** This thread's own database pool's write figures so far (direct writes), under the pool's id. */
+  dbWrites?: { client: string; metrics: DbWriteMetrics } | null;
   /** Where this job's sessions went: the worker's own pool on the run's database, the coordinator's relay, or nowhere. */
   writes?: 'direct' | 'relay' | 'none';
   /** Calls answered from the record of an earlier attempt of this job (a real store; ./served-answers.ts). */
@@ -108,7 +110,7 @@ function currentEdges(mockStore: StoreApi, databaseUrl: string | null, catalog: 
   let answerLog: { key: string; client: ReturnType<typeof relayRecorder> } | null = null;
   let serving: ReturnType<typeof servedFirstStore> | null = null;
   /** This thread's own pool on the run's database (null: not opened, or not the run's database: the relay then). */
-  let direct: { key: string; db: Database | null } | null = null;
+  let direct: { key: string; db: Database | null; id: string } | null = null;
   let answers: [CallContext, AnswerEntry][] | null = null;
   const METHODS = ['listProducts', 'getProduct', 'getCart', 'addToCart', 'removeFromCart', 'clearCart', 'listOffers', 'applyCoupon', 'checkout', 'startOfferCycle'] as const;
   const through = (pick: () => StoreApi): StoreApi =>
@@ -165,7 +167,7 @@ function currentEdges(mockStore: StoreApi, databaseUrl: string | null, catalog: 
             // unreachable from here: the coordinator writes them (the relay)
             db = null;
           }
-          direct = { key, db };
+          direct = { key, db, id: randomBytes(6).toString('hex') };
         }
       }
       const relayEdge = d.kind === 'relay' ? d : d.kind === 'direct' ? d.relay : null;
@@ -194,6 +196,10 @@ function currentEdges(mockStore: StoreApi, databaseUrl: string | null, catalog: 
     served: (): number => serving?.served() ?? 0,
     /** How this job's sessions were written. */
     writes: (): 'direct' | 'relay' | 'none' => (direct?.db && recorder === direct.db.recorder ? 'direct' : relay && recorder === relay.recorder ? 'relay' : 'none'),
+    dbFigures: (): { client: string; metrics: DbWriteMetrics } | null => {
+      const m = direct?.db ? direct.db.recorder.metrics?.() : undefined;
+      return direct && m ? { client: direct.id, metrics: m } : null;
+    },
     httpFigures: (): { client: string; metrics: HttpMetrics } | null => (http && (store === http.client || store === serving) ? { client: http.id, metrics: http.client.metrics() } : null),
   };
 }
@@ -279,6 +285,7 @@ export function createProcessor(context: ProcessorContext) {
       agentCycles: r.agentCycles,
       ...(answers ? { answers } : {}),
       http: edges.httpFigures(),
+      dbWrites: edges.dbFigures(),
       writes: edges.writes(),
       ...(edges.served() > 0 ? { served: edges.served() } : {}),
     };

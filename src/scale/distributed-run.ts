@@ -8,7 +8,7 @@
  */
 import type { RunConfig } from '../config.ts';
 import { inputError } from '../errors.ts';
-import type { Persona, Product } from '../model/types.ts';
+import type { DbWriteMetrics, Persona, Product } from '../model/types.ts';
 import type { MockStore } from '../store/mock-store.ts';
 import { redactUrl } from '../url.ts';
 import { packageVersion } from '../version.ts';
@@ -83,6 +83,8 @@ export interface DistributedRun {
   executor(edges: CoordinatorEdges): Promise<RemoteExecutor>;
   /** The latest figures of every worker thread's store client (a real store). */
   workerHttpMetrics(): HttpMetrics[];
+  /** The latest write figures of every worker pool writing to the run's database directly. */
+  workerDbWrites(): DbWriteMetrics[];
   /** Store calls answered from the record of a lost attempt (cohort jobs run again), so far. */
   servedAnswers(): number;
   close(): Promise<void>;
@@ -178,6 +180,7 @@ export async function openDistributedRun(args: { config: RunConfig; runId: strin
       return made;
     },
     workerHttpMetrics: () => transport?.workerHttpMetrics() ?? [],
+    workerDbWrites: () => transport?.workerDbWrites() ?? [],
     servedAnswers: () => served,
     close: async () => {
       await (made ? made.close?.() ?? coordinator.close() : coordinator.close());
