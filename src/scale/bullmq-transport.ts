@@ -69,6 +69,8 @@ export interface Identity {
   version: string;
   /** sha256 over the persona and product data (src/scale/fingerprint.ts). */
   fingerprint: string;
+  /** The machine's host name (default os.hostname(); tests set it). */
+  host?: string;
 }
 
 export interface TransportTiming {
@@ -235,6 +237,12 @@ export interface CoordinatorOptions extends TransportTiming {
   identity: Identity;
   /** Run-wide settings the workers' processors need (the public config): small JSON. */
   runConfig?: unknown;
+  /**
+   * What of this run only the coordinator's machine can reach (its loopback: the bundled store
+   * in its process, the commit relay of the embedded database), or null: a worker on another
+   * host is refused at join, naming it.
+   */
+  loopbackOnly?: string | null;
   /** Tries of a cohort job before its cycle fails the run (default 3). */
   attempts?: number;
   /** How long Redis may be away before the run stops (default 300 s). */
@@ -314,6 +322,8 @@ export async function openCoordinator(options: CoordinatorOptions): Promise<Coor
     lock_duration_ms: String(timing.lockDurationMs),
     stalled_interval_ms: String(timing.stalledIntervalMs),
     run_config: JSON.stringify(options.runConfig ?? null),
+    host: options.identity.host ?? hostname(),
+    loopback_only: options.loopbackOnly ?? '',
     status: 'running',
   });
   await redis.set(keys.current, options.runId);
@@ -680,6 +690,12 @@ export async function startCohortWorker(options: CohortWorkerOptions): Promise<C
     if (record['fingerprint'] !== options.identity.fingerprint) {
       throw new JoinRefusedError(
         `worker refused by run ${runId} on ${redactUrl(options.url)}: its personas/products data differ (fingerprint ${options.identity.fingerprint.slice(0, 19)}… here, ${String(record['fingerprint']).slice(0, 19)}… in the run; give the same --personas and --products files)`,
+      );
+    }
+    const here = options.identity.host ?? hostname();
+    if (record['loopback_only'] && record['host'] && record['host'] !== here) {
+      throw new JoinRefusedError(
+        `worker refused by run ${runId} on ${redactUrl(options.url)}: its ${record['loopback_only']} listen on 127.0.0.1 of ${record['host']}, not reachable from this machine (${here}); run workers on ${record['host']}, or start the run with --api-url (a store every machine reaches) and --database-url (PostgreSQL)`,
       );
     }
     const heartbeatMs = Number(record['heartbeat_ms']) || DEFAULT_TIMING.heartbeatMs;

@@ -97,6 +97,22 @@ export function checkDistributedOptions(config: RunConfig): void {
   if (config.workers > 0) throw inputError(`--redis and --workers ${config.workers}: expected one of them (the cohorts run on \`shopsim worker\` processes, each with --concurrency threads); nothing was written`);
 }
 
+/**
+ * What of a run only the coordinator's machine reaches: the bundled store (no --api-url: started
+ * in this process on 127.0.0.1), a store URL on loopback, and the embedded database (sessions
+ * written through this process's relay on 127.0.0.1). Null when every edge is reachable from
+ * elsewhere (or mock).
+ */
+export function loopbackOnlyOf(config: Pick<RunConfig, 'mockApi' | 'apiUrl' | 'mockDb' | 'databaseUrl'>): string | null {
+  const parts: string[] = [];
+  if (!config.mockApi) {
+    if (config.apiUrl === null) parts.push('bundled store (in the coordinator)');
+    else if (/^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/i.test(new URL(config.apiUrl).hostname)) parts.push(`store ${redactUrl(config.apiUrl)}`);
+  }
+  if (!config.mockDb && !config.databaseUrl) parts.push('the embedded database (written through the coordinator)');
+  return parts.length > 0 ? parts.join(' and ') : null;
+}
+
 export async function openDistributedRun(args: { config: RunConfig; runId: string; personas: Persona[]; products: Product[]; say: (line: string) => void }): Promise<DistributedRun> {
   const { config, runId, say } = args;
   const url = config.redis as string;
@@ -111,6 +127,7 @@ export async function openDistributedRun(args: { config: RunConfig; runId: strin
     runId,
     identity: { version: packageVersion(), fingerprint },
     runConfig,
+    loopbackOnly: loopbackOnlyOf(config),
     lockDurationMs: lockMs,
     stalledIntervalMs: Math.max(250, Math.round(lockMs / 2)),
     onEvent: (e) => say(coordinatorEventLine(e, url)),

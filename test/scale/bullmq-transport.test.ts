@@ -213,6 +213,20 @@ describe.skipIf(!TEST_REDIS_URL)('BullMQ transport (real Redis)', () => {
     await expect(data.finished).rejects.toThrow(/^worker refused by run run-join on .*: its personas\/products data differ/);
   });
 
+  it("a worker on another machine is refused at join when the run's store or database is on the coordinator's loopback", async () => {
+    await coordinator('run-loopback', { identity: { ...IDENTITY, host: 'coord-host' }, loopbackOnly: 'bundled store (in the coordinator) and the embedded database (written through the coordinator)' });
+    const elsewhere = await startCohortWorker({ url: space.url, prefix: space.prefix, identity: { ...IDENTITY, host: 'other-host' }, processorUrl: PROCESSOR, ...FAST });
+    await expect(elsewhere.finished).rejects.toThrow(
+      /^worker refused by run run-loopback on redis:\/\/127\.0\.0\.1:6379: its bundled store \(in the coordinator\) and the embedded database \(written through the coordinator\) listen on 127\.0\.0\.1 of coord-host, not reachable from this machine \(other-host\); run workers on coord-host, or start the run with --api-url \(a store every machine reaches\) and --database-url \(PostgreSQL\)$/,
+    );
+    // On the coordinator's machine it joins.
+    const events: WorkerEvent[] = [];
+    await worker({ identity: { ...IDENTITY, host: 'coord-host' } }, events);
+    const until = Date.now() + 10_000;
+    while (!events.some((e) => e.type === 'joined') && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    expect(events.map((e) => e.type)).toContain('joined');
+  });
+
   it('a worker stopped gracefully is said to have left, not lost', async () => {
     const events: CoordinatorEvent[] = [];
     const c = await coordinator('run-left', {}, events);

@@ -13,6 +13,7 @@ import { createHttpStore, type HttpStore } from '../../src/store/http-store.ts';
 import type { Entry } from '../../src/store/answer-format.ts';
 import { relayRecorder, startCommitRelay, type CommitRelay } from '../../src/scale/job-edges.ts';
 import { threadRate } from '../../src/scale/rate-shares.ts';
+import { loopbackOnlyOf } from '../../src/scale/distributed-run.ts';
 import { servedFirstStore } from '../../src/scale/served-answers.ts';
 import { createFakeClock } from '../store/fake-clock.ts';
 
@@ -134,5 +135,17 @@ describe('a job run again is served its lost attempt’s answers', () => {
     // At the barrier the cycle's answers are dropped.
     relay.forget(2);
     expect((await log.recordedAnswers(2, 7)).size).toBe(0);
+  });
+});
+
+describe("what of a distributed run only the coordinator's machine reaches", () => {
+  const base = { mockApi: false, apiUrl: null as string | null, mockDb: false, databaseUrl: null as string | null };
+  it('names the bundled store, a loopback store URL and the embedded database; nothing when every edge is reachable or mock', () => {
+    expect(loopbackOnlyOf(base)).toBe('bundled store (in the coordinator) and the embedded database (written through the coordinator)');
+    expect(loopbackOnlyOf({ ...base, apiUrl: 'http://127.0.0.1:8787', databaseUrl: 'postgres://db.example/x' })).toBe('store http://127.0.0.1:8787');
+    expect(loopbackOnlyOf({ ...base, apiUrl: 'http://localhost:8787', mockDb: true })).toBe('store http://localhost:8787');
+    expect(loopbackOnlyOf({ ...base, apiUrl: 'http://store.example:8787', databaseUrl: 'postgres://db.example/x' })).toBeNull();
+    expect(loopbackOnlyOf({ ...base, mockApi: true, mockDb: true })).toBeNull();
+    expect(loopbackOnlyOf({ ...base, mockApi: true, databaseUrl: 'postgres://u:secret@db.example/x' })).toBeNull();
   });
 });
