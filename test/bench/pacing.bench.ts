@@ -183,7 +183,7 @@ if (workers > 0) {
           retries_429: summary['retries_429'] ?? null,
           digest: summary['digest'] ?? null,
           // Within 2 % over the seconds the pacing decides (the median second: barriers, where one worker waits for the other's last cohort, pull the mean down).
-          ok: Math.abs(Number(inner.length > 0 ? [...inner].sort((a, b) => a - b)[Math.floor(inner.length / 2)] : 0) / rate - 1) <= 0.02 && busiest <= rate + burst,
+          ok: Math.abs(Number(inner.length > 0 ? [...inner].sort((a, b) => a - b)[Math.floor(inner.length / 2)] : 0) / rate - 1) <= 0.02 + 1e-9 && busiest <= rate + burst,
           ...(out.code !== 0 ? { stderr: out.stderr.split('\n').slice(-5).join(' | ') } : {}),
         });
       } finally {
