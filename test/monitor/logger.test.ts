@@ -64,7 +64,8 @@ describe('run logs', () => {
     // Not a regular file: the rotating stream refuses it after opening (as a vanished disk would fail a write).
     const dest = rotatingFileDestination('/dev/null', { size: '1K', keep: 2 }, (err) => errors.push(err));
     for (let i = 0; i < 50; i++) expect(dest.write(`{"i":${i}}\n`)).toBe(true);
-    await new Promise((r) => setTimeout(r, 50));
+    // The refusal comes asynchronously (after the open): wait for it, not for a fixed time (a loaded machine is slow).
+    for (const until = Date.now() + 10_000; errors.length === 0 && Date.now() < until; ) await new Promise((r) => setTimeout(r, 10));
     for (let i = 0; i < 5; i++) dest.write('{"late":true}\n');
     await dest.end();
     expect(errors).toHaveLength(1);
