@@ -6,9 +6,10 @@
  * in-memory store's state (`store_state` with its `memory` part: carts, stock, offer cycles,
  * orders and their idempotency keys, coupon redemptions) and the resume imports it before the
  * first re-run cycle. The store's state at the last checkpoint (cycle 22) is the uninterrupted
- * run's too. A tampered `memory` part is refused: one line naming the file, exit 2.
+ * run's too. A tampered `memory` part is refused: one line naming the file, exit 2; a checkpoint
+ * without it (written before it existed) resumes from the catalog, with a warning.
  */
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -153,5 +154,19 @@ describe('a tampered memory part of store_state', () => {
     writeFileSync(file, withChecksum(JSON.stringify({ ...rest, store_state: { ...state, stock: [['prod_9999', 3]] } })));
     oneLineExit2(await shopsim(['run', '--resume-from', file]), /store_state\.stock names "prod_9999", not a product of the catalog/);
     expect(killedDir).not.toBe('');
+  }, 120_000);
+
+  it('a checkpoint without it (written before it existed) still resumes, from the catalog, and says so', async () => {
+    const dir = join(t.dir, 'older');
+    mkdirSync(dir);
+    const file = join(dir, killedCycle8.split('/').pop() as string);
+    const { checksum: _checksum, ...rest } = readJson(killedCycle8);
+    writeFileSync(file, withChecksum(JSON.stringify({ ...rest, store_state: null })));
+    // With its recorded store answers, as the run left them beside its checkpoints.
+    for (const n of readdirSync(killedDir)) if (n.startsWith('answers_')) copyFileSync(join(killedDir, n), join(dir, n));
+    const f = await shopsim(['run', '--resume-from', file, '--checkpoint-dir', dir, '--json']);
+    expect(f.code, f.stderr).toBe(0);
+    expect(summaryOf(f)['cycles_completed']).toBe(24);
+    expect(f.stderr).toContain(`shopsim: warning: ${file} carries no state of the in-memory store`);
   }, 120_000);
 });
