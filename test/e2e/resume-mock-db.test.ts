@@ -43,9 +43,9 @@ let killedCycle8 = '';
 
 /**
  * `killAt`: the killed run's checkpoint after which it is killed; `from`: the checkpoint the resume
- * starts from (default: --resume, the newest); `extra`: options of both runs.
+ * starts from (default: --resume, the newest); `extra`: options of both runs; `resumeExtra`: of the resume.
  */
-async function killAndResume(o: { killAt?: number; from?: number; extra?: string[] } = {}): Promise<{ full: Json; resumed: Json; ckA: string; ckB: string; from: string }> {
+async function killAndResume(o: { killAt?: number; from?: number; extra?: string[]; resumeExtra?: string[] } = {}): Promise<{ full: Json; resumed: Json; ckA: string; ckB: string; from: string }> {
   const killAt = o.killAt ?? 8;
   const extra = o.extra ?? [];
   const ckA = join(t.dir, `${randomBytes(3).toString('hex')}-a`);
@@ -69,7 +69,7 @@ async function killAndResume(o: { killAt?: number; from?: number; extra?: string
   const full = summaryOf(a);
 
   const from = o.from === undefined ? newest(ckB) : checkpointOf(ckB, o.from);
-  const resumedRun = await shopsim(['run', ...(o.from === undefined ? ['--resume'] : ['--resume-from', from]), '--checkpoint-dir', ckB, '--checkpoint-interval', '2', '--keep-checkpoints', '20', '--json']);
+  const resumedRun = await shopsim(['run', ...(o.from === undefined ? ['--resume'] : ['--resume-from', from]), '--checkpoint-dir', ckB, '--checkpoint-interval', '2', '--keep-checkpoints', '20', ...(o.resumeExtra ?? []), '--json']);
   expect(resumedRun.code, resumedRun.stderr).toBe(0);
   const resumed = summaryOf(resumedRun);
   expect(resumed['cycles_completed']).toBe(24);
@@ -108,6 +108,10 @@ describe('kill -9 + --resume against the bundled store in memory (--mock-db)', (
     const { from, ckB } = await killAndResume({ killAt: 16, from: 10, extra: ['--offer-cycle-days', '0.5'] });
     expect((readJson(from)['store_state'] as Json)['offer_cycle']).toBe(1);
     expect((readJson(checkpointOf(ckB, 16))['store_state'] as Json)['offer_cycle']).toBe(2);
+  }, 400_000);
+
+  it('with --workers 2 (the cohorts on worker threads, the store in the coordinator): the same digest', async () => {
+    await killAndResume({ extra: ['--workers', '2', '--cohort-size', '20'], resumeExtra: ['--workers', '2'] });
   }, 400_000);
 });
 
