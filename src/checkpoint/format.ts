@@ -17,12 +17,31 @@ export const CHECKPOINT_VERSION = 1;
 /**
  * `store_state`: the bundled store at the checkpoint's cycle boundary. carts: per user with a cart
  * line or a coupon, [user, [[product, quantity, unit price]…], [code, percent, min spend] | null];
- * stock: [product, stock] of every product; offer_cycle: the current offer cycle (null: none).
+ * stock: [product, stock] of every product; offer_cycle: the current offer cycle (null: none);
+ * memory: the in-memory store's rest (--mock-db).
  */
 export interface StoreStateSection {
   carts: [string, [string, number, number][], [string, number, number] | null][];
   stock: [string, number][];
   offer_cycle: number | null;
+  /** The rest of the bundled store when it ran in the process's memory (`--mock-db`); absent otherwise. */
+  memory?: MemoryStoreSection;
+}
+
+/**
+ * `store_state.memory`: what the in-memory bundled store (src/server/memory-backend.ts) holds
+ * beyond the carts, stock and offer cycle — a database keeps it itself, a killed process loses it.
+ * offer_cycles: every offer cycle the store started, in order, [number, starts_at, ends_at, users]
+ * (users: sha256 of the user ids the request named, 16 hex; the offers are planned again from the
+ * run's seed on import); redeemed: [user, [code…]]; orders: [user, idempotency key, order id,
+ * total cents, discount cents, items, coupon | null] per user in the order placed (with the
+ * order numbers they give the order ids of later checkouts); order_items: order lines written.
+ */
+export interface MemoryStoreSection {
+  offer_cycles: [number, string, string, string][];
+  redeemed: [string, string[]][];
+  orders: [string, string, string, number, number, number, string | null][];
+  order_items: number;
 }
 
 export interface AgentState {
@@ -61,7 +80,8 @@ export interface Checkpoint {
   mock_store_state: MockStoreState | null;
   /**
    * The bundled reference store's state a resume puts back (its carts: an abandoned session keeps
-   * its cart), when the run used it on a database; null otherwise, absent in older files.
+   * its cart), when the run used it (on a database; in memory with --mock-db, then with its
+   * `memory` part); null otherwise, absent in older files.
    */
   store_state?: StoreStateSection | null;
   agent_states: Record<string, AgentState>;

@@ -61,7 +61,7 @@ export interface CheckpointerOptions {
   resumedFrom: string | null;
   /** The recorded store answers' position after the cycle being checkpointed (real-store runs). */
   answers?: () => AnswersPosition | null;
-  /** The bundled store's state at this cycle boundary (src/db/store-repository.ts exportCarts), when it has one to keep. */
+  /** The bundled store's state at this cycle boundary (src/db/store-repository.ts exportStoreState; with --mock-db src/server/memory-backend.ts exportState), when it has one to keep. */
   storeState?: () => Promise<StoreStateSection | null>;
   /** Write .json.gz instead of .json. */
   gzip?: boolean;

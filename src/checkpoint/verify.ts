@@ -9,7 +9,7 @@
  *  - the tree: the orchestrator, each cohort and each shopper in a state its machine has, at a
  *    cycle boundary (shoppers idle, nothing in flight), contexts of the right types with numbers
  *    in range, generator states of four 32-bit integers, references that match the children;
- *  - the mock store's state.
+ *  - the mock store's state, and the bundled store's (`store_state`, its in-memory part included).
  * The content checksum (save.ts / load.ts) catches accidental damage first; this catches a
  * file that was edited, or written by something else, with a checksum to match.
  */
@@ -147,6 +147,24 @@ const storeStateSchema = z.object({
   ),
   stock: z.array(z.tuple([z.string().min(1), z.number().int().min(0).max(2_147_483_647)])),
   offer_cycle: z.number().int().min(0).max(2_147_483_647).nullable(),
+  memory: z
+    .object({
+      offer_cycles: z.array(z.tuple([z.number().int().min(0).max(2_147_483_647), isoTime, isoTime, z.string().regex(/^[0-9a-f]{16}$/, 'expected 16 hex digits')])),
+      redeemed: z.array(z.tuple([z.string().min(1), z.array(z.string().min(1))])),
+      orders: z.array(
+        z.tuple([
+          z.string().min(1),
+          z.string().min(1),
+          z.string().min(1),
+          z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+          z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+          z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
+          z.string().min(1).nullable(),
+        ]),
+      ),
+      order_items: count,
+    })
+    .optional(),
 });
 
 /** Names of the states of a machine's region (top level when `region` is omitted). */

@@ -8,6 +8,7 @@ import { createMockStore, type MockStore } from '../store/mock-store.ts';
 import { openDatabase, type Database } from '../db/connection.ts';
 import { redactUrl } from '../url.ts';
 import { startInProcessStore } from '../server/in-process-store.ts';
+import type { MemoryBackend } from '../server/memory-backend.ts';
 import { createHttpStore } from '../store/http-store.ts';
 import { createSharedLimiterState } from '../store/rate-limiter.ts';
 import { createMockRecorder } from '../simulation/mock-recorder.ts';
@@ -21,6 +22,8 @@ export interface Backends {
   describe: { store: string; database: string };
   /** The run's database (null with --mock-db); the in-process store server shares it. */
   db: Database | null;
+  /** The bundled store's in-memory backend (no --api-url, --mock-db): its state goes into checkpoints. */
+  memoryStore: MemoryBackend | null;
   /** The HTTP store's base URL (null with --mock-api): worker threads open their own clients to it. */
   storeUrl: string | null;
   /**
@@ -63,6 +66,7 @@ export async function openBackends(config: RunConfig, personas: Persona[], produ
     let storeDescription: string;
     let storeUrl: string | null = null;
     let limiterState: SharedArrayBuffer | null = null;
+    let memoryStore: MemoryBackend | null = null;
     let metrics: (() => Record<string, unknown>) | undefined;
     let storeMetrics: (() => Record<string, unknown>) | undefined;
     if (config.mockApi) {
@@ -82,6 +86,7 @@ export async function openBackends(config: RunConfig, personas: Persona[], produ
         const resuming = !config.fresh && (config.resume !== false || config.resumeFrom !== null);
         const inproc = await startInProcessStore({ ...(db ? { pool: db.pool, renewPool: db.renewPool, lastAnswerAt: db.lastAnswerAt, onPoolReplaced: db.onPoolReplaced, timeoutPerTransaction: !db.statementTimeoutOnConnections } : {}), products, seed: config.seed, reset: !resuming });
         closers.push(() => inproc.close());
+        memoryStore = inproc.memory;
         storeMetrics = () => ({ stock_refusals: inproc.server.stockRefusals() });
         baseUrl = inproc.url;
         storeDescription = `reference store (in-process, ${inproc.url})`;
@@ -109,6 +114,7 @@ export async function openBackends(config: RunConfig, personas: Persona[], produ
       store,
       recorder,
       mockStore,
+      memoryStore,
       db,
       storeUrl,
       limiterState,

@@ -16,7 +16,8 @@ import { dirname, join } from 'node:path';
 import type { InspectionEvent } from 'xstate';
 import { DEFAULTS, fromPublicConfig, publicConfig, simulationConfigOf, totalCycles, type ResolvedConfig, type RunConfig } from '../config.ts';
 import { readCheckpoint, restoreStateOf, validateCheckpoint } from '../checkpoint/load.ts';
-import type { Checkpoint } from '../checkpoint/format.ts';
+import type { Checkpoint, MemoryStoreSection } from '../checkpoint/format.ts';
+import { userIdsHash } from '../server/memory-backend.ts';
 import { probeWritableDir, removeStaleTempFiles } from '../checkpoint/atomic-write.ts';
 import { parseCheckpointFileName } from '../checkpoint/format.ts';
 import { CheckpointError, inputError, oneLine, ShopsimError } from '../errors.ts';
@@ -66,7 +67,7 @@ export function answersBeside(checkpointFile: string, checkpoint: Checkpoint): s
 }
 
 /** The checkpoint's store state names only the run's shoppers and the catalog's products (it is written back into the database). */
-function checkStoreState(file: string, checkpoint: Checkpoint, personas: Persona[], products: Product[]): void {
+export function checkStoreState(file: string, checkpoint: Checkpoint, personas: Persona[], products: Product[]): void {
   const carts = checkpoint.store_state?.carts;
   if (!carts) return;
   const agents = new Set(personas.map((p) => p.id));
@@ -77,6 +78,34 @@ function checkStoreState(file: string, checkpoint: Checkpoint, personas: Persona
   }
   for (const [product] of checkpoint.store_state?.stock ?? []) {
     if (!catalog.has(product)) throw new CheckpointError(file, `store_state.stock names ${JSON.stringify(product)}, not a product of the catalog`);
+  }
+  const memory = checkpoint.store_state?.memory;
+  if (memory) checkMemoryStoreState(file, memory, checkpoint.store_state?.offer_cycle ?? null, personas, agents);
+}
+
+/**
+ * The in-memory store's part (`store_state.memory`) names only the run's shoppers, holds each
+ * order's idempotency key once per shopper, and its offer cycles were started for this run's
+ * shoppers (their offers are planned again from them) and end with the store's offer cycle.
+ */
+function checkMemoryStoreState(file: string, memory: MemoryStoreSection, offerCycle: number | null, personas: Persona[], agents: Set<string>): void {
+  for (const [user] of memory.redeemed) {
+    if (!agents.has(user)) throw new CheckpointError(file, `store_state.memory.redeemed names ${JSON.stringify(user)}, not a shopper of this run`);
+  }
+  const keys = new Set<string>();
+  for (const [user, key] of memory.orders) {
+    if (!agents.has(user)) throw new CheckpointError(file, `store_state.memory.orders names ${JSON.stringify(user)}, not a shopper of this run`);
+    const k = `${user}\u0000${key}`;
+    if (keys.has(k)) throw new CheckpointError(file, `store_state.memory.orders holds two orders of ${user} with the idempotency key ${JSON.stringify(key)}`);
+    keys.add(k);
+  }
+  const last = memory.offer_cycles[memory.offer_cycles.length - 1];
+  if ((last?.[0] ?? null) !== offerCycle) {
+    throw new CheckpointError(file, `store_state.memory.offer_cycles ends with ${last ? `offer cycle ${last[0]}` : 'no offer cycle'}, not the store's offer cycle ${String(offerCycle)}`);
+  }
+  const users = memory.offer_cycles.length > 0 ? userIdsHash(personas.map((p) => p.id)) : '';
+  for (const [n, , , hash] of memory.offer_cycles) {
+    if (hash !== users) throw new CheckpointError(file, `store_state.memory.offer_cycles: offer cycle ${n} was started for other shoppers than this run's (users ${hash}, this run's ${users})`);
   }
 }
 
@@ -345,6 +374,19 @@ export async function openRun(plan: RunPlan, options: OpenRunOptions = {}): Prom
   if (mockState && backends.mockStore) backends.mockStore.importState(mockState);
   const { config, cycles, runId, personas, products } = plan;
   const notices: string[] = [];
+  // The bundled store in this process's memory (--mock-db): every checkpoint carries its whole
+  // state, and a resume puts it back before the first re-run cycle (nothing has called it yet),
+  // so the re-run cycles get the answers the uninterrupted run got.
+  const memoryStore = !config.mockApi && config.apiUrl === null && !plan.answers ? backends.memoryStore : null;
+  if (plan.resume && memoryStore) {
+    const kept = plan.resume.checkpoint.store_state;
+    if (kept?.memory) {
+      const { planOffers } = await import('../model/offers.ts');
+      memoryStore.importState({ ...kept, memory: kept.memory }, (request) => planOffers(config.seed, request), personas.map((p) => p.id));
+    } else {
+      notices.push(`warning: ${plan.resume.file} carries no state of the in-memory store (written before checkpoints had it): the store starts from the catalog, so the re-run cycles see fresh stock, no orders and empty carts, and the digest can differ from the uninterrupted run's`);
+    }
+  }
   // A resume against the user's store (its tables are out of reach): the killed run's carts are
   // emptied through the store API before the first re-run cycle (src/run/resume-store.ts).
   if (plan.resume && config.apiUrl && !config.mockApi && !plan.answers) {
@@ -390,7 +432,9 @@ export async function openRun(plan: RunPlan, options: OpenRunOptions = {}): Prom
         const { exportStoreState } = await import('../db/store-repository.ts');
         return exportStoreState(storePool, agentIds);
       }
-    : undefined;
+    : memoryStore
+      ? async () => memoryStore.exportState()
+      : undefined;
   if (options.wrapStore) store = options.wrapStore(store);
   const recorder = options.wrapRecorder ? options.wrapRecorder(backends.recorder) : backends.recorder;
   // --workers N (a run, not a replay): the cohorts on worker threads, each with its own store

@@ -7,7 +7,7 @@ import type { Product } from '../model/types.ts';
 import type { StoreBackend } from '../model/store-backend.ts';
 import { createStoreServer, type StoreServer } from './create-store-server.ts';
 import type { FaultOptions } from './faults.ts';
-import { createMemoryBackend } from './memory-backend.ts';
+import { createMemoryBackend, type MemoryBackend } from './memory-backend.ts';
 
 export interface InProcessStoreOptions extends FaultOptions {
   /** The run's pool (src/db openDatabase().pool); absent = memory backend. */
@@ -34,6 +34,8 @@ export interface InProcessStoreOptions extends FaultOptions {
 export interface InProcessStore {
   url: string;
   backend: StoreBackend;
+  /** The backend when it is the in-memory one (no pool): its state goes into the run's checkpoints. */
+  memory: MemoryBackend | null;
   server: StoreServer;
   /** Stops the server; the pool stays open (it belongs to the run). */
   close(): Promise<void>;
@@ -41,16 +43,17 @@ export interface InProcessStore {
 
 export async function startInProcessStore(o: InProcessStoreOptions): Promise<InProcessStore> {
   let backend: StoreBackend;
+  let memory: MemoryBackend | null = null;
   if (o.pool) {
     const { createPgStoreBackend, resetStore, seedProducts } = await import('../db/store-repository.ts');
     if (o.reset) await resetStore(o.pool, o.products);
     else await seedProducts(o.pool, o.products);
     backend = createPgStoreBackend(o.pool, { catalog: o.products, ...(o.renewPool ? { renewPool: o.renewPool } : {}), ...(o.lastAnswerAt ? { lastAnswerAt: o.lastAnswerAt } : {}), ...(o.onPoolReplaced ? { onPoolReplaced: o.onPoolReplaced } : {}), ...(o.timeoutPerTransaction === false ? { timeoutPerTransaction: false } : {}) });
   } else {
-    backend = createMemoryBackend({ products: o.products });
+    backend = memory = createMemoryBackend({ products: o.products });
   }
   const { pool: _pool, renewPool: _renew, lastAnswerAt: _last, onPoolReplaced: _replaced, timeoutPerTransaction: _perTx, products: _products, reset: _reset, ...rest } = o;
   const server = createStoreServer({ ...rest, host: '127.0.0.1', port: 0, backend });
   const { url } = await server.listen();
-  return { url, backend, server, close: () => server.close() };
+  return { url, backend, memory, server, close: () => server.close() };
 }

@@ -1,7 +1,12 @@
 /**
- * The in-memory StoreBackend: tests, benchmarks and `shopsim serve --mock-db`. Every method
- * runs synchronously to completion inside one promise, so each request is atomic.
+ * The in-memory StoreBackend: tests, benchmarks, `shopsim serve --mock-db` and the bundled store
+ * of `shopsim run --mock-db`. Every method runs synchronously to completion inside one promise, so
+ * each request is atomic. A run's checkpoints carry its whole state (exportState: carts, stock,
+ * offer cycles, orders with their idempotency keys, coupon redemptions) and a resume imports it
+ * (importState), so the re-run cycles get the answers the uninterrupted run got.
  */
+import { createHash } from 'node:crypto';
+import type { MemoryStoreSection, StoreStateSection } from '../checkpoint/format.ts';
 import type { AssignedOffer } from '../model/offers.ts';
 import type { BackendStats, StoreBackend } from '../model/store-backend.ts';
 import { orderIdFor } from '../model/order-id.ts';
@@ -14,9 +19,30 @@ interface CartState {
 }
 
 export interface MemoryBackend extends StoreBackend {
-  /** Orders in creation order (tests). */
+  /** Orders in creation order (tests; after importState: per user, users by id). */
   orders(): Order[];
+  /**
+   * The store's state at a cycle boundary (no request in flight), as a checkpoint's `store_state`
+   * with its `memory` part: every cart with a line or a coupon (by user; lines in the order the
+   * store lists them), every product's stock, the current offer cycle, every offer cycle started
+   * (its offers are not written: they follow from the run's seed), coupon redemptions, and every
+   * order with its idempotency key. The same store state gives the same text.
+   */
+  exportState(): StoreStateSection & { memory: MemoryStoreSection };
+  /**
+   * Puts an exported state back, replacing everything the store holds. `planOffers` gives the
+   * offers of a recorded offer cycle (the server's planOffers with the run's seed and shoppers);
+   * a checkpoint's state is checked before (src/run/start-run.ts), so nothing here refuses.
+   */
+  importState(state: StoreStateSection & { memory: MemoryStoreSection }, planOffers: (request: OfferCycleRequest) => AssignedOffer[], userIds: string[]): void;
 }
+
+/** What a checkpoint records of an offer cycle request's user ids: 16 hex digits of their sha256. */
+export function userIdsHash(userIds: readonly string[]): string {
+  return createHash('sha256').update(userIds.join('\n')).digest('hex').slice(0, 16);
+}
+
+const byFirst = <T extends [string, ...unknown[]]>(a: T, b: T): number => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
 
 export function createMemoryBackend(options: { products: Product[] }): MemoryBackend {
   const products = options.products.map((p) => ({ ...p }));
@@ -33,6 +59,10 @@ export function createMemoryBackend(options: { products: Product[] }): MemoryBac
   let orderItems = 0;
   let revenue = 0;
   let offerCycle: number | null = null;
+  /** Every offer cycle started, for checkpoints: [number, starts_at, ends_at, users hash]. */
+  const offerCycles: [number, string, string, string][] = [];
+  /** The idempotency key of each order, for checkpoints. */
+  const keyOfOrder = new Map<Order, string>();
 
   const key = (userId: string, s: string) => `${userId}\u0000${s}`;
 
@@ -40,6 +70,18 @@ export function createMemoryBackend(options: { products: Product[] }): MemoryBac
     let c = carts.get(userId);
     if (!c) carts.set(userId, (c = { lines: new Map(), coupon: null }));
     return c;
+  }
+
+  /** The offers of the cycle just started: the current ones, and their codes known from now on. */
+  function assignOffers(offers: AssignedOffer[]): void {
+    offersByUser.clear();
+    for (const o of offers) {
+      const { user_id, ...offer } = o;
+      let list = offersByUser.get(user_id);
+      if (!list) offersByUser.set(user_id, (list = []));
+      list.push(offer);
+      offerByCode.set(key(user_id, o.code), o);
+    }
   }
 
   const view = (userId: string, c: CartState | undefined): Cart => cartView(userId, c ? [...c.lines.values()] : [], c?.coupon ?? null);
@@ -147,6 +189,7 @@ export function createMemoryBackend(options: { products: Product[] }): MemoryBac
       orderItems += c.lines.size;
       revenue += order.total_cents;
       idempotency.set(key(userId, idempotencyKey), order);
+      keyOfOrder.set(order, idempotencyKey);
       c.lines.clear();
       c.coupon = null;
       return { order: { ...order }, replayed: false };
@@ -154,14 +197,10 @@ export function createMemoryBackend(options: { products: Product[] }): MemoryBac
 
     async startOfferCycle(req: OfferCycleRequest, offers: AssignedOffer[]) {
       offerCycle = req.offer_cycle;
-      offersByUser.clear();
-      for (const o of offers) {
-        const { user_id, ...offer } = o;
-        let list = offersByUser.get(user_id);
-        if (!list) offersByUser.set(user_id, (list = []));
-        list.push(offer);
-        offerByCode.set(key(user_id, o.code), o);
-      }
+      // Started again (a retried request): the later start is the one that counts.
+      if (offerCycles[offerCycles.length - 1]?.[0] === req.offer_cycle) offerCycles.pop();
+      offerCycles.push([req.offer_cycle, req.starts_at, req.ends_at, userIdsHash(req.user_ids)]);
+      assignOffers(offers);
       for (const c of carts.values()) c.coupon = null;
       let restocked = 0;
       for (const p of products) {
@@ -181,6 +220,78 @@ export function createMemoryBackend(options: { products: Product[] }): MemoryBac
     },
 
     orders: () => orders.map((o) => ({ ...o })),
+
+    exportState() {
+      const cartList: StoreStateSection['carts'] = [];
+      for (const [userId, c] of carts) {
+        if (c.lines.size === 0 && !c.coupon) continue;
+        const lines = [...c.lines.values()].map((l): [string, number, number] => [l.product_id, l.quantity, l.unit_price_cents]);
+        cartList.push([userId, lines, c.coupon ? [c.coupon.code, c.coupon.discount_percent, c.coupon.min_spend_cents] : null]);
+      }
+      const byUser = new Map<string, string[]>();
+      for (const k of redeemed) {
+        const at = k.indexOf('\u0000');
+        const u = k.slice(0, at);
+        let codes = byUser.get(u);
+        if (!codes) byUser.set(u, (codes = []));
+        codes.push(k.slice(at + 1));
+      }
+      // Per user in the order placed (a user's checkouts are one after another); users by id, so
+      // the text does not depend on which shopper of a cycle checked out first.
+      const orderRows = orders.map((o): MemoryStoreSection['orders'][number] => [o.user_id, keyOfOrder.get(o) ?? '', o.order_id, o.total_cents, o.discount_cents, o.items_count, o.coupon_code]);
+      const sortedOrders = orderRows.map((r, i) => [r, i] as const).sort((a, b) => byFirst(a[0], b[0]) || a[1] - b[1]).map(([r]) => r);
+      return {
+        carts: cartList.sort(byFirst),
+        stock: products.map((p): [string, number] => [p.id, p.stock]),
+        offer_cycle: offerCycle,
+        memory: {
+          offer_cycles: offerCycles.map((w): [number, string, string, string] => [...w]),
+          redeemed: [...byUser].map(([u, codes]): [string, string[]] => [u, codes.sort()]).sort(byFirst),
+          orders: sortedOrders,
+          order_items: orderItems,
+        },
+      };
+    },
+
+    importState(state, plan, userIds) {
+      carts.clear();
+      offersByUser.clear();
+      offerByCode.clear();
+      redeemed.clear();
+      idempotency.clear();
+      keyOfOrder.clear();
+      orders.length = 0;
+      ordersByUser.clear();
+      offerCycles.length = 0;
+      revenue = 0;
+      for (const p of products) p.stock = catalogStock.get(p.id) ?? p.stock;
+      for (const [id, stock] of state.stock) {
+        const p = byId.get(id);
+        if (p) p.stock = stock;
+      }
+      for (const [userId, lines, coupon] of state.carts) {
+        const c: CartState = { lines: new Map(), coupon: coupon ? { code: coupon[0], discount_percent: coupon[1], min_spend_cents: coupon[2] } : null };
+        for (const [productId, quantity, price] of lines) c.lines.set(productId, { product_id: productId, quantity, unit_price_cents: price });
+        carts.set(userId, c);
+      }
+      // The offer cycles again, in order: every code ever assigned is known (an old one is
+      // refused as expired, not unknown) and the last cycle's offers are the current ones.
+      for (const [number, startsAt, endsAt, users] of state.memory.offer_cycles) {
+        offerCycles.push([number, startsAt, endsAt, users]);
+        assignOffers(plan({ offer_cycle: number, starts_at: startsAt, ends_at: endsAt, user_ids: userIds }));
+      }
+      offerCycle = state.offer_cycle;
+      for (const [userId, codes] of state.memory.redeemed) for (const code of codes) redeemed.add(key(userId, code));
+      for (const [userId, idempotencyKey, orderId, total, discount, items, coupon] of state.memory.orders) {
+        const order: Order = { order_id: orderId, user_id: userId, total_cents: total, discount_cents: discount, items_count: items, coupon_code: coupon };
+        orders.push(order);
+        ordersByUser.set(userId, (ordersByUser.get(userId) ?? 0) + 1);
+        idempotency.set(key(userId, idempotencyKey), order);
+        keyOfOrder.set(order, idempotencyKey);
+        revenue += total;
+      }
+      orderItems = state.memory.order_items;
+    },
 
     async close() {},
   };
