@@ -2,7 +2,7 @@
  * One shopper. Each cycle the orchestrator (through the agent's cohort) sends CYCLE with the
  * simulated time; the shopper skips, browses only, or shops: browsing → carting → couponing →
  * deciding → checking out, ending checked out, abandoned or failed, then commits its session
- * (one write) and reports to its cohort. It imports no I/O: every store call and the write
+ * (one write) and reports to its cohort (a skip is not reported: see visitsThisCycle). It imports no I/O: every store call and the write
  * are effects (actions) provided from src/simulation; each answers with its own typed done
  * event or STEP_FAILED (machines/shopper.types.ts). No `after:` delays, no clocks, no
  * Math.random: randomness is the agent's own generator, whose state is in context. Each cycle
@@ -70,6 +70,15 @@ function errorOf(err: unknown): { message: string; name: string; calls: number; 
     };
   }
   return { message: String(err), name: 'Error', calls: 0, refusal: false };
+}
+
+/**
+ * Whether the shopper visits (shops or only browses) in this cycle: its first draw(s), peeked on
+ * a copy of its generator. The shopper's guard asks it, and so does its cohort before sending
+ * CYCLE: a shopper that skips does not report, the cohort counts it (machines/cohort.machine.ts).
+ */
+export function visitsThisCycle(ctx: Pick<ShopperContext, 'rng' | 'persona'>, info: CycleInfo): boolean {
+  return decideCycle(new Rng(ctx.rng), ctx.persona, info) !== 'skip';
 }
 
 function sessionOf(ctx: ShopperContext): Session {
@@ -154,7 +163,6 @@ export const shopperMachine = setup({
     countClearCall: ({ context }) => {
       sessionOf(context).calls += 1;
     },
-    reportSkip: sendParent(({ context }): ShopperReport => ({ type: 'SHOPPER_DONE', result: resultOf(context.agentIndex, null) })),
     // The report is built when the action is resolved, before endCycle (after it in the chart) clears the session.
     reportCycle: sendParent(({ context }): ShopperReport => ({ type: 'SHOPPER_DONE', result: resultOf(context.agentIndex, context.session) })),
     reportWriteFailure: sendParent(({ context }, params: { error: unknown }): ShopperReport => ({
@@ -178,7 +186,7 @@ export const shopperMachine = setup({
     // Peeks at the decision on a copy of the generator; `openSession` or `skipCycle` then draws
     // it for real. Shopping and browsing only take the same transition, so one guard (one peek)
     // decides it.
-    decidesToVisit: ({ context, event }) => event.type === 'CYCLE' && decideCycle(new Rng(context.rng), context.persona, event.info) !== 'skip',
+    decidesToVisit: ({ context, event }) => event.type === 'CYCLE' && visitsThisCycle(context, event.info),
     sessionEnded: ({ context }) => context.session?.status != null,
     choseCoupon: ({ context }) => context.session?.coupon != null,
   },
@@ -200,11 +208,12 @@ export const shopperMachine = setup({
   initial: 'idle',
   states: {
     idle: {
-      description: 'Between cycles. On CYCLE the shopper draws whether to shop (frequency × hour affinity × day affinity), only browse, or skip.',
+      description:
+        'Between cycles. On CYCLE the shopper draws whether to shop (frequency × hour affinity × day affinity), only browse, or skip. A skip is not reported: the cohort peeked at the same draw (visitsThisCycle) and counted it.',
       on: {
         CYCLE: [
           { guard: 'decidesToVisit', target: 'browsing', actions: 'openSession' },
-          { actions: ['skipCycle', 'reportSkip'] },
+          { actions: 'skipCycle' },
         ],
       },
     },
