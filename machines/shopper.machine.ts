@@ -2,12 +2,12 @@
  * One shopper. Each cycle the orchestrator (through the agent's cohort) sends CYCLE with the
  * simulated time; the shopper skips, browses only, or shops: browsing → carting → couponing →
  * deciding → checking out, ending checked out, abandoned or failed, then commits its session
- * (one write) and reports to its cohort. It imports no I/O: every store call and the write
+ * (one write) and reports to its cohort (a skip is not reported: see visitsThisCycle). It imports no I/O: every store call and the write
  * are effects (actions) provided from src/simulation; each answers with its own typed done
  * event or STEP_FAILED (machines/shopper.types.ts). No `after:` delays, no clocks, no
- * Math.random: randomness is the agent's own generator, whose state is in context. The
- * session is changed in place by the shopper-logic steps; the trade-off is written at the
- * record* actions.
+ * Math.random: randomness is the agent's own generator, whose state is in context. Each cycle
+ * gets one new context (an assign on CYCLE) that the cycle's later steps change in place; the
+ * trade-off is written at the record* actions.
  */
 import { assign, sendParent, setup } from 'xstate';
 import type { CycleInfo } from '../src/model/calendar.ts';
@@ -24,6 +24,7 @@ import {
   decideCycle,
   idempotencyKey,
   openSession,
+  outcomeOf,
   resultOf,
   toRecord,
   writeFailed,
@@ -71,6 +72,15 @@ function errorOf(err: unknown): { message: string; name: string; calls: number; 
   return { message: String(err), name: 'Error', calls: 0, refusal: false };
 }
 
+/**
+ * Whether the shopper visits (shops or only browses) in this cycle: its first draw(s), peeked on
+ * a copy of its generator. The shopper's guard asks it, and so does its cohort before sending
+ * CYCLE: a shopper that skips does not report, the cohort counts it (machines/cohort.machine.ts).
+ */
+export function visitsThisCycle(ctx: Pick<ShopperContext, 'rng' | 'persona'>, info: CycleInfo): boolean {
+  return decideCycle(new Rng(ctx.rng), ctx.persona, info) !== 'skip';
+}
+
 function sessionOf(ctx: ShopperContext): Session {
   return ctx.session as Session;
 }
@@ -97,12 +107,16 @@ export const shopperMachine = setup({
     // chart (`params: ({ event }) => event.output`), so what a step returns and what the action
     // reads are checked against one declaration (ShopperEffectMap).
     //
-    // In place: the shopper-logic steps below change context.session and return the same
-    // object. Safe because snapshots are only persisted between cycles (session null); a
-    // mid-cycle inspector snapshot sees the change. Copies cost peak memory at scale
-    // (src/model/shopper-logic.ts). A step that draws from the generator is an assign (the
-    // generator's state is a new value); one that only changes the session is a plain action:
-    // an assign would copy the context and the snapshot to re-store the same session object.
+    // One context per cycle: the cycle's first action (openSession or skipCycle, on CYCLE) is an
+    // assign, which makes a new context with a new generator state; every later step of that
+    // cycle is a plain action that changes that context in place (the shopper-logic steps change
+    // context.session and return the same object; a draw writes the generator's state back with
+    // Rng.saveTo). Safe because no snapshot from before the cycle shares what is changed (a
+    // snapshot persisted at the last boundary keeps its own context and generator state), a
+    // snapshot is persisted only between cycles, and the inspector copies a context when it sends
+    // it (src/inspect/trim.ts). An assign per step would copy the context and rebuild the snapshot
+    // (state value, tags) for each; copies of the session cost peak memory at scale
+    // (src/model/shopper-logic.ts).
     recordFailure: ({ context }, params: { step: ShopStep; error: unknown }) => {
       afterFailure(sessionOf(context), params.step, errorOf(params.error));
     },
@@ -119,61 +133,60 @@ export const shopperMachine = setup({
       decideCycle(rng, context.persona, event.info);
       return { rng: rng.state(), info: null, session: null, shoppingThisCycle: false, lastCycle: event.info.cycle, lastAction: 'skip' as const };
     }),
-    // In place (see above).
-    recordBrowse: assign(({ context }, out: BrowseOutput) => {
+    // In the cycle's context (see above), like every action below.
+    recordBrowse: ({ context }, out: BrowseOutput) => {
       const rng = new Rng(context.rng);
-      const session = afterBrowse(rng, context.persona, sessionOf(context), out);
-      return { rng: rng.state(), session };
-    }),
-    // In place, no assign (see above).
+      afterBrowse(rng, context.persona, sessionOf(context), out);
+      rng.saveTo(context.rng);
+    },
     recordCart: ({ context }, out: CartOutput) => {
       afterCart(sessionOf(context), out.cart, out.calls);
     },
-    // In place (see above).
-    recordOffers: assign(({ context }, offers: Offer[]) => {
+    recordOffers: ({ context }, offers: Offer[]) => {
       const rng = new Rng(context.rng);
-      const session = afterOffers(rng, context.persona, sessionOf(context), offers);
-      return { rng: rng.state(), session };
-    }),
-    // In place, no assign (see above).
+      afterOffers(rng, context.persona, sessionOf(context), offers);
+      rng.saveTo(context.rng);
+    },
     recordCoupon: ({ context }, out: CouponOutcome) => {
       if (out.applied) afterCouponApplied(sessionOf(context), out.cart);
       else afterCouponRejected(sessionOf(context), out.reason);
     },
-    // In place, and only in place: decideCheckout adds its event (and an abandoned status) to
-    // the session itself, so only the generator is assigned here.
-    decideCheckout: assign(({ context }) => {
+    // decideCheckout adds its event (and an abandoned status) to the session itself.
+    decideCheckout: ({ context }) => {
       const rng = new Rng(context.rng);
       decideCheckout(rng, context.persona, sessionOf(context));
-      return { rng: rng.state() };
-    }),
-    // In place, no assign (see above).
+      rng.saveTo(context.rng);
+    },
     recordOrder: ({ context }, order: Order) => {
       afterCheckout(sessionOf(context), order);
     },
-    // In place, no assign (see above).
     countClearCall: ({ context }) => {
       sessionOf(context).calls += 1;
     },
-    reportSkip: sendParent(({ context }): ShopperReport => ({ type: 'SHOPPER_DONE', result: resultOf(context.agentIndex, null) })),
+    // The report is built when the action is resolved, before endCycle (after it in the chart) clears the session.
     reportCycle: sendParent(({ context }): ShopperReport => ({ type: 'SHOPPER_DONE', result: resultOf(context.agentIndex, context.session) })),
     reportWriteFailure: sendParent(({ context }, params: { error: unknown }): ShopperReport => ({
       type: 'SHOPPER_DONE',
       result: writeFailed(context.agentIndex, sessionOf(context), errorOf(params.error).message),
     })),
-    endCycle: assign(({ context }) => ({
-      lastCycle: context.info?.cycle ?? context.lastCycle,
-      lastAction: context.session ? resultOf(context.agentIndex, context.session).outcome : ('skip' as const),
-      session: null,
-      info: null,
-    })),
-    endCycleFailed: assign(({ context }) => ({ lastCycle: context.info?.cycle ?? context.lastCycle, lastAction: 'failed' as const, session: null, info: null })),
+    endCycle: ({ context }) => {
+      context.lastCycle = context.info?.cycle ?? context.lastCycle;
+      context.lastAction = context.session ? outcomeOf(context.session) : 'skip';
+      context.session = null;
+      context.info = null;
+    },
+    endCycleFailed: ({ context }) => {
+      context.lastCycle = context.info?.cycle ?? context.lastCycle;
+      context.lastAction = 'failed';
+      context.session = null;
+      context.info = null;
+    },
   },
   guards: {
     // Peeks at the decision on a copy of the generator; `openSession` or `skipCycle` then draws
     // it for real. Shopping and browsing only take the same transition, so one guard (one peek)
     // decides it.
-    decidesToVisit: ({ context, event }) => event.type === 'CYCLE' && decideCycle(new Rng(context.rng), context.persona, event.info) !== 'skip',
+    decidesToVisit: ({ context, event }) => event.type === 'CYCLE' && visitsThisCycle(context, event.info),
     sessionEnded: ({ context }) => context.session?.status != null,
     choseCoupon: ({ context }) => context.session?.coupon != null,
   },
@@ -195,11 +208,12 @@ export const shopperMachine = setup({
   initial: 'idle',
   states: {
     idle: {
-      description: 'Between cycles. On CYCLE the shopper draws whether to shop (frequency × hour affinity × day affinity), only browse, or skip.',
+      description:
+        'Between cycles. On CYCLE the shopper draws whether to shop (frequency × hour affinity × day affinity), only browse, or skip. A skip is not reported: the cohort peeked at the same draw (visitsThisCycle) and counted it.',
       on: {
         CYCLE: [
           { guard: 'decidesToVisit', target: 'browsing', actions: 'openSession' },
-          { actions: ['skipCycle', 'reportSkip'] },
+          { actions: 'skipCycle' },
         ],
       },
     },

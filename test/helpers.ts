@@ -1,11 +1,12 @@
 /** Shared test fixtures: personas, catalog, stores with injected faults, a shopper harness. */
 import { assign, createActor, setup, waitFor, type ActorRefFrom } from 'xstate';
-import { shopperMachine } from '../machines/shopper.machine.ts';
+import { shopperMachine, visitsThisCycle } from '../machines/shopper.machine.ts';
 import type { ShopperReport } from '../machines/shopper.types.ts';
 import { cycleInfo } from '../src/model/calendar.ts';
 import { generateProducts } from '../src/model/catalog.ts';
 import { generatePersonas } from '../src/model/personas.ts';
 import { seedRng } from '../src/model/rng.ts';
+import { resultOf } from '../src/model/shopper-logic.ts';
 import type { Persona, Recorder, SessionRecord, ShopperCycleResult, StoreApi } from '../src/model/types.ts';
 import { EventLog } from '../src/simulation/event-log.ts';
 import { provideShopper } from '../src/simulation/provide-machines.ts';
@@ -93,7 +94,15 @@ export function shopperHarness(p: Persona, opts: { store?: StoreApi; recorder?: 
     shopper: () => actor.getSnapshot().context.ref,
     async runCycle(cycle: number) {
       const before = actor.getSnapshot().context.reports;
-      actor.getSnapshot().context.ref.send({ type: 'CYCLE', info: cycleInfo(START_MS, cycle) });
+      const ref = actor.getSnapshot().context.ref;
+      const info = cycleInfo(START_MS, cycle);
+      // A skip is not reported (its cohort peeks at it, as here, and counts it).
+      if (!visitsThisCycle(ref.getSnapshot().context, info)) {
+        ref.send({ type: 'CYCLE', info });
+        results.push(resultOf(0, null));
+        return results[results.length - 1] as ShopperCycleResult;
+      }
+      ref.send({ type: 'CYCLE', info });
       await waitFor(actor, (s) => s.context.reports > before, { timeout: 5_000 }).catch((cause: unknown) => {
         throw new Error(`shopper did not report for cycle ${cycle}`, { cause });
       });

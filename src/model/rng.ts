@@ -92,6 +92,14 @@ export class Rng {
   state(): RngState {
     return [this.a, this.b, this.c, this.d];
   }
+
+  /** Writes the advanced state into `into` (an RngState this caller owns) instead of a new array. */
+  saveTo(into: RngState): void {
+    into[0] = this.a;
+    into[1] = this.b;
+    into[2] = this.c;
+    into[3] = this.d;
+  }
 }
 
 /** Stateless 32-bit hash of integers (murmur3-style finalizer); order of calls never matters. */

@@ -1,15 +1,17 @@
 /**
  * The cohort with stub shoppers (a tiny machine provided as 'shopper' that answers
- * SHOPPER_DONE through sendParent when the test lets it), under a parent that relays
- * RUN_CYCLE and keeps the cohort's reports.
+ * SHOPPER_DONE through sendParent when the test lets it, and only when it visits: like the real
+ * shopper it decides with visitsThisCycle, which the cohort peeks at), under a parent that
+ * relays RUN_CYCLE and keeps the cohort's reports.
  */
 import { describe, expect, it } from 'vitest';
 import { assign, createActor, sendParent, sendTo, setup, type ActorRefFrom, type AnyActorRef } from 'xstate';
 import { agentSeed, cohortMachine, type CohortInput, type CohortReport } from '../../machines/cohort.machine.ts';
+import { visitsThisCycle } from '../../machines/shopper.machine.ts';
 import { cycleInfo, type CycleInfo } from '../../src/model/calendar.ts';
 import { generatePersonas } from '../../src/model/personas.ts';
 import { seedRng, type RngState } from '../../src/model/rng.ts';
-import type { ShopperCycleResult } from '../../src/model/types.ts';
+import type { Persona, ShopperCycleResult } from '../../src/model/types.ts';
 
 const START = Date.parse('2024-01-01T00:00:00Z');
 
@@ -26,14 +28,16 @@ interface Probe {
   inSession: Set<number>;
   maxInSession: number;
   inputs: { agentIndex: number; rng: RngState; id: string }[];
+  /** Agent indexes that got CYCLE and skipped it. */
+  skipped: number[];
 }
 
 /** A stub shopper: on CYCLE it is in session until FINISH (or at once with `auto`), then reports. */
 function stubShopper(probe: Probe, auto: boolean) {
   return setup({
     types: {
-      input: {} as { agentIndex: number; rng: RngState; persona: { id: string } },
-      context: {} as { agentIndex: number },
+      input: {} as { agentIndex: number; rng: RngState; persona: Persona },
+      context: {} as { agentIndex: number; rng: RngState; persona: Persona },
       events: {} as { type: 'CYCLE'; info: CycleInfo } | { type: 'FINISH' },
     },
     actions: {
@@ -46,22 +50,35 @@ function stubShopper(probe: Probe, auto: boolean) {
         probe.inSession.delete(context.agentIndex);
       },
       report: sendParent(({ context }) => ({ type: 'SHOPPER_DONE', result: resultFor(context.agentIndex) })),
+      skip: ({ context }) => {
+        probe.skipped.push(context.agentIndex);
+      },
+    },
+    guards: {
+      visits: ({ context, event }) => event.type === 'CYCLE' && visitsThisCycle(context, event.info),
     },
   }).createMachine({
     context: ({ input }) => {
       probe.inputs.push({ agentIndex: input.agentIndex, rng: input.rng, id: input.persona.id });
-      return { agentIndex: input.agentIndex };
+      return { agentIndex: input.agentIndex, rng: input.rng, persona: input.persona };
     },
     initial: 'idle',
     states: {
-      idle: { on: { CYCLE: auto ? { actions: ['enter', 'leave', 'report'] } : { target: 'shopping', actions: 'enter' } } },
+      idle: {
+        on: {
+          CYCLE: [
+            auto ? { guard: 'visits', actions: ['enter', 'leave', 'report'] } : { guard: 'visits', target: 'shopping', actions: 'enter' },
+            { actions: 'skip' },
+          ],
+        },
+      },
       shopping: { on: { FINISH: { target: 'idle', actions: ['leave', 'report'] } } },
     },
   });
 }
 
 function harness(cohortInput: CohortInput, auto = false) {
-  const probe: Probe = { started: [], inSession: new Set(), maxInSession: 0, inputs: [] };
+  const probe: Probe = { started: [], inSession: new Set(), maxInSession: 0, inputs: [], skipped: [] };
   const cohort = cohortMachine.provide({ actors: { shopper: stubShopper(probe, auto) as never } });
   const parent = setup({
     types: {
@@ -92,15 +109,24 @@ function harness(cohortInput: CohortInput, auto = false) {
   };
 }
 
+/** Personas who visit every cycle (shopping probability 1), or never (`never`: skip every cycle). */
+function personas(n: number, never: ReadonlySet<number> = new Set()): Persona[] {
+  return generatePersonas(n, 3).map((p, i) =>
+    never.has(i)
+      ? { ...p, cart_intent: undefined, shopping_frequency: 0, browse_propensity: 0 }
+      : { ...p, cart_intent: undefined, shopping_frequency: 1, weekday_affinity: 1, weekend_affinity: 1, hour_affinity: p.hour_affinity.map(() => 1) },
+  );
+}
+
 function input(over: Partial<CohortInput> = {}): CohortInput {
-  return { runId: 'run-test', seed: 9, baseIndex: 0, personas: generatePersonas(10, 3), window: 10, ...over };
+  return { runId: 'run-test', seed: 9, baseIndex: 0, personas: personas(10), window: 10, ...over };
 }
 
 describe('cohort', () => {
   it('spawns one shopper per persona, with its run-wide index, id and seeded generator', () => {
-    const personas = generatePersonas(4, 3);
-    const h = harness(input({ baseIndex: 500, personas }));
-    expect(h.probe.inputs).toEqual(personas.map((p, i) => ({ agentIndex: 500 + i, id: p.id, rng: seedRng(agentSeed(9, 500 + i)) })));
+    const four = generatePersonas(4, 3);
+    const h = harness(input({ baseIndex: 500, personas: four }));
+    expect(h.probe.inputs).toEqual(four.map((p, i) => ({ agentIndex: 500 + i, id: p.id, rng: seedRng(agentSeed(9, 500 + i)) })));
     expect(h.cohort().value).toBe('idle');
     h.stop();
   });
@@ -161,6 +187,36 @@ describe('cohort', () => {
     expect(h.probe.started.slice(5)).toEqual([100, 101, 102, 103, 104, 105, 106, 107, 108, 109]);
     expect(h.reports()).toHaveLength(2);
     expect(h.reports()[1]?.totals.agents).toBe(10);
+    h.stop();
+  });
+
+  it('sends the cycle to shoppers who skip without counting them against the window or waiting for a report; counts their skips', () => {
+    const h = harness(input({ window: 2, personas: personas(6, new Set([0, 2, 3])) }));
+    h.runCycle(1, 6);
+    expect(h.probe.skipped).toEqual([0, 2, 3]);
+    expect(h.probe.started).toEqual([1, 4]);
+    h.finish(1);
+    expect(h.probe.started).toEqual([1, 4, 5]);
+    h.finish(4);
+    expect(h.reports()).toEqual([]);
+    h.finish(5);
+    expect(h.reports()).toHaveLength(1);
+    expect(h.reports()[0]?.totals).toMatchObject({ agents: 6, sessions: 3 });
+    expect(h.cohort().value).toBe('idle');
+    h.stop();
+  });
+
+  it('a cohort whose active shoppers all skip reports their skips at once and stays idle', () => {
+    const h = harness(input({ personas: personas(4, new Set([0, 1, 2, 3])) }));
+    h.runCycle(1, 4);
+    expect(h.probe.skipped).toEqual([0, 1, 2, 3]);
+    expect(h.probe.started).toEqual([]);
+    expect(h.reports()).toEqual([{ type: 'COHORT_DONE', baseIndex: 0, totals: expect.objectContaining({ agents: 4, sessions: 0, failed: 0, failureSamples: [] }) }]);
+    expect(h.cohort().value).toBe('idle');
+    expect(h.cohort().context.visitors).toEqual([]);
+    h.runCycle(2, 4);
+    expect(h.probe.skipped).toHaveLength(8);
+    expect(h.reports()).toHaveLength(2);
     h.stop();
   });
 

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { assign, createActor, setup, waitFor, type ActorRefFrom } from 'xstate';
-import { shopperMachine } from '../../machines/shopper.machine.ts';
+import { shopperMachine, visitsThisCycle } from '../../machines/shopper.machine.ts';
 import {
   EFFECT_DONE,
   type EffectDoneEvent,
@@ -18,7 +18,7 @@ import {
 } from '../../machines/shopper.types.ts';
 import { cycleInfo } from '../../src/model/calendar.ts';
 import { Rng, seedRng } from '../../src/model/rng.ts';
-import { decideCycle } from '../../src/model/shopper-logic.ts';
+import { decideCycle, resultOf } from '../../src/model/shopper-logic.ts';
 import type { Cart, Offer, Order, Persona, Product, SessionRecord, ShopperCycleResult } from '../../src/model/types.ts';
 import { persona, products, START_MS } from '../helpers.ts';
 
@@ -102,7 +102,14 @@ function stubbedShopper(p: Persona, overrides: Partial<Answers> = {}, seed = 7) 
     /** Sends CYCLE and resolves with the shopper's report for it. */
     async runCycle(cycle: number): Promise<ShopperCycleResult> {
       const before = actor.getSnapshot().context.reports.length;
-      ref().send({ type: 'CYCLE', info: cycleInfo(START_MS, cycle) });
+      const info = cycleInfo(START_MS, cycle);
+      // A skip is not reported (its cohort peeks at it, as here, and counts it).
+      if (!visitsThisCycle(ref().getSnapshot().context, info)) {
+        ref().send({ type: 'CYCLE', info });
+        expect(actor.getSnapshot().context.reports).toHaveLength(before);
+        return resultOf(0, null);
+      }
+      ref().send({ type: 'CYCLE', info });
       const s = await waitFor(actor, (snap) => snap.context.reports.length > before, { timeout: 2_000 });
       return s.context.reports.at(-1) as ShopperCycleResult;
     },
@@ -113,7 +120,7 @@ const eventTypes = (r: SessionRecord | undefined) => r?.events.map((e) => e.type
 const shopper = (o: Partial<Persona> = {}) => persona({ coupon_affinity: 1, ...o });
 
 describe('shopper machine (stubbed effects)', () => {
-  it('skips: starts no effect, reports skip, and draws the decision exactly once', async () => {
+  it('skips: starts no effect, sends no report, and draws the decision exactly once', async () => {
     const p = persona({ shopping_frequency: 0, browse_propensity: 0 });
     const s = stubbedShopper(p);
     const r = await s.runCycle(10);
