@@ -107,57 +107,171 @@ export function createAnswersWriter(options: AnswersWriterOptions): AnswersWrite
       fail('fsync', err);
     }
   };
-  // Each call is turned into its JSON text at once: a cycle's buffer is then a few MB of flat
-  // strings rather than millions of small arrays for the collector to trace (measured at
-  // 10,000 agents).
-  let byAgent = new Map<number, { seq: number; json: string }[]>();
-  let orchestrator: { seq: number; json: string }[] = [];
-  const bySeq = (x: { seq: number }, y: { seq: number }) => x.seq - y.seq;
-  const joined = (list: { seq: number; json: string }[]) => list.sort(bySeq).map((e) => e.json).join(',');
+  // A cycle's calls are buffered off the JS heap: each call's JSON text is written at once into
+  // `arena` (reused from cycle to cycle), and typed arrays keep, per entry, where its bytes are,
+  // its call number and the next entry of the same agent (a list per slot: 0 the orchestrator,
+  // i + 1 agent i). The collector then has nothing of the cycle to trace or promote; the call's
+  // string itself dies young. At the seal the lists are copied into a reused output buffer in
+  // agent order (a list is sorted only if its calls arrived out of call-number order), written
+  // whenever it fills. The bytes are those of the previous encoding (a Map of per-agent arrays of
+  // {seq, json}, each cycle joined into one string; test/store/answers-encoding.test.ts keeps it),
+  // which at 10,000 agents and 12 cycles cost the run one extra full (mark-compact) collection,
+  // ~0.6 s, that this buffer does not (--trace-gc, docs/checkpoints.md "What it costs").
+  let slots = options.agents + 1;
+  let head = new Int32Array(slots).fill(-1);
+  let tail = new Int32Array(slots);
+  let lastSeq = new Float64Array(slots);
+  let unsorted = new Uint8Array(slots);
+  let cap = 4096;
+  let eOff = new Float64Array(cap);
+  let eLen = new Int32Array(cap);
+  let eSeq = new Float64Array(cap);
+  let eNext = new Int32Array(cap);
+  let n = 0;
+  let arena = Buffer.allocUnsafeSlow(1 << 18);
+  let used = 0;
+  const out = Buffer.allocUnsafeSlow(1 << 18);
+  const growSlots = (want: number) => {
+    const size = Math.max(want, slots * 2);
+    const h = new Int32Array(size).fill(-1);
+    h.set(head);
+    head = h;
+    const t = new Int32Array(size);
+    t.set(tail);
+    tail = t;
+    const l = new Float64Array(size);
+    l.set(lastSeq);
+    lastSeq = l;
+    const u = new Uint8Array(size);
+    u.set(unsorted);
+    unsorted = u;
+    slots = size;
+  };
+  const growEntries = () => {
+    cap *= 2;
+    const o = new Float64Array(cap);
+    o.set(eOff);
+    eOff = o;
+    const l = new Int32Array(cap);
+    l.set(eLen);
+    eLen = l;
+    const s = new Float64Array(cap);
+    s.set(eSeq);
+    eSeq = s;
+    const x = new Int32Array(cap);
+    x.set(eNext);
+    eNext = x;
+  };
+  const growArena = (want: number) => {
+    const a = Buffer.allocUnsafeSlow(Math.max(want, arena.length * 2));
+    arena.copy(a, 0, 0, used);
+    arena = a;
+  };
+  /** Empties the cycle's buffer (the arena and the arrays are kept for the next cycle). */
+  const reset = () => {
+    for (let s = 0; s < slots; s++) {
+      if (head[s] !== -1) {
+        head[s] = -1;
+        unsorted[s] = 0;
+      }
+    }
+    n = 0;
+    used = 0;
+  };
 
   return {
     path,
     warnings,
     add(ctx: CallContext | null, entry: Entry) {
       if (failed) return;
-      const item = { seq: entry[0], json: JSON.stringify(entry) };
-      if (ctx === null) {
-        orchestrator.push(item);
-        return;
+      const json = JSON.stringify(entry);
+      const seq = entry[0];
+      const slot = ctx === null ? 0 : ctx.agentIndex + 1;
+      if (slot >= slots) growSlots(slot + 1);
+      if (used + json.length * 3 > arena.length) growArena(used + json.length * 3);
+      if (n === cap) growEntries();
+      const len = arena.write(json, used);
+      eOff[n] = used;
+      eLen[n] = len;
+      eSeq[n] = seq;
+      eNext[n] = -1;
+      used += len;
+      if (head[slot] === -1) head[slot] = n;
+      else {
+        eNext[tail[slot] as number] = n;
+        if (seq < (lastSeq[slot] as number)) unsorted[slot] = 1;
       }
-      const list = byAgent.get(ctx.agentIndex);
-      if (list) list.push(item);
-      else byAgent.set(ctx.agentIndex, [item]);
+      tail[slot] = n;
+      lastSeq[slot] = seq;
+      n++;
     },
     sealCycle(cycle: number) {
-      const agents = byAgent;
-      const offers = orchestrator;
-      byAgent = new Map();
-      orchestrator = [];
-      if (failed) return;
-      const t0 = performance.now();
-      const indices = [...agents.keys()].sort((a, b) => a - b);
-      const parts: string[] = [];
-      if (offers.length > 0) parts.push(`{"c":${cycle},"a":-1,"k":[${joined(offers)}]}`);
-      for (const i of indices) {
-        const entries = agents.get(i) as { seq: number; json: string }[];
-        answers += entries.length;
-        parts.push(`{"c":${cycle},"a":${i},"k":[${joined(entries)}]}`);
+      if (failed) {
+        reset();
+        return;
       }
-      answers += offers.length;
-      parts.push(`{"c":${cycle},"end":${parts.length}}`);
-      const buf = Buffer.from(`${parts.join('\n')}\n`);
+      const t0 = performance.now();
+      const start = bytes;
+      let at = bytes;
+      let o = 0;
+      const flush = () => {
+        writeAll(fd, out.subarray(0, o), at);
+        at += o;
+        o = 0;
+      };
+      const ascii = (text: string) => {
+        if (o + text.length > out.length) flush();
+        o += out.write(text, o, 'latin1');
+      };
+      const entryBytes = (e: number, comma: boolean) => {
+        const off = eOff[e] as number;
+        const len = eLen[e] as number;
+        if (comma) {
+          if (o === out.length) flush();
+          out[o++] = 0x2c;
+        }
+        if (o + len > out.length) {
+          flush();
+          if (len > out.length) {
+            writeAll(fd, arena.subarray(off, off + len), at);
+            at += len;
+            return;
+          }
+        }
+        arena.copy(out, o, off, off + len);
+        o += len;
+      };
+      const bySeq = (x: number, y: number) => (eSeq[x] as number) - (eSeq[y] as number) || x - y;
+      let lines = 0;
       try {
-        writeAll(fd, buf, bytes);
-        bytes += buf.length;
+        for (let s = 0; s < slots; s++) {
+          let e = head[s] as number;
+          if (e === -1) continue;
+          ascii(`{"c":${cycle},"a":${s - 1},"k":[`);
+          if (unsorted[s]) {
+            const order: number[] = [];
+            for (; e !== -1; e = eNext[e] as number) order.push(e);
+            order.sort(bySeq);
+            for (let k = 0; k < order.length; k++) entryBytes(order[k] as number, k > 0);
+          } else {
+            for (let first = true; e !== -1; e = eNext[e] as number, first = false) entryBytes(e, !first);
+          }
+          ascii(']}\n');
+          lines++;
+        }
+        ascii(`{"c":${cycle},"end":${lines}}\n`);
+        flush();
+        answers += n;
+        bytes = at;
         cycleThrough = cycle;
         dirty = true;
       } catch (err) {
         try {
-          ftruncateSync(fd, bytes);
+          ftruncateSync(fd, start);
         } catch {}
         fail('write', err);
       }
+      reset();
       sealMs += performance.now() - t0;
     },
     position() {
