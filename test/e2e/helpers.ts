@@ -10,7 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { afterAll } from 'vitest';
+import { afterAll, expect } from 'vitest';
 
 const made: string[] = [];
 afterAll(() => {
@@ -208,4 +208,27 @@ export function afterBanner(stderr: string): string[] {
   }
   // Progress lines and warnings (e.g. about recorded answers) may precede the refusal.
   return lines.slice(i).filter((l) => !/^shopsim: (opening|starting|migrating|seeding|waiting|ready after|warning:)/.test(l));
+}
+
+/** A refusal: exit 2, one line after the banner (matching `pattern`), nothing on stdout. */
+export function oneLineExit2(f: Finished, pattern: RegExp): void {
+  expect(f.code, f.stderr).toBe(2);
+  const lines = afterBanner(f.stderr);
+  expect(lines, f.stderr).toHaveLength(1);
+  expect(lines[0]).toMatch(pattern);
+  expect(f.stdout).toBe('');
+}
+
+/** Kills `run` with SIGKILL 300 ms after its checkpoint of cycle `cycle` appears in `dir` (while later cycles are under way). */
+export async function killAfterCheckpoint(run: RunningCli, dir: string, cycle: number, timeoutMs = 150_000): Promise<Finished> {
+  const mark = `_cycle_${String(cycle).padStart(6, '0')}`;
+  const t0 = Date.now();
+  while (!checkpointsIn(dir).some((f) => f.includes(mark))) {
+    if (run.child.exitCode !== null) throw new Error(`run ended before cycle ${cycle}: ${run.stderr().slice(-800)}`);
+    if (Date.now() - t0 > timeoutMs) throw new Error(`no cycle-${cycle} checkpoint`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  await new Promise((r) => setTimeout(r, 300));
+  run.child.kill('SIGKILL');
+  return run.exit;
 }

@@ -13,7 +13,7 @@ import { z } from 'zod';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/connection.ts';
 import { TEST_DATABASE_URL } from '../db/helpers.ts';
-import { checkpointsIn, shopsim, startCli, summaryOf, tempDir } from './helpers.ts';
+import { checkpointsIn, killAfterCheckpoint, shopsim, startCli, summaryOf, tempDir } from './helpers.ts';
 
 const t = tempDir('shopsim-resume-clean-');
 afterAll(() => t.cleanup());
@@ -62,16 +62,7 @@ async function killAndResume(target: Target, o: { killAt?: number; from?: number
   const killed = startCli(['run', ...common, ...extra, '--keep-checkpoints', '20', '--checkpoint-dir', ckB, ...target.args('b')]);
   const uninterrupted = shopsim(['run', ...common, ...extra, '--checkpoint-dir', ckA, ...target.args('a')]);
   // Killed mid-run: after the checkpoint of cycle killAt, while later cycles (their checkouts) are under way.
-  const mark = `_cycle_${String(killAt).padStart(6, '0')}`;
-  const t0 = Date.now();
-  while (!checkpointsIn(ckB).some((f) => f.includes(mark))) {
-    if (killed.child.exitCode !== null) throw new Error(`run ended before cycle ${killAt}: ${killed.stderr().slice(-800)}`);
-    if (Date.now() - t0 > 150_000) throw new Error(`no cycle-${killAt} checkpoint`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  await new Promise((r) => setTimeout(r, 300));
-  killed.child.kill('SIGKILL');
-  await killed.exit;
+  await killAfterCheckpoint(killed, ckB, killAt);
   const a = await uninterrupted;
   expect(a.code, a.stderr).toBe(0);
   const full = summaryOf(a);

@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { withChecksum } from '../../src/checkpoint/save.ts';
-import { afterBanner, checkpointsIn, shopsim, startCli, summaryOf, tempDir, type Finished } from './helpers.ts';
+import { checkpointsIn, killAfterCheckpoint, oneLineExit2, shopsim, startCli, summaryOf, tempDir } from './helpers.ts';
 
 const t = tempDir('shopsim-resume-mock-db-');
 afterAll(() => t.cleanup());
@@ -53,16 +53,7 @@ async function killAndResume(o: { killAt?: number; from?: number; extra?: string
   const killed = startCli(['run', ...common, ...extra, '--keep-checkpoints', '20', '--checkpoint-dir', ckB]);
   const uninterrupted = shopsim(['run', ...common, ...extra, '--keep-checkpoints', '20', '--checkpoint-dir', ckA]);
   // Killed mid-run: after the checkpoint of cycle killAt, while later cycles (their checkouts) are under way.
-  const mark = `_cycle_${String(killAt).padStart(6, '0')}`;
-  const t0 = Date.now();
-  while (!checkpointsIn(ckB).some((f) => f.includes(mark))) {
-    if (killed.child.exitCode !== null) throw new Error(`run ended before cycle ${killAt}: ${killed.stderr().slice(-800)}`);
-    if (Date.now() - t0 > 150_000) throw new Error(`no cycle-${killAt} checkpoint`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  await new Promise((r) => setTimeout(r, 300));
-  killed.child.kill('SIGKILL');
-  const k = await killed.exit;
+  const k = await killAfterCheckpoint(killed, ckB, killAt);
   expect(k.signal).toBe('SIGKILL');
   const a = await uninterrupted;
   expect(a.code, a.stderr).toBe(0);
@@ -115,13 +106,6 @@ describe('kill -9 + --resume against the bundled store in memory (--mock-db)', (
   }, 400_000);
 });
 
-function oneLineExit2(f: Finished, pattern: RegExp): void {
-  expect(f.code, f.stderr).toBe(2);
-  const lines = afterBanner(f.stderr);
-  expect(lines, f.stderr).toHaveLength(1);
-  expect(lines[0]).toMatch(pattern);
-  expect(f.stdout).toBe('');
-}
 
 describe('a tampered memory part of store_state', () => {
   it('an unknown shopper or product, a wrong type, offer cycles that do not match: one line naming the file, exit 2', async () => {

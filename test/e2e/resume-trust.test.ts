@@ -13,7 +13,7 @@ import { z } from 'zod';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withChecksum } from '../../src/checkpoint/save.ts';
 import { openDatabase } from '../../src/db/connection.ts';
-import { afterBanner, checkpointsIn, shopsim, startCli, summaryOf, tempDir, waitForCheckpoint, ROOT, type Finished } from './helpers.ts';
+import { checkpointsIn, oneLineExit2, shopsim, startCli, summaryOf, tempDir, waitForCheckpoint, ROOT } from './helpers.ts';
 
 const t = tempDir('shopsim-resume-trust-');
 afterAll(() => t.cleanup());
@@ -38,13 +38,6 @@ async function counts(dataDir: string): Promise<{ runs: number; sessions: number
   }
 }
 
-function oneLineExit2(f: Finished, pattern: RegExp): void {
-  expect(f.code, f.stderr).toBe(2);
-  const lines = afterBanner(f.stderr);
-  expect(lines, f.stderr).toHaveLength(1);
-  expect(lines[0]).toMatch(pattern);
-  expect(f.stdout).toBe('');
-}
 
 /** The cycle-4 checkpoint alone in a new directory: the same run, interrupted after cycle 4. */
 function interrupted(name: string): string {
