@@ -58,6 +58,14 @@ function writeAll(fd: number, buf: Buffer, at: number): void {
   while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off, at + off);
 }
 
+/** A copy of `a` in a new array of `size` (≥ a.length) of the same type, the new part filled with `fill`. */
+function grown<A extends Int32Array | Float64Array | Uint8Array>(a: A, size: number, fill = 0): A {
+  const b = new (a.constructor as new (length: number) => A)(size);
+  if (fill !== 0) b.fill(fill);
+  b.set(a);
+  return b;
+}
+
 /** Opens (creates, or on resume truncates to the checkpoint's position) the run's answers file. */
 export function createAnswersWriter(options: AnswersWriterOptions): AnswersWriter & { warnings: string[] } {
   mkdirSync(options.dir, { recursive: true });
@@ -133,34 +141,18 @@ export function createAnswersWriter(options: AnswersWriterOptions): AnswersWrite
   const out = Buffer.allocUnsafeSlow(1 << 18);
   const growSlots = (want: number) => {
     const size = Math.max(want, slots * 2);
-    const h = new Int32Array(size).fill(-1);
-    h.set(head);
-    head = h;
-    const t = new Int32Array(size);
-    t.set(tail);
-    tail = t;
-    const l = new Float64Array(size);
-    l.set(lastSeq);
-    lastSeq = l;
-    const u = new Uint8Array(size);
-    u.set(unsorted);
-    unsorted = u;
+    head = grown(head, size, -1);
+    tail = grown(tail, size);
+    lastSeq = grown(lastSeq, size);
+    unsorted = grown(unsorted, size);
     slots = size;
   };
   const growEntries = () => {
     cap *= 2;
-    const o = new Float64Array(cap);
-    o.set(eOff);
-    eOff = o;
-    const l = new Int32Array(cap);
-    l.set(eLen);
-    eLen = l;
-    const s = new Float64Array(cap);
-    s.set(eSeq);
-    eSeq = s;
-    const x = new Int32Array(cap);
-    x.set(eNext);
-    eNext = x;
+    eOff = grown(eOff, cap);
+    eLen = grown(eLen, cap);
+    eSeq = grown(eSeq, cap);
+    eNext = grown(eNext, cap);
   };
   const growArena = (want: number) => {
     const a = Buffer.allocUnsafeSlow(Math.max(want, arena.length * 2));
