@@ -28,6 +28,16 @@ let mockStore: MockStore | null = null;
 /** Answers a lost worker was given this cycle, by answerKey (./served-answers.ts). */
 const served = new Map<string, AnswerEntry>();
 let http: HttpStore | null = null;
+let dying = false;
+/** `s` whose calls, once the worker is dying, are never sent (see dieBetweenCalls). */
+function gated<T extends object>(s: T): T {
+  return new Proxy(s, {
+    get(target, key, receiver) {
+      const v = Reflect.get(target, key, receiver) as unknown;
+      return typeof v === 'function' ? (...a: unknown[]) => (dying ? new Promise(() => {}) : (v as (...x: unknown[]) => unknown).apply(target, a)) : v;
+    },
+  });
+}
 let store: StoreApi;
 if (setup.store.kind === 'mock') {
   mockStore = createMockStore({ seed: setup.store.seed, products: setup.store.products, agentIds: setup.store.agentIds, failRate: setup.store.failRate });
@@ -42,7 +52,20 @@ if (setup.store.kind === 'mock') {
     onRetryAfter: (ms) => post({ t: 'retry-after', ms }) });
   // Every answer goes to the coordinator before the shopper reads it, and a cohort run again here
   // after its worker was lost is answered first from what that worker had been answered.
-  store = servedFirstStore(http, served, { catalog: new Map((setup.store.products ?? []).map((p) => [p.id, p])), post: async (ctx, entry) => post({ t: 'answer', ctx, entry }) });
+  store = servedFirstStore(setup.exitAfterCommits !== undefined ? gated(http) : http, served, { catalog: new Map((setup.store.products ?? []).map((p) => [p.id, p])), post: async (ctx, entry) => post({ t: 'answer', ctx, entry }) });
+}
+
+/**
+ * Fault injection (tests: `exitAfterCommits`): the worker dies between store calls — it sends no
+ * new call, waits for the answers of those in flight (each is sent to the coordinator before its
+ * shopper reads it), then exits. A call whose answer a dead worker never got may have changed the
+ * store, and its cohort's re-run sends it again (docs/scaling.md, "A worker lost mid-cycle"):
+ * dying between calls keeps the tests of the served answers exact.
+ */
+function dieBetweenCalls(): void {
+  dying = true;
+  const wait = () => (http && http.metrics().in_flight > 0 ? setTimeout(wait, 1) : process.exit(1));
+  wait();
 }
 
 /** Recorded answers by agent index, until their cohort's report takes them. */
@@ -70,7 +93,7 @@ const recorder: Recorder = direct
       async commitSession(record) {
         await direct.recorder.commitSession(record);
         // Fault injection (tests): the worker dies mid-cycle once this many of its sessions are written.
-        if (setup.exitAfterCommits !== undefined && ++written >= setup.exitAfterCommits) process.exit(1);
+        if (setup.exitAfterCommits !== undefined && ++written >= setup.exitAfterCommits) dieBetweenCalls();
       },
     }
   : setup.db === 'relay'
@@ -166,7 +189,7 @@ port.on('message', (m: ToWorker) => {
       break;
     }
     case 'commit-ack': {
-      if (setup.exitAfterCommits !== undefined && ++acked >= setup.exitAfterCommits) process.exit(1);
+      if (setup.exitAfterCommits !== undefined && ++acked >= setup.exitAfterCommits) dieBetweenCalls();
       const c = commits.get(m.req);
       commits.delete(m.req);
       if (!c) break;
