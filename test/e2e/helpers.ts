@@ -13,7 +13,11 @@ import { join, resolve } from 'node:path';
 import { afterAll, expect } from 'vitest';
 
 const made: string[] = [];
+/** Every CLI the file started: one still running when the file ends (a test that timed out) is killed, not left behind. */
+const started = new Set<ChildProcess>();
 afterAll(() => {
+  for (const child of started) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  started.clear();
   for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -76,6 +80,8 @@ export function startCli(args: string[], options: { cwd?: string; env?: Record<s
   if (resolve(cwd) === ROOT) Object.assign(env, outputEnv());
   Object.assign(env, options.env);
   const child = spawn(process.execPath, [BIN, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  started.add(child);
+  child.once('exit', () => started.delete(child));
   let out = '';
   let err = '';
   const waiters = new Set<() => void>();
