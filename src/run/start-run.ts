@@ -305,7 +305,6 @@ export interface SimulatedRun {
   execute(): Promise<RunSummary>;
 }
 
-/** Write figures of several recorders: counts added; commit latency percentiles the highest (an upper bound), the mean weighted. */
 /** `metrics` with the write figures of worker pools writing to the database themselves added to `db_writes`. */
 function withDbWritesOf(metrics: () => Record<string, unknown>, workers: () => DbWriteMetrics[]): () => Record<string, unknown> {
   return () => {
@@ -315,6 +314,7 @@ function withDbWritesOf(metrics: () => Record<string, unknown>, workers: () => D
   };
 }
 
+/** Write figures of several recorders: counts added; commit latency percentiles the highest (an upper bound), the mean weighted. */
 function sumDbWrites(parts: DbWriteMetrics[]): DbWriteMetrics {
   const n = (k: 'commits' | 'failed' | 'statements' | 'events' | 'retried' | 'in_doubt' | 'in_doubt_removed') => parts.reduce((a, p) => a + p[k], 0);
   const count = parts.reduce((a, p) => a + p.commit_ms.count, 0);
