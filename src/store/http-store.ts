@@ -18,7 +18,7 @@ import { Pool, type Dispatcher } from 'undici';
 import type { Cart, CallContext, Offer, OfferCycleRequest, Order, Product, ProductQuery, StoreApi } from '../model/types.ts';
 import { createLatencyTracker, type CallOutcome, type EndpointLatency, type HistogramBucket, type LatencySummary } from '../metrics/latency.ts';
 import { createRateLimiter, realLimiterClock, type Grant, type LimiterClock, type RateLimiter } from './rate-limiter.ts';
-import { z } from 'zod';
+import { z } from 'zod/v4';
 import { checkAnswer, cartSchema, offerCycleAnswerSchema, offerListSchema, offerSchema, orderSchema, productPageSchema, productSchema } from './contract-schemas.ts';
 import { StoreCallError } from './store-error.ts';
 
