@@ -36,7 +36,8 @@ export interface Backends {
 }
 
 /** Opens the store and the recorder a run's options ask for; on failure closes what it opened. */
-export async function openBackends(config: RunConfig, personas: Persona[], products: Product[]): Promise<Backends> {
+/** `callKeyPrefix`: the store client keys every cart change with it (src/store/http-store.ts). */
+export async function openBackends(config: RunConfig, personas: Persona[], products: Product[], extra: { callKeyPrefix?: string } = {}): Promise<Backends> {
   const closers: (() => Promise<void>)[] = [];
   const closeAll = async () => {
     for (const close of closers.reverse()) await close().catch(() => {});
@@ -95,6 +96,7 @@ export async function openBackends(config: RunConfig, personas: Persona[], produ
       if (config.workers > 0 && config.rateLimit > 0) limiterState = createSharedLimiterState(config.rateLimit);
       const http = createHttpStore({
         ...(limiterState ? { limiterState } : {}),
+        ...(extra.callKeyPrefix !== undefined ? { callKeyPrefix: extra.callKeyPrefix } : {}),
         baseUrl,
         connections: config.connections,
         requestTimeoutMs: config.requestTimeout * 1000,

@@ -369,7 +369,10 @@ export async function openRun(plan: RunPlan, options: OpenRunOptions = {}): Prom
   ]);
   // Before anything is written: the user's store answers; a resume's database is the run's.
   await preflightRun(plan);
-  const backends = await openBackends(plan.config, plan.personas, plan.products);
+  // Cart changes carry a key per call (the run and this process): a store that keeps keyed answers
+  // applies a call that a lost worker's re-run sends again only once (docs/store-api.md).
+  const callKeyPrefix = `${plan.runId}:${randomBytes(4).toString('hex')}`;
+  const backends = await openBackends(plan.config, plan.personas, plan.products, { callKeyPrefix });
   const mockState = plan.resume?.checkpoint.mock_store_state;
   if (mockState && backends.mockStore) backends.mockStore.importState(mockState);
   const { config, cycles, runId, personas, products } = plan;
@@ -453,7 +456,7 @@ export async function openRun(plan: RunPlan, options: OpenRunOptions = {}): Prom
             kind: 'http', baseUrl: backends.storeUrl, connections: Math.max(1, Math.ceil(config.connections / config.workers)), requestTimeoutMs: config.requestTimeout * 1000,
             // --rate-limit is the run's total: every worker's client takes its releases from the
             // one schedule this process's client paces on (src/store/rate-limiter.ts, `shared`).
-            rateLimit: config.rateLimit, burst: config.burst, products, limiterState: backends.limiterState,
+            rateLimit: config.rateLimit, burst: config.burst, products, limiterState: backends.limiterState, callKeyPrefix,
           },
       // PostgreSQL: each worker writes its cohorts' sessions through its own pool (the embedded PGlite: through this thread).
       ...(config.databaseUrl && !config.mockDb ? { directDb: { databaseUrl: config.databaseUrl, poolSize: config.workerDbPool, writeTimeoutMs: config.dbWriteTimeout * 1000, groupCommit: config.dbGroupCommit } } : {}),

@@ -125,11 +125,12 @@ function currentEdges(mockStore: StoreApi, databaseUrl: string | null, catalog: 
     async set(edges: JobEdges, job: { cycle: number; cohort: number }): Promise<void> {
       const s = edges.store;
       if (s.kind === 'http') {
-        const key = JSON.stringify([s.baseUrl, s.connections, s.requestTimeoutMs, s.rateLimit, s.burst]);
+        const key = JSON.stringify([s.baseUrl, s.connections, s.requestTimeoutMs, s.rateLimit, s.burst, s.callKeyPrefix ?? null]);
         if (http?.key !== key) {
           void http?.client.close();
           // A 429's Retry-After is the run's: told to the coordinator, which hands it to every worker (with their next answers).
           const client = createHttpStore({ baseUrl: s.baseUrl, connections: s.connections, requestTimeoutMs: s.requestTimeoutMs, rateLimit: s.rateLimit, ...(s.burst !== null ? { burst: s.burst } : {}),
+            ...(s.callKeyPrefix !== undefined ? { callKeyPrefix: s.callKeyPrefix } : {}),
             onRetryAfter: (ms) => void answerLog?.client.broadcastHold(ms).catch(() => undefined) });
           http = { key, client, id: randomBytes(6).toString('hex') };
         }

@@ -6,6 +6,7 @@
  * stand-in cohorts (./remote-cohort.ts) over BullMQ (./bullmq-cohort-transport.ts); workers
  * joining, lost, and Redis going away and coming back are said on stderr, one line each.
  */
+import { randomBytes } from 'node:crypto';
 import type { RunConfig } from '../config.ts';
 import { inputError } from '../errors.ts';
 import type { DbWriteMetrics, Persona, Product } from '../model/types.ts';
@@ -116,6 +117,9 @@ export function loopbackOnlyOf(config: Pick<RunConfig, 'mockApi' | 'apiUrl' | 'm
 export async function openDistributedRun(args: { config: RunConfig; runId: string; personas: Persona[]; products: Product[]; say: (line: string) => void }): Promise<DistributedRun> {
   const { config, runId, say } = args;
   const url = config.redis as string;
+  // Cart changes carry a key per call (the run and this coordinator process): the bundled store
+  // applies a call that a lost worker's re-run sends again only once (docs/store-api.md).
+  const callKeyPrefix = `${runId}:${randomBytes(4).toString('hex')}`;
   checkDistributedOptions(config);
   // The fingerprint covers the files as read (the workers read theirs the same way).
   const fingerprint = dataFingerprint(loadPersonas(config.personas), loadProducts(config.products));
@@ -171,7 +175,7 @@ export async function openDistributedRun(args: { config: RunConfig; runId: strin
         if (storeUrl !== null) {
           // The run's --rate-limit over the threads busy at once, recomputed at every barrier (workers joined or lost since).
           const n = threads();
-          store = { kind: 'http', baseUrl: storeUrl, connections: Math.max(1, Math.ceil(config.connections / Math.min(n, Math.max(1, jobs)))), requestTimeoutMs: config.requestTimeout * 1000, rateLimit: threadRate(config.rateLimit, n, jobs), burst: config.burst };
+          store = { kind: 'http', baseUrl: storeUrl, connections: Math.max(1, Math.ceil(config.connections / Math.min(n, Math.max(1, jobs)))), requestTimeoutMs: config.requestTimeout * 1000, rateLimit: threadRate(config.rateLimit, n, jobs), burst: config.burst, callKeyPrefix };
         }
         return { store, db, recordAnswers: edges.answers !== null, answerLog: storeUrl !== null ? relay?.edge ?? null : null };
       };

@@ -26,7 +26,7 @@ import { createMockRecorder } from '../simulation/mock-recorder.ts';
 
 export type StoreEdge =
   | { kind: 'mock' }
-  | { kind: 'http'; baseUrl: string; connections: number; requestTimeoutMs: number; rateLimit: number; burst: number | null };
+  | { kind: 'http'; baseUrl: string; connections: number; requestTimeoutMs: number; rateLimit: number; burst: number | null; callKeyPrefix?: string };
 
 export type RelayEdge = { kind: 'relay'; url: string; token: string };
 

@@ -44,6 +44,8 @@ export interface ThreadExecutorOptions {
   exitOnCycle?: (number | undefined)[];
   /** Fault injection for tests: worker i exits once exitAfterCommits[i] of its sessions were written. */
   exitAfterCommits?: (number | undefined)[];
+  /** With exitAfterCommits: the worker dies as the answer of a cart change arrives, after the store applied it (the answer is lost). */
+  exitLosingAnswer?: boolean;
 }
 
 export interface WorkerStats {
@@ -316,7 +318,7 @@ export function startThreadExecutor(options: ThreadExecutorOptions): ThreadExecu
   }
 
   for (let i = 0; i < options.workers; i++) {
-    const setup: WorkerSetup = { index: i, heartbeatMs, store: options.store, db: options.directDb ? { kind: 'direct', ...options.directDb } : options.recorder ? 'relay' : 'mock', recordAnswers: !!options.answers, ...(options.exitOnCycle?.[i] !== undefined ? { exitOnCycle: options.exitOnCycle[i] } : {}), ...(options.exitAfterCommits?.[i] !== undefined ? { exitAfterCommits: options.exitAfterCommits[i] } : {}) };
+    const setup: WorkerSetup = { index: i, heartbeatMs, store: options.store, db: options.directDb ? { kind: 'direct', ...options.directDb } : options.recorder ? 'relay' : 'mock', recordAnswers: !!options.answers, ...(options.exitOnCycle?.[i] !== undefined ? { exitOnCycle: options.exitOnCycle[i] } : {}), ...(options.exitAfterCommits?.[i] !== undefined ? { exitAfterCommits: options.exitAfterCommits[i], ...(options.exitLosingAnswer ? { exitLosingAnswer: true } : {}) } : {}) };
     const worker = startWorker(setup);
     const slot: Slot = { index: i, worker, alive: true, closing: false, cohorts: new Set(), stats: { index: i, alive: true, cohorts: 0, agentCycles: 0, busySeconds: 0, exitCode: null, peakHeapUsedBytes: 0, peakHeapTotalBytes: 0, heapAfterGcBytes: 0 }, http: null, ready: deferred() };
     worker.on('message', (m: ToCoordinator) => onMessage(slot, m));

@@ -12,7 +12,7 @@ export interface WorkerSetup {
   store:
     | { kind: 'mock'; seed: number; products: Product[]; agentIds: string[]; failRate: number; state: MockStoreState | null }
     /** `products`: the catalog, to decode recorded answers served to a re-run cohort (as a replay does). */
-    | { kind: 'http'; baseUrl: string; connections: number; requestTimeoutMs: number; rateLimit: number; burst: number | null; products?: Product[]; limiterState?: SharedArrayBuffer | null };
+    | { kind: 'http'; baseUrl: string; connections: number; requestTimeoutMs: number; rateLimit: number; burst: number | null; products?: Product[]; limiterState?: SharedArrayBuffer | null; callKeyPrefix?: string };
   /**
    * 'relay': sessions are written by the coordinator's recorder; 'mock': nowhere (--mock-db);
    * direct: PostgreSQL, through this worker's own pool (--worker-db-pool).
@@ -26,6 +26,8 @@ export interface WorkerSetup {
   exitOnCycle?: number;
   /** Fault injection for tests: this worker exits (code 1) once this many of its sessions were written, mid-cycle. */
   exitAfterCommits?: number;
+  /** With exitAfterCommits: instead of between calls, the worker dies as the answer of a cart change arrives (the store applied it; the answer is lost). */
+  exitLosingAnswer?: boolean;
 }
 
 /** A worker thread's own V8 heap (its isolate; the threads share the process's RSS), peaks sampled every 100 ms. */

@@ -34,7 +34,19 @@ function gated<T extends object>(s: T): T {
   return new Proxy(s, {
     get(target, key, receiver) {
       const v = Reflect.get(target, key, receiver) as unknown;
-      return typeof v === 'function' ? (...a: unknown[]) => (dying ? new Promise(() => {}) : (v as (...x: unknown[]) => unknown).apply(target, a)) : v;
+      if (typeof v !== 'function') return v;
+      // exitLosingAnswer: once dying, a cart change still goes to the store, and the worker dies
+      // as its answer arrives — applied by the store, never seen by the coordinator.
+      // Every other call goes on as usual meanwhile (the shoppers reach their next cart change).
+      if (setup.exitLosingAnswer) {
+        if (key !== 'addToCart' && key !== 'removeFromCart' && key !== 'applyCoupon') return v;
+        return (...a: unknown[]) => {
+          const sent = (v as (...x: unknown[]) => Promise<unknown>).apply(target, a);
+          if (!dying) return sent;
+          return sent.then(() => process.exit(1), () => process.exit(1));
+        };
+      }
+      return (...a: unknown[]) => (dying ? new Promise(() => {}) : (v as (...x: unknown[]) => unknown).apply(target, a));
     },
   });
 }
@@ -48,6 +60,7 @@ if (setup.store.kind === 'mock') {
   http = createHttpStore({ baseUrl: setup.store.baseUrl, connections: setup.store.connections, requestTimeoutMs: setup.store.requestTimeoutMs, rateLimit: setup.store.rateLimit, ...(setup.store.burst !== null ? { burst: setup.store.burst } : {}),
     // The run's one rate schedule (shared memory with the coordinator and the other workers).
     ...(setup.store.limiterState ? { limiterState: setup.store.limiterState } : {}),
+    ...(setup.store.callKeyPrefix !== undefined ? { callKeyPrefix: setup.store.callKeyPrefix } : {}),
     // A 429's Retry-After is the run's: the coordinator holds the other workers as long.
     onRetryAfter: (ms) => post({ t: 'retry-after', ms }) });
   // Every answer goes to the coordinator before the shopper reads it, and a cohort run again here
@@ -59,11 +72,17 @@ if (setup.store.kind === 'mock') {
  * Fault injection (tests: `exitAfterCommits`): the worker dies between store calls — it sends no
  * new call, waits for the answers of those in flight (each is sent to the coordinator before its
  * shopper reads it), then exits. A call whose answer a dead worker never got may have changed the
- * store, and its cohort's re-run sends it again (docs/scaling.md, "A worker lost mid-cycle"):
- * dying between calls keeps the tests of the served answers exact.
+ * store, and its cohort's re-run sends it again with the same Idempotency-Key (a store that keeps
+ * keyed answers applies it once: docs/scaling.md, "A worker lost mid-cycle"). `exitLosingAnswer`
+ * dies that way on purpose (see gated).
  */
 function dieBetweenCalls(): void {
   dying = true;
+  // exitLosingAnswer: the next cart change's answer ends the worker (see gated); a worker that makes none within 2 s dies then.
+  if (setup.exitLosingAnswer) {
+    setTimeout(() => process.exit(1), 2000);
+    return;
+  }
   const wait = () => (http && http.metrics().in_flight > 0 ? setTimeout(wait, 1) : process.exit(1));
   wait();
 }

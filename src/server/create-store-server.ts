@@ -21,6 +21,12 @@ export interface StoreServerOptions extends FaultOptions {
   seed?: number;
   /** Fastify's logger (pino). Default off. */
   logger?: boolean;
+  /**
+   * How many answers to cart changes sent with an Idempotency-Key are kept, so that the same
+   * call sent again is answered as the first time and not applied twice (oldest dropped first).
+   * Default 200,000; 0 turns it off.
+   */
+  idempotentAnswers?: number;
 }
 
 export interface StoreServer {
@@ -30,6 +36,8 @@ export interface StoreServer {
   /** Stops listening, drops hung requests and open connections. Does not close the backend. */
   close(): Promise<void>;
   faultCounts(): { rate_limited: number; hung: number; failed: number; delayed: number };
+  /** Cart changes answered from the kept answer of an earlier call with the same Idempotency-Key. */
+  idempotentReplays(): number;
   /**
    * Answers refused with INSUFFICIENT_STOCK since the server started: where two shoppers want
    * the last units of a product in the same cycle, the one whose request arrives first gets them
@@ -81,6 +89,17 @@ function sendError(reply: FastifyReply, status: number, code: string, message: s
   return reply.code(status).send({ error: field === undefined ? { code, message } : { code, message, field } });
 }
 
+/** What a cart change answered: kept per (user, Idempotency-Key) for the same call sent again. */
+interface KeptAnswer {
+  /** The call the key was first sent with: method, path and body. */
+  call: string;
+  /** Settles when the first call's answer is known (a copy sent while it runs waits for it). */
+  done: Promise<void>;
+  status: number;
+  /** The answer's JSON as first sent (a string: later changes to the cart cannot reach it), none for a 204. */
+  json: string | undefined;
+}
+
 export function createStoreServer(options: StoreServerOptions): StoreServer {
   const host = options.host ?? '127.0.0.1';
   const port = options.port ?? 8787;
@@ -90,6 +109,68 @@ export function createStoreServer(options: StoreServerOptions): StoreServer {
   const faults = createFaultInjector({ ...options, seed });
   const hung = new Set<Socket>();
   let stockRefusals = 0;
+  const keepAnswers = options.idempotentAnswers ?? 200_000;
+  if (!Number.isInteger(keepAnswers) || keepAnswers < 0) throw new RangeError(`Expected \`idempotentAnswers\` to be an integer >= 0, got ${String(options.idempotentAnswers)}`);
+  // Insertion order is age order: the oldest answer is the first key.
+  const kept = new Map<string, KeptAnswer>();
+  let replays = 0;
+
+  /**
+   * A cart change (add, remove, coupon, clear) sent with an Idempotency-Key: the first call is
+   * applied and its answer kept — the cart it left, or the store's refusal (a 4xx of the rules) —
+   * and the same call sent again with the same key gets that answer (`Idempotent-Replayed: true`)
+   * and changes nothing. shopsim sends a key per call (docs/store-api.md): a call whose answer
+   * was lost with a worker is sent again by the cohort's re-run, and must not add to the cart
+   * twice. The same key with another call is refused (409 IDEMPOTENCY_KEY_REUSED). Answers the
+   * store did not decide — a 429, an injected failure, a malformed request — are not kept.
+   */
+  function idempotent(handler: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>) {
+    return async (req: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
+      const key = keepAnswers > 0 ? header(req, 'idempotency-key') : undefined;
+      if (key === undefined || key === '') return handler(req, reply);
+      if (key.length > 200) fail(400, 'VALIDATION_ERROR', 'Idempotency-Key must be at most 200 characters', 'Idempotency-Key');
+      const id = `${userOf(req)}\n${key}`;
+      const call = `${req.method} ${req.url}\n${req.body === undefined ? '' : JSON.stringify(req.body)}`;
+      const seen = kept.get(id);
+      if (seen) {
+        if (seen.call !== call) fail(409, 'IDEMPOTENCY_KEY_REUSED', `Idempotency-Key ${JSON.stringify(key.slice(0, 80))} was sent with another call (${seen.call.split('\n')[0]})`, 'Idempotency-Key');
+        await seen.done;
+        if (kept.get(id) === seen) {
+          replays++;
+          reply.header('idempotent-replayed', 'true');
+          if (seen.json === undefined) return reply.code(seen.status).send();
+          return reply.code(seen.status).header('content-type', 'application/json; charset=utf-8').send(seen.json);
+        }
+        // The first call's answer was not one to keep (it failed): this one is applied.
+      }
+      let settle!: () => void;
+      const entry: KeptAnswer = { call, done: new Promise<void>((r) => (settle = r)), status: 200, json: undefined };
+      kept.set(id, entry);
+      if (kept.size > keepAnswers) kept.delete(kept.keys().next().value as string);
+      try {
+        const body = await handler(req, reply);
+        // A handler that sent the reply itself (DELETE /cart: 204, no body).
+        if (reply.sent) {
+          entry.status = reply.statusCode;
+        } else {
+          entry.status = 200;
+          entry.json = JSON.stringify(body);
+        }
+        return body;
+      } catch (err) {
+        if (isStoreRuleError(err) && err.status < 500) {
+          entry.status = err.status;
+          entry.json = JSON.stringify({ error: err.field === undefined ? { code: err.storeCode, message: err.message } : { code: err.storeCode, message: err.message, field: err.field } });
+          if (err.storeCode === 'INSUFFICIENT_STOCK') stockRefusals++;
+          return reply.code(entry.status).header('content-type', 'application/json; charset=utf-8').send(entry.json);
+        }
+        kept.delete(id);
+        throw err;
+      } finally {
+        settle();
+      }
+    };
+  }
 
   const app = Fastify({
     logger: options.logger ?? false,
@@ -189,30 +270,33 @@ export function createStoreServer(options: StoreServerOptions): StoreServer {
         },
       },
     },
-    async (req) => {
+    idempotent(async (req) => {
       const user = userOf(req);
       const b = req.body as { product_id: string; quantity: number };
       return backend.addToCart(user, b.product_id, b.quantity);
-    },
+    }),
   );
 
-  app.delete('/cart/items/:id', { schema: { params: idParams } }, async (req) => backend.removeFromCart(userOf(req), (req.params as { id: string }).id));
+  app.delete('/cart/items/:id', { schema: { params: idParams } }, idempotent(async (req) => backend.removeFromCart(userOf(req), (req.params as { id: string }).id)));
 
-  app.delete('/cart', async (req, reply) => {
-    await backend.clearCart(userOf(req));
-    return reply.code(204).send();
-  });
+  app.delete(
+    '/cart',
+    idempotent(async (req, reply) => {
+      await backend.clearCart(userOf(req));
+      return reply.code(204).send();
+    }),
+  );
 
   app.get('/offers', async (req) => backend.listOffers(userOf(req)));
 
   app.post(
     '/cart/coupon',
     { schema: { body: { type: 'object', additionalProperties: false, required: ['code'], properties: { code: { type: 'string', minLength: 1, maxLength: 128 } } } } },
-    async (req) => {
+    idempotent(async (req) => {
       const user = userOf(req);
       const at = simTimeOf(req);
       return backend.applyCoupon(user, (req.body as { code: string }).code, at);
-    },
+    }),
   );
 
   app.post('/checkout', async (req, reply) => {
@@ -269,5 +353,6 @@ export function createStoreServer(options: StoreServerOptions): StoreServer {
     },
     faultCounts: () => faults.counts(),
     stockRefusals: () => stockRefusals,
+    idempotentReplays: () => replays,
   };
 }

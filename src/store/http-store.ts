@@ -59,6 +59,15 @@ export interface HttpStoreOptions {
   parseError?: (status: number, body: string) => { code?: string; message?: string };
   /** Told of every 429 with the wait it asked (ms): a run with several clients holds the others too (docs/scaling.md). */
   onRetryAfter?: (waitMs: number) => void;
+  /**
+   * With it, every cart change (a POST or DELETE other than the checkout, which has its own key)
+   * carries `Idempotency-Key: <prefix>:<agent>:<cycle>:<call>` — one key per call — so that a store
+   * that keeps the answers of keyed calls (the bundled one does) applies a call sent again only
+   * once: a cohort run again after its worker was lost re-sends the calls whose answers were in
+   * flight. The prefix is the run id and a token of the coordinator process, so a resumed run
+   * (whose carts start over) never meets the keys of the run it resumes.
+   */
+  callKeyPrefix?: string;
 }
 
 /** One HTTP request of a store call. `endpoint` names it in the latency metrics. */
@@ -251,6 +260,8 @@ export function createHttpStore(options: HttpStoreOptions): HttpStore {
   const maxRetryAfterMs = options.maxRetryAfterMs ?? 60_000;
   const defaultRetryAfterMs = options.defaultRetryAfterMs ?? 1000;
   const clock = options.clock ?? realLimiterClock;
+  const callKeyPrefix = options.callKeyPrefix;
+  if (callKeyPrefix !== undefined && (callKeyPrefix === '' || callKeyPrefix.length > 120)) throw new RangeError(`Expected \`callKeyPrefix\` to be 1–120 characters, got ${callKeyPrefix.length}`);
   const wallNow = options.wallNow ?? Date.now;
   const limiter = options.limiter ?? createRateLimiter({ rate: options.rateLimit ?? 50, ...(options.burst !== undefined ? { burst: options.burst } : {}), ...(options.limiterState ? { shared: options.limiterState } : {}), clock });
   const ownLimiter = options.limiter === undefined;
@@ -282,6 +293,7 @@ export function createHttpStore(options: HttpStoreOptions): HttpStore {
       h['x-user-id'] = spec.ctx.agentId;
       h['x-sim-time'] = spec.ctx.at;
       h['x-request-id'] = `${spec.ctx.agentId}:${spec.ctx.cycle}:${spec.ctx.callSeq}`;
+      if (callKeyPrefix !== undefined && spec.method !== 'GET' && h['idempotency-key'] === undefined) h['idempotency-key'] = `${callKeyPrefix}:${spec.ctx.agentId}:${spec.ctx.cycle}:${spec.ctx.callSeq}`;
     }
     if (spec.body !== undefined) h['content-type'] = 'application/json';
     return h;
