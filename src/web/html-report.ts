@@ -38,6 +38,9 @@ export interface HtmlReportData {
   thresholds: { threshold: string; actual: number | null; ok: boolean }[];
   graphs: MachineGraph[];
   occupancy: { counts: Record<string, number>; total: number } | null;
+  /** The run's workers (`--workers N` threads or `shopsim worker` processes) as the summary left them; empty in one process. */
+  workers: { id: string; status: string; cohorts: number; agentCycles: number; agentCyclesPerS: number; requests: number; requestsPerS: number; memoryMb: number; memoryKind: string }[];
+  workersTotal: { workers: number; live: number; cohorts: number; agentCycles: number; agentCyclesPerS: number; requests: number; requestsPerS: number; memoryMb: number } | null;
 }
 
 const WEEKDAYS = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'];
@@ -135,6 +138,15 @@ export function htmlReportData(src: ReportSources): HtmlReportData {
       })
     : [];
   const occ = obj(s['final_occupancy']);
+  const str = (v: unknown, d = '') => (typeof v === 'string' ? v.slice(0, 80) : typeof v === 'number' ? String(v) : d);
+  const workers = Array.isArray(s['workers'])
+    ? (s['workers'] as unknown[]).map((w) => {
+        const o = obj(w) ?? {};
+        return { id: scrubText(str(o['id'])), status: str(o['status'], '?'), cohorts: num(o['cohorts']), agentCycles: num(o['agent_cycles']), agentCyclesPerS: num(o['agent_cycles_per_s']), requests: num(o['requests']), requestsPerS: num(o['requests_per_s']), memoryMb: num(o['memory_mb']), memoryKind: str(o['memory_kind'], 'rss') };
+      })
+    : [];
+  const wt = obj(s['workers_total']);
+  const workersTotal = wt ? { workers: num(wt['workers']), live: num(wt['live']), cohorts: num(wt['cohorts']), agentCycles: num(wt['agent_cycles']), agentCyclesPerS: num(wt['agent_cycles_per_s']), requests: num(wt['requests']), requestsPerS: num(wt['requests_per_s']), memoryMb: num(wt['memory_mb']) } : null;
   const fact = (label: string, v: unknown): [string, string] | null => (v === undefined || v === null || v === '' ? null : [label, String(v)]);
   const breaker = obj(s['breaker']);
   const facts = [
@@ -171,6 +183,8 @@ export function htmlReportData(src: ReportSources): HtmlReportData {
     thresholds,
     graphs: runGraphs(),
     occupancy: occ ? { counts: (obj(occ['counts']) ?? {}) as Record<string, number>, total: num(occ['total']) } : null,
+    workers,
+    workersTotal,
   };
 }
 

@@ -47,4 +47,25 @@ describe('the HTML report', () => {
     expect(block).toContain('\\u003c/script>');
     expect(html).not.toContain('<script>alert(1)');
   });
+
+  it('has a row per worker from the summary and the merged totals; rows of the wrong shape are read as zeros, not trusted', () => {
+    const data = htmlReportData({
+      summary: {
+        run_id: 'r',
+        workers: [
+          { id: '0', status: 'ok', cohorts: 2, agent_cycles: 400, agent_cycles_per_s: 3225.8, requests: 162, requests_per_s: 1306.5, memory_mb: 21.6, memory_kind: 'heap' },
+          { id: 'host-b-4121-ab12', status: 'lost', cohorts: 'x', agent_cycles: null, memory_mb: 300 },
+          'nonsense',
+        ],
+        workers_total: { workers: 3, live: 1, cohorts: 2, agent_cycles: 400, agent_cycles_per_s: 3225.8, requests: 162, requests_per_s: 1306.5, memory_mb: 21.6 },
+      },
+      config: null,
+    });
+    expect(data.workers).toHaveLength(3);
+    expect(data.workers[0]).toEqual({ id: '0', status: 'ok', cohorts: 2, agentCycles: 400, agentCyclesPerS: 3225.8, requests: 162, requestsPerS: 1306.5, memoryMb: 21.6, memoryKind: 'heap' });
+    expect(data.workers[1]).toMatchObject({ id: 'host-b-4121-ab12', status: 'lost', cohorts: 0, agentCycles: 0, memoryMb: 300, memoryKind: 'rss' });
+    expect(data.workers[2]).toMatchObject({ id: '', status: '?', cohorts: 0 });
+    expect(data.workersTotal).toEqual({ workers: 3, live: 1, cohorts: 2, agentCycles: 400, agentCyclesPerS: 3225.8, requests: 162, requestsPerS: 1306.5, memoryMb: 21.6 });
+    expect(htmlReportData({ summary: { run_id: 'r' }, config: null }).workers).toEqual([]);
+  });
 });

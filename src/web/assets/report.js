@@ -108,6 +108,18 @@
     table(la, ['database commits', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'mean ms', 'commits'], [['commit', c.p50, c.p95, c.p99, c.max, c.mean, c.count]]);
   }
 
+  // ---- workers (--workers N threads, shopsim worker processes) -------------------------------
+  if (data.workers && data.workers.length > 0) {
+    var wk = section('workers', 'Workers — ' + data.workers.length + (data.workersTotal ? ', ' + data.workersTotal.live + ' live at the end' : ''));
+    var wrows = data.workers.map(function (w) { return [w.id, w.status, w.cohorts, w.agentCycles, w.agentCyclesPerS, w.requests, w.requestsPerS, w.memoryMb + ' (' + w.memoryKind + ')']; });
+    var wcls = data.workers.map(function (w) { return [null, w.status === 'lost' || w.status === 'stale' ? 'failed' : null]; });
+    if (data.workersTotal) {
+      var t = data.workersTotal;
+      wrows.push(['all', t.live + ' of ' + t.workers + ' live', t.cohorts, t.agentCycles, t.agentCyclesPerS, t.requests, t.requestsPerS, t.memoryMb]);
+    }
+    table(wk, ['worker', 'status', 'cohorts', 'agent-cycles', 'agent-cycles/s', 'requests', 'req/s', 'memory MB'], wrows, wcls);
+  }
+
   // ---- machine map with the final occupancy -------------------------------------------------
   var mp = section('map', 'Machines' + (data.occupancy ? ' — final occupancy, ' + data.occupancy.total + ' shoppers' : ''));
   var mapBox = document.createElement('div');
