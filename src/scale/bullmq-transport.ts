@@ -84,6 +84,9 @@ export interface TransportTiming {
 
 const DEFAULT_TIMING = { heartbeatMs: 1000, lockDurationMs: 10_000, stalledIntervalMs: 5000 } as const;
 
+/** Jobs a slot queue's Worker holds at once: the one its thread runs and the next, prefetched. */
+const SLOT_PREFETCH = 2;
+
 /** BullMQ forbids ':' in queue names' keys and allows only `a:b:c` job ids: a run id is made safe for both. */
 function safe(id: string): string {
   return id.replace(/[^\w.-]/g, '_');
@@ -146,6 +149,8 @@ export interface WorkerInfo {
   agentCycles?: number;
   requests?: number;
   rssBytes: number;
+  /** The process's CPU time so far (user + system, all its threads), µs (absent from an older worker). */
+  cpuUs?: number;
   /** The worker's clock at the beat (informative only: loss is judged by the key's TTL, in Redis time). */
   beatAt: string;
   /** Its last beat: it was stopped (SIGINT/SIGTERM) and finished its jobs. */
@@ -751,6 +756,11 @@ export class JoinRefusedError extends ShopsimError {
   }
 }
 
+const cpuNow = () => {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+};
+
 export async function startCohortWorker(options: CohortWorkerOptions): Promise<CohortWorker> {
   const prefix = options.prefix ?? 'shopsim';
   const target = parseRedisUrl(options.url);
@@ -847,6 +857,7 @@ export async function startCohortWorker(options: CohortWorkerOptions): Promise<C
         agentCycles,
         requests,
         rssBytes: process.memoryUsage.rss(),
+        cpuUs: cpuNow(),
         beatAt: new Date().toISOString(),
         ...(left ? { left: true } : {}),
         slots: slotNames,
@@ -910,7 +921,10 @@ export async function startCohortWorker(options: CohortWorkerOptions): Promise<C
     };
     // The shared queue (any thread): jobs sent while the coordinator knew no slot queues.
     const shared = workerOn(keys.cohortsQueue, (work) => pool.run(work), concurrency);
-    const own = slotNames.map((queue, slot) => workerOn(queue, (work) => pool.runOn(slot, work), 1));
+    // Concurrency 2 on a slot's queue, one thread behind it: the next job is fetched and its state
+    // read while the thread runs the current one (it waits for the thread, its lock renewed here),
+    // so the thread does not sit idle through the Redis round trips between two jobs.
+    const own = slotNames.map((queue, slot) => workerOn(queue, (work) => pool.runOn(slot, work), SLOT_PREFETCH));
     /** Other workers' slot queues the coordinator orphaned (that worker lost or gone): taken over here until the next cycle starts. */
     const adopted = new Map<string, Worker>();
     const takeOver = async () => {

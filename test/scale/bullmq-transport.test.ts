@@ -282,7 +282,7 @@ describe.skipIf(!TEST_REDIS_URL)('BullMQ transport (real Redis)', () => {
     expect(new Set(doneOn(b).map((e) => e.cohort))).toEqual(new Set(onB));
   });
 
-  it("SIGKILL of a worker with jobs active and waiting in its slot queue: the others take its queue over (the active job when its lock expires), same results, and its cohorts move to them at the next cycle", async () => {
+  it("SIGKILL of a worker with jobs active and waiting in its slot queue: the others take its queue over (the active ones when their locks expire), same results, and its cohorts move to them at the next cycle", async () => {
     const coordEvents: CoordinatorEvent[] = [];
     const c = await coordinator('run-takeover', {}, coordEvents);
     const { child, events: childEvents } = workerProcess();
@@ -292,24 +292,25 @@ describe.skipIf(!TEST_REDIS_URL)('BullMQ transport (real Redis)', () => {
     const childId = c.workers().find((x) => x.id !== w.id)!.id;
     const keys = transportKeys(space.prefix, 'run-takeover');
     const childQueue = keys.slotQueue(childId, 0);
-    await seed(c, 4);
+    await seed(c, 6);
     const input = (cycle: number) => (cycle === 1 ? { slowMs: 1500 } : {});
-    const running = c.runCycle(1, Array.from({ length: 4 }, (_, cohort) => ({ cohort, input: input(1) })));
+    const running = c.runCycle(1, Array.from({ length: 6 }, (_, cohort) => ({ cohort, input: input(1) })));
     const until = Date.now() + 15_000;
     while (!childEvents.some((e) => e.type === 'cohort-started') && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
-    // Two cohorts on the killed worker's queue: one active there, one waiting.
+    // Three cohorts on the killed worker's queue: one running on its thread, one fetched ahead
+    // (active, waiting for the thread), one waiting in the queue.
     const childCohorts = [...c.assignments()].filter(([, q]) => q === childQueue).map(([cohort]) => cohort);
-    expect(childCohorts.length).toBe(2);
+    expect(childCohorts.length).toBe(3);
     child.kill('SIGKILL');
     const first = await running;
     expect(coordEvents.some((e) => e.type === 'worker-lost')).toBe(true);
-    // The survivor ran the killed worker's two cohorts from its queue, and its own two.
+    // The survivor ran the killed worker's three cohorts from its queue, and its own three.
     const taken = doneOn(survivor).filter((e) => e.queue === childQueue).map((e) => e.cohort).sort();
     expect(taken).toEqual(childCohorts.sort());
     expect(doneOn(childEvents).length).toBe(0);
     const got = [first];
-    got.push(await c.runCycle(2, Array.from({ length: 4 }, (_, cohort) => ({ cohort, input: input(2) }))));
-    expect(got).toEqual(expected(4, 2, input));
+    got.push(await c.runCycle(2, Array.from({ length: 6 }, (_, cohort) => ({ cohort, input: input(2) }))));
+    expect(got).toEqual(expected(6, 2, input));
     expect(new Set(c.assignments().values())).toEqual(new Set([keys.slotQueue(w.id, 0)]));
   }, 60_000);
 
