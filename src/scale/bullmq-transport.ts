@@ -84,7 +84,19 @@ export interface TransportTiming {
 
 const DEFAULT_TIMING = { heartbeatMs: 1000, lockDurationMs: 10_000, stalledIntervalMs: 5000 } as const;
 
-/** Jobs a slot queue's Worker holds at once: the one its thread runs and the next, prefetched. */
+/**
+ * Jobs a slot queue's Worker holds at once: the one its thread runs and the next, prefetched.
+ * Not more: BullMQ tracks a job's lock by job id, so when locks are lost (a Redis outage longer
+ * than the lock) and spare concurrency lets this worker fetch a stalled job again while its stale
+ * attempt still waits for the thread, the stale attempt's end stops the renewal of the new one's
+ * lock, and the job stalls until it fails ("job stalled more than allowable limit": seen with 4 in
+ * the Redis-restart test of test/scale/bullmq-transport.test.ts; passed 3 of 3 with 2). With 2 it
+ * takes three jobs of one slot in flight at such an outage, and the new attempt then stalls only if
+ * it outlasts the lock (10 s by default, cohort jobs take well under a second) — the same exposure
+ * as the shared queue's concurrency had before; a stalled attempt runs again from the same inputs.
+ * 4 gave a faster barrier (200 cohorts, no-work processor: 137–160 ms per cycle against 198–214 ms
+ * with 2); a guard against a job's stale attempt in this process would allow it (not built).
+ */
 const SLOT_PREFETCH = 2;
 
 /** BullMQ forbids ':' in queue names' keys and allows only `a:b:c` job ids: a run id is made safe for both. */
