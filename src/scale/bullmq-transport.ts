@@ -85,19 +85,16 @@ export interface TransportTiming {
 const DEFAULT_TIMING = { heartbeatMs: 1000, lockDurationMs: 10_000, stalledIntervalMs: 5000 } as const;
 
 /**
- * Jobs a slot queue's Worker holds at once: the one its thread runs and the next, prefetched.
- * Not more: BullMQ tracks a job's lock by job id, so when locks are lost (a Redis outage longer
- * than the lock) and spare concurrency lets this worker fetch a stalled job again while its stale
- * attempt still waits for the thread, the stale attempt's end stops the renewal of the new one's
- * lock, and the job stalls until it fails ("job stalled more than allowable limit": seen with 4 in
- * the Redis-restart test of test/scale/bullmq-transport.test.ts; passed 3 of 3 with 2). With 2 it
- * takes three jobs of one slot in flight at such an outage, and the new attempt then stalls only if
- * it outlasts the lock (10 s by default, cohort jobs take well under a second) — the same exposure
- * as the shared queue's concurrency had before; a stalled attempt runs again from the same inputs.
- * 4 gave a faster barrier (200 cohorts, no-work processor: 137–160 ms per cycle against 198–214 ms
- * with 2); a guard against a job's stale attempt in this process would allow it (not built).
+ * Jobs a slot queue's Worker holds at once: the one its thread runs and the next ones, prefetched
+ * (BENCH=bullmq's barrier, no-work processor, 200 cohorts: median 137–160 ms per cycle with 4
+ * against 198–214 ms with 2, alternated runs on a loaded machine). BullMQ renews a job's lock by
+ * job id: after an outage longer than the lock, spare concurrency lets a worker fetch a stalled job
+ * again while its stale attempt still waits for the thread, and that attempt's end stopped the
+ * renewal of the new one (which then stalled until it failed: the Redis-restart test of
+ * test/scale/bullmq-transport.test.ts, with 4); each attempt therefore also renews its own lock
+ * with its own token while it is in flight (processJob).
  */
-const SLOT_PREFETCH = 2;
+const SLOT_PREFETCH = 4;
 
 /** BullMQ forbids ':' in queue names' keys and allows only `a:b:c` job ids: a run id is made safe for both. */
 function safe(id: string): string {
@@ -903,9 +900,11 @@ export async function startCohortWorker(options: CohortWorkerOptions): Promise<C
         }
       })();
     }, heartbeatMs);
-    const processJob = async (job: Job, run: (work: ThreadWork) => Promise<ThreadOutput>, queue: string) => {
+    const processJob = async (job: Job, token: string | undefined, run: (work: ThreadWork) => Promise<ThreadOutput>, queue: string) => {
       const jd = job.data as CohortJobData;
       const t = Date.now();
+      // This attempt's own lock renewal (see SLOT_PREFETCH); a stale attempt's fails and changes nothing.
+      const renew = token ? setInterval(() => void job.extendLock(token, lockDuration).catch(() => 0), Math.max(100, Math.floor(lockDuration / 2))) : null;
       active++;
       emit({ type: 'cohort-started', cycle: jd.cycle, cohort: jd.cohort, attempt: job.attemptsStarted, queue });
       try {
@@ -923,18 +922,19 @@ export async function startCohortWorker(options: CohortWorkerOptions): Promise<C
         emit({ type: 'cohort-done', cycle: jd.cycle, cohort: jd.cohort, ms: Date.now() - t, queue });
         return { worker: id, ms: Date.now() - t, queue };
       } finally {
+        if (renew) clearInterval(renew);
         active--;
       }
     };
     const workerOn = (queue: string, run: (work: ThreadWork) => Promise<ThreadOutput>, slots: number) => {
-      const w = new Worker(queue, (job: Job) => processJob(job, run, queue), { connection, prefix, concurrency: slots, lockDuration, stalledInterval, maxStalledCount: 3, drainDelay: 1, name: id });
+      const w = new Worker(queue, (job: Job, token?: string) => processJob(job, token, run, queue), { connection, prefix, concurrency: slots, lockDuration, stalledInterval, maxStalledCount: 3, drainDelay: 1, name: id });
       w.on('error', () => {});
       return w;
     };
     // The shared queue (any thread): jobs sent while the coordinator knew no slot queues.
     const shared = workerOn(keys.cohortsQueue, (work) => pool.run(work), concurrency);
-    // Concurrency 2 on a slot's queue, one thread behind it: the next job is fetched and its state
-    // read while the thread runs the current one (it waits for the thread, its lock renewed here),
+    // Concurrency SLOT_PREFETCH on a slot's queue, one thread behind it: the next jobs are fetched
+    // and their state read while the thread runs the current one (it waits for the thread, its lock renewed here),
     // so the thread does not sit idle through the Redis round trips between two jobs.
     const own = slotNames.map((queue, slot) => workerOn(queue, (work) => pool.runOn(slot, work), SLOT_PREFETCH));
     /** Other workers' slot queues the coordinator orphaned (that worker lost or gone): taken over here until the next cycle starts. */

@@ -292,25 +292,25 @@ describe.skipIf(!TEST_REDIS_URL)('BullMQ transport (real Redis)', () => {
     const childId = c.workers().find((x) => x.id !== w.id)!.id;
     const keys = transportKeys(space.prefix, 'run-takeover');
     const childQueue = keys.slotQueue(childId, 0);
-    await seed(c, 6);
-    const input = (cycle: number) => (cycle === 1 ? { slowMs: 1500 } : {});
-    const running = c.runCycle(1, Array.from({ length: 6 }, (_, cohort) => ({ cohort, input: input(1) })));
+    await seed(c, 12);
+    const input = (cycle: number) => (cycle === 1 ? { slowMs: 600 } : {});
+    const running = c.runCycle(1, Array.from({ length: 12 }, (_, cohort) => ({ cohort, input: input(1) })));
     const until = Date.now() + 15_000;
     while (!childEvents.some((e) => e.type === 'cohort-started') && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
-    // Three cohorts on the killed worker's queue: one running on its thread, one fetched ahead
-    // (active, waiting for the thread), one waiting in the queue.
+    // Six cohorts on the killed worker's queue: one running on its thread, three fetched ahead
+    // (active, waiting for the thread), two waiting in the queue.
     const childCohorts = [...c.assignments()].filter(([, q]) => q === childQueue).map(([cohort]) => cohort);
-    expect(childCohorts.length).toBe(3);
+    expect(childCohorts.length).toBe(6);
     child.kill('SIGKILL');
     const first = await running;
     expect(coordEvents.some((e) => e.type === 'worker-lost')).toBe(true);
-    // The survivor ran the killed worker's three cohorts from its queue, and its own three.
+    // The survivor ran the killed worker's six cohorts from its queue, and its own six.
     const taken = doneOn(survivor).filter((e) => e.queue === childQueue).map((e) => e.cohort).sort();
     expect(taken).toEqual(childCohorts.sort());
     expect(doneOn(childEvents).length).toBe(0);
     const got = [first];
-    got.push(await c.runCycle(2, Array.from({ length: 6 }, (_, cohort) => ({ cohort, input: input(2) }))));
-    expect(got).toEqual(expected(6, 2, input));
+    got.push(await c.runCycle(2, Array.from({ length: 12 }, (_, cohort) => ({ cohort, input: input(2) }))));
+    expect(got).toEqual(expected(12, 2, input));
     expect(new Set(c.assignments().values())).toEqual(new Set([keys.slotQueue(w.id, 0)]));
   }, 60_000);
 
