@@ -941,6 +941,8 @@ export async function startCohortWorker(options: CohortWorkerOptions): Promise<C
     const adopted = new Map<string, Worker>();
     const takeOver = async () => {
       const orphans = new Set((await redis.smembers(keys.orphans)).filter((q) => q.startsWith(`${keys.cohortsQueue}-`) && !slotNames.includes(q)));
+      // Stopping (its Workers are being closed): none opened now.
+      if (ended || closing) return;
       for (const q of orphans) if (!adopted.has(q)) adopted.set(q, workerOn(q, (work) => pool.run(work), concurrency));
       for (const [q, w] of adopted) {
         if (orphans.has(q)) continue;
