@@ -31,7 +31,7 @@ import { FlowProducer, Job, Queue, Worker } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 import { inputError, oneLine, ShopsimError } from '../errors.ts';
 import { redactUrl } from '../url.ts';
-import { createThreadPool, type ThreadPool } from './thread-pool.ts';
+import { createThreadPool, type ThreadOutput, type ThreadPool, type ThreadWork } from './thread-pool.ts';
 
 export interface RedisTarget {
   host: string;
@@ -84,6 +84,18 @@ export interface TransportTiming {
 
 const DEFAULT_TIMING = { heartbeatMs: 1000, lockDurationMs: 10_000, stalledIntervalMs: 5000 } as const;
 
+/**
+ * Jobs a slot queue's Worker holds at once: the one its thread runs and the next ones, prefetched
+ * (BENCH=bullmq's barrier, no-work processor, 200 cohorts: median 137–160 ms per cycle with 4
+ * against 198–214 ms with 2, alternated runs on a loaded machine). BullMQ renews a job's lock by
+ * job id: after an outage longer than the lock, spare concurrency lets a worker fetch a stalled job
+ * again while its stale attempt still waits for the thread, and that attempt's end stopped the
+ * renewal of the new one (which then stalled until it failed: the Redis-restart test of
+ * test/scale/bullmq-transport.test.ts, with 4); each attempt therefore also renews its own lock
+ * with its own token while it is in flight (processJob).
+ */
+const SLOT_PREFETCH = 4;
+
 /** BullMQ forbids ':' in queue names' keys and allows only `a:b:c` job ids: a run id is made safe for both. */
 function safe(id: string): string {
   return id.replace(/[^\w.-]/g, '_');
@@ -102,7 +114,14 @@ export function transportKeys(prefix: string, runId: string) {
     /** A cohort's immutable base for the run (what its per-cycle snapshots may be put over). */
     base: (cohort: number) => `${prefix}:base:${run}:${cohort}`,
     result: (cycle: number, cohort: number) => `${prefix}:result:${run}:${cycle}:${cohort}`,
+    /** The shared queue every worker consumes: the fallback when no worker publishes slot queues. */
     cohortsQueue: `cohorts-${run}`,
+    /** A worker thread's own queue (cohort affinity): only that thread takes its jobs, unless its worker is lost. */
+    slotQueue: (workerId: string, slot: number) => `cohorts-${run}-${safe(workerId)}-${slot}`,
+    /** Set: every slot queue a worker published in the run (cleared at start and close). */
+    queues: `${prefix}:queues:${run}`,
+    /** Set: slot queues of lost or departed workers, consumed by every live worker until the next cycle starts. */
+    orphans: `${prefix}:orphans:${run}`,
     barrierQueue: `barrier-${run}`,
     childId: (cycle: number, cohort: number) => `${run}:${cycle}:${cohort}`,
     parentId: (cycle: number) => `${run}:${cycle}:barrier`,
@@ -139,10 +158,14 @@ export interface WorkerInfo {
   agentCycles?: number;
   requests?: number;
   rssBytes: number;
+  /** The process's CPU time so far (user + system, all its threads), µs (absent from an older worker). */
+  cpuUs?: number;
   /** The worker's clock at the beat (informative only: loss is judged by the key's TTL, in Redis time). */
   beatAt: string;
   /** Its last beat: it was stopped (SIGINT/SIGTERM) and finished its jobs. */
   left?: boolean;
+  /** Its threads' own queues, slot by slot (absent: an older worker; it takes the shared queue's jobs only). */
+  slots?: string[];
 }
 
 export type CoordinatorEvent =
@@ -272,6 +295,8 @@ export interface Coordinator {
   readonly heartbeatMs: number;
   /** Every worker seen in the run (lost ones too) with the cohort jobs it completed, counted at the barriers. */
   workerTally(): { worker: WorkerInfo; lost: boolean; jobs: number }[];
+  /** The queue each cohort's job of the last cycle went to (a worker thread's slot queue, or the shared queue). */
+  assignments(): ReadonlyMap<number, string>;
   /** Marks the run done (workers go back to waiting for a run), removes its queues and keys, closes. */
   close(options?: { keepData?: boolean }): Promise<void>;
 }
@@ -303,11 +328,32 @@ export async function openCoordinator(options: CoordinatorOptions): Promise<Coor
   flows.on('error', () => {});
   cohortsQueue.on('error', () => {});
   barrierQueue.on('error', () => {});
+  // The slot queues' handles (a failed child's reason, obliterate), on one shared connection.
+  const slotConnection = new Redis(connection);
+  slotConnection.on('error', () => {});
+  const slotQueues = new Map<string, Queue>();
+  const queueNamed = (name: string): Queue => {
+    if (name === keys.cohortsQueue) return cohortsQueue;
+    let q = slotQueues.get(name);
+    if (!q) {
+      q = new Queue(name, { connection: slotConnection, prefix });
+      q.on('error', () => {});
+      slotQueues.set(name, q);
+    }
+    return q;
+  };
+  /** Removes the run's slot queues (those the workers published), their jobs and their keys. */
+  const obliterateSlotQueues = async () => {
+    const names = await redis.smembers(keys.queues);
+    for (const name of names) if (name.startsWith(`${keys.cohortsQueue}-`)) await queueNamed(name).obliterate({ force: true });
+  };
   // A run id seen before (a resumed run whose coordinator was killed) starts clean: the jobs,
   // snapshots and results a previous coordinator left are from cycles the checkpoint will run
   // again, and a completed child kept for de-duplication would never be re-run for a new parent.
   await cohortsQueue.obliterate({ force: true });
   await barrierQueue.obliterate({ force: true });
+  await obliterateSlotQueues();
+  await redis.del(keys.orphans);
   await deleteMatching(redis, `${prefix}:snap:${safe(options.runId)}:*`);
   await deleteMatching(redis, `${prefix}:result:${safe(options.runId)}:*`);
   await deleteMatching(redis, `${prefix}:base:${safe(options.runId)}:*`);
@@ -355,6 +401,71 @@ export async function openCoordinator(options: CoordinatorOptions): Promise<Coor
   let closed = false;
   const checkEvery = Math.max(50, Math.floor(timing.heartbeatMs / 4));
 
+  // Cohort affinity: cohort → slot (a worker thread's own queue), kept while its worker lives.
+  /** The slot each cohort was last given (a slot key: the slot queue's name, or `shared#worker#i` for a worker without slot queues). */
+  const assignment = new Map<number, string>();
+  /** The queue each cohort's job of the last cycle went to. */
+  let lastQueues = new Map<number, string>();
+  /** Slot queues this coordinator put in the orphan set (removed when the next cycle starts). */
+  const orphaned = new Set<string>();
+  const queueOfSlot = (slot: string) => (slot.includes('#') ? keys.cohortsQueue : slot);
+  /** The live workers' slots, interleaved (every worker's slot 0, then every worker's slot 1, …) so an even spread is over workers first. */
+  const liveSlots = (): string[] => {
+    const per = [...known.values()].map((w) => (w.slots?.length ? w.slots : Array.from({ length: Math.max(1, w.concurrency) }, (_, i) => `${keys.cohortsQueue}#${w.id}#${i}`)));
+    const out: string[] = [];
+    for (let i = 0; per.some((l) => i < l.length); i++) for (const l of per) if (i < l.length) out.push(l[i]!);
+    return out;
+  };
+  /**
+   * The slot of each cohort of this cycle: a cohort keeps its slot while its worker is alive; the
+   * others (new, or their worker lost or gone), and as many as it takes to even the counts (a
+   * worker joined), are given to the slots holding fewest, in cohort order. No live worker: every
+   * cohort on the shared queue.
+   */
+  function assign(cohorts: number[]): Map<number, string> {
+    const slots = liveSlots();
+    const queues = new Map<number, string>();
+    if (slots.length === 0) {
+      for (const c of cohorts) queues.set(c, keys.cohortsQueue);
+      return queues;
+    }
+    const held = new Map(slots.map((q) => [q, [] as number[]]));
+    const free: number[] = [];
+    for (const c of cohorts) {
+      const list = held.get(assignment.get(c) ?? '');
+      if (list) list.push(c);
+      else free.push(c);
+    }
+    // Caps: floor(n / S) each, one more for the (n mod S) slots that hold most already (ties: slot order).
+    const base = Math.floor(cohorts.length / slots.length);
+    const extra = cohorts.length % slots.length;
+    const rank = new Map(slots.map((q, i) => [q, i]));
+    const byLoad = [...slots].sort((a, b) => held.get(b)!.length - held.get(a)!.length || rank.get(a)! - rank.get(b)!);
+    const cap = new Map(byLoad.map((q, i) => [q, base + (i < extra ? 1 : 0)]));
+    for (const q of slots) {
+      const list = held.get(q)!;
+      while (list.length > cap.get(q)!) free.push(list.pop()!);
+    }
+    free.sort((a, b) => a - b);
+    let i = 0;
+    for (const c of free) {
+      while (held.get(slots[i % slots.length]!)!.length >= cap.get(slots[i % slots.length]!)!) i++;
+      const q = slots[i % slots.length]!;
+      held.get(q)!.push(c);
+      assignment.set(c, q);
+      i++;
+    }
+    for (const [q, list] of held) for (const c of list) queues.set(c, queueOfSlot(q));
+    return queues;
+  }
+  /** A lost or departed worker's slot queues: every live worker takes their jobs (waiting, or active with an expired lock). */
+  async function orphan(info: WorkerInfo): Promise<void> {
+    const qs = (info.slots ?? []).filter((q) => q.startsWith(`${keys.cohortsQueue}-`));
+    if (!qs.length) return;
+    for (const q of qs) orphaned.add(q);
+    await redis.sadd(keys.orphans, ...qs);
+  }
+
   async function checkWorkers(): Promise<void> {
     const ids = await redis.smembers(keys.workers);
     const values = ids.length ? await redis.mget(...ids.map((id) => keys.worker(id))) : [];
@@ -378,6 +489,8 @@ export async function openCoordinator(options: CoordinatorOptions): Promise<Coor
       if (info.left) {
         if (known.delete(id)) {
           seen.set(id, { ...info, lost: false });
+          // Jobs still waiting in its slot queues (it stopped mid-cycle) are run by the others.
+          void orphan(info).catch(() => {});
           emit({ type: 'worker-left', worker: info });
           if (known.size === 0 && !closed) emit({ type: 'no-workers', cycle: currentCycle });
         }
@@ -391,8 +504,11 @@ export async function openCoordinator(options: CoordinatorOptions): Promise<Coor
     });
     for (const [id, info] of known) {
       if (alive.has(id)) continue;
+      // Out of the assignment first (synchronously), then its queues are orphans: a cycle that
+      // starts in between gives it nothing, and one that started before finds them taken over.
       known.delete(id);
       seen.set(id, { ...info, lost: true });
+      await orphan(info);
       await redis.srem(keys.workers, id);
       emit({ type: 'worker-lost', worker: info });
       if (known.size === 0 && !closed) emit({ type: 'no-workers', cycle: currentCycle });
@@ -449,7 +565,7 @@ export async function openCoordinator(options: CoordinatorOptions): Promise<Coor
     const state = await parent.getState();
     if (state !== 'failed') return null;
     for (const w of work) {
-      const child = await Job.fromId(cohortsQueue, keys.childId(cycle, w.cohort));
+      const child = await Job.fromId(queueNamed(lastQueues.get(w.cohort) ?? keys.cohortsQueue), keys.childId(cycle, w.cohort));
       if (child && (await child.getState()) === 'failed') {
         return new TransportError(`cohort ${w.cohort} of cycle ${cycle} failed ${child.attemptsMade} time${child.attemptsMade === 1 ? '' : 's'} (last: ${child.failedReason}); the run stops at cycle ${cycle - 1}`);
       }
@@ -474,6 +590,7 @@ export async function openCoordinator(options: CoordinatorOptions): Promise<Coor
     workers: () => [...known.values()],
     heartbeatMs: timing.heartbeatMs,
     workerTally: () => [...seen.values()].map(({ lost, ...worker }) => ({ worker, lost, jobs: jobsDone.get(worker.id) ?? 0 })),
+    assignments: () => lastQueues,
 
     async waitForWorkers(count, timeoutMs, onWaiting) {
       const t0 = Date.now();
@@ -496,6 +613,17 @@ export async function openCoordinator(options: CoordinatorOptions): Promise<Coor
       if (fatalError) throw fatalError;
       currentCycle = cycle;
       const sorted = [...work].sort((a, b) => a.cohort - b.cohort);
+      // The previous cycle's barrier has passed: no job is left in an orphaned queue, and the
+      // assignment below gives lost workers' cohorts to live ones.
+      if (orphaned.size) {
+        const qs = [...orphaned];
+        orphaned.clear();
+        await redis.srem(keys.orphans, ...qs).catch(() => {
+          for (const q of qs) orphaned.add(q);
+        });
+      }
+      const queues = assign(sorted.map((w) => w.cohort));
+      lastQueues = queues;
       const done = new Promise<void>((resolve, reject) => barriers.set(cycle, { resolve, reject }));
       // A failed parent is looked for on every check while the barrier is open.
       const failWatch = setInterval(() => {
@@ -514,7 +642,7 @@ export async function openCoordinator(options: CoordinatorOptions): Promise<Coor
             opts: { jobId: keys.parentId(cycle), removeOnComplete: true },
             children: sorted.map((w) => ({
               name: 'cohort',
-              queueName: keys.cohortsQueue,
+              queueName: queues.get(w.cohort)!,
               data: {
                 runId: options.runId,
                 cycle,
@@ -576,15 +704,18 @@ export async function openCoordinator(options: CoordinatorOptions): Promise<Coor
       if (!closeOptions.keepData) {
         await cohortsQueue.obliterate({ force: true }).catch(() => {});
         await barrierQueue.obliterate({ force: true }).catch(() => {});
+        await obliterateSlotQueues().catch(() => {});
         try {
           await deleteMatching(redis, `${prefix}:*:${safe(options.runId)}:*`);
-          await redis.del(keys.workers, keys.run);
+          await redis.del(keys.workers, keys.run, keys.queues, keys.orphans);
         } catch {
           // best effort
         }
       }
       await cohortsQueue.close().catch(() => {});
       await barrierQueue.close().catch(() => {});
+      for (const q of slotQueues.values()) await q.close().catch(() => {});
+      slotConnection.disconnect();
       redis.disconnect();
     },
   };
@@ -597,8 +728,8 @@ export type WorkerEvent =
   | { type: 'waiting-for-run' }
   | { type: 'joined'; runId: string; workerId: string }
   | { type: 'run-ended'; runId: string; done: number }
-  | { type: 'cohort-started'; cycle: number; cohort: number; attempt: number }
-  | { type: 'cohort-done'; cycle: number; cohort: number; ms: number }
+  | { type: 'cohort-started'; cycle: number; cohort: number; attempt: number; queue?: string }
+  | { type: 'cohort-done'; cycle: number; cohort: number; ms: number; queue?: string }
   | { type: 'redis-down'; message: string }
   | { type: 'redis-back' };
 
@@ -633,6 +764,11 @@ export class JoinRefusedError extends ShopsimError {
     this.name = 'JoinRefusedError';
   }
 }
+
+const cpuNow = () => {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+};
 
 export async function startCohortWorker(options: CohortWorkerOptions): Promise<CohortWorker> {
   const prefix = options.prefix ?? 'shopsim';
@@ -708,6 +844,10 @@ export async function startCohortWorker(options: CohortWorkerOptions): Promise<C
       throw new JoinRefusedError(`run ${runId} on ${redactUrl(options.url)}: its run_config is not JSON`);
     }
     const pool: ThreadPool = await createThreadPool({ size: concurrency, processorUrl: options.processorUrl, context: { runId, runConfig, local: options.local ?? null } });
+    // Each thread's own queue (cohort affinity): the coordinator sends a cohort's jobs to the same
+    // thread while this worker lives, so the thread runs the cohort as it holds it.
+    const slotNames = Array.from({ length: concurrency }, (_, slot) => keys.slotQueue(id, slot));
+    await redis.sadd(keys.queues, ...slotNames);
     let active = 0;
     let done = 0;
     let agentCycles = 0;
@@ -726,8 +866,10 @@ export async function startCohortWorker(options: CohortWorkerOptions): Promise<C
         agentCycles,
         requests,
         rssBytes: process.memoryUsage.rss(),
+        cpuUs: cpuNow(),
         beatAt: new Date().toISOString(),
         ...(left ? { left: true } : {}),
+        slots: slotNames,
       };
       await redis.multi().set(keys.worker(id), JSON.stringify(info), 'PX', heartbeatMs * (left ? 4 : 2)).sadd(keys.workers, id).exec();
     };
@@ -739,6 +881,7 @@ export async function startCohortWorker(options: CohortWorkerOptions): Promise<C
       void (async () => {
         try {
           await beat();
+          if (!ended && !closing) await takeOver();
           const status = await redis.hget(keys.run, 'status');
           const current = await redis.get(keys.current);
           if (down) {
@@ -757,42 +900,65 @@ export async function startCohortWorker(options: CohortWorkerOptions): Promise<C
         }
       })();
     }, heartbeatMs);
-    const worker = new Worker(
-      keys.cohortsQueue,
-      async (job: Job) => {
-        const jd = job.data as CohortJobData;
-        const t = Date.now();
-        active++;
-        emit({ type: 'cohort-started', cycle: jd.cycle, cohort: jd.cohort, attempt: job.attemptsStarted });
-        try {
-          const snapshot = await data.get(jd.snapshotIn);
-          if (snapshot === null) throw new Error(`snapshot ${jd.snapshotIn} is missing in Redis`);
-          // The base (~250 KB at 500 shoppers) is read only when the thread asks for it (it has not parsed it yet).
-          const work = { runId: jd.runId, cycle: jd.cycle, cohort: jd.cohort, input: jd.input, snapshot, ...(jd.baseKey ? {} : { base: null }) };
-          let out = await pool.run(work);
-          if (out.needBase) out = await pool.run({ ...work, base: await data.get(jd.baseKey) });
-          await data.multi().set(jd.snapshotOut, out.snapshot).set(jd.resultKey, JSON.stringify(out.result)).exec();
-          done++;
-          const r = out.result as { agentCycles?: number; report?: { totals?: { calls?: number } } };
-          agentCycles += r.agentCycles ?? 0;
-          requests += r.report?.totals?.calls ?? 0;
-          emit({ type: 'cohort-done', cycle: jd.cycle, cohort: jd.cohort, ms: Date.now() - t });
-          return { worker: id, ms: Date.now() - t };
-        } finally {
-          active--;
-        }
-      },
-      { connection, prefix, concurrency, lockDuration, stalledInterval, maxStalledCount: 3, drainDelay: 1, name: id },
-    );
-    worker.on('error', () => {});
+    const processJob = async (job: Job, token: string | undefined, run: (work: ThreadWork) => Promise<ThreadOutput>, queue: string) => {
+      const jd = job.data as CohortJobData;
+      const t = Date.now();
+      // This attempt's own lock renewal (see SLOT_PREFETCH); a stale attempt's fails and changes nothing.
+      const renew = token ? setInterval(() => void job.extendLock(token, lockDuration).catch(() => 0), Math.max(100, Math.floor(lockDuration / 2))) : null;
+      active++;
+      emit({ type: 'cohort-started', cycle: jd.cycle, cohort: jd.cohort, attempt: job.attemptsStarted, queue });
+      try {
+        const snapshot = await data.get(jd.snapshotIn);
+        if (snapshot === null) throw new Error(`snapshot ${jd.snapshotIn} is missing in Redis`);
+        // The base (~250 KB at 500 shoppers) is read only when the thread asks for it (it has not parsed it yet).
+        const work: ThreadWork = { runId: jd.runId, cycle: jd.cycle, cohort: jd.cohort, input: jd.input, snapshot, ...(jd.baseKey ? {} : { base: null }) };
+        let out = await run(work);
+        if (out.needBase) out = await run({ ...work, base: await data.get(jd.baseKey) });
+        await data.multi().set(jd.snapshotOut, out.snapshot).set(jd.resultKey, JSON.stringify(out.result)).exec();
+        done++;
+        const r = out.result as { agentCycles?: number; report?: { totals?: { calls?: number } } };
+        agentCycles += r.agentCycles ?? 0;
+        requests += r.report?.totals?.calls ?? 0;
+        emit({ type: 'cohort-done', cycle: jd.cycle, cohort: jd.cohort, ms: Date.now() - t, queue });
+        return { worker: id, ms: Date.now() - t, queue };
+      } finally {
+        if (renew) clearInterval(renew);
+        active--;
+      }
+    };
+    const workerOn = (queue: string, run: (work: ThreadWork) => Promise<ThreadOutput>, slots: number) => {
+      const w = new Worker(queue, (job: Job, token?: string) => processJob(job, token, run, queue), { connection, prefix, concurrency: slots, lockDuration, stalledInterval, maxStalledCount: 3, drainDelay: 1, name: id });
+      w.on('error', () => {});
+      return w;
+    };
+    // The shared queue (any thread): jobs sent while the coordinator knew no slot queues.
+    const shared = workerOn(keys.cohortsQueue, (work) => pool.run(work), concurrency);
+    // Concurrency SLOT_PREFETCH on a slot's queue, one thread behind it: the next jobs are fetched
+    // and their state read while the thread runs the current one (it waits for the thread, its lock renewed here),
+    // so the thread does not sit idle through the Redis round trips between two jobs.
+    const own = slotNames.map((queue, slot) => workerOn(queue, (work) => pool.runOn(slot, work), SLOT_PREFETCH));
+    /** Other workers' slot queues the coordinator orphaned (that worker lost or gone): taken over here until the next cycle starts. */
+    const adopted = new Map<string, Worker>();
+    const takeOver = async () => {
+      const orphans = new Set((await redis.smembers(keys.orphans)).filter((q) => q.startsWith(`${keys.cohortsQueue}-`) && !slotNames.includes(q)));
+      // Stopping (its Workers are being closed): none opened now.
+      if (ended || closing) return;
+      for (const q of orphans) if (!adopted.has(q)) adopted.set(q, workerOn(q, (work) => pool.run(work), concurrency));
+      for (const [q, w] of adopted) {
+        if (orphans.has(q)) continue;
+        adopted.delete(q);
+        void w.close().catch(() => {});
+      }
+    };
     try {
       while (!closing && !ended) await sleep(heartbeatMs);
     } finally {
       clearInterval(beater);
-      await worker.close().catch(() => {});
+      const queues = [keys.cohortsQueue, ...slotNames, ...adopted.keys()];
+      await Promise.all([shared, ...own, ...adopted.values()].map((w) => w.close().catch(() => {})));
       await pool.close().catch(() => {});
-      // A run the coordinator removed: what this worker's queue connection wrote back (its meta) goes too.
-      if ((await redis.exists(keys.run).catch(() => 1)) === 0) await redis.del(`${prefix}:${keys.cohortsQueue}:meta`).catch(() => 0);
+      // A run the coordinator removed: what this worker's queue connections wrote back (their meta) goes too.
+      if ((await redis.exists(keys.run).catch(() => 1)) === 0) await redis.del(...queues.map((q) => `${prefix}:${q}:meta`)).catch(() => 0);
       // A last beat saying it left (the coordinator says so and forgets it), unless the run is gone.
       if (ended) await redis.multi().del(keys.worker(id)).srem(keys.workers, id).exec().catch(() => {});
       else await beat(true).catch(() => {});

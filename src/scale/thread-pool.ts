@@ -84,14 +84,20 @@ interface Slot {
 }
 
 export interface ThreadPool {
+  /** The number of threads (slots 0 … size-1). */
+  readonly size: number;
+  /** Runs the work on the first free thread. */
   run(work: ThreadWork): Promise<ThreadOutput>;
+  /** Runs the work on thread `slot` (waits for it if busy): the thread that holds the cohort, for a slot's own queue. */
+  runOn(slot: number, work: ThreadWork): Promise<ThreadOutput>;
   close(): Promise<void>;
 }
 
 export async function createThreadPool(options: { size: number; processorUrl: string; context: ProcessorContext }): Promise<ThreadPool> {
   const tsxApi = options.processorUrl.endsWith('.ts') ? import.meta.resolve('tsx/esm/api') : null;
   const slots: Slot[] = [];
-  const waiting: ((slot: Slot) => void)[] = [];
+  /** Waiters for a thread: any (slot undefined) or one in particular, first come first served. */
+  const waiting: { slot: Slot | undefined; resolve: (slot: Slot) => void }[] = [];
   let nextId = 1;
   const pending = new Map<number, { resolve: (o: ThreadOutput) => void; reject: (e: Error) => void }>();
 
@@ -118,32 +124,39 @@ export async function createThreadPool(options: { size: number; processorUrl: st
   }
   await Promise.all(slots.map((s) => s.ready));
 
-  const acquire = () =>
+  const acquire = (wanted?: Slot) =>
     new Promise<Slot>((resolve) => {
-      const free = slots.find((s) => !s.busy);
+      const free = wanted ? (wanted.busy ? undefined : wanted) : slots.find((s) => !s.busy);
       if (free) {
         free.busy = true;
         resolve(free);
-      } else waiting.push(resolve);
+      } else waiting.push({ slot: wanted, resolve });
     });
   const release = (slot: Slot) => {
-    const next = waiting.shift();
-    if (next) next(slot);
+    const i = waiting.findIndex((w) => w.slot === undefined || w.slot === slot);
+    if (i >= 0) waiting.splice(i, 1)[0]!.resolve(slot);
     else slot.busy = false;
+  };
+  const runIn = async (wanted: Slot | undefined, work: ThreadWork) => {
+    const slot = await acquire(wanted);
+    try {
+      return await new Promise<ThreadOutput>((resolve, reject) => {
+        const id = nextId++;
+        pending.set(id, { resolve, reject });
+        slot.worker.postMessage({ id, work });
+      });
+    } finally {
+      release(slot);
+    }
   };
 
   return {
-    async run(work) {
-      const slot = await acquire();
-      try {
-        return await new Promise<ThreadOutput>((resolve, reject) => {
-          const id = nextId++;
-          pending.set(id, { resolve, reject });
-          slot.worker.postMessage({ id, work });
-        });
-      } finally {
-        release(slot);
-      }
+    size: slots.length,
+    run: (work) => runIn(undefined, work),
+    runOn(slot, work) {
+      const s = slots[slot];
+      if (!s) return Promise.reject(new Error(`thread pool: no slot ${slot} (size ${slots.length})`));
+      return runIn(s, work);
     },
     async close() {
       await Promise.all(slots.map((s) => s.worker.terminate()));

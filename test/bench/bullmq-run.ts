@@ -37,8 +37,14 @@ const sim = createSimulation(
   { ...DEFAULT_SIMULATION_CONFIG, runId: 'bench-bullmq', seed, fast: true, cycles, cohortSize: 500, warmupCycles: 0, breakerAction: 'exit', breakerPercent: 100, checkpointInterval: 0 },
   { personas, products, store, recorder: createMockRecorder(), ...(executor ? { executor } : {}) },
 );
+let cpuAtStart = 0;
+const cpuNow = () => {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+};
 sim.events.on('started', () => {
   startedAt = performance.now();
+  cpuAtStart = cpuNow();
 });
 sim.events.on('cycle', (r) => {
   durations.push(r.durationSeconds);
@@ -47,7 +53,11 @@ sim.events.on('cycle', (r) => {
 });
 const summary = await sim.run();
 const end = performance.now();
-const workers = coordinator ? coordinator.workerTally().map((w) => ({ jobs: w.jobs, rss_mb: Math.round(w.worker.rssBytes / 1048576) })) : null;
+const cpuRun = cpuNow() - cpuAtStart;
+// The workers' CPU from their heartbeats (one more beat after the last job: they are idle now).
+if (coordinator) await new Promise((r) => setTimeout(r, 1.5 * coordinator.heartbeatMs));
+const workers = coordinator ? coordinator.workerTally().map((w) => ({ jobs: w.jobs, rss_mb: Math.round(w.worker.rssBytes / 1048576), cpu_s: Math.round((w.worker.cpuUs ?? 0) / 1e4) / 100 })) : null;
+const workersCpuUs = coordinator ? coordinator.workerTally().reduce((a, w) => a + (w.worker.cpuUs ?? 0), 0) : 0;
 await executor?.close?.();
 clearInterval(timer);
 const sorted = [...durations].sort((a, b) => a - b);
@@ -61,6 +71,10 @@ process.stdout.write(
     run_s: Math.round(runSeconds * 1000) / 1000,
     agent_cycles_per_s: Math.round(agentCycles / runSeconds),
     cycle_median_ms: Math.round((sorted[Math.floor(sorted.length / 2)] ?? 0) * 1e6) / 1000,
+    // CPU per agent-cycle, less sensitive to a shared machine's load than wall time: the
+    // coordinator's (this process) and, on workers, theirs from start (joining, building cohorts included).
+    cpu_us_per_agent_cycle: Math.round(cpuRun / agentCycles),
+    ...(coordinator ? { worker_cpu_us_per_agent_cycle: Math.round(workersCpuUs / agentCycles), total_cpu_us_per_agent_cycle: Math.round((cpuRun + workersCpuUs) / agentCycles) } : {}),
     coordinator_peak_rss_mb: Math.round(peakRss / 1048576),
     workers,
     sessions: summary.sessions_created,

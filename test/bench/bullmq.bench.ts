@@ -3,7 +3,8 @@
  * TEST_REDIS_URL, default redis://127.0.0.1:6379; keys under a prefix of its own, removed at the end):
  *  - throughput: 20,000 agents × 24 cycles (BENCH_AGENTS / BENCH_CYCLES), cohorts of 500,
  *    in-process and on 2 BullMQ worker processes (one thread each), each run in its own process,
- *    and their ratio (same digest expected);
+ *    and their ratio (same digest expected); with each run its CPU time per agent-cycle (in-process:
+ *    the process; bullmq: the coordinator, and the workers' from their last heartbeats);
  *  - coordination cost per cycle: two workers (2 worker threads each) run a processor that does no work
  * (test/scale/fixtures/trivial-processor.ts), so a cycle's wall time is the flow added, the jobs
  * dispatched and completed, the barrier passed and the results read back: what BullMQ and Redis

@@ -89,7 +89,10 @@ describe.skipIf(!TEST_REDIS_URL)('BullMQ transport (real Redis)', () => {
     for (let cycle = 1; cycle <= 3; cycle++) {
       const results = await c.runCycle(cycle, Array.from({ length: cohorts }, (_, cohort) => ({ cohort, input: {} })));
       if (cycle === 1) {
-        const q = new Queue(transportKeys(space.prefix, 'run-flow').cohortsQueue, { connection: parseRedisUrl(space.url), prefix: space.prefix });
+        // Cohort 3's job is on the slot queue of the thread it was given (cohort affinity).
+        const queue = c.assignments().get(3)!;
+        expect(queue).toMatch(new RegExp(`^${transportKeys(space.prefix, 'run-flow').cohortsQueue}-.+-\\d$`));
+        const q = new Queue(queue, { connection: parseRedisUrl(space.url), prefix: space.prefix });
         const job = await Job.fromId(q, transportKeys(space.prefix, 'run-flow').childId(1, 3));
         expect(job).toBeTruthy();
         expect(JSON.stringify(job!.data).length).toBeLessThan(400);
@@ -204,6 +207,112 @@ describe.skipIf(!TEST_REDIS_URL)('BullMQ transport (real Redis)', () => {
     // within one interval of the first missed beat.
     expect(lostAfter - killedAt).toBeLessThanOrEqual(2 * FAST.heartbeatMs + FAST.heartbeatMs / 4 + 250);
   });
+
+  /** A `shopsim worker` in a process of its own (to be SIGKILLed), its events gathered. */
+  function workerProcess(extra: Partial<CohortWorkerOptions> = {}): { child: ChildProcess; events: WorkerEvent[] } {
+    const child = spawn(process.execPath, ['--import', 'tsx', WORKER_PROCESS], {
+      env: { ...process.env, SHOPSIM_TEST_WORKER: JSON.stringify({ url: space.url, prefix: space.prefix, identity: IDENTITY, processorUrl: PROCESSOR, ...FAST, ...extra }) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.push(child);
+    const events: WorkerEvent[] = [];
+    let buf = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      let i;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        events.push(JSON.parse(buf.slice(0, i)) as WorkerEvent);
+        buf = buf.slice(i + 1);
+      }
+    });
+    return { child, events };
+  }
+
+  const doneOn = (events: WorkerEvent[]) => events.filter((e) => e.type === 'cohort-done') as Extract<WorkerEvent, { type: 'cohort-done' }>[];
+
+  it("cohort affinity: each cohort's jobs go to one thread's own queue, cycle after cycle, spread evenly over the threads", async () => {
+    const c = await coordinator('run-affinity');
+    const a: WorkerEvent[] = [];
+    const b: WorkerEvent[] = [];
+    const wa = await worker({ concurrency: 2 }, a);
+    const wb = await worker({ concurrency: 1 }, b);
+    await c.waitForWorkers(2, 10_000);
+    await seed(c, 7);
+    const got: unknown[][] = [];
+    const queues: Map<number, string>[] = [];
+    for (let cycle = 1; cycle <= 4; cycle++) {
+      got.push(await c.runCycle(cycle, Array.from({ length: 7 }, (_, cohort) => ({ cohort, input: {} }))));
+      queues.push(new Map(c.assignments()));
+    }
+    expect(got).toEqual(expected(7, 4));
+    // The same queue for every cohort in every cycle, and it is the queue that ran it.
+    for (const q of queues) expect(q).toEqual(queues[0]);
+    const keys = transportKeys(space.prefix, 'run-affinity');
+    const slots = [keys.slotQueue(wa.id, 0), keys.slotQueue(wa.id, 1), keys.slotQueue(wb.id, 0)];
+    const count = (q: string) => [...queues[0]!.values()].filter((x) => x === q).length;
+    expect(slots.map(count).sort()).toEqual([2, 2, 3]);
+    for (const e of [...doneOn(a), ...doneOn(b)]) expect(e.queue).toBe(queues[0]!.get(e.cohort));
+    // Each worker ran its cohorts in all 4 cycles, nothing else.
+    const byWorker = (events: WorkerEvent[]) => new Set(doneOn(events).map((e) => e.cohort));
+    expect([...byWorker(a)].length + [...byWorker(b)].length).toBe(7);
+    expect(doneOn(a).length + doneOn(b).length).toBe(28);
+  });
+
+  it('a worker that joins gets cohorts moved to it at the next cycle, only as many as needed to even the counts', async () => {
+    const c = await coordinator('run-rebalance');
+    const a: WorkerEvent[] = [];
+    const wa = await worker({ concurrency: 1 }, a);
+    await c.waitForWorkers(1, 10_000);
+    await seed(c, 5);
+    const got: unknown[][] = [];
+    const run = async (cycle: number) => got.push(await c.runCycle(cycle, Array.from({ length: 5 }, (_, cohort) => ({ cohort, input: {} }))));
+    await run(1);
+    const keys = transportKeys(space.prefix, 'run-rebalance');
+    expect([...c.assignments().values()]).toEqual(Array(5).fill(keys.slotQueue(wa.id, 0)));
+    const b: WorkerEvent[] = [];
+    const wb = await worker({ concurrency: 1 }, b);
+    await c.waitForWorkers(2, 10_000);
+    await run(2);
+    const second = new Map(c.assignments());
+    const onB = [...second].filter(([, q]) => q === keys.slotQueue(wb.id, 0)).map(([cohort]) => cohort);
+    expect(onB.length).toBe(2);
+    await run(3);
+    expect(new Map(c.assignments())).toEqual(second);
+    expect(got).toEqual(expected(5, 3));
+    expect(new Set(doneOn(b).map((e) => e.cohort))).toEqual(new Set(onB));
+  });
+
+  it("SIGKILL of a worker with jobs active and waiting in its slot queue: the others take its queue over (the active ones when their locks expire), same results, and its cohorts move to them at the next cycle", async () => {
+    const coordEvents: CoordinatorEvent[] = [];
+    const c = await coordinator('run-takeover', {}, coordEvents);
+    const { child, events: childEvents } = workerProcess();
+    const survivor: WorkerEvent[] = [];
+    const w = await worker({ concurrency: 1 }, survivor);
+    await c.waitForWorkers(2, 30_000);
+    const childId = c.workers().find((x) => x.id !== w.id)!.id;
+    const keys = transportKeys(space.prefix, 'run-takeover');
+    const childQueue = keys.slotQueue(childId, 0);
+    await seed(c, 12);
+    const input = (cycle: number) => (cycle === 1 ? { slowMs: 600 } : {});
+    const running = c.runCycle(1, Array.from({ length: 12 }, (_, cohort) => ({ cohort, input: input(1) })));
+    const until = Date.now() + 15_000;
+    while (!childEvents.some((e) => e.type === 'cohort-started') && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    // Six cohorts on the killed worker's queue: one running on its thread, three fetched ahead
+    // (active, waiting for the thread), two waiting in the queue.
+    const childCohorts = [...c.assignments()].filter(([, q]) => q === childQueue).map(([cohort]) => cohort);
+    expect(childCohorts.length).toBe(6);
+    child.kill('SIGKILL');
+    const first = await running;
+    expect(coordEvents.some((e) => e.type === 'worker-lost')).toBe(true);
+    // The survivor ran the killed worker's six cohorts from its queue, and its own six.
+    const taken = doneOn(survivor).filter((e) => e.queue === childQueue).map((e) => e.cohort).sort();
+    expect(taken).toEqual(childCohorts.sort());
+    expect(doneOn(childEvents).length).toBe(0);
+    const got = [first];
+    got.push(await c.runCycle(2, Array.from({ length: 12 }, (_, cohort) => ({ cohort, input: input(2) }))));
+    expect(got).toEqual(expected(12, 2, input));
+    expect(new Set(c.assignments().values())).toEqual(new Set([keys.slotQueue(w.id, 0)]));
+  }, 60_000);
 
   it('a worker of another version, or with other data, is refused at join with one line', async () => {
     await coordinator('run-join');
