@@ -14,15 +14,10 @@
  * CPU time, all clients' — the projection in docs/scaling.md divides a core by it).
  * BENCH_BULLMQ_BARRIER_ONLY=1: the barrier lines only.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { generateProducts } from '../../src/model/catalog.ts';
-import { generatePersonas } from '../../src/model/personas.ts';
 import { openCoordinator, startCohortWorker } from '../../src/scale/bullmq-transport.ts';
+import { bullmqThroughput } from './bullmq-throughput.ts';
 
 const url = process.env['SHOPSIM_REDIS_URL'] ?? process.env['TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 const prefix = `shopsim-bench-${randomBytes(4).toString('hex')}`;
@@ -33,39 +28,20 @@ const CYCLES = 20;
 // Throughput: in-process, then the same run on two worker processes.
 const agents = Number(process.env['BENCH_AGENTS'] ?? 20_000);
 const cycles = Number(process.env['BENCH_CYCLES'] ?? 24);
-const dir = mkdtempSync(join(tmpdir(), 'shopsim-bench-bullmq-'));
-const procs: ChildProcess[] = [];
-if (process.env['BENCH_BULLMQ_BARRIER_ONLY'] !== '1') try {
-  writeFileSync(join(dir, 'personas.json'), JSON.stringify(generatePersonas(agents, 42)));
-  writeFileSync(join(dir, 'products.json'), JSON.stringify(generateProducts(240, 42)));
-  const one = (mode: string) => {
-    const out = execFileSync(process.execPath, ['--max-old-space-size=4096', '--import', 'tsx', 'test/bench/bullmq-run.ts', mode, String(agents), String(cycles), dir, url, prefix], { encoding: 'utf8', maxBuffer: 1 << 20 });
-    const line = JSON.parse(out.trim().split('\n').pop() as string) as Record<string, unknown>;
-    process.stdout.write(`${JSON.stringify({ bench: 'bullmq-run', ...line })}\n`);
-    return line;
-  };
-  const inProcess = one('in-process');
-  const workerOptions = { url, prefix, identity, processorUrl: new URL('../../src/scale/cohort-processor.ts', import.meta.url).href, concurrency: 1, local: { personas: join(dir, 'personas.json'), products: join(dir, 'products.json') } };
-  for (let i = 0; i < 2; i++) {
-    procs.push(spawn(process.execPath, ['--max-old-space-size=4096', '--import', 'tsx', 'test/scale/fixtures/worker-process.ts'], { env: { ...process.env, SHOPSIM_TEST_WORKER: JSON.stringify(workerOptions) }, stdio: 'ignore' }));
-  }
-  const distributed = one('bullmq');
+if (process.env['BENCH_BULLMQ_BARRIER_ONLY'] !== '1') {
+  const { inProcess, distributed } = bullmqThroughput({ agents, cycles, url, prefix, inProcess: true });
   process.stdout.write(
     `${JSON.stringify({
       bench: 'bullmq-ratio',
       agents,
       cycles,
       workers: 2,
-      bullmq_over_in_process: Math.round(((distributed['agent_cycles_per_s'] as number) / (inProcess['agent_cycles_per_s'] as number)) * 1000) / 1000,
-      same_digest: distributed['digest'] === inProcess['digest'],
+      bullmq_over_in_process: Math.round(((distributed['agent_cycles_per_s'] as number) / (inProcess!['agent_cycles_per_s'] as number)) * 1000) / 1000,
+      same_digest: distributed['digest'] === inProcess!['digest'],
       target: 1.7,
     })}\n`,
   );
-} finally {
-  for (const p of procs) p.kill('SIGTERM');
-  rmSync(dir, { recursive: true, force: true });
 }
-rmSync(dir, { recursive: true, force: true });
 
 /** Redis's command calls (by command) and its own CPU seconds, as INFO says now. */
 async function redisCounters(r: Redis): Promise<{ calls: Map<string, number>; cpu: number }> {

@@ -7,6 +7,10 @@
  *    nothing, so a cycle's time is the barrier: RUN_CYCLE out, reports and snapshots back, merge,
  *    seal), in-process and on 2 workers; the difference is what the workers add per cycle, and
  *    the coordinator thread's own busy time per cycle (event-loop utilisation) is its share.
+ *  - and the same 20,000 × 24 on 2 BullMQ worker processes of one thread each (Redis at
+ *    SHOPSIM_REDIS_URL or TEST_REDIS_URL, default redis://127.0.0.1:6379; test/bench/bullmq-throughput.ts),
+ *    in the same run, with its ratio to the in-process run above; a line saying it was skipped
+ *    where Redis does not answer.
  * One JSON line per run, then one line per comparison. BENCH_AGENTS / BENCH_CYCLES / BENCH_WORKERS override.
  *
  * BENCH_SCALE_MILLION=1: instead, one run of 1,000,000 agents × 3 cycles (cohorts of 500) on
@@ -15,6 +19,8 @@
  * the coordinator thread's heap and the process's peak RSS (the threads share it). One JSON line.
  */
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { bullmqThroughput, redisAnswers } from './bullmq-throughput.ts';
 
 const agents = Number(process.env['BENCH_AGENTS'] ?? 20_000);
 const cycles = Number(process.env['BENCH_CYCLES'] ?? 24);
@@ -57,6 +63,24 @@ process.stdout.write(
     same_digest: onWorkers['digest'] === inProcess['digest'] && unkept['digest'] === inProcess['digest'],
   })}\n`,
 );
+
+// The same run on 2 BullMQ worker processes (one thread each), against the in-process run above.
+const redisUrl = process.env['SHOPSIM_REDIS_URL'] ?? process.env['TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+if (await redisAnswers(redisUrl)) {
+  const { distributed } = bullmqThroughput({ agents, cycles, url: redisUrl, prefix: `shopsim-bench-${randomBytes(4).toString('hex')}`, inProcess: false });
+  process.stdout.write(
+    `${JSON.stringify({
+      bench: 'scale-ratio-bullmq',
+      agents,
+      cycles,
+      bullmq_workers: 2,
+      bullmq_over_in_process: Math.round(((distributed['agent_cycles_per_s'] as number) / (inProcess['agent_cycles_per_s'] as number)) * 1000) / 1000,
+      workers_over_in_process: Math.round(((onWorkers['agent_cycles_per_s'] as number) / (inProcess['agent_cycles_per_s'] as number)) * 1000) / 1000,
+      same_digest: distributed['digest'] === inProcess['digest'],
+      target: 1.7,
+    })}\n`,
+  );
+} else process.stdout.write(`${JSON.stringify({ bench: 'scale-ratio-bullmq', skipped: `Redis at ${redisUrl.replace(/\/\/[^@/]*@/, '//')} did not answer` })}\n`);
 
 for (const cohorts of [40, 200]) {
   const local = run(0, cohorts * 5, cycles, 5);

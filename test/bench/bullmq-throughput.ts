@@ -1,0 +1,54 @@
+/**
+ * The BullMQ throughput run BENCH=bullmq and BENCH=scale share: 20,000 agents × 24 cycles (by
+ * default) in mock mode, cohorts of 500, each run in a process of its own
+ * (test/bench/bullmq-run.ts) — in-process (optional) and on 2 BullMQ worker processes of one
+ * thread each, started here under `prefix` and stopped at the end. Prints a `bullmq-run` line
+ * per run and returns them.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { generateProducts } from '../../src/model/catalog.ts';
+import { generatePersonas } from '../../src/model/personas.ts';
+
+export type RunLine = Record<string, unknown>;
+
+/** Whether Redis at `url` answers a PING within a second. */
+export async function redisAnswers(url: string): Promise<boolean> {
+  const r = new Redis(url, { lazyConnect: true, connectTimeout: 1000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  r.on('error', () => {});
+  try {
+    await r.connect();
+    return (await r.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    r.disconnect();
+  }
+}
+
+export function bullmqThroughput(o: { agents: number; cycles: number; url: string; prefix: string; inProcess: boolean; workers?: number }): { inProcess: RunLine | null; distributed: RunLine } {
+  const dir = mkdtempSync(join(tmpdir(), 'shopsim-bench-bullmq-'));
+  const procs: ChildProcess[] = [];
+  try {
+    writeFileSync(join(dir, 'personas.json'), JSON.stringify(generatePersonas(o.agents, 42)));
+    writeFileSync(join(dir, 'products.json'), JSON.stringify(generateProducts(240, 42)));
+    const one = (mode: string) => {
+      const out = execFileSync(process.execPath, ['--max-old-space-size=4096', '--import', 'tsx', 'test/bench/bullmq-run.ts', mode, String(o.agents), String(o.cycles), dir, o.url, o.prefix], { encoding: 'utf8', maxBuffer: 1 << 20 });
+      const line = JSON.parse(out.trim().split('\n').pop() as string) as RunLine;
+      process.stdout.write(`${JSON.stringify({ bench: 'bullmq-run', ...line })}\n`);
+      return line;
+    };
+    const inProcess = o.inProcess ? one('in-process') : null;
+    const workerOptions = { url: o.url, prefix: o.prefix, identity: { version: 'bench', fingerprint: 'bench' }, processorUrl: new URL('../../src/scale/cohort-processor.ts', import.meta.url).href, concurrency: 1, local: { personas: join(dir, 'personas.json'), products: join(dir, 'products.json') } };
+    for (let i = 0; i < (o.workers ?? 2); i++) {
+      procs.push(spawn(process.execPath, ['--max-old-space-size=4096', '--import', 'tsx', 'test/scale/fixtures/worker-process.ts'], { env: { ...process.env, SHOPSIM_TEST_WORKER: JSON.stringify(workerOptions) }, stdio: 'ignore' }));
+    }
+    return { inProcess, distributed: one('bullmq') };
+  } finally {
+    for (const p of procs) p.kill('SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
