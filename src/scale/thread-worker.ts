@@ -169,8 +169,11 @@ post({ t: 'beat', figures: figures() });
 function run(m: RunOrder): void {
   const t0 = performance.now();
   running++;
-  runner.runCycle(m.id, { info: m.info, activeCount: m.activeCount }, { state: m.state }).then(
+  runner.runCycle(m.id, { info: m.info, activeCount: m.activeCount }).then(
     async (result) => {
+      // As JSON text straight from the live cohort (no copies: the text is all that leaves), before anything is awaited.
+      const stateJson = m.state ? runner.stateJson(m.id) : null;
+      const mockJson = m.state ? runner.mockStateJson(m.id) : null;
       // Writes whose answer was lost are settled before the report: what it counts is what the database holds.
       if (direct) await direct.recorder.reconcile?.().catch(() => undefined);
       const base = result.report.baseIndex;
@@ -182,10 +185,9 @@ function run(m: RunOrder): void {
           answers.delete(i);
         }
       }
-      const { state, mockState, ...rest } = result;
       agentCycles += result.agentCycles;
       calls += result.report.totals.calls;
-      outbox.push({ req: m.req, result: rest, answers: taken, seconds: (performance.now() - t0) / 1000, stateJson: state ? JSON.stringify(state) : null, mockJson: mockState ? JSON.stringify(mockState) : null });
+      outbox.push({ req: m.req, result, answers: taken, seconds: (performance.now() - t0) / 1000, stateJson, mockJson });
       cohortDone();
     },
     (err: unknown) => {
