@@ -218,7 +218,8 @@ function run(m: RunOrder): void {
 
 port.on('message', (m: ToWorker) => {
   // What the coordinator sent after a `runs` finds its cohorts started, as it would in order.
-  if (m.t !== 'runs' && m.t !== 'commit-ack' && m.t !== 'hold') while (toStart.length > 0) run(toStart.shift() as RunOrder);
+  if (m.t === 'close') toStart.length = 0;
+  else if (m.t !== 'runs' && m.t !== 'commit-ack' && m.t !== 'hold') while (toStart.length > 0) run(toStart.shift() as RunOrder);
   switch (m.t) {
     case 'open':
       runner.open(m.stateJson ? { ...m.source, state: JSON.parse(m.stateJson) as CohortState } : m.source);
