@@ -98,6 +98,12 @@ export interface CohortRunner {
   runCycle(id: string, cycle: { info: CycleInfo; activeCount: number }, options?: { snapshot?: boolean; state?: boolean }): Promise<CohortCycleResult>;
   /** The cohort's CohortState (between cycles). */
   state(id: string): CohortState;
+  /**
+   * JSON.stringify(state(id)) and JSON.stringify(mockState(id)), without the copies those make
+   * for a caller keeping the objects (a worker thread sends the text at once).
+   */
+  stateJson(id: string): string;
+  mockStateJson(id: string): string | null;
   /** The cohort's persisted snapshot (between cycles): the shape the orchestrator's checkpoint holds. */
   snapshot(id: string): unknown;
   /** The mock store's state of this cohort's agents (null without a mock store). */
@@ -295,6 +301,22 @@ export function createCohortRunner(deps: CohortRunnerDeps): CohortRunner {
           return [shopper.id, snap.value, [...c.rng], c.lastCycle, c.lastAction, c.shoppingThisCycle, c.info && { ...c.info }, c.session && structuredClone(c.session)];
         }),
       };
+    },
+
+    stateJson(id) {
+      const h = get(id);
+      if (h.waiting) throw new Error(`cohort runner: refusing to read cohort ${id} mid-cycle`);
+      const ctx = h.actor.getSnapshot().context;
+      const shoppers = ctx.shoppers.map((shopper) => {
+        const snap = shopper.getSnapshot();
+        const c = snap.context;
+        return [shopper.id, snap.value, c.rng, c.lastCycle, c.lastAction, c.shoppingThisCycle, c.info, c.session];
+      });
+      return JSON.stringify({ window: ctx.window, shoppers });
+    },
+
+    mockStateJson(id) {
+      return deps.mockStore ? JSON.stringify(deps.mockStore.exportAgents(get(id).agentIds)) : null;
     },
 
     mockState(id) {

@@ -20,7 +20,7 @@ import { afterOfferCycle, type CohortCycleResult, type CohortMockState, type Coh
 import { WORKER_YOUNG_GENERATION_MB } from './thread-pool.ts';
 import { createRemoteExecutor, type CohortTransport, type GatheredState, type RemoteExecutor } from './remote-cohort.ts';
 import { createWorkerMonitor, type WorkerTable } from '../monitor/worker-rows.ts';
-import type { ToCoordinator, ToWorker, WorkerFigures, WorkerSetup } from './thread-messages.ts';
+import type { RunOrder, RunReport, ToCoordinator, ToWorker, WorkerFigures, WorkerSetup } from './thread-messages.ts';
 
 export interface ThreadExecutorOptions {
   workers: number;
@@ -166,13 +166,52 @@ export function startThreadExecutor(options: ThreadExecutorOptions): ThreadExecu
   /** 429s a worker was answered and the others were told to hold for. */
   let holds = 0;
 
-  const send = (slot: Slot, m: ToWorker) => slot.worker.postMessage(m);
+  /** Cycles asked of a worker and not yet sent: a barrier's RUN_CYCLEs go as one `runs` a worker (see flushRuns). */
+  const pendingRuns = new Map<Slot, RunOrder[]>();
+  let flushQueued = false;
+  /** Sends each worker the cycles asked of it so far, in one message. */
+  const flushRuns = () => {
+    flushQueued = false;
+    for (const [slot, list] of pendingRuns) {
+      pendingRuns.delete(slot);
+      if (slot.alive) slot.worker.postMessage({ t: 'runs', runs: list } satisfies ToWorker);
+    }
+  };
+  const send = (slot: Slot, m: ToWorker) => {
+    // What was asked of this worker before goes first: every message of a cohort stays in order.
+    const list = pendingRuns.get(slot);
+    if (list) {
+      pendingRuns.delete(slot);
+      slot.worker.postMessage({ t: 'runs', runs: list } satisfies ToWorker);
+    }
+    slot.worker.postMessage(m);
+  };
   const heartbeatMs = options.heartbeatMs ?? 1000;
   const now = options.now ?? Date.now;
   const monitor = createWorkerMonitor({ heartbeatMs });
   // Cohorts held are the coordinator's count (it moves them); the rest is what the worker said.
   const heard = (slot: Slot, f: WorkerFigures) =>
     monitor.report({ id: String(slot.index), cohorts: slot.cohorts.size, agentCycles: f.agentCycles, requests: f.requests, memoryBytes: f.heapBytes, memoryKind: 'heap' }, now());
+
+  /** One cohort's report of a `done`. */
+  function reported(slot: Slot, m: RunReport): void {
+    const run = runs.get(m.req);
+    if (!run) return;
+    runs.delete(m.req);
+    const answers = options.answers;
+    if (answers) for (const [ctx, entry] of m.answers) answers.add(ctx, entry);
+    slot.stats.agentCycles += m.result.agentCycles;
+    slot.stats.busySeconds += m.seconds;
+    const place = places.get(run.id);
+    if (place && m.stateJson !== null) {
+      // Both kept as the worker's JSON text, parsed only if the cohort must be re-opened elsewhere.
+      place.kept = { stateJson: m.stateJson, mockJson: m.mockJson };
+      place.offerCycle = offerCycle;
+      // The kept state carries the window in force.
+      delete place.window;
+    }
+    run.resolve(m.result);
+  }
 
   function onMessage(slot: Slot, m: ToCoordinator): void {
     switch (m.t) {
@@ -181,27 +220,12 @@ export function startThreadExecutor(options: ThreadExecutorOptions): ThreadExecu
         return;
       case 'done': {
         heard(slot, m.figures);
-        const run = runs.get(m.req);
-        if (!run) return;
-        runs.delete(m.req);
-        const answers = options.answers;
-        if (answers) for (const [ctx, entry] of m.answers) answers.add(ctx, entry);
         if (m.http) slot.http = m.http;
         if (m.dbWrites) slot.dbWrites = m.dbWrites;
-        slot.stats.agentCycles += m.result.agentCycles;
-        slot.stats.busySeconds += m.seconds;
         slot.stats.peakHeapUsedBytes = m.heap.peakUsedBytes;
         slot.stats.peakHeapTotalBytes = m.heap.peakTotalBytes;
         slot.stats.heapAfterGcBytes = m.heap.afterGcUsedBytes;
-        const place = places.get(run.id);
-        if (place && m.stateJson !== null) {
-          // Both kept as the worker's JSON text, parsed only if the cohort must be re-opened elsewhere.
-          place.kept = { stateJson: m.stateJson, mockJson: m.mockJson };
-          place.offerCycle = offerCycle;
-          // The kept state carries the window in force.
-          delete place.window;
-        }
-        run.resolve(m.result);
+        for (const r of m.reports) reported(slot, r);
         return;
       }
       case 'run-failed': {
@@ -262,7 +286,14 @@ export function startThreadExecutor(options: ThreadExecutorOptions): ThreadExecu
   function postRun(slot: Slot, req: number, run: PendingRun): void {
     const place = places.get(run.id) as CohortPlace;
     runs.set(req, { ...run, worker: slot.index });
-    send(slot, { t: 'run', req, id: run.id, info: run.info, activeCount: run.activeCount, size: place.size, state: keep });
+    // The stand-ins ask their cycles in one transition of the orchestrator: they leave together at its end.
+    let list = pendingRuns.get(slot);
+    if (!list) pendingRuns.set(slot, (list = []));
+    list.push({ req, id: run.id, info: run.info, activeCount: run.activeCount, size: place.size, state: keep });
+    if (!flushQueued) {
+      flushQueued = true;
+      queueMicrotask(flushRuns);
+    }
   }
 
   /** A worker is gone: its cohorts move to the others, from their last kept snapshot; their running cycle runs again. */

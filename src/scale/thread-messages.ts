@@ -43,9 +43,11 @@ export type ToWorker =
   | { t: 'open'; source: CohortSource; stateJson?: string | null }
   | { t: 'window'; id: string; window: number }
   | { t: 'offer'; request: OfferCycleRequest }
-  /** `size`: the cohort's shoppers (to take their recorded answers). */
-  /** `state`: send the cohort's CohortState and mock-store slice back with the report. */
-  | { t: 'run'; req: number; id: string; info: CycleInfo; activeCount: number; size: number; state: boolean }
+  /**
+   * The cycles asked of this worker's cohorts in one turn of the coordinator (a barrier's
+   * RUN_CYCLEs: one message a worker a cycle, not one a cohort), started in this order.
+   */
+  | { t: 'runs'; runs: RunOrder[] }
   | { t: 'commit-ack'; req: number; error: string | null }
   | { t: 'gather'; req: number }
   /** A lost worker's store answers of the cycle running (a real store): served first to the cohorts it held when their cycle runs again here. */
@@ -53,6 +55,33 @@ export type ToWorker =
   /** Another worker was answered 429: send nothing to the store for `ms` (its Retry-After, the run's). */
   | { t: 'hold'; ms: number }
   | { t: 'close' };
+
+/** One cohort's cycle in a `runs` message. */
+export interface RunOrder {
+  req: number;
+  id: string;
+  info: CycleInfo;
+  activeCount: number;
+  /** The cohort's shoppers (to take their recorded answers). */
+  size: number;
+  /** Send the cohort's CohortState and mock-store slice back with the report. */
+  state: boolean;
+}
+
+/**
+ * One cohort's answer in a `done` message. `stateJson`: the cohort's CohortState (asked with
+ * `state`) as JSON text: the coordinator keeps it without parsing (a string crosses threads as one
+ * copy; ten thousand small arrays would be rebuilt on its thread). `mockJson`: likewise the
+ * cohort's mock-store slice (sent with `state`; `result` has none).
+ */
+export interface RunReport {
+  req: number;
+  result: CohortCycleResult;
+  answers: [CallContext, AnswerEntry][];
+  seconds: number;
+  stateJson: string | null;
+  mockJson: string | null;
+}
 
 /** What a worker says of itself in each beat and cycle report (the coordinator's per-worker rows, src/monitor/worker-rows.ts). */
 export interface WorkerFigures {
@@ -72,13 +101,12 @@ export type ToCoordinator =
   /** The cohort of an `open` is built (its shoppers spawned). */
   | { t: 'opened'; id: string }
   /**
-   * `http`: the worker's store-client figures so far (real store only). `stateJson`: the cohort's
-   * CohortState (asked with `state`) as JSON text: the coordinator keeps it without parsing (a
-   * string crosses threads as one copy; ten thousand small arrays would be rebuilt on its thread).
-   * `mockJson`: likewise the cohort's mock-store slice (sent with `state`; `result` has none).
+   * The reports of the cohorts that finished since the last `done` (those done in one turn of the
+   * worker's event loop go together: one message, not one a cohort), in the order they finished.
+   * `http`: the worker's store-client figures so far (real store only). `dbWrites`: this
+   * worker's own recorder's figures so far (direct writes).
    */
-  /** `dbWrites`: this worker's own recorder's figures so far (direct writes). */
-  | { t: 'done'; req: number; result: CohortCycleResult; answers: [CallContext, AnswerEntry][]; seconds: number; http: HttpMetrics | null; stateJson: string | null; mockJson: string | null; figures: WorkerFigures; heap: WorkerHeap; dbWrites?: DbWriteMetrics | null }
+  | { t: 'done'; reports: RunReport[]; http: HttpMetrics | null; figures: WorkerFigures; heap: WorkerHeap; dbWrites?: DbWriteMetrics | null }
   /** Every heartbeat interval, between and during cycles. */
   | { t: 'beat'; figures: WorkerFigures }
   | { t: 'run-failed'; req: number; message: string }
