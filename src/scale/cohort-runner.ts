@@ -31,6 +31,7 @@ import type { CycleInfo } from '../model/calendar.ts';
 import { emptyTotals } from '../model/totals.ts';
 import type { OfferCycleRequest, Recorder, StoreApi } from '../model/types.ts';
 import { EventLog, type Entry } from '../simulation/event-log.ts';
+import { occupancyOf } from '../simulation/occupancy.ts';
 import { provideCohort, type ProvidedCohort } from '../simulation/provide-machines.ts';
 import type { MockStore, MockStoreState } from '../store/mock-store.ts';
 
@@ -96,6 +97,8 @@ export interface CohortRunner {
   ids(): string[];
   setWindow(id: string, window: number): void;
   runCycle(id: string, cycle: { info: CycleInfo; activeCount: number }, options?: { snapshot?: boolean; state?: boolean }): Promise<CohortCycleResult>;
+  /** Shoppers of every cohort held here by state: a read-only walk (src/simulation/occupancy.ts). */
+  occupancy(): Record<string, number>;
   /** The cohort's CohortState (between cycles). */
   state(id: string): CohortState;
   /**
@@ -259,6 +262,7 @@ export function createCohortRunner(deps: CohortRunnerDeps): CohortRunner {
 
     has: (id) => held.has(id),
     ids: () => [...held.keys()],
+    occupancy: () => occupancyOf({ cohorts: [...held.values()].map((h) => h.actor) }, 0).counts,
 
     setWindow(id, window) {
       get(id).actor.send({ type: 'SET_WINDOW', window });

@@ -38,6 +38,11 @@ export interface CohortExecutor {
   gather?(): Promise<void>;
   /** Registers the listener told of a fault the executor cannot recover from (the run then fails). */
   onFatal?(listener: (error: unknown) => void): void;
+  /**
+   * The shoppers held elsewhere (workers) by state, as they last said: added to the counts of the
+   * walk of this process's tree (src/simulation/occupancy.ts), which finds none of theirs.
+   */
+  occupancy?(): { counts: Record<string, number>; total: number };
   /** Ends what the executor started (worker threads, connections). */
   close?(): Promise<void>;
 }

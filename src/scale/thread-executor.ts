@@ -65,6 +65,8 @@ export interface WorkerStats {
 
 export interface ThreadExecutor extends RemoteExecutor {
   workerStats(): WorkerStats[];
+  /** The live workers' shoppers by state, as each last said (the web map's counts with workers), summed. */
+  occupancy(): { counts: Record<string, number>; total: number };
   /** Cohorts moved off lost workers, and cohort-cycles run again because their worker was lost mid-cycle. */
   recoveries(): { cohortsMoved: number; cyclesRerun: number };
   /** 429s a worker was answered whose Retry-After every other worker was told to hold for. */
@@ -114,6 +116,8 @@ interface Slot {
   stats: WorkerStats;
   http: HttpMetrics | null;
   dbWrites?: DbWriteMetrics;
+  /** Its shoppers by state, as it last said (figures' `states`). */
+  states?: Record<string, number>;
   /** A real store: the store answers this worker got in the cycle running (sent to the workers re-running its cohorts if it is lost). */
   answers?: { cycle: number; entries: [CallContext, AnswerEntry][] };
   ready: { promise: Promise<void>; resolve: () => void; reject: (e: unknown) => void };
@@ -190,8 +194,10 @@ export function startThreadExecutor(options: ThreadExecutorOptions): ThreadExecu
   const now = options.now ?? Date.now;
   const monitor = createWorkerMonitor({ heartbeatMs });
   // Cohorts held are the coordinator's count (it moves them); the rest is what the worker said.
-  const heard = (slot: Slot, f: WorkerFigures) =>
+  const heard = (slot: Slot, f: WorkerFigures) => {
+    if (f.states) slot.states = f.states;
     monitor.report({ id: String(slot.index), cohorts: slot.cohorts.size, agentCycles: f.agentCycles, requests: f.requests, memoryBytes: f.heapBytes, memoryKind: 'heap' }, now());
+  };
 
   /** One cohort's report of a `done`. */
   function reported(slot: Slot, m: RunReport): void {
@@ -433,6 +439,18 @@ export function startThreadExecutor(options: ThreadExecutorOptions): ThreadExecu
   const executor = createRemoteExecutor(transport) as ThreadExecutor;
   return Object.assign(executor, {
     workerStats: () => slots.map((s) => ({ ...s.stats })),
+    occupancy() {
+      const counts: Record<string, number> = {};
+      let total = 0;
+      for (const s of slots) {
+        if (!s.alive || !s.states) continue;
+        for (const [state, n] of Object.entries(s.states)) {
+          counts[state] = (counts[state] ?? 0) + n;
+          total += n;
+        }
+      }
+      return { counts, total };
+    },
     // A thread alive with a cycle in flight whose beat is late is busy (its event loop is in the cycle), not stale.
     workerTable: () => {
       const inCycle = new Set<string>();

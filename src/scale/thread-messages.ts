@@ -93,6 +93,12 @@ export interface WorkerFigures {
   requests: number;
   /** Its isolate's heap in use, bytes (the RSS is the whole process's). */
   heapBytes: number;
+  /**
+   * Its shoppers by state (the web map's counts: src/simulation/occupancy.ts, walked here over
+   * the cohorts it holds): in every beat, and in a cycle report when its share of the cycle is
+   * done or half a second has passed since it last said; absent otherwise.
+   */
+  states?: Record<string, number>;
 }
 
 export type ToCoordinator =

@@ -144,7 +144,14 @@ export function createSimulation(given: SimulationConfig, deps: SimulationDeps):
     occupancy(sample) {
       if (!actor) return null;
       const snap = actor.getSnapshot();
-      return { ...occupancyOf(snap.context, sample), orchestrator: snap.value };
+      const here = occupancyOf(snap.context, sample);
+      // With workers the shoppers are theirs: their counts, as each last said (no sample ids).
+      const remote = deps.executor?.occupancy?.();
+      if (remote) {
+        for (const [state, n] of Object.entries(remote.counts)) here.counts[state] = (here.counts[state] ?? 0) + n;
+        here.total += remote.total;
+      }
+      return { ...here, orchestrator: snap.value };
     },
 
     shopper(id) {

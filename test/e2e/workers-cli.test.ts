@@ -28,6 +28,11 @@ describe('run --workers (mock store)', () => {
     expect(inProcess?.['sessions_created']).toBeGreaterThan(0);
     expect(two).toEqual(inProcess);
     expect(three).toEqual(inProcess);
+    // The map's counts: with workers the shoppers are theirs, and each says where they are — at the end every one is idle, as in-process.
+    const occupancy = runs.map((r) => summaryOf(r)['final_occupancy']);
+    expect(occupancy[0]).toEqual({ counts: { idle: 372 }, total: 372 });
+    expect(occupancy[1]).toEqual(occupancy[0]);
+    expect(occupancy[2]).toEqual(occupancy[0]);
   }, 120_000);
 
   it('checkpointed with 2 workers, resumed in-process (and the other way): the uninterrupted digest', async () => {
