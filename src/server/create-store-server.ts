@@ -85,8 +85,13 @@ function validationField(err: FastifyError): string | undefined {
   return path || err.validationContext;
 }
 
+/** The error body every refusal has: `{ error: { code, message[, field] } }`. */
+function errorBody(code: string, message: string, field?: string): { error: { code: string; message: string; field?: string } } {
+  return { error: field === undefined ? { code, message } : { code, message, field } };
+}
+
 function sendError(reply: FastifyReply, status: number, code: string, message: string, field?: string): FastifyReply {
-  return reply.code(status).send({ error: field === undefined ? { code, message } : { code, message, field } });
+  return reply.code(status).send(errorBody(code, message, field));
 }
 
 /** What a cart change answered: kept per (user, Idempotency-Key) for the same call sent again. */
@@ -158,13 +163,11 @@ export function createStoreServer(options: StoreServerOptions): StoreServer {
         }
         return body;
       } catch (err) {
+        // A refusal of the rules is kept as the error handler words it (and sent by it, as any refusal).
         if (isStoreRuleError(err) && err.status < 500) {
           entry.status = err.status;
-          entry.json = JSON.stringify({ error: err.field === undefined ? { code: err.storeCode, message: err.message } : { code: err.storeCode, message: err.message, field: err.field } });
-          if (err.storeCode === 'INSUFFICIENT_STOCK') stockRefusals++;
-          return reply.code(entry.status).header('content-type', 'application/json; charset=utf-8').send(entry.json);
-        }
-        kept.delete(id);
+          entry.json = JSON.stringify(errorBody(err.storeCode, err.message, err.field));
+        } else kept.delete(id);
         throw err;
       } finally {
         settle();
