@@ -167,21 +167,7 @@ describe.skipIf(!TEST_REDIS_URL)('BullMQ transport (real Redis)', () => {
   it('SIGKILL of a worker mid-cohort: the coordinator sees it lost within one heartbeat interval, another worker re-runs the job, same results', async () => {
     const coordEvents: CoordinatorEvent[] = [];
     const c = await coordinator('run-kill', {}, coordEvents);
-    const child = spawn(process.execPath, ['--import', 'tsx', WORKER_PROCESS], {
-      env: { ...process.env, SHOPSIM_TEST_WORKER: JSON.stringify({ url: space.url, prefix: space.prefix, identity: IDENTITY, processorUrl: PROCESSOR, ...FAST }) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    children.push(child);
-    const childEvents: WorkerEvent[] = [];
-    let buf = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      buf += d.toString();
-      let i;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        childEvents.push(JSON.parse(buf.slice(0, i)) as WorkerEvent);
-        buf = buf.slice(i + 1);
-      }
-    });
+    const { child, events: childEvents } = workerProcess();
     await c.waitForWorkers(1, 30_000);
     await seed(c, 1);
     const running = c.runCycle(1, [{ cohort: 0, input: { slowMs: 4000 } }]);
