@@ -46,7 +46,9 @@ sim.events.on('started', () => {
   startedAt = performance.now();
   cpuAtStart = cpuNow();
 });
+let firstCycleMs = 0;
 sim.events.on('cycle', (r) => {
+  if (durations.length === 0) firstCycleMs = performance.now() - startedAt;
   durations.push(r.durationSeconds);
   agentCycles += r.active;
   sample();
@@ -68,6 +70,10 @@ process.stdout.write(
     agents,
     cycles,
     cohorts: Math.ceil(agents / 500),
+    // From this process's start (data read, coordinator joined, workers waited for) to the run's start, and its first cycle (on workers: the cohorts built there from their bases).
+    startup_s: Math.round(startedAt) / 1000,
+    agent_cycles: agentCycles,
+    first_cycle_s: Math.round(firstCycleMs) / 1000,
     run_s: Math.round(runSeconds * 1000) / 1000,
     agent_cycles_per_s: Math.round(agentCycles / runSeconds),
     cycle_median_ms: Math.round((sorted[Math.floor(sorted.length / 2)] ?? 0) * 1e6) / 1000,

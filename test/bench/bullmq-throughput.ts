@@ -6,7 +6,7 @@
  * per run and returns them.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -29,22 +29,39 @@ export async function redisAnswers(url: string): Promise<boolean> {
   }
 }
 
-export function bullmqThroughput(o: { agents: number; cycles: number; url: string; prefix: string; inProcess: boolean; workers?: number }): { inProcess: RunLine | null; distributed: RunLine } {
+/** A process's peak resident set (VmHWM in /proc/<pid>/status), MB; null where /proc does not tell. */
+function peakRssMb(pid: number | undefined): number | null {
+  try {
+    const m = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Math.round(Number(m[1]) / 1024) : null;
+  } catch {
+    return null;
+  }
+}
+
+export function bullmqThroughput(o: { agents: number; cycles: number; url: string; prefix: string; inProcess: boolean; workers?: number; heapMb?: number }): { inProcess: RunLine | null; distributed: RunLine } {
   const dir = mkdtempSync(join(tmpdir(), 'shopsim-bench-bullmq-'));
   const procs: ChildProcess[] = [];
   try {
-    writeFileSync(join(dir, 'personas.json'), JSON.stringify(generatePersonas(o.agents, 42)));
+    // Written a persona at a time: at 1,000,000 the whole file (~500 MB) is near V8's longest string.
+    const fd = openSync(join(dir, 'personas.json'), 'w');
+    generatePersonas(o.agents, 42).forEach((p, i) => writeSync(fd, `${i ? ',' : '['}${JSON.stringify(p)}`));
+    writeSync(fd, ']');
+    closeSync(fd);
     writeFileSync(join(dir, 'products.json'), JSON.stringify(generateProducts(240, 42)));
+    const heap = `--max-old-space-size=${o.heapMb ?? 4096}`;
     const one = (mode: string) => {
-      const out = execFileSync(process.execPath, ['--max-old-space-size=4096', '--import', 'tsx', 'test/bench/bullmq-run.ts', mode, String(o.agents), String(o.cycles), dir, o.url, o.prefix], { encoding: 'utf8', maxBuffer: 1 << 20 });
+      const out = execFileSync(process.execPath, [heap, '--import', 'tsx', 'test/bench/bullmq-run.ts', mode, String(o.agents), String(o.cycles), dir, o.url, o.prefix], { encoding: 'utf8', maxBuffer: 1 << 20 });
       const line = JSON.parse(out.trim().split('\n').pop() as string) as RunLine;
+      // Each worker process's peak RSS over the whole run (it is still alive here).
+      if (mode === 'bullmq') line['workers_peak_rss_mb'] = procs.map((p) => peakRssMb(p.pid));
       process.stdout.write(`${JSON.stringify({ bench: 'bullmq-run', ...line })}\n`);
       return line;
     };
     const inProcess = o.inProcess ? one('in-process') : null;
     const workerOptions = { url: o.url, prefix: o.prefix, identity: { version: 'bench', fingerprint: 'bench' }, processorUrl: new URL('../../src/scale/cohort-processor.ts', import.meta.url).href, concurrency: 1, local: { personas: join(dir, 'personas.json'), products: join(dir, 'products.json') } };
     for (let i = 0; i < (o.workers ?? 2); i++) {
-      procs.push(spawn(process.execPath, ['--max-old-space-size=4096', '--import', 'tsx', 'test/scale/fixtures/worker-process.ts'], { env: { ...process.env, SHOPSIM_TEST_WORKER: JSON.stringify(workerOptions) }, stdio: 'ignore' }));
+      procs.push(spawn(process.execPath, [heap, '--import', 'tsx', 'test/scale/fixtures/worker-process.ts'], { env: { ...process.env, SHOPSIM_TEST_WORKER: JSON.stringify(workerOptions) }, stdio: 'ignore' }));
     }
     return { inProcess, distributed: one('bullmq') };
   } finally {

@@ -17,6 +17,9 @@
  * BENCH_WORKERS (2) worker threads, heap limit 8 GB a thread: completes?, data generation,
  * worker start-up and start-up (cohorts built on the workers) times, per-thread peak V8 heap,
  * the coordinator thread's heap and the process's peak RSS (the threads share it). One JSON line.
+ * BENCH_SCALE_MILLION=bullmq: the same 1,000,000 × 3 on 2 BullMQ worker processes of one thread
+ * each (Redis as above): start-up, first cycle (the cohorts built on the workers), cycle median,
+ * each worker process's peak RSS (VmHWM; target < 4 GiB) and the coordinator's.
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -37,6 +40,21 @@ function run(w: number, n: number, c: number, cohortSize: number, keepSnapshots 
   return line;
 }
 
+if (process.env['BENCH_SCALE_MILLION'] === 'bullmq') {
+  // The same 1,000,000 × 3 on 2 BullMQ worker processes (one thread each): each process's peak RSS.
+  const redisUrl = process.env['SHOPSIM_REDIS_URL'] ?? process.env['TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+  if (!(await redisAnswers(redisUrl))) {
+    process.stdout.write(`${JSON.stringify({ bench: 'scale-million-bullmq', skipped: `Redis at ${redisUrl.replace(/\/\/[^@/]*@/, '//')} did not answer` })}\n`);
+    process.exit(0);
+  }
+  const t0 = performance.now();
+  const { distributed } = bullmqThroughput({ agents: 1_000_000, cycles: 3, url: redisUrl, prefix: `shopsim-bench-${randomBytes(4).toString('hex')}`, inProcess: false, heapMb: 8192 });
+  const rss = distributed['workers_peak_rss_mb'] as (number | null)[];
+  process.stdout.write(
+    `${JSON.stringify({ bench: 'scale-million-bullmq', completed: distributed['agent_cycles'] === 3_000_000, wall_s: Math.round(performance.now() - t0) / 1000, workers_peak_rss_mb: rss, per_worker_rss_target_mb: 4096, under_target: rss.every((r) => r !== null && r < 4096) })}\n`,
+  );
+  process.exit(0);
+}
 if (process.env['BENCH_SCALE_MILLION'] === '1') {
   const t0 = performance.now();
   const line = run(workers, 1_000_000, 3, 500, true, 8192);
