@@ -978,7 +978,7 @@ export async function startCohortWorker(options: CohortWorkerOptions): Promise<C
      * One job: its cohorts, one after another, on the thread `run` gives. Every cohort's state is
      * read in one round trip (MGET); the next cohort is handed to the thread while one runs (the
      * thread never waits on the main thread between two); each cohort's state out and result are
-     * written as soon as it is done (pipelined, not awaited before the next), all of them before
+     * written as soon as it is done (one pipeline, not awaited before the next), all of them before
      * the job completes. A cohort that throws fails the job (`cohort K: reason`): the job is run
      * again, all its cohorts, from the same inputs (never overwritten in a cycle), with the same outputs.
      */
@@ -1023,13 +1023,17 @@ export async function startCohortWorker(options: CohortWorkerOptions): Promise<C
           const { cohort } = cohorts[i]!;
           const ms = Date.now() - since;
           since = Date.now();
+          // A pipeline, not MULTI (2 calls a cohort, not 4): nothing reads them before the job completes,
+          // and a cohort written by half by a lost attempt is written whole, with the same values, by the next.
           writes.push(
             data
-              .multi()
+              .pipeline()
               .set(keys.snapshot(cohort, jd.cycle), out.snapshot)
               .set(keys.result(jd.cycle, cohort), JSON.stringify(out.result))
               .exec()
-              .then(() => {
+              .then((replies) => {
+                const failed = replies?.find(([err]) => err);
+                if (failed) throw new Error(`cohort ${cohort}: its state and result were not written (${oneLine(failed[0])})`);
                 done++;
                 open--;
                 active--;
