@@ -811,7 +811,7 @@ export interface CohortWorkerOptions extends TransportTiming {
   url: string;
   prefix?: string;
   identity: Identity;
-  /** Cohort jobs at once (one worker thread each; default 1). */
+  /** Worker threads (default 1): each has its own slot queue and runs one cohort at a time. */
   concurrency?: number;
   /** A module exporting createProcessor (./thread-pool.ts). */
   processorUrl: string;
