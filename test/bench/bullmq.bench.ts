@@ -13,7 +13,7 @@
  * slot holding cohorts, at most 32 cohorts a job), and what Redis did per cycle and per cohort
  * (INFO commandstats and INFO cpu before and after the measured cycles: calls, and redis-server's
  * CPU time, all clients' — the projection in docs/scaling.md divides a core by it).
- * BENCH_BULLMQ_BARRIER_ONLY=1: the barrier lines only.
+ * BENCH_BULLMQ_BARRIER_ONLY=1: the barrier lines only; BENCH_BULLMQ_BARRIER_COHORTS=40,200,2000: other cohort counts.
  */
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
@@ -56,7 +56,7 @@ const stats = new Redis(url);
 const workers = [];
 for (let i = 0; i < 2; i++) workers.push(await startCohortWorker({ url, prefix, identity, processorUrl, concurrency: 2 }));
 try {
-  for (const cohorts of [40, 200]) {
+  for (const cohorts of (process.env['BENCH_BULLMQ_BARRIER_COHORTS'] ?? '40,200').split(',').map(Number)) {
     const runId = `bench-${cohorts}`;
     const c = await openCoordinator({ url, prefix, runId, identity });
     await c.waitForWorkers(2, 30_000);
