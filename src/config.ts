@@ -244,7 +244,7 @@ const RUN_SPECS: { [K in keyof RunConfig]: OptionSpec<RunConfig[K]> } = {
   redisPrefix: { flag: '--redis-prefix', group: 'scale', env: ['SHOPSIM_REDIS_PREFIX'], yaml: ['scale.redis_prefix'], kind: 'string', default: 'shopsim', commands: ['run', 'worker'], description: 'with --redis: the key prefix of everything the run and its workers write there (one run at a time per prefix)' },
   workersExpected: { flag: '--workers-expected', group: 'scale', env: ['SHOPSIM_WORKERS_EXPECTED'], yaml: ['scale.workers_expected'], kind: 'int', min: 1, default: 1, commands: RUN, description: 'with --redis: workers to wait for before the first cycle' },
   workersTimeout: { flag: '--workers-timeout', group: 'scale', env: ['SHOPSIM_WORKERS_TIMEOUT'], yaml: ['scale.workers_timeout'], kind: 'duration', default: 120, commands: RUN, description: 'with --redis: how long to wait for --workers-expected workers (e.g. 30s, 5m), else exit 2' },
-  workerLockTimeout: { flag: '--worker-lock-timeout', group: 'scale', env: ['SHOPSIM_WORKER_LOCK_TIMEOUT'], yaml: ['scale.worker_lock_timeout'], kind: 'duration', default: 10, commands: RUN, description: "with --redis: a lost worker's cohort jobs are taken over by the others after about this long (its job lock; stalled checks every half of it)" },
+  workerLockTimeout: { flag: '--worker-lock-timeout', group: 'scale', env: ['SHOPSIM_WORKER_LOCK_TIMEOUT'], yaml: ['scale.worker_lock_timeout'], kind: 'duration', default: 10, commands: RUN, description: "with --redis: a lost worker's jobs (each its slot's cohorts of a cycle) are taken over by the others after about this long (its job lock; stalled checks every half of it)" },
   workerDbPool: { flag: '--worker-db-pool', group: 'scale', env: ['SHOPSIM_WORKER_DB_POOL'], yaml: ['scale.worker_db_pool'], kind: 'int', min: 1, default: 4, commands: RUN, description: 'on PostgreSQL, with --workers or --redis: connections of each worker thread\'s own pool, through which it writes its cohorts\' sessions' },
 };
 
@@ -309,8 +309,8 @@ export interface WorkerOnlyConfig {
 }
 
 const WORKER_SPECS: { [K in keyof WorkerOnlyConfig]: OptionSpec<WorkerOnlyConfig[K]> } = {
-  concurrency: { flag: '--concurrency', group: 'scale', env: ['SHOPSIM_WORKER_CONCURRENCY'], kind: 'int', min: 1, max: 256, default: 1, commands: ['worker'], description: 'cohort jobs at once (one worker thread each; about one per core)' },
-  verbose: { flag: '--verbose', group: 'scale', kind: 'bool', default: false, commands: ['worker'], description: 'a line per cohort job started and done' },
+  concurrency: { flag: '--concurrency', group: 'scale', env: ['SHOPSIM_WORKER_CONCURRENCY'], kind: 'int', min: 1, max: 256, default: 1, commands: ['worker'], description: "worker threads, one cohort at a time each (each thread takes its own slot's job of the cycle; about one per core)" },
+  verbose: { flag: '--verbose', group: 'scale', kind: 'bool', default: false, commands: ['worker'], description: 'a line per cohort started and done' },
 };
 
 /** Options of `shopsim ctl` that `run` does not have (it shares --checkpoint-dir: the run files are beside it). */

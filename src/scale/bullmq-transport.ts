@@ -3,15 +3,20 @@
  * machines, through BullMQ on Redis (docs/scaling.md).
  *
  *  - Per (run, cycle) one FlowProducer flow: a parent job `run:cycle:barrier` on the barrier
- *    queue with one child per cohort on the cohorts queue, job id `run:cycle:cohort` (a flow
- *    added twice — a coordinator retrying after a lost answer — is de-duplicated by the ids).
- *    The parent is the durable barrier: it becomes processable only when every child has
- *    completed; the coordinator's barrier worker takes it and reads the results back.
+ *    queue with one child per slot (a worker thread's own queue, or the shared one), holding the
+ *    ordered list of the cohorts given to that slot (at most `cohortsPerJob`: a slot with more has
+ *    several), job id `run:cycle:<first cohort>` (a flow added twice — a coordinator retrying
+ *    after a lost answer — is de-duplicated by the ids). The parent is the durable barrier: it
+ *    becomes processable only when every child has completed; the coordinator's barrier worker
+ *    takes it and reads the results back, cohort by cohort.
  *  - Jobs carry references, not blobs: the cohort's snapshot before the cycle is the Redis key
  *    `…:snap:run:cohort:cycle-1`; the worker writes the snapshot after it under
  *    `…:snap:run:cohort:cycle` and the report (totals and event-log entries) under
  *    `…:result:run:cycle:cohort`. Inputs are never overwritten within a cycle, so a cohort run
  *    twice (a stalled job re-run, a retry) computes the same outputs from the same input.
+ *  - A job runs its cohorts one after another on one thread and writes each cohort's outputs as
+ *    soon as it is done; a job run again (retried, taken over) runs all of them again from the
+ *    same inputs, with the same outputs.
  *  - A child that fails is retried (attempts, fixed backoff); after the last attempt it fails
  *    its parent (failParentOnFailure), which the coordinator sees as a clear run failure rather
  *    than a parent waiting for its children forever.
@@ -85,16 +90,28 @@ export interface TransportTiming {
 const DEFAULT_TIMING = { heartbeatMs: 1000, lockDurationMs: 10_000, stalledIntervalMs: 5000 } as const;
 
 /**
- * Jobs a slot queue's Worker holds at once: the one its thread runs and the next ones, prefetched
- * (BENCH=bullmq's barrier, no-work processor, 200 cohorts: median 137–160 ms per cycle with 4
- * against 198–214 ms with 2, alternated runs on a loaded machine). BullMQ renews a job's lock by
+ * Jobs a slot queue's Worker holds at once: the one its thread runs and the next one, prefetched
+ * (a slot has more than one job in a cycle only past DEFAULT_COHORTS_PER_JOB cohorts; within a
+ * job the next cohort is handed to the thread while one runs; with one job per cohort this was 4:
+ * 137–160 ms per cycle against 198–214 ms with 2 at 200 cohorts). BullMQ renews a job's lock by
  * job id: after an outage longer than the lock, spare concurrency lets a worker fetch a stalled job
  * again while its stale attempt still waits for the thread, and that attempt's end stopped the
  * renewal of the new one (which then stalled until it failed: the Redis-restart test of
  * test/scale/bullmq-transport.test.ts, with 4); each attempt therefore also renews its own lock
  * with its own token while it is in flight (processJob).
  */
-const SLOT_PREFETCH = 4;
+const SLOT_PREFETCH = 2;
+
+/**
+ * Cohorts per job, at most (the default of CoordinatorOptions.cohortsPerJob). A job costs about
+ * the same whatever it holds (~50 Redis calls and ~6 ms of a worker's main thread, measured with
+ * one cohort a job: BullMQ's fetch, lock, completion and flow bookkeeping), so a slot's cohorts go
+ * in as few jobs as this allows. The cap bounds what one job is: its time on a thread (32 cohorts
+ * of 500 shoppers: ~0.5–1 s of shopping), what a job run again after a lost worker or a failure
+ * runs twice, and its data (~10 bytes a cohort). A run of 1,000,000 agents in 2,000 cohorts on
+ * 8 threads: 250 cohorts a slot, 8 jobs a slot per cycle.
+ */
+export const DEFAULT_COHORTS_PER_JOB = 32;
 
 /** BullMQ forbids ':' in queue names' keys and allows only `a:b:c` job ids: a run id is made safe for both. */
 function safe(id: string): string {
@@ -123,23 +140,45 @@ export function transportKeys(prefix: string, runId: string) {
     /** Set: slot queues of lost or departed workers, consumed by every live worker until the next cycle starts. */
     orphans: `${prefix}:orphans:${run}`,
     barrierQueue: `barrier-${run}`,
+    /** The id of the cycle's job whose first cohort is `cohort` (a job holds one slot's cohorts, in cohort order). */
     childId: (cycle: number, cohort: number) => `${run}:${cycle}:${cohort}`,
     parentId: (cycle: number) => `${run}:${cycle}:barrier`,
   };
 }
 
-/** The data of one cohort job: references and small inputs only (asserted in the tests). */
+/**
+ * The data of one job: the cohorts of one slot for one cycle, in cohort order — numbers and small
+ * inputs only, no state (asserted in the tests). Each cohort's keys follow from the run, the cycle
+ * and its number (transportKeys): its state in `snapshot(cohort, cycle - 1)`, its base
+ * `base(cohort)`; the job writes `snapshot(cohort, cycle)` and `result(cycle, cohort)`.
+ */
 export interface CohortJobData {
   runId: string;
   cycle: number;
-  cohort: number;
-  snapshotIn: string;
-  snapshotOut: string;
-  /** The cohort's base (when the transport above keeps one): read with the snapshot, handed to the processor. */
-  baseKey: string;
-  resultKey: string;
-  /** What the cycle needs besides the snapshot (the RUN_CYCLE event): small JSON. */
+  /** The cohorts, in cohort order. */
+  cohorts: number[];
+  /** What the cycle needs besides the state (the RUN_CYCLE event): small JSON, the same for every cohort of the job … */
   input: unknown;
+  /** … except these (cohort → its own input), when one differs (a window set for it). */
+  inputs?: Record<string, unknown>;
+}
+
+/** The cohorts of one job with their inputs (a cohort's own, else the job's). */
+function jobCohorts(jd: CohortJobData): { cohort: number; input: unknown }[] {
+  return jd.cohorts.map((cohort) => ({ cohort, input: jd.inputs && String(cohort) in jd.inputs ? jd.inputs[String(cohort)] : jd.input }));
+}
+
+/** The job data of cohorts (in cohort order): the first one's input shared, the others' given only where they differ. */
+function jobData(runId: string, cycle: number, work: CycleWork[]): CohortJobData {
+  const shared = JSON.stringify(work[0]?.input ?? null);
+  const inputs: Record<string, unknown> = {};
+  let differ = false;
+  for (const w of work) {
+    if (JSON.stringify(w.input ?? null) === shared) continue;
+    inputs[String(w.cohort)] = w.input;
+    differ = true;
+  }
+  return { runId, cycle, cohorts: work.map((w) => w.cohort), input: work[0]?.input ?? null, ...(differ ? { inputs } : {}) };
 }
 
 /** A worker as the coordinator sees it (its heartbeat record). */
@@ -151,7 +190,7 @@ export interface WorkerInfo {
   fingerprint: string;
   runId: string;
   concurrency: number;
-  /** Cohort jobs running now, and run so far. */
+  /** Cohorts of the jobs running now not done yet, and cohort cycles done so far. */
   active: number;
   done: number;
   /** Agent-cycles and store calls of the cohort jobs it completed (cumulative; absent from an older worker). */
@@ -266,8 +305,10 @@ export interface CoordinatorOptions extends TransportTiming {
    * host is refused at join, naming it.
    */
   loopbackOnly?: string | null;
-  /** Tries of a cohort job before its cycle fails the run (default 3). */
+  /** Tries of a job before its cycle fails the run (default 3). */
   attempts?: number;
+  /** Cohorts a job holds at most (default DEFAULT_COHORTS_PER_JOB): a slot given more has several jobs per cycle. */
+  cohortsPerJob?: number;
   /** How long Redis may be away before the run stops (default 300 s). */
   redisDownLimitMs?: number;
   onEvent?: (e: CoordinatorEvent) => void;
@@ -276,6 +317,13 @@ export interface CoordinatorOptions extends TransportTiming {
 export interface CycleWork {
   cohort: number;
   input: unknown;
+}
+
+/** One job of a cycle: the cohorts of one slot (or of the shared queue), in cohort order. */
+export interface CycleJob {
+  queue: string;
+  id: string;
+  cohorts: number[];
 }
 
 export interface Coordinator {
@@ -293,10 +341,12 @@ export interface Coordinator {
   workers(): WorkerInfo[];
   /** The workers' heartbeat interval, ms. */
   readonly heartbeatMs: number;
-  /** Every worker seen in the run (lost ones too) with the cohort jobs it completed, counted at the barriers. */
+  /** Every worker seen in the run (lost ones too) with the cohort cycles it completed (`jobs`), counted at the barriers. */
   workerTally(): { worker: WorkerInfo; lost: boolean; jobs: number }[];
   /** The queue each cohort's job of the last cycle went to (a worker thread's slot queue, or the shared queue). */
   assignments(): ReadonlyMap<number, string>;
+  /** The jobs of the last cycle: each one's queue, job id and cohorts (in cohort order). */
+  jobs(): readonly CycleJob[];
   /** Marks the run done (workers go back to waiting for a run), removes its queues and keys, closes. */
   close(options?: { keepData?: boolean }): Promise<void>;
 }
@@ -310,6 +360,7 @@ export async function openCoordinator(options: CoordinatorOptions): Promise<Coor
   const redis = await commandClient(target);
   const connection = bullConnection(target);
   const attempts = options.attempts ?? 3;
+  const perJob = Math.max(1, Math.floor(options.cohortsPerJob ?? DEFAULT_COHORTS_PER_JOB));
   const downLimit = options.redisDownLimitMs ?? 300_000;
   const emit = (e: CoordinatorEvent) => options.onEvent?.(e);
 
@@ -382,9 +433,9 @@ export async function openCoordinator(options: CoordinatorOptions): Promise<Coor
   const barrierWorker = new Worker(
     keys.barrierQueue,
     async (job: Job) => {
-      // Which worker completed each cohort (exact, from the children's return values).
-      const values = (await job.getChildrenValues()) as Record<string, { worker?: string }>;
-      for (const v of Object.values(values)) if (v?.worker) jobsDone.set(v.worker, (jobsDone.get(v.worker) ?? 0) + 1);
+      // Which worker completed each cohort (exact, from the children's return values: the attempt that completed a job ran all its cohorts).
+      const values = (await job.getChildrenValues()) as Record<string, { worker?: string; cohorts?: number }>;
+      for (const v of Object.values(values)) if (v?.worker) jobsDone.set(v.worker, (jobsDone.get(v.worker) ?? 0) + (v.cohorts ?? 1));
       barriers.get((job.data as { cycle: number }).cycle)?.resolve();
       return { ok: true };
     },
@@ -406,6 +457,8 @@ export async function openCoordinator(options: CoordinatorOptions): Promise<Coor
   const assignment = new Map<number, string>();
   /** The queue each cohort's job of the last cycle went to. */
   let lastQueues = new Map<number, string>();
+  /** The jobs of the cycle running now: queue, id and cohorts (a failed one is looked up by them). */
+  let lastJobs: CycleJob[] = [];
   /** Slot queues this coordinator put in the orphan set (removed when the next cycle starts). */
   const orphaned = new Set<string>();
   const queueOfSlot = (slot: string) => (slot.includes('#') ? keys.cohortsQueue : slot);
@@ -422,12 +475,12 @@ export async function openCoordinator(options: CoordinatorOptions): Promise<Coor
    * worker joined), are given to the slots holding fewest, in cohort order. No live worker: every
    * cohort on the shared queue.
    */
-  function assign(cohorts: number[]): Map<number, string> {
+  function assign(cohorts: number[]): { queues: Map<number, string>; slots: Map<string, number[]> } {
     const slots = liveSlots();
     const queues = new Map<number, string>();
     if (slots.length === 0) {
       for (const c of cohorts) queues.set(c, keys.cohortsQueue);
-      return queues;
+      return { queues, slots: new Map([[keys.cohortsQueue, [...cohorts].sort((a, b) => a - b)]]) };
     }
     const held = new Map(slots.map((q) => [q, [] as number[]]));
     const free: number[] = [];
@@ -455,8 +508,27 @@ export async function openCoordinator(options: CoordinatorOptions): Promise<Coor
       assignment.set(c, q);
       i++;
     }
-    for (const [q, list] of held) for (const c of list) queues.set(c, queueOfSlot(q));
-    return queues;
+    for (const [q, list] of held) {
+      list.sort((a, b) => a - b);
+      for (const c of list) queues.set(c, queueOfSlot(q));
+    }
+    return { queues, slots: held };
+  }
+  /**
+   * The cycle's jobs: each slot's cohorts in cohort order, in runs of at most `perJob` (a slot
+   * with more has several jobs; the shared queue's cohorts, when no worker publishes slots, are
+   * cut the same way, and any thread takes them). Deterministic for a cycle: a flow added again
+   * has the same job ids.
+   */
+  function jobsOf(cycle: number, slots: Map<string, number[]>): CycleJob[] {
+    const jobs: CycleJob[] = [];
+    for (const [slot, list] of slots) {
+      for (let i = 0; i < list.length; i += perJob) {
+        const cohorts = list.slice(i, i + perJob);
+        jobs.push({ queue: queueOfSlot(slot), id: keys.childId(cycle, cohorts[0]!), cohorts });
+      }
+    }
+    return jobs.sort((a, b) => a.cohorts[0]! - b.cohorts[0]!);
   }
   /** A lost or departed worker's slot queues: every live worker takes their jobs (waiting, or active with an expired lock). */
   async function orphan(info: WorkerInfo): Promise<void> {
@@ -559,15 +631,19 @@ export async function openCoordinator(options: CoordinatorOptions): Promise<Coor
   ticker.unref();
 
   /** Why a cycle's parent failed: its failed child's reason. */
-  async function failureOf(cycle: number, work: CycleWork[]): Promise<Error | null> {
+  async function failureOf(cycle: number, jobs: CycleJob[]): Promise<Error | null> {
     const parent = await Job.fromId(barrierQueue, keys.parentId(cycle));
     if (!parent) return null;
     const state = await parent.getState();
     if (state !== 'failed') return null;
-    for (const w of work) {
-      const child = await Job.fromId(queueNamed(lastQueues.get(w.cohort) ?? keys.cohortsQueue), keys.childId(cycle, w.cohort));
+    for (const j of jobs) {
+      const child = await Job.fromId(queueNamed(j.queue), j.id);
       if (child && (await child.getState()) === 'failed') {
-        return new TransportError(`cohort ${w.cohort} of cycle ${cycle} failed ${child.attemptsMade} time${child.attemptsMade === 1 ? '' : 's'} (last: ${child.failedReason}); the run stops at cycle ${cycle - 1}`);
+        // The worker names the cohort that threw (`cohort K: reason`).
+        const m = /^cohort (\d+): ([\s\S]*)$/.exec(child.failedReason ?? '');
+        const what = m ? `cohort ${m[1]}` : `the job of cohorts ${j.cohorts.join(', ')}`;
+        const reason = m ? m[2] : child.failedReason;
+        return new TransportError(`${what} of cycle ${cycle} failed ${child.attemptsMade} time${child.attemptsMade === 1 ? '' : 's'} (last: ${reason}); the run stops at cycle ${cycle - 1}`);
       }
     }
     return new TransportError(`cycle ${cycle} failed in the queue (${parent.failedReason}); the run stops at cycle ${cycle - 1}`);
@@ -591,6 +667,7 @@ export async function openCoordinator(options: CoordinatorOptions): Promise<Coor
     heartbeatMs: timing.heartbeatMs,
     workerTally: () => [...seen.values()].map(({ lost, ...worker }) => ({ worker, lost, jobs: jobsDone.get(worker.id) ?? 0 })),
     assignments: () => lastQueues,
+    jobs: () => lastJobs,
 
     async waitForWorkers(count, timeoutMs, onWaiting) {
       const t0 = Date.now();
@@ -622,12 +699,15 @@ export async function openCoordinator(options: CoordinatorOptions): Promise<Coor
           for (const q of qs) orphaned.add(q);
         });
       }
-      const queues = assign(sorted.map((w) => w.cohort));
+      const { queues, slots } = assign(sorted.map((w) => w.cohort));
       lastQueues = queues;
+      const jobs = jobsOf(cycle, slots);
+      lastJobs = jobs;
+      const workOf = new Map(sorted.map((w) => [w.cohort, w]));
       const done = new Promise<void>((resolve, reject) => barriers.set(cycle, { resolve, reject }));
       // A failed parent is looked for on every check while the barrier is open.
       const failWatch = setInterval(() => {
-        void failureOf(cycle, sorted).then(
+        void failureOf(cycle, jobs).then(
           (err) => err && barriers.get(cycle)?.reject(err),
           () => {},
         );
@@ -640,21 +720,12 @@ export async function openCoordinator(options: CoordinatorOptions): Promise<Coor
             queueName: keys.barrierQueue,
             data: { runId: options.runId, cycle, cohorts: sorted.length },
             opts: { jobId: keys.parentId(cycle), removeOnComplete: true },
-            children: sorted.map((w) => ({
-              name: 'cohort',
-              queueName: queues.get(w.cohort)!,
-              data: {
-                runId: options.runId,
-                cycle,
-                cohort: w.cohort,
-                snapshotIn: keys.snapshot(w.cohort, cycle - 1),
-                snapshotOut: keys.snapshot(w.cohort, cycle),
-                baseKey: keys.base(w.cohort),
-                resultKey: keys.result(cycle, w.cohort),
-                input: w.input,
-              } satisfies CohortJobData,
+            children: jobs.map((j) => ({
+              name: 'cohorts',
+              queueName: j.queue,
+              data: jobData(options.runId, cycle, j.cohorts.map((c) => workOf.get(c)!)) satisfies CohortJobData,
               // Completed children are kept for two cycles: the de-duplication window of a flow added twice.
-              opts: { jobId: keys.childId(cycle, w.cohort), attempts, backoff: { type: 'fixed', delay: 200 }, failParentOnFailure: true, removeOnComplete: { count: 2 * sorted.length } },
+              opts: { jobId: j.id, attempts, backoff: { type: 'fixed', delay: 200 }, failParentOnFailure: true, removeOnComplete: { count: 2 * jobs.length } },
             })),
           });
         // While Redis is away BullMQ queues the command; the checks stop the run past the limit.
@@ -730,6 +801,9 @@ export type WorkerEvent =
   | { type: 'run-ended'; runId: string; done: number }
   | { type: 'cohort-started'; cycle: number; cohort: number; attempt: number; queue?: string }
   | { type: 'cohort-done'; cycle: number; cohort: number; ms: number; queue?: string }
+  /** A job (one slot's cohorts of a cycle, in cohort order) taken, and completed: every cohort's outputs written. */
+  | { type: 'job-started'; cycle: number; cohorts: number[]; attempt: number; queue: string }
+  | { type: 'job-done'; cycle: number; cohorts: number[]; ms: number; queue: string }
   | { type: 'redis-down'; message: string }
   | { type: 'redis-back' };
 
@@ -737,7 +811,7 @@ export interface CohortWorkerOptions extends TransportTiming {
   url: string;
   prefix?: string;
   identity: Identity;
-  /** Cohort jobs at once (one worker thread each; default 1). */
+  /** Worker threads (default 1): each has its own slot queue and runs one cohort at a time. */
   concurrency?: number;
   /** A module exporting createProcessor (./thread-pool.ts). */
   processorUrl: string;
@@ -900,30 +974,86 @@ export async function startCohortWorker(options: CohortWorkerOptions): Promise<C
         }
       })();
     }, heartbeatMs);
+    /**
+     * One job: its cohorts, one after another, on the thread `run` gives. Every cohort's state is
+     * read in one round trip (MGET); the next cohort is handed to the thread while one runs (the
+     * thread never waits on the main thread between two); each cohort's state out and result are
+     * written as soon as it is done (one pipeline, not awaited before the next), all of them before
+     * the job completes. A cohort that throws fails the job (`cohort K: reason`): the job is run
+     * again, all its cohorts, from the same inputs (never overwritten in a cycle), with the same outputs.
+     */
     const processJob = async (job: Job, token: string | undefined, run: (work: ThreadWork) => Promise<ThreadOutput>, queue: string) => {
       const jd = job.data as CohortJobData;
       const t = Date.now();
+      const cohorts = jobCohorts(jd);
+      const attempt = job.attemptsStarted;
       // This attempt's own lock renewal (see SLOT_PREFETCH); a stale attempt's fails and changes nothing.
       const renew = token ? setInterval(() => void job.extendLock(token, lockDuration).catch(() => 0), Math.max(100, Math.floor(lockDuration / 2))) : null;
-      active++;
-      emit({ type: 'cohort-started', cycle: jd.cycle, cohort: jd.cohort, attempt: job.attemptsStarted, queue });
+      let open = cohorts.length;
+      active += open;
+      emit({ type: 'job-started', cycle: jd.cycle, cohorts: jd.cohorts, attempt, queue });
+      const writes: Promise<void>[] = [];
+      let next: Promise<ThreadOutput> | null = null;
       try {
-        const snapshot = await data.get(jd.snapshotIn);
-        if (snapshot === null) throw new Error(`snapshot ${jd.snapshotIn} is missing in Redis`);
-        // The base (~250 KB at 500 shoppers) is read only when the thread asks for it (it has not parsed it yet).
-        const work: ThreadWork = { runId: jd.runId, cycle: jd.cycle, cohort: jd.cohort, input: jd.input, snapshot, ...(jd.baseKey ? {} : { base: null }) };
-        let out = await run(work);
-        if (out.needBase) out = await run({ ...work, base: await data.get(jd.baseKey) });
-        await data.multi().set(jd.snapshotOut, out.snapshot).set(jd.resultKey, JSON.stringify(out.result)).exec();
-        done++;
-        const r = out.result as { agentCycles?: number; report?: { totals?: { calls?: number } } };
-        agentCycles += r.agentCycles ?? 0;
-        requests += r.report?.totals?.calls ?? 0;
-        emit({ type: 'cohort-done', cycle: jd.cycle, cohort: jd.cohort, ms: Date.now() - t, queue });
-        return { worker: id, ms: Date.now() - t, queue };
+        const states = await data.mget(...cohorts.map((c) => keys.snapshot(c.cohort, jd.cycle - 1)));
+        states.forEach((state, i) => {
+          if (state === null) throw new Error(`cohort ${cohorts[i]!.cohort}: snapshot ${keys.snapshot(cohorts[i]!.cohort, jd.cycle - 1)} is missing in Redis`);
+        });
+        const handOver = (i: number): Promise<ThreadOutput> => {
+          const { cohort, input } = cohorts[i]!;
+          const work: ThreadWork = { runId: jd.runId, cycle: jd.cycle, cohort, input, snapshot: states[i]! };
+          states[i] = null;
+          emit({ type: 'cohort-started', cycle: jd.cycle, cohort, attempt, queue });
+          return (async () => {
+            try {
+              // The base (~250 KB at 500 shoppers) is read only when the thread asks for it (it has not parsed it yet).
+              const out = await run(work);
+              return out.needBase ? await run({ ...work, base: await data.get(keys.base(cohort)) }) : out;
+            } catch (err) {
+              throw new Error(`cohort ${cohort}: ${oneLine(err)}`);
+            }
+          })();
+        };
+        next = cohorts.length ? handOver(0) : null;
+        let since = Date.now();
+        for (let i = 0; i < cohorts.length; i++) {
+          const current: Promise<ThreadOutput> = next!;
+          next = i + 1 < cohorts.length ? handOver(i + 1) : null;
+          const out = await current;
+          const { cohort } = cohorts[i]!;
+          const ms = Date.now() - since;
+          since = Date.now();
+          // A pipeline, not MULTI (2 calls a cohort, not 4): nothing reads them before the job completes,
+          // and a cohort written by half by a lost attempt is written whole, with the same values, by the next.
+          writes.push(
+            data
+              .pipeline()
+              .set(keys.snapshot(cohort, jd.cycle), out.snapshot)
+              .set(keys.result(jd.cycle, cohort), JSON.stringify(out.result))
+              .exec()
+              .then((replies) => {
+                const failed = replies?.find(([err]) => err);
+                if (failed) throw new Error(`cohort ${cohort}: its state and result were not written (${oneLine(failed[0])})`);
+                done++;
+                open--;
+                active--;
+                const r = out.result as { agentCycles?: number; report?: { totals?: { calls?: number } } };
+                agentCycles += r.agentCycles ?? 0;
+                requests += r.report?.totals?.calls ?? 0;
+                emit({ type: 'cohort-done', cycle: jd.cycle, cohort, ms, queue });
+              }),
+          );
+        }
+        await Promise.all(writes);
+        emit({ type: 'job-done', cycle: jd.cycle, cohorts: jd.cohorts, ms: Date.now() - t, queue });
+        return { worker: id, ms: Date.now() - t, queue, cohorts: cohorts.length };
+      } catch (err) {
+        // Nothing of this attempt is left running or writing when it fails (a retry may start at once).
+        await Promise.allSettled([next, ...writes]);
+        throw err;
       } finally {
         if (renew) clearInterval(renew);
-        active--;
+        active -= open;
       }
     };
     const workerOn = (queue: string, run: (work: ThreadWork) => Promise<ThreadOutput>, slots: number) => {

@@ -61,7 +61,9 @@ export function bullmqThroughput(o: { agents: number; cycles: number; url: strin
     const inProcess = o.inProcess ? one('in-process') : null;
     const workerOptions = { url: o.url, prefix: o.prefix, identity: { version: 'bench', fingerprint: 'bench' }, processorUrl: new URL('../../src/scale/cohort-processor.ts', import.meta.url).href, concurrency: 1, local: { personas: join(dir, 'personas.json'), products: join(dir, 'products.json') } };
     for (let i = 0; i < (o.workers ?? 2); i++) {
-      procs.push(spawn(process.execPath, [heap, '--import', 'tsx', 'test/scale/fixtures/worker-process.ts'], { env: { ...process.env, SHOPSIM_TEST_WORKER: JSON.stringify(workerOptions) }, stdio: 'ignore' }));
+      // BENCH_BULLMQ_WORKER_PROF=DIR: each worker process writes CPU profiles (main thread and cohort thread) to DIR.
+      const prof = process.env['BENCH_BULLMQ_WORKER_PROF'] ? ['--cpu-prof', `--cpu-prof-dir=${process.env['BENCH_BULLMQ_WORKER_PROF']}`] : [];
+      procs.push(spawn(process.execPath, [heap, ...prof, '--import', 'tsx', 'test/scale/fixtures/worker-process.ts'], { env: { ...process.env, SHOPSIM_TEST_WORKER: JSON.stringify(workerOptions) }, stdio: 'ignore' }));
     }
     return { inProcess, distributed: one('bullmq') };
   } finally {

@@ -88,22 +88,34 @@ describe.skipIf(!TEST_REDIS_URL)('BullMQ transport (real Redis)', () => {
     const got: unknown[][] = [];
     for (let cycle = 1; cycle <= 3; cycle++) {
       const results = await c.runCycle(cycle, Array.from({ length: cohorts }, (_, cohort) => ({ cohort, input: {} })));
+      // One job per slot given cohorts (3 threads, 5 cohorts: 3 jobs), each holding its slot's cohorts in cohort order.
+      const assigned = c.assignments();
+      const jobs = c.jobs();
+      expect(jobs.length).toBe(new Set(assigned.values()).size);
+      expect(jobs.flatMap((j) => j.cohorts).sort()).toEqual([0, 1, 2, 3, 4]);
+      for (const j of jobs) expect(j.cohorts).toEqual([...assigned].filter(([, q]) => q === j.queue).map(([cohort]) => cohort).sort());
       if (cycle === 1) {
         // Cohort 3's job is on the slot queue of the thread it was given (cohort affinity).
-        const queue = c.assignments().get(3)!;
+        const queue = assigned.get(3)!;
         expect(queue).toMatch(new RegExp(`^${transportKeys(space.prefix, 'run-flow').cohortsQueue}-.+-\\d$`));
         const q = new Queue(queue, { connection: parseRedisUrl(space.url), prefix: space.prefix });
-        const job = await Job.fromId(q, transportKeys(space.prefix, 'run-flow').childId(1, 3));
+        const mine = jobs.find((j) => j.cohorts.includes(3))!;
+        expect(mine.id).toBe(transportKeys(space.prefix, 'run-flow').childId(1, mine.cohorts[0]!));
+        const job = await Job.fromId(q, mine.id);
         expect(job).toBeTruthy();
-        expect(JSON.stringify(job!.data).length).toBeLessThan(400);
+        expect(job!.data.cohorts).toEqual(mine.cohorts);
+        // References, not state: under 400 bytes per cohort as with one job per cohort, and in fact far less.
+        expect(JSON.stringify(job!.data).length).toBeLessThan(100 + 20 * mine.cohorts.length);
         await q.close();
       }
       got.push(results);
     }
     expect(got.length).toBe(3);
     for (const cycle of got) expect(cycle.map((r) => (r as { cohort: number }).cohort)).toEqual([0, 1, 2, 3, 4]);
-    // Every cohort ran once per cycle, on one of the two workers.
+    expect(got).toEqual(expected(5, 3));
+    // Every cohort ran once per cycle, on one of the two workers, in 3 jobs a cycle.
     expect(events.filter((e) => e.type === 'cohort-done').length).toBe(15);
+    expect(events.filter((e) => e.type === 'job-done').length).toBe(9);
   });
 
   it('gives exactly the locally computed results, in cohort order, whichever worker finished first', async () => {
@@ -238,6 +250,14 @@ describe.skipIf(!TEST_REDIS_URL)('BullMQ transport (real Redis)', () => {
     const count = (q: string) => [...queues[0]!.values()].filter((x) => x === q).length;
     expect(slots.map(count).sort()).toEqual([2, 2, 3]);
     for (const e of [...doneOn(a), ...doneOn(b)]) expect(e.queue).toBe(queues[0]!.get(e.cohort));
+    // One job per slot per cycle, holding exactly that slot's cohorts in cohort order.
+    const jobsDone = [...a, ...b].filter((e) => e.type === 'job-done') as Extract<WorkerEvent, { type: 'job-done' }>[];
+    expect(jobsDone.length).toBe(4 * 3);
+    for (let cycle = 1; cycle <= 4; cycle++) {
+      const ofCycle = jobsDone.filter((e) => e.cycle === cycle);
+      expect(ofCycle.map((e) => e.queue).sort()).toEqual([...slots].sort());
+      for (const e of ofCycle) expect(e.cohorts).toEqual([...queues[0]!].filter(([, q]) => q === e.queue).map(([cohort]) => cohort).sort());
+    }
     // Each worker ran its cohorts in all 4 cycles, nothing else.
     const byWorker = (events: WorkerEvent[]) => new Set(doneOn(events).map((e) => e.cohort));
     expect([...byWorker(a)].length + [...byWorker(b)].length).toBe(7);
@@ -270,7 +290,8 @@ describe.skipIf(!TEST_REDIS_URL)('BullMQ transport (real Redis)', () => {
 
   it("SIGKILL of a worker with jobs active and waiting in its slot queue: the others take its queue over (the active ones when their locks expire), same results, and its cohorts move to them at the next cycle", async () => {
     const coordEvents: CoordinatorEvent[] = [];
-    const c = await coordinator('run-takeover', {}, coordEvents);
+    // Two cohorts a job: the killed worker's six cohorts are three jobs on its queue.
+    const c = await coordinator('run-takeover', { cohortsPerJob: 2 }, coordEvents);
     const { child, events: childEvents } = workerProcess();
     const survivor: WorkerEvent[] = [];
     const w = await worker({ concurrency: 1 }, survivor);
@@ -283,10 +304,16 @@ describe.skipIf(!TEST_REDIS_URL)('BullMQ transport (real Redis)', () => {
     const running = c.runCycle(1, Array.from({ length: 12 }, (_, cohort) => ({ cohort, input: input(1) })));
     const until = Date.now() + 15_000;
     while (!childEvents.some((e) => e.type === 'cohort-started') && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
-    // Six cohorts on the killed worker's queue: one running on its thread, three fetched ahead
-    // (active, waiting for the thread), two waiting in the queue.
+    // Six cohorts in three jobs on the killed worker's queue: two active (one with a cohort running
+    // on its thread, the other fetched ahead, waiting for the thread), one waiting in the queue.
     const childCohorts = [...c.assignments()].filter(([, q]) => q === childQueue).map(([cohort]) => cohort);
     expect(childCohorts.length).toBe(6);
+    const childJobs = c.jobs().filter((j) => j.queue === childQueue);
+    expect(childJobs.map((j) => j.cohorts.length)).toEqual([2, 2, 2]);
+    const q = new Queue(childQueue, { connection: parseRedisUrl(space.url), prefix: space.prefix });
+    const counts = await q.getJobCounts('active', 'waiting');
+    await q.close();
+    expect(counts).toEqual({ active: 2, waiting: 1 });
     child.kill('SIGKILL');
     const first = await running;
     expect(coordEvents.some((e) => e.type === 'worker-lost')).toBe(true);
@@ -294,10 +321,52 @@ describe.skipIf(!TEST_REDIS_URL)('BullMQ transport (real Redis)', () => {
     const taken = doneOn(survivor).filter((e) => e.queue === childQueue).map((e) => e.cohort).sort();
     expect(taken).toEqual(childCohorts.sort());
     expect(doneOn(childEvents).length).toBe(0);
+    // … as the same three jobs.
+    const takenJobs = survivor.filter((e) => e.type === 'job-done' && e.queue === childQueue) as Extract<WorkerEvent, { type: 'job-done' }>[];
+    expect(takenJobs.map((e) => e.cohorts).sort()).toEqual(childJobs.map((j) => j.cohorts).sort());
+    // The tally counts cohort cycles, exactly: the survivor's 12, the killed worker's none.
+    const tally = new Map(c.workerTally().map((t) => [t.worker.id, t.jobs]));
+    expect([tally.get(w.id), tally.get(childId)]).toEqual([12, 0]);
     const got = [first];
     got.push(await c.runCycle(2, Array.from({ length: 12 }, (_, cohort) => ({ cohort, input: input(2) }))));
     expect(got).toEqual(expected(12, 2, input));
     expect(new Set(c.assignments().values())).toEqual(new Set([keys.slotQueue(w.id, 0)]));
+  }, 60_000);
+
+  it('SIGKILL of a worker in the middle of a slot job of several cohorts (some already written): the survivor runs the whole job again, same results', async () => {
+    const coordEvents: CoordinatorEvent[] = [];
+    const c = await coordinator('run-midjob', {}, coordEvents);
+    const { child, events: childEvents } = workerProcess();
+    const survivor: WorkerEvent[] = [];
+    const w = await worker({ concurrency: 1 }, survivor);
+    await c.waitForWorkers(2, 30_000);
+    const childId = c.workers().find((x) => x.id !== w.id)!.id;
+    const childQueue = transportKeys(space.prefix, 'run-midjob').slotQueue(childId, 0);
+    await seed(c, 12);
+    const input = (cycle: number) => (cycle === 1 ? { slowMs: 300 } : {});
+    const running = c.runCycle(1, Array.from({ length: 12 }, (_, cohort) => ({ cohort, input: input(1) })));
+    // One job of six cohorts on the killed worker's queue.
+    const childJobs = c.jobs().filter((j) => j.queue === childQueue);
+    expect(childJobs.length).toBe(1);
+    expect(childJobs[0]!.cohorts.length).toBe(6);
+    // Killed after two of its cohorts were done (state and result written), the third running.
+    const until = Date.now() + 15_000;
+    while (doneOn(childEvents).length < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+    expect(doneOn(childEvents).length).toBeGreaterThanOrEqual(2);
+    child.kill('SIGKILL');
+    const before = doneOn(childEvents).map((e) => e.cohort);
+    expect(before.length).toBeLessThan(6);
+    expect(childEvents.some((e) => e.type === 'job-done')).toBe(false);
+    const first = await running;
+    expect(coordEvents.some((e) => e.type === 'worker-lost')).toBe(true);
+    // The survivor ran the whole job again from its queue (all six cohorts, those written before too).
+    const again = survivor.filter((e) => e.type === 'job-done' && e.queue === childQueue) as Extract<WorkerEvent, { type: 'job-done' }>[];
+    expect(again.map((e) => e.cohorts)).toEqual([childJobs[0]!.cohorts]);
+    expect(doneOn(survivor).filter((e) => e.queue === childQueue).map((e) => e.cohort)).toEqual(childJobs[0]!.cohorts);
+    const got = [first, await c.runCycle(2, Array.from({ length: 12 }, (_, cohort) => ({ cohort, input: input(2) })))];
+    expect(got).toEqual(expected(12, 2, input));
+    const tally = new Map(c.workerTally().map((t) => [t.worker.id, t.jobs]));
+    expect([tally.get(w.id), tally.get(childId)]).toEqual([24, 0]);
   }, 60_000);
 
   it('a worker of another version, or with other data, is refused at join with one line', async () => {
