@@ -945,7 +945,9 @@ export async function startCohortWorker(options: CohortWorkerOptions): Promise<C
         ...(left ? { left: true } : {}),
         slots: slotNames,
       };
-      await redis.multi().set(keys.worker(id), JSON.stringify(info), 'PX', heartbeatMs * (left ? 4 : 2)).sadd(keys.workers, id).exec();
+      // The set expires 4 beats after the last worker's beat: a beat that races the coordinator's
+      // close (which deletes the set) leaves nothing behind for long.
+      await redis.multi().set(keys.worker(id), JSON.stringify(info), 'PX', heartbeatMs * (left ? 4 : 2)).sadd(keys.workers, id).pexpire(keys.workers, heartbeatMs * 4).exec();
     };
     await beat();
     emit({ type: 'joined', runId, workerId: id });
