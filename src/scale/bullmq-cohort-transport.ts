@@ -29,6 +29,7 @@ import type { CohortTransport, GatheredState } from './remote-cohort.ts';
 import type { AnswerSink } from '../store/recording-store.ts';
 import type { HttpMetrics } from '../store/http-store.ts';
 import type { JobEdges } from './job-edges.ts';
+import { shopperMachine } from '../../machines/shopper.machine.ts';
 
 export interface BullmqCohortTransportOptions {
   mockStore?: MockStore | null;
@@ -45,6 +46,20 @@ export interface BullmqCohortTransport extends CohortTransport {
   workerHttpMetrics(): HttpMetrics[];
   /** The latest write figures of every worker pool writing to the run's database directly. */
   workerDbWrites(): DbWriteMetrics[];
+  /**
+   * Shoppers by state over every cohort: a cohort whose cycle is in flight counts as its worker's
+   * last beat says (`live`: cohort id → counts), if it says anything of it; any other as its last
+   * job's result left it (before its first cycle: as it was opened).
+   */
+  occupancy(live: Record<string, Record<string, number>>): { counts: Record<string, number>; total: number };
+}
+
+/** A job result's `states` (read from Redis): state → non-negative integer count, or null. */
+function countsOf(raw: unknown): Record<string, number> | null {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return null;
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(raw)) if (typeof v === 'number' && Number.isInteger(v) && v >= 0) out[k] = v;
+  return out;
 }
 
 /** 'cohort-0012' → 12: the cohort's number in the run (its order at the barrier). */
@@ -60,6 +75,9 @@ export function createBullmqCohortTransport(coordinator: Coordinator, options: B
   const ids = new Map<number, string>();
   const opening = new Map<string, Promise<void>>();
   const windows = new Map<string, number>();
+  /** Each cohort's shoppers by state after its last completed cycle (from its job's result), and the cohorts whose cycle is in flight. */
+  const lastStates = new Map<string, Record<string, number>>();
+  const inFlight = new Set<string>();
   /** The cycle whose end each cohort's stored snapshot is (0: its source as opened). */
   const storedAt = new Map<string, number>();
   let offerCycle: OfferCycle = options.mockStore?.exportState().offerCycle ?? null;
@@ -71,6 +89,7 @@ export function createBullmqCohortTransport(coordinator: Coordinator, options: B
 
   async function flush(b: NonNullable<typeof batch>): Promise<void> {
     const { cycle } = b;
+    for (const c of b.calls) inFlight.add(c.id);
     try {
       await Promise.all(b.calls.map((c) => opening.get(c.id)));
       // A cohort opened from a checkpoint of cycle N has its snapshot stored as of N (= cycle - 1).
@@ -107,9 +126,13 @@ export function createBullmqCohortTransport(coordinator: Coordinator, options: B
         if (r.answers && options.answers) for (const [ctx, entry] of r.answers) options.answers.add(ctx, entry);
         if (r.http) httpByClient.set(r.http.client, r.http.metrics);
         if (r.dbWrites) dbByClient.set(r.dbWrites.client, r.dbWrites.metrics);
+        const states = countsOf(r.states);
+        if (states) lastStates.set(c.id, states);
+        inFlight.delete(c.id);
         c.resolve({ id: c.id, report: r.report, entries: r.entries, seconds: r.seconds, agentCycles: r.agentCycles });
       }
     } catch (err) {
+      for (const c of b.calls) inFlight.delete(c.id);
       for (const c of b.calls) c.reject(err);
       for (const l of fatal) l(err);
     }
@@ -119,6 +142,19 @@ export function createBullmqCohortTransport(coordinator: Coordinator, options: B
     name: 'bullmq',
     workerHttpMetrics: () => [...httpByClient.values()],
     workerDbWrites: () => [...dbByClient.values()],
+    occupancy(live) {
+      const counts: Record<string, number> = {};
+      let total = 0;
+      for (const id of ids.values()) {
+        const c = (inFlight.has(id) ? live[id] : undefined) ?? lastStates.get(id);
+        if (!c) continue;
+        for (const [state, n] of Object.entries(c)) {
+          counts[state] = (counts[state] ?? 0) + n;
+          total += n;
+        }
+      }
+      return { counts, total };
+    },
     open(source: CohortSource) {
       const id = 'spec' in source ? source.spec.id : source.id;
       ids.set(cohortNumber(id), id);
@@ -131,6 +167,18 @@ export function createBullmqCohortTransport(coordinator: Coordinator, options: B
         base = { id, snapshot: source.snapshot };
       }
       storedAt.set(id, 0);
+      // Where its shoppers are before its first cycle here: a new cohort's in the shopper machine's
+      // initial state, a restored one's as its snapshot holds them.
+      if ('spec' in source) lastStates.set(id, { [String(shopperMachine.config.initial)]: source.spec.personas.length });
+      else {
+        const counts: Record<string, number> = {};
+        for (const child of Object.values((source.snapshot as { children?: Record<string, { snapshot?: { value?: unknown } }> }).children ?? {})) {
+          const v = child?.snapshot?.value;
+          const state = typeof v === 'string' ? v : v && typeof v === 'object' ? (Object.keys(v)[0] ?? '?') : '?';
+          counts[state] = (counts[state] ?? 0) + 1;
+        }
+        lastStates.set(id, counts);
+      }
       const first: StoredState = { id, state: null, mockState, offerCycle, token: null, baseToken: randomBytes(8).toString('hex') };
       const write = Promise.all([coordinator.putBase(cohortNumber(id), JSON.stringify(base)), coordinator.putSnapshot(cohortNumber(id), 0, JSON.stringify(first))]).then(() => {});
       write.catch(() => {});

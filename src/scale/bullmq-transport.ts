@@ -36,7 +36,7 @@ import { FlowProducer, Job, Queue, Worker } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 import { inputError, oneLine, ShopsimError } from '../errors.ts';
 import { redactUrl } from '../url.ts';
-import { createThreadPool, type ThreadOutput, type ThreadPool, type ThreadWork } from './thread-pool.ts';
+import { createThreadPool, type RunningStates, type ThreadOutput, type ThreadPool, type ThreadWork } from './thread-pool.ts';
 
 export interface RedisTarget {
   host: string;
@@ -164,6 +164,19 @@ export interface CohortJobData {
 }
 
 /** The cohorts of one job with their inputs (a cohort's own, else the job's). */
+/** A worker record's `running` as read from Redis: cohort ids → state → non-negative integer counts; anything else dropped. */
+function runningOf(raw: unknown): RunningStates | undefined {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return undefined;
+  const out: RunningStates = {};
+  for (const [cohort, counts] of Object.entries(raw).slice(0, 4096)) {
+    if (!counts || typeof counts !== 'object' || Array.isArray(counts)) continue;
+    const c: Record<string, number> = {};
+    for (const [state, n] of Object.entries(counts).slice(0, 64)) if (typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 1e7) c[state] = n;
+    out[cohort] = c;
+  }
+  return out;
+}
+
 function jobCohorts(jd: CohortJobData): { cohort: number; input: unknown }[] {
   return jd.cohorts.map((cohort) => ({ cohort, input: jd.inputs && String(cohort) in jd.inputs ? jd.inputs[String(cohort)] : jd.input }));
 }
@@ -205,6 +218,8 @@ export interface WorkerInfo {
   left?: boolean;
   /** Its threads' own queues, slot by slot (absent: an older worker; it takes the shared queue's jobs only). */
   slots?: string[];
+  /** The shoppers by state of the cohorts its threads run now, by cohort id (their last beats; the web map). */
+  running?: RunningStates;
 }
 
 export type CoordinatorEvent =
@@ -551,6 +566,8 @@ export async function openCoordinator(options: CoordinatorOptions): Promise<Coor
       } catch {
         return;
       }
+      if (!info || typeof info !== 'object') return;
+      info.running = runningOf(info.running);
       if (info.version !== options.identity.version || info.fingerprint !== options.identity.fingerprint) {
         if (!ignored.has(id)) {
           ignored.add(id);
@@ -917,7 +934,7 @@ export async function startCohortWorker(options: CohortWorkerOptions): Promise<C
     } catch {
       throw new JoinRefusedError(`run ${runId} on ${redactUrl(options.url)}: its run_config is not JSON`);
     }
-    const pool: ThreadPool = await createThreadPool({ size: concurrency, processorUrl: options.processorUrl, context: { runId, runConfig, local: options.local ?? null } });
+    const pool: ThreadPool = await createThreadPool({ size: concurrency, processorUrl: options.processorUrl, context: { runId, runConfig, local: options.local ?? null }, beatMs: heartbeatMs });
     // Each thread's own queue (cohort affinity): the coordinator sends a cohort's jobs to the same
     // thread while this worker lives, so the thread runs the cohort as it holds it.
     const slotNames = Array.from({ length: concurrency }, (_, slot) => keys.slotQueue(id, slot));
@@ -944,6 +961,10 @@ export async function startCohortWorker(options: CohortWorkerOptions): Promise<C
         beatAt: new Date().toISOString(),
         ...(left ? { left: true } : {}),
         slots: slotNames,
+        ...(() => {
+          const running = pool.occupancy();
+          return Object.keys(running).length > 0 ? { running } : {};
+        })(),
       };
       // The set expires 4 beats after the last worker's beat: a beat that races the coordinator's
       // close (which deletes the set) leaves nothing behind for long.

@@ -21,7 +21,7 @@ import { createMockStore, type MockStoreState } from '../store/mock-store.ts';
 import { loadPersonas, loadProducts, selectAgents } from '../run/load-data.ts';
 import { randomBytes } from 'node:crypto';
 import { createCohortRunner, type CohortMockState, type CohortRunner, type CohortSource, type CohortState } from './cohort-runner.ts';
-import type { ProcessorContext, ThreadOutput, ThreadWork } from './thread-pool.ts';
+import type { Processor, ProcessorContext, RunningStates, ThreadOutput, ThreadWork } from './thread-pool.ts';
 import type { Entry } from '../simulation/event-log.ts';
 import type { CohortReport } from '../../machines/cohort.machine.ts';
 import type { CallContext, DbWriteMetrics, Product, Recorder, StoreApi } from '../model/types.ts';
@@ -99,6 +99,8 @@ export interface CohortJobResult {
   writes?: 'direct' | 'relay' | 'none';
   /** Calls answered from the record of an earlier attempt of this job (a real store; ./served-answers.ts). */
   served?: number;
+  /** The cohort's shoppers by state after the cycle (the web map's counts between cycles). */
+  states?: Record<string, number>;
 }
 
 /** The delegating store and recorder a thread's cohorts are built with: the edges of the job running now behind them. */
@@ -205,7 +207,7 @@ function currentEdges(mockStore: StoreApi, databaseUrl: string | null, catalog: 
   };
 }
 
-export function createProcessor(context: ProcessorContext) {
+export function createProcessor(context: ProcessorContext): Processor {
   const run = context.runConfig as DistributedRunConfig;
   const local = context.local as WorkerLocal;
   const products = loadProducts(local.products);
@@ -237,7 +239,9 @@ export function createProcessor(context: ProcessorContext) {
     while (bases.size > KEEP_BASES) bases.delete(bases.keys().next().value as string);
     return snapshot;
   };
-  return async (work: ThreadWork): Promise<ThreadOutput> => {
+  /** The cohorts running a cycle now (at most one a thread; read by the thread's beat). */
+  const running = new Map<string, CohortRunner>();
+  const processor = async (work: ThreadWork): Promise<ThreadOutput> => {
     const input = work.input as CohortJobInput;
     const stored = JSON.parse(work.snapshot) as StoredState;
     // Sent without its base (not read from Redis yet): asked for only when this thread must rebuild
@@ -271,7 +275,13 @@ export function createProcessor(context: ProcessorContext) {
       runner.open(stored.state ? { id, snapshot: base, state: stored.state } : { id, snapshot: structuredClone(base) });
     }
     if (input.window !== undefined) runner.setWindow(id, input.window);
-    const r = await runner.runCycle(id, { info: input.info, activeCount: input.activeCount }, { state: true });
+    running.set(id, runner);
+    let r: Awaited<ReturnType<CohortRunner['runCycle']>>;
+    try {
+      r = await runner.runCycle(id, { info: input.info, activeCount: input.activeCount }, { state: true });
+    } finally {
+      running.delete(id);
+    }
     await edges.settle();
     const token = randomBytes(8).toString('hex');
     held.set(id, { token, runner });
@@ -289,7 +299,11 @@ export function createProcessor(context: ProcessorContext) {
       dbWrites: edges.dbFigures(),
       writes: edges.writes(),
       ...(edges.served() > 0 ? { served: edges.served() } : {}),
+      states: runner.occupancy(),
     };
     return { snapshot: JSON.stringify(after), result };
   };
+  return Object.assign(processor, {
+    occupancy: (): RunningStates => Object.fromEntries([...running].map(([cohortId, r]) => [cohortId, r.occupancy()])),
+  });
 }

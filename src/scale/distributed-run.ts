@@ -197,7 +197,15 @@ export async function openDistributedRun(args: { config: RunConfig; runId: strin
           say(`${relayed} cohort job${relayed === 1 ? '' : 's'} of cycle ${cycle} wrote their sessions through this process: their workers have no --database-url (or DATABASE_URL) for the run's database; give it to them to write directly with --worker-db-pool ${config.workerDbPool} connections per thread`);
         },
       });
-      made = createRemoteExecutor(transport);
+      const t = transport;
+      // The web map's counts: the cohorts in flight from the live workers' beats, the others from their last results.
+      made = Object.assign(createRemoteExecutor(t), {
+        occupancy: () => {
+          const live: Record<string, Record<string, number>> = {};
+          for (const w of coordinator.workerTally()) if (!w.lost && w.worker.running) Object.assign(live, w.worker.running);
+          return t.occupancy(live);
+        },
+      });
       return made;
     },
     workerHttpMetrics: () => transport?.workerHttpMetrics() ?? [],

@@ -45,9 +45,15 @@ export interface ProcessorContext {
   local: unknown;
 }
 
+/** Shoppers by state (top-level state value → count) of each cohort running now, by cohort id. */
+export type RunningStates = Record<string, Record<string, number>>;
+
+/** A processor: runs one work; may say where the shoppers of the cohorts it runs now are (read at each beat). */
+export type Processor = ((work: ThreadWork) => Promise<ThreadOutput>) & { occupancy?: () => RunningStates };
+
 /** What a processor module exports. */
 export interface ProcessorModule {
-  createProcessor(context: ProcessorContext): Promise<(work: ThreadWork) => Promise<ThreadOutput>> | ((work: ThreadWork) => Promise<ThreadOutput>);
+  createProcessor(context: ProcessorContext): Promise<Processor> | Processor;
 }
 
 /**
@@ -65,6 +71,16 @@ const { workerData, parentPort } = require('node:worker_threads');
   if (workerData.tsxApi) (await import(workerData.tsxApi)).register();
   const mod = await import(workerData.processorUrl);
   const processor = await mod.createProcessor(workerData.context);
+  // Every beat, the shoppers of the cohorts running now by state (a read-only walk; the web map's counts).
+  // It fires when the thread's event loop turns: between a cycle's store calls on a real store,
+  // not inside a mock-store cycle (one chain of microtasks).
+  if (workerData.beatMs > 0 && typeof processor.occupancy === 'function') {
+    setInterval(() => {
+      try {
+        parentPort.postMessage({ states: processor.occupancy() });
+      } catch {}
+    }, workerData.beatMs).unref();
+  }
   parentPort.on('message', async (msg) => {
     try {
       const out = await processor(msg.work);
@@ -81,6 +97,8 @@ interface Slot {
   worker: Worker;
   busy: boolean;
   ready: Promise<void>;
+  /** The thread's last beat: its running cohorts' shoppers by state (cleared when a work's answer arrives). */
+  states: RunningStates | null;
 }
 
 export interface ThreadPool {
@@ -90,10 +108,20 @@ export interface ThreadPool {
   run(work: ThreadWork): Promise<ThreadOutput>;
   /** Runs the work on thread `slot` (waits for it if busy): the thread that holds the cohort, for a slot's own queue. */
   runOn(slot: number, work: ThreadWork): Promise<ThreadOutput>;
+  /** The running cohorts' shoppers by state, from every thread's last beat. */
+  occupancy(): RunningStates;
   close(): Promise<void>;
 }
 
-export async function createThreadPool(options: { size: number; processorUrl: string; context: ProcessorContext }): Promise<ThreadPool> {
+/** Only counts: state names → non-negative integers (a thread's message is this process's, but it is still checked). */
+function countsOf(raw: unknown): Record<string, number> | null {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return null;
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(raw)) if (typeof v === 'number' && Number.isInteger(v) && v >= 0) out[k] = v;
+  return out;
+}
+
+export async function createThreadPool(options: { size: number; processorUrl: string; context: ProcessorContext; beatMs?: number }): Promise<ThreadPool> {
   const tsxApi = options.processorUrl.endsWith('.ts') ? import.meta.resolve('tsx/esm/api') : null;
   const slots: Slot[] = [];
   /** Waiters for a thread: any (slot undefined) or one in particular, first come first served. */
@@ -102,15 +130,29 @@ export async function createThreadPool(options: { size: number; processorUrl: st
   const pending = new Map<number, { resolve: (o: ThreadOutput) => void; reject: (e: Error) => void }>();
 
   for (let i = 0; i < Math.max(1, options.size); i++) {
-    const worker = new Worker(THREAD_MAIN, { eval: true, workerData: { processorUrl: options.processorUrl, tsxApi, context: options.context }, resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } });
+    const worker = new Worker(THREAD_MAIN, { eval: true, workerData: { processorUrl: options.processorUrl, tsxApi, context: options.context, beatMs: options.beatMs ?? 0 }, resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } });
     worker.unref();
-    const ready = new Promise<void>((resolve, reject) => {
-      worker.on('message', (msg: { ready?: true; fatal?: string; id?: number; ok?: boolean; out?: ThreadOutput; error?: string }) => {
+    const slot: Slot = { worker, busy: false, ready: Promise.resolve(), states: null };
+    slot.ready = new Promise<void>((resolve, reject) => {
+      worker.on('message', (msg: { ready?: true; fatal?: string; id?: number; ok?: boolean; out?: ThreadOutput; error?: string; states?: unknown }) => {
         if (msg.ready) return resolve();
+        if (msg.states !== undefined) {
+          const states: RunningStates = {};
+          if (msg.states && typeof msg.states === 'object') {
+            for (const [id, c] of Object.entries(msg.states)) {
+              const counts = countsOf(c);
+              if (counts) states[id] = counts;
+            }
+          }
+          slot.states = states;
+          return;
+        }
         if (msg.fatal) return reject(new Error(`the cohort processor ${options.processorUrl} could not be loaded: ${msg.fatal.split('\n')[0]}`));
         const p = pending.get(msg.id as number);
         if (!p) return;
         pending.delete(msg.id as number);
+        // The cohort it ran is done: its shoppers are no longer running here.
+        slot.states = null;
         if (msg.ok) p.resolve(msg.out as ThreadOutput);
         else p.reject(new Error(msg.error?.split('\n')[0] ?? 'cohort processor failed'));
       });
@@ -120,7 +162,7 @@ export async function createThreadPool(options: { size: number; processorUrl: st
         pending.clear();
       });
     });
-    slots.push({ worker, busy: false, ready });
+    slots.push(slot);
   }
   await Promise.all(slots.map((s) => s.ready));
 
@@ -157,6 +199,11 @@ export async function createThreadPool(options: { size: number; processorUrl: st
       const s = slots[slot];
       if (!s) return Promise.reject(new Error(`thread pool: no slot ${slot} (size ${slots.length})`));
       return runIn(s, work);
+    },
+    occupancy() {
+      const out: RunningStates = {};
+      for (const s of slots) if (s.states) Object.assign(out, s.states);
+      return out;
     },
     async close() {
       await Promise.all(slots.map((s) => s.worker.terminate()));

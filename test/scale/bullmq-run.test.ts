@@ -55,13 +55,15 @@ describe.skipIf(!TEST_REDIS_URL)('a run on BullMQ workers (real Redis)', () => {
     const store = mockStore(opts.restore?.mock);
     const runId = opts.runId ?? CONFIG.runId;
     let executor = null;
+    let transport: ReturnType<typeof createBullmqCohortTransport> | null = null;
     if (mode === 'bullmq') {
       const coordinator = await openCoordinator({ url: space.url, prefix: space.prefix, runId, identity: IDENTITY, runConfig: { seed: CONFIG.seed, agents: null, mockFailRate: 0.02 } });
       if (workers.length === 0) {
         for (let i = 0; i < 2; i++) workers.push(await startCohortWorker({ url: space.url, prefix: space.prefix, identity: IDENTITY, processorUrl: PROCESSOR, concurrency: 1, local: { personas: join(dir, 'personas.json'), products: join(dir, 'products.json') } }));
       }
       await coordinator.waitForWorkers(2, 20_000);
-      executor = createRemoteExecutor(createBullmqCohortTransport(coordinator, { mockStore: store }));
+      transport = createBullmqCohortTransport(coordinator, { mockStore: store });
+      executor = createRemoteExecutor(transport);
     }
     const captured: Captured[] = [];
     const checkpointer = async (req: CheckpointRequest) => {
@@ -74,8 +76,10 @@ describe.skipIf(!TEST_REDIS_URL)('a run on BullMQ workers (real Redis)', () => {
       ...(opts.restore ? { restore: { snapshot: structuredClone(opts.restore.snapshot), resumedFrom: 'memory', realElapsedSeconds: 0 } } : {}),
     });
     const s = await sim.run();
+    // The web map's counts: in-process the walk of the tree; on the workers their results' (no beat counted here).
+    const occupancy = transport ? transport.occupancy({}) : sim.occupancy(0);
     await executor?.close?.();
-    return { figures: figuresOf(s), captured };
+    return { figures: figuresOf(s), captured, occupancy: occupancy ? { counts: occupancy.counts, total: occupancy.total } : null };
   }
 
   it('gives the in-process digest and counts; its checkpoint resumes in-process, and an in-process checkpoint resumes on the workers', async () => {
@@ -84,11 +88,14 @@ describe.skipIf(!TEST_REDIS_URL)('a run on BullMQ workers (real Redis)', () => {
     expect(inProcess.figures.sessions).toBeGreaterThan(0);
     expect(inProcess.figures.coupons).toBeGreaterThan(0);
     expect(distributed.figures).toEqual(inProcess.figures);
+    expect(inProcess.occupancy).toEqual({ counts: { idle: 500 }, total: 500 });
+    expect(distributed.occupancy).toEqual(inProcess.occupancy);
     expect(distributed.captured.length).toBe(1);
     const resumedInProcess = await run('in-process', { restore: distributed.captured[0] as Captured });
     expect(resumedInProcess.figures.digest).toBe(inProcess.figures.digest);
     const resumedDistributed = await run('bullmq', { restore: inProcess.captured[0] as Captured, runId: 'bullmq-run-resumed' });
     expect(resumedDistributed.figures.digest).toBe(inProcess.figures.digest);
+    expect(resumedDistributed.occupancy).toEqual(inProcess.occupancy);
     // Nothing of the runs is left in Redis but what the workers keep while waiting for a run.
     expect((await space.keys()).filter((k) => k.includes(':snap:') || k.includes(':result:'))).toEqual([]);
   }, 120_000);

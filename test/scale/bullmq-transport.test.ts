@@ -8,6 +8,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { FlowProducer, Job, Queue } from 'bullmq';
+import { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   openCoordinator,
@@ -204,6 +205,38 @@ describe.skipIf(!TEST_REDIS_URL)('BullMQ transport (real Redis)', () => {
     // Lost = no beat for two intervals (the key's TTL), checked four times per interval: seen
     // within one interval of the first missed beat.
     expect(lostAfter - killedAt).toBeLessThanOrEqual(2 * FAST.heartbeatMs + FAST.heartbeatMs / 4 + 250);
+  });
+
+  it("a worker's heartbeat says where the shoppers of its running cohorts are (the web map), and stops saying it once they are done", async () => {
+    const c = await coordinator('run-occupancy');
+    await worker({ concurrency: 2 });
+    await c.waitForWorkers(1, 30_000);
+    await seed(c, 2);
+    const cycle = c.runCycle(1, [0, 1].map((cohort) => ({ cohort, input: { slowMs: 2500 } })));
+    const running = () => c.workerTally()[0]?.worker.running ?? {};
+    const until = Date.now() + 10_000;
+    while (Object.keys(running()).length < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    // What the processor's occupancy says on the thread, through the pool's beat, the worker's heartbeat and Redis.
+    expect(running()).toEqual({ 'cohort-0': { browsing: 3 }, 'cohort-1': { browsing: 3 } });
+    expect(await cycle).toEqual(expected(2, 1, { slowMs: 2500 })[0]);
+    const after = Date.now() + 3 * FAST.heartbeatMs + 2000;
+    while (Object.keys(running()).length > 0 && Date.now() < after) await new Promise((r) => setTimeout(r, 50));
+    expect(running()).toEqual({});
+  });
+
+  it("a worker record's running counts are checked when read: anything but counts is dropped", async () => {
+    const c = await coordinator('run-occupancy-bad');
+    // A record as a tampered Redis (or another program) could hold: a worker of this version and data whose running counts are wrong.
+    const r = new Redis(space.url);
+    try {
+      const rec = { id: 'fake-1', host: 'h', pid: 1, version: IDENTITY.version, fingerprint: IDENTITY.fingerprint, runId: 'run-occupancy-bad', concurrency: 1, active: 0, done: 0, rssBytes: 1, beatAt: new Date().toISOString(),
+        running: { 'cohort-0': { browsing: -1, idle: 2.5, carting: 'x', deciding: 4 }, 'cohort-1': 'nope', 'cohort-2': [1] } };
+      await r.multi().set(`${space.prefix}:worker:run-occupancy-bad:fake-1`, JSON.stringify(rec), 'PX', 60_000).sadd(`${space.prefix}:workers:run-occupancy-bad`, 'fake-1').exec();
+      await c.waitForWorkers(1, 10_000);
+      expect(c.workerTally().find((t) => t.worker.id === 'fake-1')?.worker.running).toEqual({ 'cohort-0': { deciding: 4 } });
+    } finally {
+      r.disconnect();
+    }
   });
 
   /** A `shopsim worker` in a process of its own (to be SIGKILLed), its events gathered. */

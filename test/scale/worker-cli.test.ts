@@ -133,6 +133,9 @@ describe.skipIf(!TEST_REDIS_URL)('shopsim run --redis with shopsim worker proces
     const two = await run('two-workers', ['--redis', url, '--workers-expected', '2']);
     expect(two.code, two.stderr).toBe(0);
     expect(figures(two.summary)).toEqual(figures(inProcess.summary));
+    // The web map's counts come from the workers' results: at the end every shopper idle, as in-process.
+    expect(two.summary['final_occupancy']).toEqual(inProcess.summary['final_occupancy']);
+    expect((two.summary['final_occupancy'] as { total: number }).total).toBeGreaterThan(0);
     // The summary has a row per worker; their cohort cycles add up to cohorts × cycles (6 × 8).
     const rows = two.summary['workers'] as { cohort_cycles: number; pid: number; lost: boolean }[];
     expect(rows.map((r) => r.pid).sort()).toEqual([a.proc.pid, b.proc.pid].sort());
