@@ -29,6 +29,7 @@ import type { CohortTransport, GatheredState } from './remote-cohort.ts';
 import type { AnswerSink } from '../store/recording-store.ts';
 import type { HttpMetrics } from '../store/http-store.ts';
 import type { JobEdges } from './job-edges.ts';
+import { countsOf } from './thread-pool.ts';
 import { shopperMachine } from '../../machines/shopper.machine.ts';
 
 export interface BullmqCohortTransportOptions {
@@ -52,14 +53,6 @@ export interface BullmqCohortTransport extends CohortTransport {
    * job's result left it (before its first cycle: as it was opened).
    */
   occupancy(live: Record<string, Record<string, number>>): { counts: Record<string, number>; total: number };
-}
-
-/** A job result's `states` (read from Redis): state → non-negative integer count, or null. */
-function countsOf(raw: unknown): Record<string, number> | null {
-  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return null;
-  const out: Record<string, number> = {};
-  for (const [k, v] of Object.entries(raw)) if (typeof v === 'number' && Number.isInteger(v) && v >= 0) out[k] = v;
-  return out;
 }
 
 /** 'cohort-0012' → 12: the cohort's number in the run (its order at the barrier). */

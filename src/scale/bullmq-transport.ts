@@ -36,7 +36,7 @@ import { FlowProducer, Job, Queue, Worker } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 import { inputError, oneLine, ShopsimError } from '../errors.ts';
 import { redactUrl } from '../url.ts';
-import { createThreadPool, type RunningStates, type ThreadOutput, type ThreadPool, type ThreadWork } from './thread-pool.ts';
+import { createThreadPool, runningStatesOf, type RunningStates, type ThreadOutput, type ThreadPool, type ThreadWork } from './thread-pool.ts';
 
 export interface RedisTarget {
   host: string;
@@ -164,19 +164,6 @@ export interface CohortJobData {
 }
 
 /** The cohorts of one job with their inputs (a cohort's own, else the job's). */
-/** A worker record's `running` as read from Redis: cohort ids → state → non-negative integer counts; anything else dropped. */
-function runningOf(raw: unknown): RunningStates | undefined {
-  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return undefined;
-  const out: RunningStates = {};
-  for (const [cohort, counts] of Object.entries(raw).slice(0, 4096)) {
-    if (!counts || typeof counts !== 'object' || Array.isArray(counts)) continue;
-    const c: Record<string, number> = {};
-    for (const [state, n] of Object.entries(counts).slice(0, 64)) if (typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 1e7) c[state] = n;
-    out[cohort] = c;
-  }
-  return out;
-}
-
 function jobCohorts(jd: CohortJobData): { cohort: number; input: unknown }[] {
   return jd.cohorts.map((cohort) => ({ cohort, input: jd.inputs && String(cohort) in jd.inputs ? jd.inputs[String(cohort)] : jd.input }));
 }
@@ -567,7 +554,7 @@ export async function openCoordinator(options: CoordinatorOptions): Promise<Coor
         return;
       }
       if (!info || typeof info !== 'object') return;
-      info.running = runningOf(info.running);
+      info.running = runningStatesOf(info.running);
       if (info.version !== options.identity.version || info.fingerprint !== options.identity.fingerprint) {
         if (!ignored.has(id)) {
           ignored.add(id);

@@ -113,11 +113,26 @@ export interface ThreadPool {
   close(): Promise<void>;
 }
 
-/** Only counts: state names → non-negative integers (a thread's message is this process's, but it is still checked). */
-function countsOf(raw: unknown): Record<string, number> | null {
+/**
+ * Shoppers by state as read from elsewhere (a thread's message, a worker record or job result in
+ * Redis): state names → non-negative integer counts, at most 64 of them; anything else dropped.
+ * Null when it is not an object.
+ */
+export function countsOf(raw: unknown): Record<string, number> | null {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return null;
   const out: Record<string, number> = {};
-  for (const [k, v] of Object.entries(raw)) if (typeof v === 'number' && Number.isInteger(v) && v >= 0) out[k] = v;
+  for (const [k, v] of Object.entries(raw).slice(0, 64)) if (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 1e9) out[k] = v;
+  return out;
+}
+
+/** A RunningStates as read from elsewhere: cohort ids → countsOf, at most 4,096 cohorts; anything else dropped. */
+export function runningStatesOf(raw: unknown): RunningStates | undefined {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return undefined;
+  const out: RunningStates = {};
+  for (const [cohort, c] of Object.entries(raw).slice(0, 4096)) {
+    const counts = countsOf(c);
+    if (counts) out[cohort] = counts;
+  }
   return out;
 }
 
@@ -137,14 +152,7 @@ export async function createThreadPool(options: { size: number; processorUrl: st
       worker.on('message', (msg: { ready?: true; fatal?: string; id?: number; ok?: boolean; out?: ThreadOutput; error?: string; states?: unknown }) => {
         if (msg.ready) return resolve();
         if (msg.states !== undefined) {
-          const states: RunningStates = {};
-          if (msg.states && typeof msg.states === 'object') {
-            for (const [id, c] of Object.entries(msg.states)) {
-              const counts = countsOf(c);
-              if (counts) states[id] = counts;
-            }
-          }
-          slot.states = states;
+          slot.states = runningStatesOf(msg.states) ?? {};
           return;
         }
         if (msg.fatal) return reject(new Error(`the cohort processor ${options.processorUrl} could not be loaded: ${msg.fatal.split('\n')[0]}`));
