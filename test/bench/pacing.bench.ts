@@ -25,7 +25,10 @@
  * --rate-limit R --mock-db --fast` in a child process (the run's limit split over N worker
  * threads, each with its own client): the rate and busiest sliding second as the store saw them
  * (its arrival clock), over the span of arrivals and over the seconds the run was busy at the
- * barrier-free middle (first and last second dropped), against R and R + burst.
+ * barrier-free middle (first and last second dropped), against R and R + burst. With
+ * BENCH_PACING_DEBUG=1 also, on stderr: the arrivals per second, when each request the store
+ * refused arrived (a request id the store saw again later: its retry after the 429), and where
+ * the busiest sliding second starts (s after the first arrival).
  */
 import { subscribe } from 'node:diagnostics_channel';
 import { generateProducts } from '../../src/model/catalog.ts';
@@ -157,7 +160,26 @@ if (workers > 0) {
         for (const t of arrivals) perSecond.set(Math.floor((t - first) / 1000), (perSecond.get(Math.floor((t - first) / 1000)) ?? 0) + 1);
         const inner = [...perSecond].filter(([sec]) => sec > 0 && sec < Math.floor((last - first) / 1000)).map(([, n]) => n);
         const innerRps = inner.length > 0 ? inner.reduce((a, b) => a + b, 0) / inner.length : 0;
-        if (process.env['BENCH_PACING_DEBUG']) process.stderr.write(`rate ${rate}, workers ${workers}, per second at the store: ${[...Array(Math.floor((last - first) / 1000) + 1).keys()].map((k) => perSecond.get(k) ?? 0).join(' ')}\n`);
+        if (process.env['BENCH_PACING_DEBUG']) {
+          process.stderr.write(`rate ${rate}, workers ${workers}, per second at the store: ${[...Array(Math.floor((last - first) / 1000) + 1).keys()].map((k) => perSecond.get(k) ?? 0).join(' ')}\n`);
+          // The requests the store refused (a request id seen again later: the retry after its 429), s after the first arrival,
+          // and where the busiest sliding second starts.
+          const seen = new Map<string, number>();
+          const refused: number[] = [];
+          at.ids.forEach((id, i) => {
+            if (!id) return;
+            const before = seen.get(id);
+            if (before !== undefined) refused.push(((at.arrivals[before] as number) - first) / 1000);
+            seen.set(id, i);
+          });
+          let best = 0;
+          let bestAt = 0;
+          for (let i = 0, j = 0; i < arrivals.length; i++) {
+            while ((arrivals[i] as number) - (arrivals[j] as number) >= 1000) j++;
+            if (i - j + 1 > best) [best, bestAt] = [i - j + 1, ((arrivals[j] as number) - first) / 1000];
+          }
+          process.stderr.write(`rate ${rate}: refused at ${refused.map((x) => x.toFixed(3)).join(' ') || '-'} s; busiest ${best} from ${bestAt.toFixed(3)} s\n`);
+        }
         const burst = 1;
         const busiest = maxInWindow(arrivals, 1000);
         emit({
