@@ -134,9 +134,6 @@ class TimeoutSignal extends Error {
 
 const noop = (): void => {};
 
-/** Answers of an endpoint before its quickest one is taken as what an answer takes when the store reads the request at once. */
-const TRUSTED_ANSWERS = 20;
-
 /**
  * One attempt as an undici dispatch handler (the legacy onConnect/onHeaders/onData/onComplete
  * form every Dispatcher, MockAgent included, accepts): the body is collected into one string
@@ -273,9 +270,6 @@ export function createHttpStore(options: HttpStoreOptions): HttpStore {
   let slotWaiters: ({ resolve: () => void; reject: (e: unknown) => void } | undefined)[] = [];
   let slotHead = 0;
   const latency = createLatencyTracker();
-  /** Per endpoint, the quickest answer yet (ms): what an answer takes when the store reads the request at once. */
-  const fastestAnswer = new Map<string, { ms: number; n: number }>();
-  const fastestAny = { ms: 0, n: 0 };
 
   let requests = 0;
   let retries429 = 0;
@@ -356,27 +350,21 @@ export function createHttpStore(options: HttpStoreOptions): HttpStore {
       throw err;
     }
     try {
-      const text = await done;
+      let text: string;
+      try {
+        text = await done;
+      } catch (err) {
+        // A failed attempt (timeout, dropped connection) may have reached the store, by now at the latest.
+        if (a.seq >= 0) limiter.arrivedBy(a.seq, clock.now());
+        throw err;
+      }
       if (a.seq >= 0) {
-        // The store read the request by (answered now − the fastest answer of its endpoint):
-        // a store that read it late (descheduled, busy) counts it late in its sliding second,
-        // and the limiter's window follows (see rate-limiter.ts). Until an endpoint has had
-        // TRUSTED_ANSWERS answers the quickest of any endpoint that has is taken, until then
-        // none (read by now): the first answers of a run are slow ones (connection set-up, a
-        // busy start), and a minimum that is too high would say the store read it earlier than
-        // it did.
-        const now = clock.now();
-        const took = now - sentAt;
-        let f = fastestAnswer.get(spec.endpoint);
-        if (f === undefined) {
-          f = { ms: took, n: 0 };
-          fastestAnswer.set(spec.endpoint, f);
-        }
-        const base = f.n >= TRUSTED_ANSWERS ? f.ms : fastestAny.n >= TRUSTED_ANSWERS ? fastestAny.ms : 0;
-        limiter.arrivedBy(a.seq, now - (took < base ? took : base));
-        f.n++;
-        if (took < f.ms) f.ms = took;
-        if (fastestAny.n++ === 0 || took < fastestAny.ms) fastestAny.ms = took;
+        // The store read the request by its answer at the latest: the limiter's sliding window
+        // counts it from there (rate-limiter.ts). Nothing is taken off the answer time: a store
+        // that reads a request late answers it as fast as any other, so "answered − the fastest
+        // answer" put arrivals up to 31 ms before the store's own clock had them (BENCH=pacing
+        // with BENCH_PACING_DEBUG checks every bound against the store's arrival).
+        limiter.arrivedBy(a.seq, clock.now());
       }
       return { status: a.status, retryAfter: a.status === 429 ? a.header('retry-after') : undefined, text, sentAt };
     } finally {

@@ -19,7 +19,7 @@
  * with BENCH=pacing: dispatch → arrival p99.9 of 20–90 ms on a loaded 2-core machine, against a
  * median of 0.5 ms). So each release also waits for the sliding window of the last
  * floor(rate) releases *as the store saw them*: the caller reports when a request arrived at the
- * latest (`arrivedBy`, from its answer: answered at − the fastest answer of that endpoint), and
+ * latest (`arrivedBy`: the HTTP client says its answer time, or when the attempt failed), and
  * request n goes out no earlier than 1 s (+ `windowMarginMs`) after the latest arrival among
  * requests ≤ n − floor(rate). Then no second at the store holds more than floor(rate)
  * arrivals, however late the store read any of them, provided each arrival is reported before

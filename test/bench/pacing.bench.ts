@@ -230,6 +230,26 @@ for (const rate of rates) {
     // BENCH_PACING_WINDOW=release: the window on release times only (answers not reported), to compare
     const limiter = createRateLimiter({ rate });
     if (process.env['BENCH_PACING_WINDOW'] === 'release') limiter.arrivedBy = () => {};
+    // BENCH_PACING_DEBUG: each release's request id and its reported arrival bound, to check the
+    // bound against the store's own arrival time (the window's guarantee assumes bound ≥ arrival).
+    const seqId = new Map<number, string>();
+    const bounds = new Map<number, number>();
+    if (process.env['BENCH_PACING_DEBUG']) {
+      const wrap = (f?: (g: { seq: number }) => void) => (g: { seq: number }) => {
+        const n = ids.length;
+        f?.(g);
+        if (ids.length > n) seqId.set(g.seq, ids[ids.length - 1] as string);
+      };
+      const tryAcquire = limiter.tryAcquire.bind(limiter);
+      const acquire = limiter.acquire.bind(limiter);
+      const arrivedBy = limiter.arrivedBy.bind(limiter);
+      limiter.tryAcquire = (onRelease) => tryAcquire(wrap(onRelease as (g: { seq: number }) => void));
+      limiter.acquire = (signal, onRelease) => acquire(signal, wrap(onRelease as (g: { seq: number }) => void));
+      limiter.arrivedBy = (seq, atMs) => {
+        if (!bounds.has(seq)) bounds.set(seq, atMs);
+        arrivedBy(seq, atMs);
+      };
+    }
     const store = createHttpStore({ baseUrl: server.url, limiter, dispatcher });
     const sim = createSimulation(
       {
@@ -315,6 +335,47 @@ for (const rate of rates) {
       for (const t of times) perSecond[Math.floor((t - (times[0] as number)) / 1000)] = (perSecond[Math.floor((t - (times[0] as number)) / 1000)] ?? 0) + 1;
       process.stderr.write(`per second: ${perSecond.map((n) => n ?? 0).join(' ')}\n`);
       process.stderr.write(`cycles: ${JSON.stringify(cycleAt.map((c) => Math.round(c - (times[0] as number))))}\n`);
+      // Reported bound vs the store's arrival, per release (the k-th release of an id is its k-th arrival).
+      const arrivalsOf = new Map<string, number[]>();
+      at.ids.forEach((id, i) => arrivalsOf.set(id, [...(arrivalsOf.get(id) ?? []), at.arrivals[i] as number]));
+      const nth = new Map<string, number>();
+      const late: number[] = [];
+      let checked = 0;
+      let unreported = 0;
+      for (const [seq, id] of [...seqId].sort((a, b) => a[0] - b[0])) {
+        const k = nth.get(id) ?? 0;
+        nth.set(id, k + 1);
+        const arrival = arrivalsOf.get(id)?.[k];
+        const bound = bounds.get(seq);
+        if (bound === undefined) {
+          unreported++;
+          continue;
+        }
+        if (arrival === undefined) continue;
+        checked++;
+        late.push(arrival - (performance.timeOrigin + bound));
+      }
+      const worst: { seq: number; id: string; d: number }[] = [];
+      {
+        const nth2 = new Map<string, number>();
+        for (const [seq, id] of [...seqId].sort((a, b) => a[0] - b[0])) {
+          const k = nth2.get(id) ?? 0;
+          nth2.set(id, k + 1);
+          const arrival = arrivalsOf.get(id)?.[k];
+          const bound = bounds.get(seq);
+          if (arrival !== undefined && bound !== undefined) worst.push({ seq, id, d: arrival - (performance.timeOrigin + bound) });
+        }
+        worst.sort((a, b) => b.d - a.d);
+        const t0 = times[0] as number;
+        for (const w of worst.slice(0, 12)) {
+          const di = ids.indexOf(w.id);
+          const wi = written.findIndex((x) => x.id === w.id);
+          process.stderr.write(`late bound: seq ${w.seq} ${w.id} by ${r3(w.d)} ms; dispatch ${r3((times[di] as number) - t0)} write ${wi < 0 ? '-' : r3((written[wi] as { at: number }).at - t0)} bound ${r3((bounds.get(w.seq) as number) - t0)} ms after the first dispatch\n`);
+        }
+      }
+      late.sort((a, b) => a - b);
+      const over = (ms: number) => late.filter((x) => x > ms).length;
+      process.stderr.write(`bounds: ${checked} checked, ${unreported} releases never reported; arrival after its bound: ${over(0)} (> 1 ms ${over(1)}, > 5 ms ${over(5)}), most ${r3(late[late.length - 1] ?? 0)} ms, median ${r3(late[Math.floor(late.length / 2)] ?? 0)} ms\n`);
       // the store's busiest second, request by request: dispatch, write and arrival (ms from the first dispatch)
       const t0 = performance.timeOrigin + (times[0] as number);
       const arr = at.arrivals.map((a, i) => ({ a, id: at.ids[i] as string })).sort((x, y) => x.a - y.a);
