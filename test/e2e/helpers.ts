@@ -225,7 +225,7 @@ export function oneLineExit2(f: Finished, pattern: RegExp): void {
   expect(f.stdout).toBe('');
 }
 
-/** Kills `run` with SIGKILL 300 ms after its checkpoint of cycle `cycle` appears in `dir` (while later cycles are under way). */
+/** Kills `run` with SIGKILL after its checkpoint of cycle `cycle` appears in `dir`, while later cycles are under way (300 ms later, or at the next checkpoint if sooner). */
 export async function killAfterCheckpoint(run: RunningCli, dir: string, cycle: number, timeoutMs = 150_000): Promise<Finished> {
   const mark = `_cycle_${String(cycle).padStart(6, '0')}`;
   const t0 = Date.now();
@@ -234,7 +234,11 @@ export async function killAfterCheckpoint(run: RunningCli, dir: string, cycle: n
     if (Date.now() - t0 > timeoutMs) throw new Error(`no cycle-${cycle} checkpoint`);
     await new Promise((r) => setTimeout(r, 5));
   }
-  await new Promise((r) => setTimeout(r, 300));
+  // Mid-run: 300 ms into the cycles after it, or as soon as a checkpoint of one of the next two
+  // cycles shows (a fast machine may run the rest of a short run within 300 ms: killed before that).
+  const later = [1, 2].map((d) => `_cycle_${String(cycle + d).padStart(6, '0')}`);
+  const until = Date.now() + 300;
+  while (Date.now() < until && run.child.exitCode === null && !checkpointsIn(dir).some((f) => later.some((m) => f.includes(m)))) await new Promise((r) => setTimeout(r, 2));
   run.child.kill('SIGKILL');
   return run.exit;
 }
