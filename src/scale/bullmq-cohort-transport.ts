@@ -30,6 +30,7 @@ import type { AnswerSink } from '../store/recording-store.ts';
 import type { HttpMetrics } from '../store/http-store.ts';
 import type { JobEdges } from './job-edges.ts';
 import { countsOf } from './thread-pool.ts';
+import { stateName } from '../simulation/occupancy.ts';
 import { shopperMachine } from '../../machines/shopper.machine.ts';
 
 export interface BullmqCohortTransportOptions {
@@ -166,8 +167,7 @@ export function createBullmqCohortTransport(coordinator: Coordinator, options: B
       else {
         const counts: Record<string, number> = {};
         for (const child of Object.values((source.snapshot as { children?: Record<string, { snapshot?: { value?: unknown } }> }).children ?? {})) {
-          const v = child?.snapshot?.value;
-          const state = typeof v === 'string' ? v : v && typeof v === 'object' ? (Object.keys(v)[0] ?? '?') : '?';
+          const state = stateName(child?.snapshot?.value);
           counts[state] = (counts[state] ?? 0) + 1;
         }
         lastStates.set(id, counts);

@@ -931,6 +931,7 @@ export async function startCohortWorker(options: CohortWorkerOptions): Promise<C
     let agentCycles = 0;
     let requests = 0;
     const beat = async (left = false) => {
+      const running = pool.occupancy();
       const info: WorkerInfo = {
         id,
         host: hostname(),
@@ -948,10 +949,7 @@ export async function startCohortWorker(options: CohortWorkerOptions): Promise<C
         beatAt: new Date().toISOString(),
         ...(left ? { left: true } : {}),
         slots: slotNames,
-        ...(() => {
-          const running = pool.occupancy();
-          return Object.keys(running).length > 0 ? { running } : {};
-        })(),
+        ...(Object.keys(running).length > 0 ? { running } : {}),
       };
       // The set expires 4 beats after the last worker's beat: a beat that races the coordinator's
       // close (which deletes the set) leaves nothing behind for long.

@@ -24,6 +24,11 @@ interface CohortContext {
   shoppers?: AnyActorRef[];
 }
 
+/** A snapshot value's top-level state name (a compound state's first key; '?' for anything else). */
+export function stateName(value: unknown): string {
+  return typeof value === 'string' ? value : value && typeof value === 'object' ? (Object.keys(value)[0] ?? '?') : '?';
+}
+
 /** Counts the shoppers of an orchestrator snapshot's cohorts by state. */
 export function occupancyOf(orchestratorContext: unknown, sample = 5): Occupancy {
   const counts: Record<string, number> = {};
@@ -33,8 +38,7 @@ export function occupancyOf(orchestratorContext: unknown, sample = 5): Occupancy
   for (const cohort of cohorts) {
     const shoppers = (cohort.getSnapshot().context as CohortContext | undefined)?.shoppers ?? [];
     for (const shopper of shoppers) {
-      const value = shopper.getSnapshot().value;
-      const state = typeof value === 'string' ? value : Object.keys(value as object)[0] ?? '?';
+      const state = stateName(shopper.getSnapshot().value);
       counts[state] = (counts[state] ?? 0) + 1;
       total++;
       const ids = samples[state] ?? (samples[state] = []);

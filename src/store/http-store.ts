@@ -353,18 +353,14 @@ export function createHttpStore(options: HttpStoreOptions): HttpStore {
       let text: string;
       try {
         text = await done;
-      } catch (err) {
-        // A failed attempt (timeout, dropped connection) may have reached the store, by now at the latest.
+      } finally {
+        // The store read the request by its answer (or the attempt's failure: a timeout, a dropped
+        // connection) at the latest: the limiter's sliding window counts it from there
+        // (rate-limiter.ts). Nothing is taken off that time: a store that reads a request late
+        // answers it as fast as any other, so "answered − the fastest answer" put arrivals up to
+        // 31 ms before the store's own clock had them (BENCH=pacing with BENCH_PACING_DEBUG checks
+        // every bound against the store's arrival).
         if (a.seq >= 0) limiter.arrivedBy(a.seq, clock.now());
-        throw err;
-      }
-      if (a.seq >= 0) {
-        // The store read the request by its answer at the latest: the limiter's sliding window
-        // counts it from there (rate-limiter.ts). Nothing is taken off the answer time: a store
-        // that reads a request late answers it as fast as any other, so "answered − the fastest
-        // answer" put arrivals up to 31 ms before the store's own clock had them (BENCH=pacing
-        // with BENCH_PACING_DEBUG checks every bound against the store's arrival).
-        limiter.arrivedBy(a.seq, clock.now());
       }
       return { status: a.status, retryAfter: a.status === 429 ? a.header('retry-after') : undefined, text, sentAt };
     } finally {

@@ -339,39 +339,24 @@ for (const rate of rates) {
       const arrivalsOf = new Map<string, number[]>();
       at.ids.forEach((id, i) => arrivalsOf.set(id, [...(arrivalsOf.get(id) ?? []), at.arrivals[i] as number]));
       const nth = new Map<string, number>();
-      const late: number[] = [];
-      let checked = 0;
+      const worst: { seq: number; id: string; d: number }[] = [];
       let unreported = 0;
       for (const [seq, id] of [...seqId].sort((a, b) => a[0] - b[0])) {
         const k = nth.get(id) ?? 0;
         nth.set(id, k + 1);
         const arrival = arrivalsOf.get(id)?.[k];
         const bound = bounds.get(seq);
-        if (bound === undefined) {
-          unreported++;
-          continue;
-        }
-        if (arrival === undefined) continue;
-        checked++;
-        late.push(arrival - (performance.timeOrigin + bound));
+        if (bound === undefined) unreported++;
+        else if (arrival !== undefined) worst.push({ seq, id, d: arrival - (performance.timeOrigin + bound) });
       }
-      const worst: { seq: number; id: string; d: number }[] = [];
-      {
-        const nth2 = new Map<string, number>();
-        for (const [seq, id] of [...seqId].sort((a, b) => a[0] - b[0])) {
-          const k = nth2.get(id) ?? 0;
-          nth2.set(id, k + 1);
-          const arrival = arrivalsOf.get(id)?.[k];
-          const bound = bounds.get(seq);
-          if (arrival !== undefined && bound !== undefined) worst.push({ seq, id, d: arrival - (performance.timeOrigin + bound) });
-        }
-        worst.sort((a, b) => b.d - a.d);
-        const t0 = times[0] as number;
-        for (const w of worst.slice(0, 12)) {
-          const di = ids.indexOf(w.id);
-          const wi = written.findIndex((x) => x.id === w.id);
-          process.stderr.write(`late bound: seq ${w.seq} ${w.id} by ${r3(w.d)} ms; dispatch ${r3((times[di] as number) - t0)} write ${wi < 0 ? '-' : r3((written[wi] as { at: number }).at - t0)} bound ${r3((bounds.get(w.seq) as number) - t0)} ms after the first dispatch\n`);
-        }
+      const checked = worst.length;
+      const late = worst.map((w) => w.d);
+      worst.sort((a, b) => b.d - a.d);
+      const first0 = times[0] as number;
+      for (const w of worst.slice(0, 12)) {
+        const di = ids.indexOf(w.id);
+        const wi = written.findIndex((x) => x.id === w.id);
+        process.stderr.write(`late bound: seq ${w.seq} ${w.id} by ${r3(w.d)} ms; dispatch ${r3((times[di] as number) - first0)} write ${wi < 0 ? '-' : r3((written[wi] as { at: number }).at - first0)} bound ${r3((bounds.get(w.seq) as number) - first0)} ms after the first dispatch\n`);
       }
       late.sort((a, b) => a - b);
       const over = (ms: number) => late.filter((x) => x > ms).length;
